@@ -1,0 +1,220 @@
+"""Derive every engine-specific file from options.yml (and copier.yml's `_exclude`).
+
+options.yml holds the questions in Copier's format. From it this script writes:
+
+* template/cookiecutter.json: the same questions for Cookiecutter (default choice first,
+  help texts in `__prompts__`, LF line endings);
+* the never-asked `cookiecutter` question at the end of copier.yml, a JSON object of all
+  answers, so template files use one namespace (`cookiecutter.x`) in both engines and
+  Copier needs neither extensions nor `--trust`;
+* template/hooks/pre_gen_project.py: the validators of options.yml, verbatim, for
+  Cookiecutter to render and run (same Jinja, hence the same messages as Copier);
+* template/hooks/post_gen_project.py: copier.yml's `_exclude` lines, verbatim, so
+  Cookiecutter removes the same conditional directories.
+
+Usage: python scripts/sync_options.py [--check]
+`--check` writes nothing and exits 1 when a generated file is stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+OPTIONS = ROOT / "options.yml"
+COPIER = ROOT / "copier.yml"
+COOKIECUTTER_JSON = ROOT / "template" / "cookiecutter.json"
+PRE_GEN = ROOT / "template" / "hooks" / "pre_gen_project.py"
+POST_GEN = ROOT / "template" / "hooks" / "post_gen_project.py"
+GENERATED_MARKER = "# ---- Generated from options.yml by scripts/sync_options.py"
+
+
+def load_questions() -> dict[str, dict[str, Any]]:
+    """Questions of options.yml, in order."""
+    questions = yaml.safe_load(OPTIONS.read_text(encoding="utf-8"))
+    for name, spec in questions.items():
+        if not isinstance(spec, dict) or "type" not in spec:
+            raise SystemExit(f"options.yml: question {name!r} needs a mapping with a 'type'")
+    return questions
+
+
+def choice_values(spec: dict[str, Any]) -> list[str] | None:
+    """The values of a choice question (labels dropped), or None for free text."""
+    choices = spec.get("choices")
+    if choices is None:
+        return None
+    return [str(v) for v in (choices.values() if isinstance(choices, dict) else choices)]
+
+
+def to_cookiecutter_namespace(text: str, names: list[str]) -> str:
+    """Rewrite references to other questions inside Jinja tags as `cookiecutter.<name>`."""
+    pattern = re.compile(r"(?<![\w.'\"])(" + "|".join(map(re.escape, names)) + r")\b")
+    return re.sub(
+        r"({{|{%)(.*?)(}}|%})",
+        lambda m: m.group(1) + pattern.sub(r"cookiecutter.\1", m.group(2)) + m.group(3),
+        text,
+        flags=re.DOTALL,
+    )
+
+
+def cookiecutter_json(questions: dict[str, dict[str, Any]]) -> str:
+    names = list(questions)
+    context: dict[str, Any] = {}
+    prompts: dict[str, Any] = {}
+    for name, spec in questions.items():
+        values = choice_values(spec)
+        help_text = " ".join(str(spec.get("help", name)).split())
+        if values is None:
+            context[name] = to_cookiecutter_namespace(str(spec.get("default", "")), names)
+            prompts[name] = help_text
+        else:
+            default = str(spec.get("default", values[0]))
+            context[name] = [default] + [v for v in values if v != default]
+            labels = spec["choices"]
+            prompt: dict[str, str] = {"__prompt__": help_text}
+            if isinstance(labels, dict):
+                prompt.update({str(v): str(label) for label, v in labels.items()})
+            prompts[name] = prompt
+    context["__prompts__"] = prompts
+    context["_new_lines"] = "\n"
+    return json.dumps(context, indent=2, ensure_ascii=False) + "\n"
+
+
+def copier_namespace_block(questions: dict[str, dict[str, Any]]) -> str:
+    pairs = ", ".join(f'"{name}": {name}' for name in questions)
+    return (
+        f"{GENERATED_MARKER}: do not edit by hand ----\n"
+        "# The `cookiecutter` namespace the template files use; never asked, never stored.\n"
+        "cookiecutter:\n"
+        "  type: json\n"
+        "  when: false\n"
+        f"  default: >-\n    {{{{ {{{pairs}}} | tojson }}}}\n"
+    )
+
+
+def copier_settings() -> dict[str, Any]:
+    """copier.yml's own settings (its `!include` of options.yml is skipped)."""
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_constructor("!include", lambda loader, node: None)
+    settings: dict[str, Any] = {}
+    for document in yaml.load_all(COPIER.read_text(encoding="utf-8"), Loader=Loader):
+        if isinstance(document, dict):
+            settings.update(document)
+    return settings
+
+
+def copier_yml(questions: dict[str, dict[str, Any]]) -> str:
+    text = COPIER.read_text(encoding="utf-8")
+    head, marker, _ = text.partition(GENERATED_MARKER)
+    if not marker:
+        raise SystemExit(f"copier.yml: marker line {GENERATED_MARKER!r} not found")
+    return head + copier_namespace_block(questions)
+
+
+def pre_gen_hook(questions: dict[str, dict[str, Any]]) -> str:
+    bindings = "\n".join(f"{{%- set {name} = cookiecutter.{name} %}}" for name in questions)
+    checks = "\n".join(
+        f'    "{name}": {{% filter tojson %}}{spec["validator"]}{{% endfilter %}},'
+        for name, spec in questions.items()
+        if spec.get("validator")
+    )
+    return f'''"""Reject bad answers before Cookiecutter writes anything.
+
+Generated from options.yml by scripts/sync_options.py: do not edit by hand. Cookiecutter
+renders this file with Jinja before running it, so each message below is produced by the
+very validator text Copier runs, and both engines say the same thing.
+"""
+
+import sys
+
+{bindings}
+MESSAGES = {{
+{checks}
+}}
+
+failed = False
+for question, message in MESSAGES.items():
+    if message.strip():
+        print(f"Validation error for question '{{question}}': {{message.strip()}}", file=sys.stderr)
+        failed = True
+sys.exit(1 if failed else 0)
+'''
+
+
+def post_gen_hook() -> str:
+    patterns = "\n".join(copier_settings().get("_exclude", []))
+    return f'''"""Remove the files and directories of tools that were not chosen.
+
+Generated from copier.yml's `_exclude` by scripts/sync_options.py: do not edit by hand.
+Cookiecutter renders the patterns below with the same Jinja Copier uses for `_exclude`.
+"""
+
+import shutil
+from pathlib import Path
+
+PATTERNS = """
+{patterns}
+"""
+
+
+def matches(pattern: str) -> list[Path]:
+    """Paths a gitignore-style pattern selects (a bare name matches at any depth)."""
+    pattern = pattern.strip().rstrip("/")
+    if "/" in pattern:
+        return sorted(Path().glob(pattern.lstrip("/")))
+    return sorted(Path().rglob(pattern))
+
+
+for line in PATTERNS.splitlines():
+    if line.strip():
+        for path in matches(line):
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+'''
+
+
+def expected_files() -> dict[Path, str]:
+    questions = load_questions()
+    return {
+        COOKIECUTTER_JSON: cookiecutter_json(questions),
+        COPIER: copier_yml(questions),
+        PRE_GEN: pre_gen_hook(questions),
+        POST_GEN: post_gen_hook(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail if a file is stale")
+    args = parser.parse_args(argv)
+    stale = []
+    for path, content in expected_files().items():
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current == content:
+            continue
+        stale.append(path.relative_to(ROOT))
+        if not args.check:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content, encoding="utf-8", newline="\n")
+    if stale:
+        verb = "stale" if args.check else "updated"
+        print("\n".join(f"{verb}: {p}" for p in stale), file=sys.stderr)
+        if args.check:
+            print("run: uv run python scripts/sync_options.py", file=sys.stderr)
+    return 1 if (stale and args.check) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
