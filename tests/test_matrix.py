@@ -93,3 +93,24 @@ def test_every_combination_renders_and_passes_static_checks(
     problems += check_all(projects)
     record_property("combinations", len(projects))
     assert not problems, "\n".join(problems)
+
+
+# The longest names options.yml allows: 32 characters of package name, 60 of project name.
+LONGEST_SLUG = "a_very_long_package_name_for_ml_"
+LONGEST_NAME = "Credit Risk Scoring For The Retail Lending Department Of Banks"[:60]
+
+
+@pytest.mark.parametrize("tracker", choices("tracker"))
+def test_the_longest_allowed_names_still_render_lint_clean_code(
+    tracker: str, copier_source: Path, tmp_path: Path
+) -> None:
+    """Line lengths depend on the package name: a project named as long as the validator
+    allows must still pass ruff (check and format), like the default one."""
+    assert (len(LONGEST_SLUG), len(LONGEST_NAME)) == (32, 60)
+    answers = {
+        "project_slug": LONGEST_SLUG,
+        "project_name": LONGEST_NAME,
+        "tracker": tracker,
+    }
+    project = render_copier(copier_source, answers, tmp_path / "long")
+    assert check_all([project]) == []

@@ -1,0 +1,163 @@
+"""The command line: one subcommand per pipeline step, plus `pipeline` for all of them.
+Run `{{ cookiecutter.project_slug | replace('_', '-') }} --help` for the list."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from .config import Settings, get_settings
+from .model_store import ModelNotFoundError
+from .schema import DataContractError
+
+PROJECT = "{{ cookiecutter.project_name }}"
+
+app = typer.Typer(
+    help=f"{PROJECT}: train, gate, serve and monitor the model.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+console = Console(stderr=True)
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Settings come from params.yaml and {{ cookiecutter.project_slug | upper }}_* variables."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=1)
+
+
+def _ingest(settings: Settings) -> None:
+    from .pipeline import ingest as run_ingest
+
+    with console.status("Validating and splitting the raw data..."):
+        paths = run_ingest(settings)
+    console.print(f"[green]ingested[/] {settings.data.raw_path} -> {paths.train.parent}/")
+
+
+def _train(settings: Settings) -> None:
+    from .pipeline import train_candidate
+    from .tracking import get_tracker
+
+    tuning = f", tuning with {settings.train.n_trials} Optuna trials" if settings.train.tune else ""
+    with console.status(f"Training {settings.train.model}{tuning}..."):
+        metadata = train_candidate(settings, get_tracker(settings.tracking))
+    console.print(
+        f"[green]trained[/] {metadata.name} v{metadata.version}: "
+        f"ROC AUC {metadata.metrics['roc_auc']:.3f} "
+        f"(baseline {metadata.metrics['baseline_roc_auc']:.3f}); "
+        f"report in {settings.reports_dir / 'model_card.md'}"
+    )
+
+
+def _promote(settings: Settings) -> None:
+    from .pipeline import promote as run_promote
+    from .tracking import get_tracker
+
+    with console.status("Running the promotion gate..."):
+        decision = run_promote(settings, get_tracker(settings.tracking))
+    colour = "green" if decision.promote else "yellow"
+    console.print(f"[{colour}]{decision}[/]")
+
+
+def _run(step: str, settings: Settings) -> None:
+    steps = {"ingest": _ingest, "train": _train, "promote": _promote}
+    try:
+        steps[step](settings)
+    except DataContractError as error:
+        raise _fail(f"the data breaks its contract\n{error}") from None
+    except (FileNotFoundError, ModelNotFoundError) as error:
+        raise _fail(str(error)) from None
+
+
+@app.command()
+def ingest() -> None:
+    """Validate the raw data and write the train, test and current splits."""
+    _run("ingest", get_settings())
+
+
+@app.command()
+def train() -> None:
+    """Train and evaluate a candidate; log it to the tracker and register it."""
+    _run("train", get_settings())
+
+
+@app.command()
+def promote() -> None:
+    """Promote the candidate to champion if it passes the gate (the reason is printed)."""
+    _run("promote", get_settings())
+
+
+@app.command()
+def pipeline() -> None:
+    """Run ingest, train and promote in order."""
+    settings = get_settings()
+    for step in ("ingest", "train", "promote"):
+        _run(step, settings)
+
+
+@app.command()
+def rollback(
+    version: Annotated[str, typer.Argument(help="Registered version to serve again.")],
+) -> None:
+    """Make an earlier model version the champion again and export it for serving."""
+    from .pipeline import rollback as run_rollback
+    from .tracking import get_tracker
+
+    settings = get_settings()
+    try:
+        target = run_rollback(settings, get_tracker(settings.tracking), version)
+    except LookupError as error:
+        raise _fail(str(error)) from None
+    console.print(f"[green]champion is now[/] {target.name} v{target.version}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface (default: params.yaml).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: params.yaml).")] = None,
+) -> None:
+    """Serve the champion over HTTP (FastAPI)."""
+    from .serve import run
+
+    settings = get_settings()
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    run(settings.model_copy(update={"serve": settings.serve.model_copy(update=overrides)}))
+
+
+@app.command()
+def monitor(
+    current: Annotated[
+        Path | None, typer.Option(help="CSV batch to check (default: the processed current batch).")
+    ] = None,
+) -> None:
+    """Compare current data with the training data; exit 3 when drift exceeds the threshold."""
+    from .monitor import DRIFT_EXIT_CODE, run_monitoring
+
+    settings = get_settings()
+    try:
+        with console.status("Computing the drift report..."):
+            summary = run_monitoring(settings, current)
+    except DataContractError as error:
+        raise _fail(f"the current batch breaks the data contract\n{error}") from None
+    except FileNotFoundError as error:
+        raise _fail(str(error)) from None
+    colour = "red" if summary.drift_detected else "green"
+    console.print(
+        f"[{colour}]drift share {summary.drift_share:.2f} "
+        f"(threshold {settings.monitor.drift_share_threshold:.2f})[/]; "
+        f"report in {settings.monitor.reports_dir}"
+    )
+    if summary.drift_detected:
+        raise typer.Exit(code=DRIFT_EXIT_CODE)

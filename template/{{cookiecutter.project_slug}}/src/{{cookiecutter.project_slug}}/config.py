@@ -1,0 +1,135 @@
+"""One configuration: params.yaml, overridable by environment variables.
+
+Every tunable of the project lives in params.yaml (DVC tracks it as the pipeline's
+parameters). Any value can be overridden without editing the file, e.g.
+`{{ cookiecutter.project_slug | upper }}_TRAIN__MODEL=random_forest` or
+`{{ cookiecutter.project_slug | upper }}_GATE__MIN_ROC_AUC=0.8`; point
+`{{ cookiecutter.project_slug | upper }}_PARAMS` at another YAML file to swap the whole set.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+ENV_PREFIX = "{{ cookiecutter.project_slug | upper }}_"
+PARAMS_FILE = Path(os.environ.get(f"{ENV_PREFIX}PARAMS", "params.yaml"))
+
+
+class DataSettings(BaseModel):
+    """Where the data lives and how it is split."""
+
+    raw_path: Path = Path("data/raw/german_credit.csv")
+    processed_dir: Path = Path("data/processed")
+    sensitive_features: list[str] = Field(
+        default=["sex", "age_group"], description="Slices for evaluation and fairness checks."
+    )
+    test_size: float = Field(default=0.2, gt=0, lt=1)
+    current_size: float = Field(
+        default=0.5, gt=0, lt=1, description="Share of the test split replayed as 'current' data."
+    )
+
+
+class TrainSettings(BaseModel):
+    """The model and its search."""
+
+    model: Literal["logistic_regression", "random_forest", "gradient_boosting"] = (
+        "logistic_regression"
+    )
+    hyperparameters: dict[str, float | int | str | None] = {}
+    cv_folds: int = Field(default=5, ge=2)
+    tune: bool = False
+    n_trials: int = Field(default=20, ge=1)
+
+
+class GateSettings(BaseModel):
+    """What a candidate must achieve to become the champion."""
+
+    min_roc_auc: float = Field(default=0.70, ge=0, le=1)
+    min_improvement: float = Field(
+        default=0.0, description="ROC AUC margin over the champion required to replace it."
+    )
+    max_demographic_parity_difference: float = Field(default=0.20, ge=0, le=1)
+    fairness_features: list[str] = Field(
+        default=["sex"],
+        description="Groups the fairness bound applies to (a subset of the slices).",
+    )
+
+
+class MonitorSettings(BaseModel):
+    """When drift counts as drift."""
+
+    drift_share_threshold: float = Field(
+        default=0.3, gt=0, le=1, description="Share of drifted columns that triggers an alert."
+    )
+    column_drift_threshold: float = Field(
+        default=0.05, gt=0, lt=1, description="p-value below which a column has drifted."
+    )
+    reports_dir: Path = Path("reports/monitoring")
+    alert_webhook: str | None = Field(
+        default=None, description="URL that receives the drift summary as JSON when it fires."
+    )
+
+
+class ServeSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    model_dir: Path = Path("models/champion")
+
+
+class TrackingSettings(BaseModel):
+    experiment: str = "{{ cookiecutter.project_slug }}"
+    model_name: str = "{{ cookiecutter.project_slug }}"
+    uri: str = Field(
+        default="{{ 'sqlite:///mlflow.db' if cookiecutter.tracker == 'mlflow' else 'models/registry' }}",
+        description="Where the tracker keeps runs and model versions.",
+    )
+
+
+class Settings(BaseSettings):
+    """All settings; see params.yaml for the values in use."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        yaml_file=PARAMS_FILE,
+        extra="forbid",
+    )
+
+    seed: int = 42
+    models_dir: Path = Path("models")
+    reports_dir: Path = Path("reports")
+    data: DataSettings = DataSettings()
+    train: TrainSettings = TrainSettings()
+    gate: GateSettings = GateSettings()
+    monitor: MonitorSettings = MonitorSettings()
+    serve: ServeSettings = ServeSettings()
+    tracking: TrackingSettings = TrackingSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Explicit arguments win, then the environment, then params.yaml.
+        return init_settings, env_settings, YamlConfigSettingsSource(settings_cls)
+
+
+@cache
+def get_settings() -> Settings:
+    """The settings of this process (read once)."""
+    return Settings()

@@ -1,0 +1,161 @@
+"""The pipeline's steps. Each step reads and writes files (so DVC can run them as stages
+and skip what is up to date) and records what it did in the tracker."""
+
+from __future__ import annotations
+
+import json
+from contextlib import suppress
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import data, model_card, model_store
+from .config import Settings
+from .evaluate import evaluate, predict_probability, quality_metrics, write_figures
+from .gate import Decision, decide
+from .schema import MODEL_INPUTS, TARGET
+from .tracking import ModelVersion, Tracker
+from .train import build_baseline, features_and_target, train
+
+
+def candidate_dir(settings: Settings) -> Path:
+    return settings.models_dir / "candidate"
+
+
+def ingest(settings: Settings) -> data.ProcessedPaths:
+    """Validate the raw data against the contract and write the train/test/current splits."""
+    return data.ingest(settings.data, settings.seed)
+
+
+def _processed(settings: Settings) -> data.ProcessedPaths:
+    return data.ProcessedPaths.under(settings.data.processed_dir)
+
+
+def train_candidate(settings: Settings, tracker: Tracker) -> model_store.ModelMetadata:
+    """Train, evaluate against a baseline, register a new version and write its reports."""
+    paths = _processed(settings)
+    train_frame, holdout = data.read_processed(paths.train), data.read_processed(paths.test)
+    figures_dir = settings.reports_dir / "figures"
+    with tracker.start_run("train") as run_id:
+        tracker.log_params(settings.model_dump(mode="json"))
+        trained = train(train_frame, settings.train, settings.seed)
+        evaluation = evaluate(
+            trained.pipeline, holdout, settings.data.sensitive_features, settings.seed
+        )
+        baseline = build_baseline().fit(*features_and_target(train_frame))
+        baseline_metrics = quality_metrics(
+            holdout[TARGET.name].to_numpy(), predict_probability(baseline, holdout)
+        )
+        metrics = {
+            **evaluation.metrics,
+            "cv_roc_auc_mean": trained.cv_roc_auc_mean,
+            "cv_roc_auc_std": trained.cv_roc_auc_std,
+            **{f"baseline_{name}": value for name, value in baseline_metrics.items()},
+        }
+        tracker.log_params({"model": trained.hyperparameters})
+        tracker.log_metrics(metrics)
+        version = tracker.register_model(trained.pipeline, holdout[list(MODEL_INPUTS)].head(5))
+        metadata = model_store.ModelMetadata(
+            name=version.name,
+            version=version.version,
+            run_id=run_id,
+            model_type=trained.model_name,
+            metrics=metrics,
+            hyperparameters=trained.hyperparameters,
+            inputs=list(MODEL_INPUTS),
+        )
+        figures = write_figures(evaluation, figures_dir)
+        card = model_card.write(
+            settings.reports_dir / "model_card.md", metadata, evaluation, baseline_metrics, figures
+        )
+        metrics_file = settings.reports_dir / "metrics.json"
+        metrics_file.write_text(json.dumps(metrics, indent=2, sort_keys=True), encoding="utf-8")
+        for artifact in (figures_dir, card, metrics_file):
+            tracker.log_artifact(artifact)
+        model_store.save(candidate_dir(settings), trained.pipeline, metadata)
+    return metadata
+
+
+def check_servable(directory: Path, holdout: pd.DataFrame, expected: np.ndarray) -> list[str]:
+    """Canary: load the exported model the way the API does and score the held-out data.
+    Returns the problems found (empty when the model may serve)."""
+    pipeline, _ = model_store.load(directory)
+    served = predict_probability(pipeline, holdout)
+    problems = []
+    if not np.all(np.isfinite(served)) or served.min() < 0 or served.max() > 1:
+        problems.append("predictions are not finite probabilities")
+    if not np.allclose(served, expected):
+        problems.append("the reloaded model predicts differently from the trained one")
+    return problems
+
+
+def export_champion(settings: Settings, tracker: Tracker, version: ModelVersion) -> Path:
+    """Write a registered version to the serving directory (params.yaml serve.model_dir)."""
+    pipeline = tracker.load_model(version)
+    metadata = model_store.ModelMetadata(
+        name=version.name,
+        version=version.version,
+        run_id=version.run_id,
+        model_type=type(pipeline.steps[-1][1]).__name__,
+        inputs=list(MODEL_INPUTS),
+    )
+    with suppress(model_store.ModelNotFoundError):  # richer metadata when it is the candidate
+        _, candidate = model_store.load(candidate_dir(settings))
+        if candidate.version == version.version:
+            metadata = candidate
+    return model_store.save(settings.serve.model_dir, pipeline, metadata)
+
+
+def promote(settings: Settings, tracker: Tracker) -> Decision:
+    """Run the promotion gate on the candidate; promote and export it if it passes."""
+    pipeline, candidate = model_store.load(candidate_dir(settings))
+    holdout = data.read_processed(_processed(settings).test)
+    y_true = holdout[TARGET.name].to_numpy()
+    champion = tracker.get_champion()
+    champion_metrics = None
+    if champion is not None and champion.version != candidate.version:
+        # Re-score the champion on today's held-out data: a fair, like-for-like comparison.
+        champion_model = tracker.load_model(champion)
+        champion_metrics = quality_metrics(y_true, predict_probability(champion_model, holdout))
+    baseline = {"roc_auc": candidate.metrics["baseline_roc_auc"]}
+    decision = decide(candidate.metrics, baseline, champion_metrics, settings.gate)
+    if champion is not None and champion.version == candidate.version:
+        decision = Decision(False, [f"version {candidate.version} is already the champion"])
+    if decision.promote:
+        problems = check_servable(
+            candidate_dir(settings), holdout, predict_probability(pipeline, holdout)
+        )
+        if problems:
+            decision = Decision(False, [f"canary failed: {p}" for p in problems])
+    if decision.promote:
+        version = ModelVersion(candidate.name, candidate.version, candidate.run_id)
+        tracker.set_champion(version)
+        model_store.save(settings.serve.model_dir, pipeline, candidate)
+    elif (
+        champion is not None and not (settings.serve.model_dir / model_store.METADATA_FILE).exists()
+    ):
+        export_champion(settings, tracker, champion)  # e.g. a fresh clone: serve the champion
+    settings.reports_dir.mkdir(parents=True, exist_ok=True)
+    (settings.reports_dir / "promotion.json").write_text(
+        json.dumps(
+            {
+                **asdict(decision),
+                "candidate_version": candidate.version,
+                "champion_version": champion.version if champion else None,
+                "champion_metrics": champion_metrics,
+            },
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
+    return decision
+
+
+def rollback(settings: Settings, tracker: Tracker, version: str) -> ModelVersion:
+    """Make an earlier registered version the champion again and serve it."""
+    target = tracker.get_version(version)
+    tracker.set_champion(target)
+    export_champion(settings, tracker, target)
+    return target

@@ -1,0 +1,76 @@
+"""The tracker interface: the only thing the pipeline knows about experiment tracking and
+the model registry. One adapter per tool implements it."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+CHAMPION = "champion"
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """A registered model version."""
+
+    name: str
+    version: str
+    run_id: str
+
+
+class Tracker(ABC):
+    """Runs with params, metrics and artifacts; model versions with a champion alias."""
+
+    @abstractmethod
+    def start_run(self, name: str) -> AbstractContextManager[str]:
+        """Open a run (the context yields its id); everything logged goes into it."""
+
+    @abstractmethod
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Log (flattened) parameters of the current run."""
+
+    @abstractmethod
+    def log_metrics(self, metrics: Mapping[str, float]) -> None:
+        """Log metrics of the current run."""
+
+    @abstractmethod
+    def log_artifact(self, path: Path) -> None:
+        """Attach a file or a directory to the current run."""
+
+    @abstractmethod
+    def register_model(self, pipeline: Pipeline, input_example: pd.DataFrame) -> ModelVersion:
+        """Store the fitted pipeline as a new version of the model, linked to the current run."""
+
+    @abstractmethod
+    def get_version(self, version: str) -> ModelVersion:
+        """A registered version by number (raises LookupError if there is none)."""
+
+    @abstractmethod
+    def get_champion(self) -> ModelVersion | None:
+        """The version serving now, or None before the first promotion."""
+
+    @abstractmethod
+    def set_champion(self, version: ModelVersion) -> None:
+        """Make `version` the champion (the previous one stays registered: roll back by
+        setting it again)."""
+
+    @abstractmethod
+    def load_model(self, version: ModelVersion) -> Pipeline:
+        """Load a registered version."""
+
+
+def flatten(params: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Nested settings as dotted keys, e.g. `train: {model: x}` gives ("train.model", "x")."""
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            yield from flatten(value, f"{name}.")
+        else:
+            yield name, value

@@ -1,0 +1,134 @@
+"""ML Test Score, data tests: the contract, its enforcement and the feature code."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from {{ cookiecutter.project_slug }} import data, schema
+from {{ cookiecutter.project_slug }}.config import Settings
+from {{ cookiecutter.project_slug }}.features import (
+    DERIVED,
+    add_derived_features,
+    build_preprocessor,
+)
+
+pytestmark = pytest.mark.data
+
+
+@pytest.fixture(scope="module")
+def raw(settings: Settings) -> pd.DataFrame:
+    return data.load_raw(settings.data.raw_path)
+
+
+def test_raw_data_satisfies_the_contract(raw: pd.DataFrame) -> None:
+    """Data 1: feature expectations are captured in a schema, and the data meets them."""
+    assert list(raw.columns) == [schema.TARGET.name, *(c.name for c in schema.COLUMNS)]
+    assert len(raw) == 1000
+    assert set(raw[schema.TARGET.name]) == {0, 1}
+
+
+BREAKAGES = [
+    ("age", 7, "greater_than_or_equal_to(18)"),
+    ("duration", 0, "greater_than_or_equal_to(1)"),
+    ("credit_amount", -50, "greater_than_or_equal_to(1)"),
+    ("housing", "castle", "isin"),
+    ("purpose", "crypto", "isin"),
+    ("checking_account", None, "not_nullable"),
+    ("risk", 2, "less_than_or_equal_to(1)"),
+]
+
+
+@pytest.mark.parametrize(("column", "value", "check"), BREAKAGES)
+def test_contract_rejects_bad_values_with_a_readable_report(
+    raw: pd.DataFrame, column: str, value: int | str | None, check: str
+) -> None:
+    """Data 1 / Monitoring 2: a batch breaking an invariant is refused, saying where and why."""
+    batch = raw.head(10).copy()
+    batch[column] = batch[column].astype(object)
+    batch.loc[3, column] = value
+    with pytest.raises(schema.DataContractError) as error:
+        schema.validate(batch)
+    report = str(error.value)
+    assert f"column '{column}'" in report
+    assert check in report
+
+
+def test_contract_rejects_missing_and_unexpected_columns(raw: pd.DataFrame) -> None:
+    """Data 1: the table's shape is part of the contract."""
+    with pytest.raises(schema.DataContractError, match="column_in_dataframe"):
+        schema.validate(raw.drop(columns="age"))
+    with pytest.raises(schema.DataContractError, match="column_in_schema"):
+        schema.validate(raw.assign(customer_name="x"))
+
+
+def test_protected_attribute_is_never_a_model_input() -> None:
+    """Data 4: features adhere to meta-level requirements (no protected attribute as input)."""
+    assert "sex" not in schema.MODEL_INPUTS
+    preprocessor = build_preprocessor()
+    frame = data.add_slices(schema.validate(pd.read_csv(Settings().data.raw_path).head(50)))
+    names = preprocessor.fit(frame).get_feature_names_out()
+    assert not [name for name in names if name.startswith(("sex", "age_group", "risk"))]
+
+
+def test_api_refuses_personal_data_it_does_not_need() -> None:
+    """Data 5: the serving contract accepts the model inputs only (no protected attributes,
+    no identifiers), so the service cannot collect them."""
+    schema.Applicant(**schema.EXAMPLE)
+    for extra in ({"sex": "female"}, {"name": "Jane Doe"}):
+        with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+            schema.Applicant(**schema.EXAMPLE, **extra)
+
+
+def test_every_contract_input_reaches_the_model(train_frame: pd.DataFrame) -> None:
+    """Data 6: a new feature needs one line in the contract: the preprocessing picks up
+    every model input of schema.py (plus the derived features) automatically."""
+    names = set(build_preprocessor().fit(train_frame).get_feature_names_out())
+    for column in schema.MODEL_INPUTS:
+        assert any(name == column or name.startswith(f"{column}_") for name in names), column
+    assert set(DERIVED) <= names
+
+
+def test_derived_features_are_computed_correctly() -> None:
+    """Data 7: all input feature code is tested."""
+    frame = pd.DataFrame({"credit_amount": [1200, 500], "duration": [12, 10], "age": [30, 50]})
+    derived = add_derived_features(frame)
+    assert derived["monthly_installment"].tolist() == [100.0, 50.0]
+    assert derived["credit_per_age"].tolist() == [40.0, 10.0]
+    assert list(frame.columns) == ["credit_amount", "duration", "age"]  # input untouched
+
+
+def test_preprocessing_handles_unseen_categories_and_yields_finite_values(
+    train_frame: pd.DataFrame,
+) -> None:
+    """Data 7: the feature pipeline is total: an unseen category encodes to zeros, not an error."""
+    preprocessor = build_preprocessor().fit(train_frame)
+    unseen = train_frame.head(3).assign(purpose="never seen")
+    features = np.asarray(preprocessor.transform(unseen), dtype=float)
+    assert np.isfinite(features).all()
+    purpose_columns = [
+        i for i, n in enumerate(preprocessor.get_feature_names_out()) if n.startswith("purpose_")
+    ]
+    assert not features[:, purpose_columns].any()
+
+
+def test_split_is_stratified_deterministic_and_disjoint(raw: pd.DataFrame) -> None:
+    """Infrastructure 1 (data side): the same seed gives the same split, with the label
+    balance of the whole set in both parts."""
+    first_train, first_test = data.split(raw, 0.2, seed=7)
+    second_train, _ = data.split(raw, 0.2, seed=7)
+    pd.testing.assert_frame_equal(first_train, second_train)
+    assert len(first_test) == 200
+    assert abs(first_test["risk"].mean() - raw["risk"].mean()) < 0.01
+
+
+def test_current_batch_is_valid_data_that_has_shifted(
+    holdout_frame: pd.DataFrame, current_frame: pd.DataFrame
+) -> None:
+    """Monitoring 2: the replayed production batch keeps the contract yet differs in
+    distribution (so drift monitoring has something real to find)."""
+    schema.validate(current_frame.drop(columns="age_group"))
+    assert current_frame["credit_amount"].median() > 1.2 * holdout_frame["credit_amount"].median()
+    assert current_frame["age"].mean() < holdout_frame["age"].mean()
