@@ -142,7 +142,8 @@ def monitor(
         Path | None, typer.Option(help="CSV batch to check (default: the processed current batch).")
     ] = None,
 ) -> None:
-    """Compare current data with the training data; exit 3 when drift exceeds the threshold."""
+    """Check current data for drift and the champion for quality and age; exit 3 when
+    retraining is recommended."""
     from .monitor import DRIFT_EXIT_CODE, run_monitoring
 
     settings = get_settings()
@@ -153,11 +154,11 @@ def monitor(
         raise _fail(f"the current batch breaks the data contract\n{error}") from None
     except FileNotFoundError as error:
         raise _fail(str(error)) from None
-    colour = "red" if summary.drift_detected else "green"
+    colour = "red" if summary.retraining_recommended else "green"
+    verdict = "; ".join(summary.reasons) or "no drift, quality holds, model is fresh"
     console.print(
-        f"[{colour}]drift share {summary.drift_share:.2f} "
-        f"(threshold {settings.monitor.drift_share_threshold:.2f})[/]; "
-        f"report in {settings.monitor.reports_dir}"
+        f"[{colour}]{verdict}[/] (drift share {summary.drift_share:.2f}, threshold "
+        f"{settings.monitor.drift_share_threshold:.2f}); report in {settings.monitor.reports_dir}"
     )
-    if summary.drift_detected:
+    if summary.retraining_recommended:
         raise typer.Exit(code=DRIFT_EXIT_CODE)

@@ -75,6 +75,15 @@ class MonitorSettings(BaseModel):
     column_drift_threshold: float = Field(
         default=0.05, gt=0, lt=1, description="p-value below which a column has drifted."
     )
+    max_quality_drop: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Largest acceptable fall of ROC AUC on a labelled batch below the offline one.",
+    )
+    max_model_age_days: int = Field(
+        default=90, ge=1, description="Age after which the champion is stale and retrained."
+    )
     reports_dir: Path = Path("reports/monitoring")
     alert_webhook: str | None = Field(
         default=None, description="URL that receives the drift summary as JSON when it fires."

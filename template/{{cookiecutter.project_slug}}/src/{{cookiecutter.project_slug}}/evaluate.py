@@ -38,9 +38,7 @@ from sklearn.metrics import (
 )
 from sklearn.pipeline import Pipeline
 
-from .schema import MODEL_INPUTS, TARGET
-
-THRESHOLD = 0.5  # probability of good risk above which credit is granted
+from .schema import DECISION_THRESHOLD, MODEL_INPUTS, TARGET
 
 
 @dataclass
@@ -61,7 +59,7 @@ def predict_probability(pipeline: Pipeline, frame: pd.DataFrame) -> np.ndarray:
 
 
 def quality_metrics(y_true: np.ndarray, probability: np.ndarray) -> dict[str, float]:
-    predicted = (probability >= THRESHOLD).astype(int)
+    predicted = (probability >= DECISION_THRESHOLD).astype(int)
     return {
         "roc_auc": float(roc_auc_score(y_true, probability)),
         "average_precision": float(average_precision_score(y_true, probability)),
@@ -83,7 +81,7 @@ def slice_metrics(
     y_true: np.ndarray, probability: np.ndarray, groups: pd.Series
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Per-group quality (fairlearn MetricFrame) and the fairness gaps across groups."""
-    predicted = (probability >= THRESHOLD).astype(int)
+    predicted = (probability >= DECISION_THRESHOLD).astype(int)
     frame = MetricFrame(
         metrics={
             "accuracy": accuracy_score,
@@ -191,9 +189,12 @@ def write_figures(evaluation: Evaluation, directory: Path) -> list[Path]:
 
     figure, axes = plt.subplots(figsize=(5, 5))
     ConfusionMatrixDisplay.from_predictions(
-        y_true, (probability >= THRESHOLD).astype(int), display_labels=["bad", "good"], ax=axes
+        y_true,
+        (probability >= DECISION_THRESHOLD).astype(int),
+        display_labels=["bad", "good"],
+        ax=axes,
     )
-    axes.set_title(f"Confusion matrix (threshold {THRESHOLD})")
+    axes.set_title(f"Confusion matrix (threshold {DECISION_THRESHOLD})")
     save(figure, "confusion_matrix.png")
 
     figure, axes = plt.subplots(figsize=(5, 5))

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .evaluate import THRESHOLD, Evaluation
+from .evaluate import Evaluation
 from .model_store import ModelMetadata
+from .schema import DECISION_THRESHOLD
 
 
 def _cell(value: object) -> str:
@@ -58,7 +59,7 @@ def render(
 - Trained: {metadata.trained_at:%Y-%m-%d %H:%M UTC}; run `{metadata.run_id}`
 - Inputs: {", ".join(f"`{name}`" for name in metadata.inputs)}
 - Output: probability that the applicant is a good credit risk; credit is granted
-  at probability >= {THRESHOLD}
+  at probability >= {DECISION_THRESHOLD}
 
 ## Intended use
 Decision support for credit officers assessing loan applications. Not for fully automated

@@ -29,6 +29,8 @@ class Column:
 
 
 TARGET = Column("risk", "1 = good credit risk (repaid), 0 = bad risk", int, ge=0, le=1)
+# The model outputs P(risk = 1); credit is granted (label 1) from this probability on.
+DECISION_THRESHOLD = 0.5
 
 COLUMNS: tuple[Column, ...] = (
     Column("sex", "Applicant's sex (protected: for fairness checks only)", str,
@@ -68,15 +70,18 @@ def _checks(column: Column) -> list[pa.Check]:
     return checks
 
 
-def dataframe_schema(*, with_target: bool = True) -> pa.DataFrameSchema:
-    """The pandera schema of a raw batch (with the label, or as it arrives for scoring)."""
-    columns = (TARGET, *COLUMNS) if with_target else COLUMNS
+def dataframe_schema(*, with_target: bool = True, inputs_only: bool = False) -> pa.DataFrameSchema:
+    """The pandera schema of a batch: labelled (training data), unlabelled (to score), or
+    model inputs only (as the API receives them: no protected attributes)."""
+    columns = [c for c in COLUMNS if c.model_input or not inputs_only]
+    if with_target:
+        columns.insert(0, TARGET)
     return pa.DataFrameSchema(
         {c.name: pa.Column(c.dtype, _checks(c), nullable=False, description=c.description)
          for c in columns},
         strict=True,
         coerce=True,
-        name="applicants" if not with_target else "labelled_applicants",
+        name="labelled_applicants" if with_target else "applicants",
     )  # fmt: skip
 
 
@@ -87,10 +92,13 @@ def _describe(case: Any) -> str:
     return f"- column {case.column!r}: {case.check} failed for value {case.failure_case!r}{row}"
 
 
-def validate(frame: pd.DataFrame, *, with_target: bool = True) -> pd.DataFrame:
+def validate(
+    frame: pd.DataFrame, *, with_target: bool = True, inputs_only: bool = False
+) -> pd.DataFrame:
     """Validate (and coerce) a batch, or raise DataContractError listing every problem."""
+    schema = dataframe_schema(with_target=with_target, inputs_only=inputs_only)
     try:
-        return dataframe_schema(with_target=with_target).validate(frame, lazy=True)
+        return schema.validate(frame, lazy=True)
     except SchemaErrors as errors:
         cases = errors.failure_cases
         lines = [_describe(row) for row in cases.head(20).itertuples()]

@@ -1,0 +1,236 @@
+"""The prediction API: probes, predictions, input validation, metrics and training/serving skew."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+from sklearn.pipeline import Pipeline
+
+from {{ cookiecutter.project_slug }} import model_store
+from {{ cookiecutter.project_slug }}.evaluate import predict_probability
+from {{ cookiecutter.project_slug }}.schema import DECISION_THRESHOLD, EXAMPLE, MODEL_INPUTS
+from {{ cookiecutter.project_slug }}.serve import MAX_BATCH, create_app
+from {{ cookiecutter.project_slug }}.train import TrainedModel
+
+pytestmark = pytest.mark.infrastructure
+
+
+@pytest.fixture
+def client(champion_dir: Path) -> Iterator[TestClient]:
+    """The API serving the champion (`with` runs the startup that loads the model)."""
+    with TestClient(create_app(champion_dir)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def load_calls(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Records every call of model_store.load (the directories loaded)."""
+    calls: list[Path] = []
+    original = model_store.load
+
+    def counting_load(directory: Path) -> tuple[Pipeline, model_store.ModelMetadata]:
+        calls.append(directory)
+        return original(directory)
+
+    monkeypatch.setattr(model_store, "load", counting_load)
+    return calls
+
+
+def metric_samples(client: TestClient, name: str) -> list[tuple[dict[str, str], float]]:
+    """The samples (labels, value) of one metric on /metrics."""
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    return [
+        (sample.labels, sample.value)
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+        if sample.name == name
+    ]
+
+
+def test_health(client: TestClient) -> None:
+    """Infrastructure 6: the liveness probe answers, so the orchestrator can watch replicas."""
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_not_ready_without_a_model(tmp_path: Path) -> None:
+    """Infrastructure 6: without a champion the API starts but is not ready, and says why."""
+    with TestClient(create_app(tmp_path)) as client:
+        assert client.get("/health").status_code == 200
+        response = client.get("/ready")
+        assert response.status_code == 503
+        body = response.json()
+        assert "no champion model" in body["detail"]
+        assert "make pipeline" in body["detail"]
+        assert client.post("/predict", json=EXAMPLE).status_code == 503
+        batch = client.post("/predict/batch", json={"instances": [EXAMPLE]})
+        assert batch.status_code == 503
+
+
+def test_ready_once_a_model_is_promoted(
+    tmp_path: Path, trained: TrainedModel, load_calls: list[Path]
+) -> None:
+    """Infrastructure 6: a replica becomes ready when a model appears, without a restart,
+    and stops looking for it once loaded."""
+    with TestClient(create_app(tmp_path)) as client:
+        assert client.get("/ready").status_code == 503
+        metadata = model_store.ModelMetadata(
+            name="candidate", version="7", run_id="run", model_type=trained.model_name
+        )
+        model_store.save(tmp_path, trained.pipeline, metadata)
+        response = client.get("/ready")
+        assert response.status_code == 200
+        assert response.json()["model_version"] == "7"
+        attempts = len(load_calls)
+        for _ in range(3):
+            assert client.get("/ready").status_code == 200
+            assert client.post("/predict", json=EXAMPLE).json()["model_version"] == "7"
+        assert len(load_calls) == attempts
+
+
+def test_ready_reports_the_model(client: TestClient) -> None:
+    """Infrastructure 6: readiness names the model version being served."""
+    response = client.get("/ready")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["model_version"] == "1"
+    assert body["model_name"]
+
+
+def test_predict_one(client: TestClient) -> None:
+    """Infrastructure 3: the serving path scores a valid request end to end."""
+    response = client.post("/predict", json=EXAMPLE)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model_version"] == "1"
+    assert body["model_name"]
+    assert body["label"] in (0, 1)
+    assert 0.0 <= body["probability"] <= 1.0
+    assert body["label"] == int(body["probability"] >= DECISION_THRESHOLD)
+    assert response.headers["X-Request-ID"]
+
+
+def test_predict_batch(client: TestClient) -> None:
+    """Infrastructure 3: a batch is scored in order, one prediction per instance."""
+    instances = [EXAMPLE, {**EXAMPLE, "credit_amount": 15000, "duration": 72}, EXAMPLE]
+    response = client.post("/predict/batch", json={"instances": instances})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model_version"] == "1"
+    predictions = body["predictions"]
+    assert len(predictions) == 3
+    assert all(0.0 <= p["probability"] <= 1.0 and p["label"] in (0, 1) for p in predictions)
+    assert predictions[0]["label"] == predictions[2]["label"]
+    assert predictions[0]["probability"] == pytest.approx(predictions[2]["probability"])
+
+
+def _without(field: str) -> dict[str, Any]:
+    return {key: value for key, value in EXAMPLE.items() if key != field}
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        pytest.param(_without("age"), "age", id="missing-field"),
+        pytest.param({**EXAMPLE, "credit_amount": "a lot"}, "credit_amount", id="wrong-type"),
+        pytest.param({**EXAMPLE, "age": 17}, "age", id="age-out-of-range"),
+        pytest.param({**EXAMPLE, "housing": "castle"}, "housing", id="unknown-category"),
+        pytest.param({**EXAMPLE, "sex": "female"}, "sex", id="protected-attribute"),
+    ],
+)
+def test_bad_request_is_refused(client: TestClient, payload: dict[str, Any], field: str) -> None:
+    """Monitoring 2: serving inputs must meet the data contract; a violation is a 422 that
+    names the field (and a protected attribute is never accepted)."""
+    response = client.post("/predict", json=payload)
+    assert response.status_code == 422
+    assert any(field in error["loc"] for error in response.json()["detail"])
+    batch = client.post("/predict/batch", json={"instances": [EXAMPLE, payload]})
+    assert batch.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "instances", [pytest.param([], id="empty"), pytest.param([EXAMPLE] * (MAX_BATCH + 1), id="big")]
+)
+def test_batch_size_is_bounded(client: TestClient, instances: list[dict[str, Any]]) -> None:
+    """Monitoring 2: a batch holds 1 to MAX_BATCH instances."""
+    response = client.post("/predict/batch", json={"instances": instances})
+    assert response.status_code == 422
+
+
+def test_metrics_count_predictions(client: TestClient) -> None:
+    """Monitoring 6: traffic, latency, predicted labels and probabilities and the served
+    version are exposed to Prometheus."""
+    client.post("/predict", json=EXAMPLE)
+    client.post("/predict/batch", json={"instances": [EXAMPLE, EXAMPLE]})
+    predictions = metric_samples(client, "model_predictions_total")
+    assert sum(value for _, value in predictions) == 3
+    assert {labels["label"] for labels, _ in predictions} <= {"0", "1"}
+    (probabilities,) = metric_samples(client, "model_prediction_probability_count")
+    assert probabilities[1] == 3
+    (info,) = metric_samples(client, "model_info")
+    assert info[0]["version"] == "1"
+    assert info[1] == 1
+    requests = metric_samples(client, "http_requests_total")
+    assert ({"endpoint": "/predict", "method": "POST", "status": "200"}, 1.0) in requests
+    latency = metric_samples(client, "http_request_duration_seconds_count")
+    assert any(labels["endpoint"] == "/predict/batch" for labels, _ in latency)
+
+
+def test_apps_have_separate_metrics(champion_dir: Path) -> None:
+    """Monitoring 6: each app counts its own traffic (no global registry to collide in)."""
+    with TestClient(create_app(champion_dir)) as first, TestClient(create_app(champion_dir)):
+        first.post("/predict", json=EXAMPLE)
+        assert sum(value for _, value in metric_samples(first, "model_predictions_total")) == 1
+
+
+def test_model_is_loaded_once(champion_dir: Path, load_calls: list[Path]) -> None:
+    """Monitoring 6: the model is loaded at startup, never per request (latency)."""
+    with TestClient(create_app(champion_dir)) as client:
+        for _ in range(3):
+            assert client.post("/predict", json=EXAMPLE).status_code == 200
+            assert client.get("/ready").status_code == 200
+        batch = client.post("/predict/batch", json={"instances": [EXAMPLE] * 5})
+        assert batch.status_code == 200
+    assert load_calls == [champion_dir]
+
+
+def test_serving_matches_training(
+    client: TestClient, trained: TrainedModel, holdout_frame: pd.DataFrame
+) -> None:
+    """Monitoring 3: the API and the trained pipeline score the same rows identically (no
+    training/serving skew)."""
+    rows = holdout_frame.head(100)
+    instances = rows[list(MODEL_INPUTS)].to_dict(orient="records")
+    response = client.post("/predict/batch", json={"instances": instances})
+    assert response.status_code == 200
+    served = response.json()["predictions"]
+    expected = predict_probability(trained.pipeline, rows)
+    np.testing.assert_allclose([p["probability"] for p in served], expected, rtol=0, atol=1e-12)
+    assert [p["label"] for p in served] == (expected >= DECISION_THRESHOLD).astype(int).tolist()
+
+
+def test_serving_needs_no_pipeline_dependencies() -> None:
+    """Infrastructure 3: the API imports nothing from the `pipeline` dependency group, so the
+    serving image installs only the project's runtime dependencies."""
+    code = (
+        "import json, sys, {{ cookiecutter.project_slug }}.serve; "
+        "print(json.dumps(sorted({name.split('.')[0] for name in sys.modules})))"
+    )
+    result = subprocess.run(  # noqa: S603 (our own interpreter and code)
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    imported = set(json.loads(result.stdout))
+    assert not imported & {"evidently", "fairlearn", "matplotlib", "mlflow", "optuna", "wandb"}

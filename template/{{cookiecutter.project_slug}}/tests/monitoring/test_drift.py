@@ -1,0 +1,295 @@
+"""Drift monitoring: the detector fires on drifted data only, reports, and alerts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from {{ cookiecutter.project_slug }}.config import MonitorSettings, Settings
+from {{ cookiecutter.project_slug }}.data import ProcessedPaths
+from {{ cookiecutter.project_slug }}.evaluate import predict_probability
+from {{ cookiecutter.project_slug }}.model_store import ModelMetadata
+from {{ cookiecutter.project_slug }}.monitor import (
+    DRIFT_EXIT_CODE,
+    REPORT_FILE,
+    SUMMARY_FILE,
+    ColumnDrift,
+    DriftSummary,
+    alert,
+    check_champion,
+    detect_drift,
+    run_monitoring,
+)
+from {{ cookiecutter.project_slug }}.schema import MODEL_INPUTS, TARGET, DataContractError
+from {{ cookiecutter.project_slug }}.train import TrainedModel
+
+pytestmark = pytest.mark.monitoring
+
+
+@pytest.fixture
+def monitor_settings(settings: Settings, tmp_path: Path) -> MonitorSettings:
+    return settings.monitor.model_copy(update={"reports_dir": tmp_path / "monitoring"})
+
+
+@pytest.fixture
+def summary() -> DriftSummary:
+    return DriftSummary(
+        drift_detected=True,
+        drift_share=0.5,
+        drift_share_threshold=0.3,
+        column_drift_threshold=0.05,
+        drifted_columns=["age"],
+        columns={
+            "age": ColumnDrift(method="ks", score=0.001, drifted=True),
+            "job": ColumnDrift(method="ks", score=0.8, drifted=False),
+        },
+        reference_rows=800,
+        current_rows=100,
+        report="drift_report.html",
+    )
+
+
+class Webhook(BaseHTTPRequestHandler):
+    """A local webhook that records the JSON bodies it receives."""
+
+    received: ClassVar[list[object]] = []
+    status: ClassVar[int] = 200
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        type(self).received.append(json.loads(self.rfile.read(length)))
+        self.send_response(self.status)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep the test output quiet."""
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, type[Webhook]]]:
+    """A webhook on 127.0.0.1, served by a background thread for the test's duration."""
+
+    class Handler(Webhook):
+        received: ClassVar[list[object]] = []  # one list per test
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    server.timeout = 5
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/alerts", Handler
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_drift_is_detected(
+    train_frame: pd.DataFrame, current_frame: pd.DataFrame, monitor_settings: MonitorSettings
+) -> None:
+    """Monitoring 2: a shifted batch (bigger, longer credits, younger applicants, emptier
+    accounts) is flagged, column by column."""
+    summary = detect_drift(train_frame, current_frame, monitor_settings)
+    assert summary.drift_detected
+    assert summary.drift_share >= monitor_settings.drift_share_threshold
+    assert {"credit_amount", "duration", "age"} <= set(summary.drifted_columns)
+    assert set(summary.columns) == set(MODEL_INPUTS)
+    for name, column in summary.columns.items():
+        assert 0.0 <= column.score <= 1.0
+        assert column.drifted == (name in summary.drifted_columns)
+        assert column.drifted == (column.score < monitor_settings.column_drift_threshold)
+    assert summary.drift_share == pytest.approx(len(summary.drifted_columns) / len(MODEL_INPUTS))
+    assert summary.prediction_drift is None
+    assert (summary.reference_rows, summary.current_rows) == (len(train_frame), len(current_frame))
+
+
+def test_no_drift_between_samples_of_the_same_data(
+    train_frame: pd.DataFrame, holdout_frame: pd.DataFrame, monitor_settings: MonitorSettings
+) -> None:
+    """Monitoring 2: the detector stays quiet on data from the training distribution."""
+    assert not detect_drift(train_frame, holdout_frame, monitor_settings).drift_detected
+    half = train_frame.sample(frac=0.5, random_state=0)
+    other_half = train_frame.drop(half.index)
+    assert not detect_drift(half, other_half, monitor_settings).drift_detected
+
+
+def test_prediction_drift(
+    train_frame: pd.DataFrame,
+    current_frame: pd.DataFrame,
+    trained: TrainedModel,
+    monitor_settings: MonitorSettings,
+) -> None:
+    """Monitoring 7: with a model, the distribution of its predictions is compared too."""
+    summary = detect_drift(
+        train_frame, current_frame, monitor_settings, trained.pipeline, model_version="3"
+    )
+    assert summary.prediction_drift is not None
+    assert 0.0 <= summary.prediction_drift.score <= 1.0
+    assert summary.model_version == "3"
+    assert set(summary.columns) == set(MODEL_INPUTS)  # the prediction is not an input
+
+
+def test_reports_are_written(
+    train_frame: pd.DataFrame, current_frame: pd.DataFrame, monitor_settings: MonitorSettings
+) -> None:
+    """Monitoring 2: each run leaves a readable report and a machine-readable summary."""
+    summary = detect_drift(train_frame, current_frame, monitor_settings)
+    html = monitor_settings.reports_dir / REPORT_FILE
+    assert html.is_file()
+    assert "<html" in html.read_text(encoding="utf-8")[:1000].lower()
+    written = json.loads((monitor_settings.reports_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
+    assert {
+        "generated_at",
+        "drift_detected",
+        "drift_share",
+        "drift_share_threshold",
+        "column_drift_threshold",
+        "drifted_columns",
+        "columns",
+        "prediction_drift",
+        "reference_rows",
+        "current_rows",
+        "model_version",
+        "report",
+    } <= set(written)
+    assert written["drift_share"] == summary.drift_share
+    assert set(written["columns"]["age"]) == {"method", "score", "drifted"}
+
+
+def test_alert_posts_the_summary(
+    summary: DriftSummary,
+    webhook: tuple[str, type[Webhook]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Monitoring 1: drift notifies the team: a warning, and the summary POSTed as JSON."""
+    url, handler = webhook
+    with caplog.at_level(logging.WARNING):
+        assert alert(summary, url)
+    assert handler.received == [
+        {**json.loads(summary.model_dump_json()), "reasons": summary.reasons}
+    ]
+    assert any("drift" in record.message for record in caplog.records)
+
+
+def _dead_url() -> str:
+    with socket.socket() as sock:  # a port nobody listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/alerts"
+
+
+def test_alert_survives_a_failing_webhook(
+    summary: DriftSummary,
+    webhook: tuple[str, type[Webhook]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Monitoring 1: a webhook that is down, erroring or misconfigured is logged, never a
+    crash of the monitor."""
+    url, handler = webhook
+    handler.status = 500
+    with caplog.at_level(logging.ERROR):
+        assert not alert(summary, url)
+        assert not alert(summary, _dead_url())
+        assert not alert(summary, "file:///etc/passwd")
+    assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == 3
+    assert not alert(summary, None)
+
+
+def test_run_monitoring_end_to_end(
+    settings: Settings, processed: ProcessedPaths, champion_dir: Path
+) -> None:
+    """Monitoring 2 / Monitoring 7: the scheduled check finds the drift in the current batch,
+    with the champion's prediction drift, and the CLI turns it into exit code 3."""
+    summary = run_monitoring(settings)
+    assert summary.drift_detected
+    assert summary.model_version == "1"
+    assert summary.prediction_drift is not None
+    assert (settings.monitor.reports_dir / SUMMARY_FILE).is_file()
+    assert (settings.monitor.reports_dir / REPORT_FILE).is_file()
+    assert DRIFT_EXIT_CODE == 3
+
+
+def test_run_monitoring_on_a_given_batch(
+    settings: Settings, processed: ProcessedPaths, tmp_path: Path
+) -> None:
+    """Monitoring 2: a batch from production, labelled, unlabelled or as served (inputs
+    only), is validated against the contract and checked."""
+    holdout = pd.read_csv(processed.test)
+    labelled, unlabelled = tmp_path / "labelled.csv", tmp_path / "unlabelled.csv"
+    served = tmp_path / "served.csv"  # as the API logs requests: model inputs only
+    holdout.to_csv(labelled, index=False)
+    holdout.drop(columns=TARGET.name).to_csv(unlabelled, index=False)
+    holdout[list(MODEL_INPUTS)].to_csv(served, index=False)
+    for path in (labelled, unlabelled, served):
+        assert not run_monitoring(settings, path).drift_detected
+    broken = tmp_path / "broken.csv"
+    holdout.assign(age=-1).to_csv(broken, index=False)
+    with pytest.raises(DataContractError):
+        run_monitoring(settings, broken)
+    with pytest.raises(FileNotFoundError):
+        run_monitoring(settings, tmp_path / "missing.csv")
+
+
+def test_quality_drop_on_labelled_data_recommends_retraining(
+    summary: DriftSummary,
+    trained: TrainedModel,
+    holdout_frame: pd.DataFrame,
+    monitor_settings: MonitorSettings,
+) -> None:
+    """Model 2 / Monitoring 7: when labels arrive, live quality is compared with the offline
+    quality the champion was promoted on; a fall beyond the bound recommends retraining."""
+    quiet = summary.model_copy(update={"drift_detected": False})
+    offline = float(
+        roc_auc_score(
+            holdout_frame[TARGET.name], predict_probability(trained.pipeline, holdout_frame)
+        )
+    )
+    metadata = ModelMetadata(
+        name="m", version="1", run_id="r", model_type="x", metrics={"roc_auc": offline}
+    )
+    same = check_champion(quiet, trained.pipeline, metadata, holdout_frame, monitor_settings)
+    assert same.live_roc_auc == pytest.approx(offline)
+    assert not same.quality_degraded
+    assert not same.retraining_recommended
+
+    flipped = holdout_frame.assign(**{TARGET.name: 1 - holdout_frame[TARGET.name]})
+    worse = check_champion(quiet, trained.pipeline, metadata, flipped, monitor_settings)
+    assert worse.quality_degraded
+    assert worse.retraining_recommended
+    assert "ROC AUC fell" in worse.reasons[0]
+
+
+def test_stale_champion_recommends_retraining(
+    summary: DriftSummary,
+    trained: TrainedModel,
+    current_frame: pd.DataFrame,
+    monitor_settings: MonitorSettings,
+) -> None:
+    """Monitoring 4 / Model 4: models are not too stale: past the age limit, retrain."""
+    quiet = summary.model_copy(update={"drift_detected": False})
+    metadata = ModelMetadata(name="m", version="1", run_id="r", model_type="x")
+    limit = monitor_settings.max_model_age_days
+    fresh = check_champion(
+        quiet, trained.pipeline, metadata, current_frame.drop(columns=TARGET.name),
+        monitor_settings, now=metadata.trained_at + timedelta(days=limit - 1),
+    )  # fmt: skip
+    assert not fresh.model_stale
+    assert fresh.live_roc_auc is None  # no labels, no live quality
+    old = check_champion(
+        quiet, trained.pipeline, metadata, current_frame, monitor_settings,
+        now=metadata.trained_at + timedelta(days=limit + 1),
+    )  # fmt: skip
+    assert old.model_stale
+    assert old.retraining_recommended
+    assert old.reasons == [f"the champion is {limit + 1} days old"]
