@@ -141,13 +141,16 @@ def python_env() -> dict[str, str]:
     """
     env = dict(os.environ)
     pyenv = shutil.which("pyenv")
-    if pyenv and "PYENV_VERSION" not in env:
+    if pyenv:
         versions = subprocess.run(
             [pyenv, "versions", "--bare"], capture_output=True, text=True, check=False
         ).stdout.split()
-        wanted = [v for v in versions if v.startswith(("3.11", "3.12", "3.13"))]
+        # A pyenv shim sets PYENV_VERSION to its own version: keep it, add the others.
+        current = [v for v in env.get("PYENV_VERSION", "").split(":") if v]
+        supported = tuple(choices("python_version"))
+        wanted = [v for v in versions if v.startswith(supported) and v not in current]
         if wanted:
-            env["PYENV_VERSION"] = ":".join(wanted)
+            env["PYENV_VERSION"] = ":".join(current + wanted)
     return env
 
 
@@ -177,3 +180,23 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for module, count in sorted(_verified.items()):
         terminalreporter.write_line(f"{module}: {count} combinations rendered and verified")
+
+
+# ---- Reporting: wall times the deep tests record (`record_property("wall_time", ...)`) ----
+class _WallTimes:
+    """Collects the deep tests' wall times (also from xdist workers) for the summary."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call":
+            self.lines += [str(v) for name, v in report.user_properties if name == "wall_time"]
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        for line in self.lines:
+            terminalreporter.write_line(f"wall time, {line}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_WallTimes(), "mlops-template-wall-times")

@@ -118,6 +118,40 @@ def ci_files(projects: list[Path]) -> list[str]:
     return problems
 
 
+# Configuration files with a schema vendored by check-jsonschema: (schema, file predicate).
+SCHEMAS: tuple[tuple[str, Callable[[Path], bool]], ...] = (
+    ("vendor.compose-spec", lambda p: p.name in {"docker-compose.yml", "compose.yaml"}),
+    ("vendor.dependabot", lambda p: p.name == "dependabot.yml" and p.parent.name == ".github"),
+    ("vendor.renovate", lambda p: p.name == "renovate.json"),
+)
+
+
+def config_schemas(projects: list[Path]) -> list[str]:
+    problems = []
+    for schema, predicate in SCHEMAS:
+        found = files(projects, predicate)
+        if found:
+            problems += run("check-jsonschema", "--builtin-schema", schema, *found)
+    return problems
+
+
+def makefiles(projects: list[Path]) -> list[str]:
+    """Each Makefile parses (e.g. no recipe indented with spaces): a dry run of its default
+    goal, which prints the commands without running them."""
+    problems = []
+    for path in files(projects, lambda p: p.name == "Makefile"):
+        result = subprocess.run(
+            ["make", "--dry-run", "--file", path.name],
+            cwd=path.parent,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            problems.append(f"make failed ({result.returncode}) on {path}:\n{result.stderr}")
+    return problems
+
+
 def shell_scripts(projects: list[Path]) -> list[str]:
     scripts = files(projects, lambda p: p.suffix == ".sh")
     return run("shellcheck", *scripts) if scripts else []
@@ -135,6 +169,8 @@ ALL_CHECKS = (
     data_files_parse,
     pre_commit_configs,
     ci_files,
+    config_schemas,
+    makefiles,
     shell_scripts,
     dockerfiles,
 )

@@ -56,6 +56,25 @@ DEFECTS: list[tuple[str, str, str, Callable[[list[Path]], list[str]]]] = [
         static_checks.shell_scripts,
     ),
     ("Dockerfile", "FROM python\nRUN cd /app\n", "DL", static_checks.dockerfiles),
+    (
+        "docker-compose.yml",
+        "services:\n  api:\n    ports: 8000\n",
+        "docker-compose.yml",
+        static_checks.config_schemas,
+    ),
+    (
+        ".github/dependabot.yml",
+        "version: 2\nupdates:\n  - package-ecosystem: cargo-cult\n",
+        "dependabot.yml",
+        static_checks.config_schemas,
+    ),
+    (
+        "renovate.json",
+        '{"enabled": "yes"}\n',
+        "renovate",
+        static_checks.config_schemas,
+    ),
+    ("Makefile", "help:\n    echo spaces, not a tab\n", "separator", static_checks.makefiles),
 ]
 
 

@@ -98,7 +98,7 @@ class DriftSummary(BaseModel):
     def reasons(self) -> list[str]:
         reasons = []
         if self.drift_detected:
-            reasons.append(f"{self.drift_share:.0%} of the inputs drifted")
+            reasons.append(f"{round(self.drift_share * 100)}% of the inputs drifted")
         if self.quality_degraded:
             reasons.append(
                 f"ROC AUC fell from {self.offline_roc_auc:.3f} to {self.live_roc_auc:.3f}"

@@ -1,0 +1,244 @@
+"""Deep tier: a rendered project really works, end to end, as a user would run it.
+
+For the default answers (tracker=mlflow) and for tracker=none (the local-files registry):
+render with Copier, install with uv, then run the project's own test suite, its pipeline
+(ingest, train, promote), its API (health, readiness, single and batch predictions, Prometheus
+metrics), its drift monitor (exit code 3 on the bundled drifted batch), its DVC pipeline,
+its lint and type checks and its documentation build. The wall times of `make test` and
+`make pipeline` appear in the summary.
+
+The two trackers are separate tests so that pytest-xdist runs them in parallel.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import OFFLINE_ENV, choices, defaults, python_env, render_copier
+
+pytestmark = pytest.mark.deep
+
+TRACKERS = ("mlflow", "none")
+SUPPORTED = tuple(choices("python_version"))
+DRIFT_EXIT_CODE = 3
+READY_TIMEOUT = 90  # seconds for the API to load the champion and answer /ready
+COMMAND_TIMEOUT = 1800  # seconds for any one command (uv sync, make test, make pipeline)
+
+
+def project_env(project: Path) -> dict[str, str]:
+    """Offline, with every supported interpreter visible, and no environment of ours leaking
+    into the project's (the tests run inside the template's own virtual environment)."""
+    env = {**python_env(), **OFFLINE_ENV}
+    for name in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH", "MLFLOW_TRACKING_URI"):
+        env.pop(name, None)
+    env["PWD"] = str(project)
+    return env
+
+
+def run(
+    command: Sequence[str], project: Path, env: Mapping[str, str], *, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        list(command),
+        cwd=project,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=COMMAND_TIMEOUT,
+    )
+    if check and result.returncode != 0:
+        pytest.fail(
+            f"`{' '.join(command)}` exited {result.returncode} in {project}\n"
+            f"--- stdout ---\n{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}"
+        )
+    return result
+
+
+def timed(
+    command: Sequence[str],
+    project: Path,
+    env: Mapping[str, str],
+    record_property: pytest.RecordProperty,
+    label: str,
+) -> float:
+    start = time.perf_counter()
+    run(command, project, env)
+    seconds = time.perf_counter() - start
+    record_property("wall_time", f"{label}: {seconds:.1f} s")
+    print(f"{label}: {seconds:.1f} s")
+    return seconds
+
+
+def require_interpreter(version: str, project: Path, env: Mapping[str, str]) -> None:
+    """Fail (never skip) when uv can neither find nor download the project's Python."""
+    found = run(["uv", "python", "find", version], project, env, check=False)
+    if found.returncode == 0:
+        return
+    downloads = env.get("UV_PYTHON_DOWNLOADS", "automatic")
+    if downloads in {"never", "manual"}:
+        pytest.fail(
+            f"no Python {version} interpreter found and UV_PYTHON_DOWNLOADS={downloads}: "
+            f"install Python {version} (e.g. `pyenv install {version}`) or allow uv to "
+            f"download it (unset UV_PYTHON_DOWNLOADS).\n{found.stderr}"
+        )
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http(method: str, url: str, body: Any = None) -> tuple[int, str]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+@contextmanager
+def api_server(cli: str, project: Path, env: Mapping[str, str], log: Path) -> Iterator[str]:
+    """The project's API on a free local port; stopped (and its log shown) afterwards."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with log.open("w", encoding="utf-8") as output:
+        server = subprocess.Popen(
+            ["uv", "run", "--no-sync", cli, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=project,
+            env=dict(env),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + READY_TIMEOUT
+            status = 0
+            while time.monotonic() < deadline:
+                if server.poll() is not None:
+                    pytest.fail(
+                        f"the API exited with {server.returncode}:\n{log.read_text('utf-8')}"
+                    )
+                try:
+                    status, _ = http("GET", f"{base}/ready")
+                except OSError:  # not listening yet
+                    status = 0
+                if status == 200:
+                    break
+                time.sleep(0.5)
+            else:
+                pytest.fail(
+                    f"/ready did not answer 200 within {READY_TIMEOUT} s (last status {status}):"
+                    f"\n{log.read_text('utf-8')}"
+                )
+            yield base
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=15)
+
+
+def example_applicant(project: Path, package: str, env: Mapping[str, str]) -> dict[str, Any]:
+    """The data contract's example request body, as the rendered project declares it."""
+    code = f"import json; from {package}.schema import EXAMPLE; print(json.dumps(EXAMPLE))"
+    result = run(["uv", "run", "--no-sync", "python", "-c", code], project, env)
+    applicant: dict[str, Any] = json.loads(result.stdout)
+    return applicant
+
+
+def check_api(base: str, applicant: dict[str, Any]) -> None:
+    status, body = http("GET", f"{base}/health")
+    assert status == 200, body
+
+    status, body = http("POST", f"{base}/predict", applicant)
+    assert status == 200, body
+    prediction = json.loads(body)
+    assert prediction["label"] in (0, 1)
+    assert 0.0 <= prediction["probability"] <= 1.0
+
+    status, body = http("POST", f"{base}/predict/batch", {"instances": [applicant, applicant]})
+    assert status == 200, body
+    predictions = json.loads(body)["predictions"]
+    assert len(predictions) == 2
+    assert predictions[0] == predictions[1]
+
+    incomplete = dict(list(applicant.items())[1:])
+    status, body = http("POST", f"{base}/predict", incomplete)
+    assert status == 422, f"a request missing a field was accepted: {body}"
+
+    status, body = http("GET", f"{base}/metrics")
+    assert status == 200, body
+    assert "model_predictions_total" in body
+    assert "http_request_duration_seconds" in body
+
+
+@pytest.mark.parametrize("tracker", TRACKERS)
+def test_rendered_project_runs_end_to_end(
+    tracker: str,
+    copier_source: Path,
+    tmp_path: Path,
+    record_property: pytest.RecordProperty,
+) -> None:
+    for tool in ("uv", "make"):
+        assert shutil.which(tool), f"the deep tests need `{tool}` on PATH"
+    answers = {**defaults(), "tracker": tracker}
+    project = render_copier(copier_source, answers, tmp_path / f"project-{tracker}")
+    env = project_env(project)
+    # The console script, as the rendered pyproject.toml declares it (e.g. credit-risk).
+    scripts = tomllib.loads((project / "pyproject.toml").read_text("utf-8"))["project"]["scripts"]
+    ((cli, entry_point),) = scripts.items()
+    package = entry_point.split(".")[0]
+
+    require_interpreter(answers["python_version"], project, env)
+    run(["uv", "sync"], project, env)
+
+    timed(["make", "test"], project, env, record_property, f"{tracker}: make test")
+    timed(["make", "pipeline"], project, env, record_property, f"{tracker}: make pipeline")
+    assert (project / "models" / "champion").is_dir(), "the gate kept no champion"
+    promotion = json.loads((project / "reports" / "promotion.json").read_text("utf-8"))
+    assert promotion, "reports/promotion.json is empty"
+    assert json.loads((project / "reports" / "metrics.json").read_text("utf-8"))["roc_auc"] > 0.5
+
+    applicant = example_applicant(project, package, env)
+    with api_server(cli, project, env, tmp_path / f"api-{tracker}.log") as base:
+        check_api(base, applicant)
+
+    monitor = run(["uv", "run", "--no-sync", cli, "monitor"], project, env, check=False)
+    assert monitor.returncode == DRIFT_EXIT_CODE, (
+        f"monitor exited {monitor.returncode}, expected {DRIFT_EXIT_CODE} (drift)\n"
+        f"{monitor.stdout[-3000:]}\n{monitor.stderr[-3000:]}"
+    )
+    summary_file = project / "reports" / "monitoring" / "drift_summary.json"
+    assert json.loads(summary_file.read_text("utf-8"))["drift_detected"] is True
+    assert (project / "reports" / "monitoring" / "drift_report.html").is_file()
+
+    # The same pipeline through DVC, in a git repository as the README asks: every stage
+    # runs (no dvc.lock yet), the lock records them, and nothing is left to reproduce.
+    run(["git", "init", "--quiet"], project, env)
+    run(["make", "repro"], project, env)
+    assert (project / "dvc.lock").is_file()
+    status = run(["uv", "run", "--no-sync", "dvc", "status"], project, env)
+    assert "up to date" in status.stdout, status.stdout
+
+    run(["make", "lint", "typecheck", "docs"], project, env)
+    assert (project / "site" / "index.html").is_file()
