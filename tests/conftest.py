@@ -165,38 +165,25 @@ def copier_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return source
 
 
-# ---- Reporting: how many combinations each module verified (summed over xdist workers) ----
+# ---- Reporting, summed over xdist workers: how many combinations each module verified,
+# and the wall times the deep tests record (`record_property("wall_time", ...)`).
 _verified: dict[str, int] = {}
+_wall_times: list[str] = []
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when == "call" and report.passed:
-        module = report.nodeid.split("::")[0]
-        for name, value in report.user_properties:
-            if name == "combinations":
-                _verified[module] = _verified.get(module, 0) + int(value)
+    if report.when != "call":
+        return
+    module = report.nodeid.split("::")[0]
+    for name, value in report.user_properties:
+        if name == "combinations" and report.passed:
+            _verified[module] = _verified.get(module, 0) + int(value)
+        elif name == "wall_time":
+            _wall_times.append(str(value))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in _wall_times:
+        terminalreporter.write_line(f"wall time, {line}")
     for module, count in sorted(_verified.items()):
         terminalreporter.write_line(f"{module}: {count} combinations rendered and verified")
-
-
-# ---- Reporting: wall times the deep tests record (`record_property("wall_time", ...)`) ----
-class _WallTimes:
-    """Collects the deep tests' wall times (also from xdist workers) for the summary."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when == "call":
-            self.lines += [str(v) for name, v in report.user_properties if name == "wall_time"]
-
-    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        for line in self.lines:
-            terminalreporter.write_line(f"wall time, {line}")
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.pluginmanager.register(_WallTimes(), "mlops-template-wall-times")
