@@ -4,7 +4,6 @@ workspace, the ingested data and a model trained once per session."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -93,14 +92,3 @@ def champion_dir(trained: TrainedModel, settings: Settings) -> Path:
         hyperparameters=trained.hyperparameters,
     )
     return model_store.save(settings.serve.model_dir, trained.pipeline, metadata)
-
-
-@pytest.fixture
-def chdir_tmp(tmp_path: Path) -> Iterator[Path]:
-    """Run a test inside an empty directory (for code that uses relative paths)."""
-    previous = Path.cwd()
-    os.chdir(tmp_path)
-    try:
-        yield tmp_path
-    finally:
-        os.chdir(previous)
