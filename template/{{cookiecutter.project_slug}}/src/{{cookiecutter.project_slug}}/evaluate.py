@@ -38,6 +38,7 @@ from sklearn.metrics import (
 )
 from sklearn.pipeline import Pipeline
 
+from .model_store import predict_probability
 from .schema import DECISION_THRESHOLD, MODEL_INPUTS, TARGET
 
 
@@ -51,11 +52,6 @@ class Evaluation:
     calibration: pd.DataFrame
     y_true: np.ndarray = field(repr=False)
     probability: np.ndarray = field(repr=False)
-
-
-def predict_probability(pipeline: Pipeline, frame: pd.DataFrame) -> np.ndarray:
-    """Probability of good credit risk for each row."""
-    return np.asarray(pipeline.predict_proba(frame[list(MODEL_INPUTS)])[:, 1])
 
 
 def quality_metrics(y_true: np.ndarray, probability: np.ndarray) -> dict[str, float]:

@@ -26,12 +26,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from evidently import DataDefinition, Dataset, Report
 from evidently.metrics import ValueDrift
 from evidently.presets import DataDriftPreset
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 
@@ -90,10 +89,12 @@ class DriftSummary(BaseModel):
     model_age_days: float | None = None
     model_stale: bool = False
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def retraining_recommended(self) -> bool:
         return self.drift_detected or self.quality_degraded or self.model_stale
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def reasons(self) -> list[str]:
         reasons = []
@@ -106,10 +107,6 @@ class DriftSummary(BaseModel):
         if self.model_stale:
             reasons.append(f"the champion is {self.model_age_days:.0f} days old")
         return reasons
-
-
-def _probability(model: Pipeline, frame: pd.DataFrame) -> np.ndarray:
-    return np.asarray(model.predict_proba(frame[list(MODEL_INPUTS)])[:, 1], dtype=float)
 
 
 def _prediction_drift(
@@ -130,10 +127,12 @@ def _prediction_drift(
         include_tests=True,
     ).run(
         Dataset.from_pandas(
-            pd.DataFrame({PREDICTION: _probability(model, current)}), data_definition=definition
+            pd.DataFrame({PREDICTION: model_store.predict_probability(model, current)}),
+            data_definition=definition,
         ),
         Dataset.from_pandas(
-            pd.DataFrame({PREDICTION: _probability(model, reference)}), data_definition=definition
+            pd.DataFrame({PREDICTION: model_store.predict_probability(model, reference)}),
+            data_definition=definition,
         ),
     )
     snapshot.save_html(str(settings.reports_dir / PREDICTION_REPORT_FILE))
@@ -171,13 +170,13 @@ def detect_drift(
     reference: pd.DataFrame,
     current: pd.DataFrame,
     settings: MonitorSettings,
-    model: Pipeline | None = None,
+    champion: tuple[Pipeline, model_store.ModelMetadata] | None = None,
     *,
-    model_version: str | None = None,
     prediction_reference: pd.DataFrame | None = None,
 ) -> DriftSummary:
-    """Compare the model inputs of `current` with `reference` and, given a model, its
-    predictions on `current` with those on `prediction_reference` (default: `reference`).
+    """Compare the model inputs of `current` with `reference` and, given the champion (as
+    model_store.load returns it), its predictions on `current` with those on
+    `prediction_reference` (default: `reference`), its live quality and its age.
     Writes the HTML reports and the JSON summary to `settings.reports_dir`."""
     inputs = list(MODEL_INPUTS)
     definition = DataDefinition(
@@ -202,9 +201,9 @@ def detect_drift(
     report = settings.reports_dir / REPORT_FILE
     snapshot.save_html(str(report))  # Evidently writes only when given a str
     prediction = None
-    if model is not None:
+    if champion is not None:
         baseline = reference if prediction_reference is None else prediction_reference
-        prediction = _prediction_drift(model, baseline, current, settings)
+        prediction = _prediction_drift(champion[0], baseline, current, settings)
     summary = DriftSummary(
         drift_detected=share >= settings.drift_share_threshold,
         drift_share=share,
@@ -215,19 +214,15 @@ def detect_drift(
         prediction_drift=prediction,
         reference_rows=len(reference),
         current_rows=len(current),
-        model_version=model_version,
+        model_version=None if champion is None else champion[1].version,
         report=str(report),
     )
-    write_summary(summary, settings)
+    if champion is not None:
+        summary = check_champion(summary, *champion, current, settings)
+    (settings.reports_dir / SUMMARY_FILE).write_text(
+        summary.model_dump_json(indent=2), encoding="utf-8"
+    )
     return summary
-
-
-def write_summary(summary: DriftSummary, settings: MonitorSettings) -> Path:
-    path = settings.reports_dir / SUMMARY_FILE
-    payload = summary.model_dump(mode="json")
-    payload.update(retraining_recommended=summary.retraining_recommended, reasons=summary.reasons)
-    path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-    return path
 
 
 def check_champion(
@@ -247,7 +242,7 @@ def check_champion(
     offline = metadata.metrics.get("roc_auc")
     labels = current.get(TARGET.name)
     if offline is not None and labels is not None and labels.nunique() == 2:
-        live = float(roc_auc_score(labels, _probability(model, current)))
+        live = float(roc_auc_score(labels, model_store.predict_probability(model, current)))
         update |= {
             "live_roc_auc": live,
             "offline_roc_auc": offline,
@@ -274,9 +269,7 @@ def alert(summary: DriftSummary, webhook: str | None) -> bool:
         return False
     request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
         webhook,
-        data=json.dumps({**summary.model_dump(mode="json"), "reasons": summary.reasons}).encode(
-            "utf-8"
-        ),
+        data=summary.model_dump_json().encode("utf-8"),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
@@ -310,7 +303,7 @@ def run_monitoring(settings: Settings, current_path: Path | None = None) -> Drif
         data.read_processed(paths.current) if current_path is None else read_batch(current_path)
     )
     try:
-        model, metadata = model_store.load(settings.serve.model_dir)
+        champion = model_store.load(settings.serve.model_dir)
     except model_store.ModelNotFoundError:
         logger.info("no champion in %s: checking data drift only", settings.serve.model_dir)
         summary = detect_drift(reference, current, settings.monitor)
@@ -319,12 +312,9 @@ def run_monitoring(settings: Settings, current_path: Path | None = None) -> Drif
             reference,
             current,
             settings.monitor,
-            model,
-            model_version=metadata.version,
+            champion,
             prediction_reference=data.read_processed(paths.test),
         )
-        summary = check_champion(summary, model, metadata, current, settings.monitor)
-        write_summary(summary, settings.monitor)
     if summary.retraining_recommended:
         alert(summary, settings.monitor.alert_webhook)
     return summary

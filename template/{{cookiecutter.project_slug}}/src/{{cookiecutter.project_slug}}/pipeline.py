@@ -13,8 +13,9 @@ import pandas as pd
 
 from . import data, model_card, model_store
 from .config import Settings
-from .evaluate import evaluate, predict_probability, quality_metrics, write_figures
+from .evaluate import evaluate, quality_metrics, write_figures
 from .gate import Decision, decide
+from .model_store import predict_probability
 from .schema import MODEL_INPUTS, TARGET
 from .tracking import ModelVersion, Tracker
 from .train import build_baseline, features_and_target, train

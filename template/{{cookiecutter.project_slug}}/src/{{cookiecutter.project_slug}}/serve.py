@@ -171,7 +171,7 @@ class ModelSlot:
         if self.pipeline is None:
             raise RuntimeError("no model loaded")
         frame = pd.DataFrame([a.model_dump() for a in applicants], columns=list(MODEL_INPUTS))
-        probability = np.asarray(self.pipeline.predict_proba(frame)[:, 1], dtype=float)
+        probability = model_store.predict_probability(self.pipeline, frame)
         labels = (probability >= DECISION_THRESHOLD).astype(int)
         return labels, probability
 

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.project_slug }}.config import Settings
-from {{ cookiecutter.project_slug }}.evaluate import Evaluation, evaluate, predict_probability
+from {{ cookiecutter.project_slug }}.evaluate import Evaluation, evaluate
+from {{ cookiecutter.project_slug }}.model_store import predict_probability
 from {{ cookiecutter.project_slug }}.schema import EXAMPLE, TARGET
 from {{ cookiecutter.project_slug }}.train import (
     TrainedModel,

@@ -18,8 +18,7 @@ from sklearn.metrics import roc_auc_score
 
 from {{ cookiecutter.project_slug }}.config import MonitorSettings, Settings
 from {{ cookiecutter.project_slug }}.data import ProcessedPaths
-from {{ cookiecutter.project_slug }}.evaluate import predict_probability
-from {{ cookiecutter.project_slug }}.model_store import ModelMetadata
+from {{ cookiecutter.project_slug }}.model_store import ModelMetadata, predict_probability
 from {{ cookiecutter.project_slug }}.monitor import (
     DRIFT_EXIT_CODE,
     REPORT_FILE,
@@ -131,8 +130,9 @@ def test_prediction_drift(
     monitor_settings: MonitorSettings,
 ) -> None:
     """Monitoring 7: with a model, the distribution of its predictions is compared too."""
+    metadata = ModelMetadata(name="m", version="3", run_id="r", model_type="x")
     summary = detect_drift(
-        train_frame, current_frame, monitor_settings, trained.pipeline, model_version="3"
+        train_frame, current_frame, monitor_settings, (trained.pipeline, metadata)
     )
     assert summary.prediction_drift is not None
     assert 0.0 <= summary.prediction_drift.score <= 1.0
