@@ -1,16 +1,18 @@
-"""Derive every engine-specific file from options.yml (and copier.yml's `_exclude`).
+"""Derive every engine-specific file from options.yml and layout.yml.
 
-options.yml holds the questions in Copier's format. From it this script writes:
+options.yml holds the questions in Copier's format; layout.yml declares what each answer
+owns and what each choice means (derived values). From them this script writes:
 
 * template/cookiecutter.json: the same questions for Cookiecutter (default choice first,
   help texts in `__prompts__`, LF line endings);
-* the never-asked `cookiecutter` question at the end of copier.yml, a JSON object of all
-  answers, so template files use one namespace (`cookiecutter.x`) in both engines and
-  Copier needs neither extensions nor `--trust`;
+* the generated block at the end of copier.yml: `_exclude` (the paths of every answer not
+  chosen) and the never-asked `cookiecutter` question, a JSON object of all answers and
+  derived values, so template files use one namespace (`cookiecutter.x`) in both engines
+  and Copier needs neither extensions nor `--trust`;
 * template/hooks/pre_gen_project.py: the validators of options.yml, verbatim, for
   Cookiecutter to render and run (same Jinja, hence the same messages as Copier);
-* template/hooks/post_gen_project.py: copier.yml's `_exclude` lines, verbatim, so
-  Cookiecutter removes the same conditional directories.
+* template/hooks/post_gen_project.py: the same `_exclude` lines, verbatim, so Cookiecutter
+  removes the same paths.
 
 Usage: python scripts/sync_options.py [--check]
 `--check` writes nothing and exits 1 when a generated file is stale.
@@ -29,6 +31,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 OPTIONS = ROOT / "options.yml"
+LAYOUT = ROOT / "layout.yml"
 COPIER = ROOT / "copier.yml"
 COOKIECUTTER_JSON = ROOT / "template" / "cookiecutter.json"
 PRE_GEN = ROOT / "template" / "hooks" / "pre_gen_project.py"
@@ -45,6 +48,60 @@ def load_questions() -> dict[str, dict[str, Any]]:
     return questions
 
 
+def load_layout() -> dict[str, Any]:
+    """layout.yml, checked against the questions it speaks of."""
+    layout: dict[str, Any] = yaml.safe_load(LAYOUT.read_text(encoding="utf-8"))
+    questions = load_questions()
+    for question, owned in layout["owns"].items():
+        values = choice_values(questions.get(question, {}))
+        if values is None:
+            raise SystemExit(f"layout.yml: owns: {question!r} is not a choice question")
+        if sorted(owned) != sorted(values):
+            raise SystemExit(
+                f"layout.yml: owns: {question} must list exactly its values {values}, "
+                f"not {list(owned)}"
+            )
+    for name, spec in layout["derived"].items():
+        if not name.startswith("__"):
+            raise SystemExit(f"layout.yml: derived value {name!r} must start with '__'")
+        if "from" in spec and sorted(spec["values"]) != sorted(
+            choice_values(questions[spec["from"]]) or []
+        ):
+            raise SystemExit(f"layout.yml: {name} must map every value of {spec['from']}")
+    return layout
+
+
+def as_text(result: str | list[str]) -> str:
+    """A derived result as text; a list becomes the items of a TOML array."""
+    return ", ".join(json.dumps(item) for item in result) if isinstance(result, list) else result
+
+
+def derived_expression(spec: dict[str, Any]) -> str:
+    """A derived value as one Jinja expression over the answers (question names bare)."""
+    if "expression" in spec:
+        return str(spec["expression"])
+    mapping = ", ".join(f"{value!r}: {as_text(result)!r}" for value, result in spec["values"].items())
+    return f"{{{mapping}}}[{spec['from']}]"
+
+
+def exclude_patterns(layout: dict[str, Any]) -> list[str]:
+    """`_exclude` lines: fixed ignores, then each owned path unless its owner is chosen."""
+    lines = [str(p) for p in layout["ignore"]]
+    for question, owned in layout["owns"].items():
+        owners: dict[str, list[str]] = {}
+        for value, paths in owned.items():
+            for path in paths:
+                owners.setdefault(str(path), []).append(str(value))
+        for path, values in owners.items():
+            test = (
+                f"!= {values[0]!r}"
+                if len(values) == 1
+                else "not in [" + ", ".join(map(repr, values)) + "]"
+            )
+            lines.append(f"{{% if cookiecutter.{question} {test} %}}{path}{{% endif %}}")
+    return lines
+
+
 def choice_values(spec: dict[str, Any]) -> list[str] | None:
     """The values of a choice question (labels dropped), or None for free text."""
     choices = spec.get("choices")
@@ -53,18 +110,29 @@ def choice_values(spec: dict[str, Any]) -> list[str] | None:
     return [str(v) for v in (choices.values() if isinstance(choices, dict) else choices)]
 
 
+STRING_LITERAL = re.compile(r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+
+
 def to_cookiecutter_namespace(text: str, names: list[str]) -> str:
-    """Rewrite references to other questions inside Jinja tags as `cookiecutter.<name>`."""
-    pattern = re.compile(r"(?<![\w.'\"])(" + "|".join(map(re.escape, names)) + r")\b")
+    """Rewrite references to other questions inside Jinja tags as `cookiecutter.<name>`
+    (string literals inside the tags are left alone)."""
+    pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, names)) + r")\b")
+
+    def rewrite(code: str) -> str:
+        parts = STRING_LITERAL.split(code)  # odd indices are the literals
+        return "".join(
+            part if i % 2 else pattern.sub(r"cookiecutter.\1", part) for i, part in enumerate(parts)
+        )
+
     return re.sub(
         r"({{|{%)(.*?)(}}|%})",
-        lambda m: m.group(1) + pattern.sub(r"cookiecutter.\1", m.group(2)) + m.group(3),
+        lambda m: m.group(1) + rewrite(m.group(2)) + m.group(3),
         text,
         flags=re.DOTALL,
     )
 
 
-def cookiecutter_json(questions: dict[str, dict[str, Any]]) -> str:
+def cookiecutter_json(questions: dict[str, dict[str, Any]], layout: dict[str, Any]) -> str:
     names = list(questions)
     context: dict[str, Any] = {}
     prompts: dict[str, Any] = {}
@@ -82,16 +150,26 @@ def cookiecutter_json(questions: dict[str, dict[str, Any]]) -> str:
             if isinstance(labels, dict):
                 prompt.update({str(v): str(label) for label, v in labels.items()})
             prompts[name] = prompt
+    for name, spec in layout["derived"].items():
+        expression = to_cookiecutter_namespace(f"{{{{ {derived_expression(spec)} }}}}", names)
+        context[name] = expression
     context["__prompts__"] = prompts
     context["_new_lines"] = "\n"
     return json.dumps(context, indent=2, ensure_ascii=False) + "\n"
 
 
-def copier_namespace_block(questions: dict[str, dict[str, Any]]) -> str:
-    pairs = ", ".join(f'"{name}": {name}' for name in questions)
+def copier_generated_block(questions: dict[str, dict[str, Any]], layout: dict[str, Any]) -> str:
+    pairs = ", ".join(
+        [f'"{name}": {name}' for name in questions]
+        + [f'"{name}": ({derived_expression(spec)})' for name, spec in layout["derived"].items()]
+    )
+    excludes = "".join(f"  - {json.dumps(line)}\n" for line in exclude_patterns(layout))
     return (
         f"{GENERATED_MARKER}: do not edit by hand ----\n"
-        "# The `cookiecutter` namespace the template files use; never asked, never stored.\n"
+        "# Paths of the answers not chosen (layout.yml `owns`), and fixed ignores.\n"
+        f"_exclude:\n{excludes}"
+        "# The `cookiecutter` namespace the template files use, with layout.yml's derived\n"
+        "# values; never asked, never stored.\n"
         "cookiecutter:\n"
         "  type: json\n"
         "  when: false\n"
@@ -99,26 +177,12 @@ def copier_namespace_block(questions: dict[str, dict[str, Any]]) -> str:
     )
 
 
-def copier_settings() -> dict[str, Any]:
-    """copier.yml's own settings (its `!include` of options.yml is skipped)."""
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    Loader.add_constructor("!include", lambda loader, node: None)
-    settings: dict[str, Any] = {}
-    for document in yaml.load_all(COPIER.read_text(encoding="utf-8"), Loader=Loader):
-        if isinstance(document, dict):
-            settings.update(document)
-    return settings
-
-
-def copier_yml(questions: dict[str, dict[str, Any]]) -> str:
+def copier_yml(questions: dict[str, dict[str, Any]], layout: dict[str, Any]) -> str:
     text = COPIER.read_text(encoding="utf-8")
     head, marker, _ = text.partition(GENERATED_MARKER)
     if not marker:
         raise SystemExit(f"copier.yml: marker line {GENERATED_MARKER!r} not found")
-    return head + copier_namespace_block(questions)
+    return head + copier_generated_block(questions, layout)
 
 
 def pre_gen_hook(questions: dict[str, dict[str, Any]]) -> str:
@@ -151,12 +215,12 @@ sys.exit(1 if failed else 0)
 '''
 
 
-def post_gen_hook() -> str:
-    patterns = "\n".join(copier_settings().get("_exclude", []))
+def post_gen_hook(layout: dict[str, Any]) -> str:
+    patterns = "\n".join(exclude_patterns(layout))
     return f'''"""Remove the files and directories of tools that were not chosen.
 
-Generated from copier.yml's `_exclude` by scripts/sync_options.py: do not edit by hand.
-Cookiecutter renders the patterns below with the same Jinja Copier uses for `_exclude`.
+Generated from layout.yml by scripts/sync_options.py: do not edit by hand. Cookiecutter
+renders the patterns below with the same Jinja Copier uses for its `_exclude`.
 """
 
 import shutil
@@ -187,11 +251,12 @@ for line in PATTERNS.splitlines():
 
 def expected_files() -> dict[Path, str]:
     questions = load_questions()
+    layout = load_layout()
     return {
-        COOKIECUTTER_JSON: cookiecutter_json(questions),
-        COPIER: copier_yml(questions),
+        COOKIECUTTER_JSON: cookiecutter_json(questions, layout),
+        COPIER: copier_yml(questions, layout),
         PRE_GEN: pre_gen_hook(questions),
-        POST_GEN: post_gen_hook(),
+        POST_GEN: post_gen_hook(layout),
     }
 
 

@@ -1,7 +1,7 @@
 """Remove the files and directories of tools that were not chosen.
 
-Generated from copier.yml's `_exclude` by scripts/sync_options.py: do not edit by hand.
-Cookiecutter renders the patterns below with the same Jinja Copier uses for `_exclude`.
+Generated from layout.yml by scripts/sync_options.py: do not edit by hand. Cookiecutter
+renders the patterns below with the same Jinja Copier uses for its `_exclude`.
 """
 
 import shutil
@@ -11,7 +11,16 @@ PATTERNS = """
 __pycache__
 *.py[co]
 .DS_Store
+{% if cookiecutter.tracker != 'mlflow' %}src/*/tracking/mlflow_tracker{% endif %}
+{% if cookiecutter.tracker not in ['wandb', 'dvc', 'none'] %}src/*/tracking/file_tracker{% endif %}
+{% if cookiecutter.orchestrator not in ['none', 'prefect', 'airflow', 'dagster', 'kubeflow', 'flyte', 'metaflow'] %}.github/workflows/ct.yml{% endif %}
+{% if cookiecutter.orchestrator not in ['none', 'prefect', 'airflow', 'dagster', 'kubeflow', 'flyte', 'metaflow'] %}.github/workflows/cm.yml{% endif %}
+{% if cookiecutter.orchestrator not in ['none', 'prefect', 'airflow', 'dagster', 'kubeflow', 'flyte', 'metaflow'] %}.gitlab/continuous-training.yml{% endif %}
+{% if cookiecutter.cloud != 'local' %}docker-compose.yml{% endif %}
 {% if cookiecutter.ci != 'github' %}.github{% endif %}
+{% if cookiecutter.ci != 'gitlab' %}.gitlab-ci.yml{% endif %}
+{% if cookiecutter.ci != 'gitlab' %}.gitlab{% endif %}
+{% if cookiecutter.ci != 'gitlab' %}renovate.json{% endif %}
 """
 
 

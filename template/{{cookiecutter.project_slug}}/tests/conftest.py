@@ -11,11 +11,10 @@ import pytest
 
 from {{ cookiecutter.project_slug }} import data, model_store
 from {{ cookiecutter.project_slug }}.config import Settings
+from {{ cookiecutter.project_slug }}.tracking import local_store_uri
 from {{ cookiecutter.project_slug }}.train import TrainedModel, train
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# The tests' tracker store lives in their temporary workspace, never in the project's own.
-TRACKING_URI = "{{ 'sqlite:///{root}/mlflow.db' if cookiecutter.tracker == 'mlflow' else '{root}/models/registry' }}"
 
 # The tests never reach the network, nor a tracking server configured in the shell.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -40,7 +39,8 @@ def workspace_settings(root: Path) -> Settings:
                 update={"reports_dir": root / "reports" / "monitoring"}
             ),
             "serve": base.serve.model_copy(update={"model_dir": root / "models" / "champion"}),
-            "tracking": base.tracking.model_copy(update={"uri": TRACKING_URI.format(root=root)}),
+            # The tests' tracker store lives in their workspace, never in the project's own.
+            "tracking": base.tracking.model_copy(update={"uri": local_store_uri(root)}),
         }
     )
 

@@ -38,47 +38,37 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def _ingest(settings: Settings) -> None:
-    from .pipeline import ingest as run_ingest
+def _report(result: object, settings: Settings) -> None:
+    """One line on what a step did."""
+    from .data import ProcessedPaths
+    from .gate import Decision
+    from .model_store import ModelMetadata
 
-    with console.status("Validating and splitting the raw data..."):
-        paths = run_ingest(settings)
-    console.print(f"[green]ingested[/] {settings.data.raw_path} -> {paths.train.parent}/")
-
-
-def _train(settings: Settings) -> None:
-    from .pipeline import train_candidate
-    from .tracking import get_tracker
-
-    tuning = f", tuning with {settings.train.n_trials} Optuna trials" if settings.train.tune else ""
-    with console.status(f"Training {settings.train.model}{tuning}..."):
-        metadata = train_candidate(settings, get_tracker(settings.tracking))
-    console.print(
-        f"[green]trained[/] {metadata.name} v{metadata.version}: "
-        f"ROC AUC {metadata.metrics['roc_auc']:.3f} "
-        f"(baseline {metadata.metrics['baseline_roc_auc']:.3f}); "
-        f"report in {settings.reports_dir / 'model_card.md'}"
-    )
-
-
-def _promote(settings: Settings) -> None:
-    from .pipeline import promote as run_promote
-    from .tracking import get_tracker
-
-    with console.status("Running the promotion gate..."):
-        decision = run_promote(settings, get_tracker(settings.tracking))
-    colour = "green" if decision.promote else "yellow"
-    console.print(f"[{colour}]{decision}[/]")
+    if isinstance(result, ProcessedPaths):
+        console.print(f"[green]ingested[/] {settings.data.raw_path} -> {result.train.parent}/")
+    elif isinstance(result, ModelMetadata):
+        console.print(
+            f"[green]trained[/] {result.name} v{result.version}: "
+            f"ROC AUC {result.metrics['roc_auc']:.3f} "
+            f"(baseline {result.metrics['baseline_roc_auc']:.3f}); "
+            f"report in {settings.reports_dir / 'model_card.md'}"
+        )
+    elif isinstance(result, Decision):
+        console.print(f"[{'green' if result.promote else 'yellow'}]{result}[/]")
 
 
 def _run(step: str, settings: Settings) -> None:
-    steps = {"ingest": _ingest, "train": _train, "promote": _promote}
+    from .pipeline import STEPS
+
+    (found,) = (s for s in STEPS if s.name == step)
     try:
-        steps[step](settings)
+        with console.status(f"Running {step}..."):
+            result = found.run(settings)
     except DataContractError as error:
         raise _fail(f"the data breaks its contract\n{error}") from None
     except (FileNotFoundError, ModelNotFoundError) as error:
         raise _fail(str(error)) from None
+    _report(result, settings)
 
 
 @app.command()
@@ -101,10 +91,12 @@ def promote() -> None:
 
 @app.command()
 def pipeline() -> None:
-    """Run ingest, train and promote in order."""
+    """Run every step in order (ingest, train, promote)."""
+    from .pipeline import STEPS
+
     settings = get_settings()
-    for step in ("ingest", "train", "promote"):
-        _run(step, settings)
+    for step in STEPS:
+        _run(step.name, settings)
 
 
 @app.command()

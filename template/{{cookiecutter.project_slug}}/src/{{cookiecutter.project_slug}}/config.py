@@ -99,9 +99,10 @@ class ServeSettings(BaseModel):
 class TrackingSettings(BaseModel):
     experiment: str = "{{ cookiecutter.project_slug }}"
     model_name: str = "{{ cookiecutter.project_slug }}"
-    uri: str = Field(
-        default="{{ 'sqlite:///mlflow.db' if cookiecutter.tracker == 'mlflow' else 'models/registry' }}",
-        description="Where the tracker keeps runs and model versions.",
+    uri: str | None = Field(
+        default=None,
+        description="Where the tracker keeps runs and model versions; None: its local store "
+        "in the project directory (see the tracker's README).",
     )
 
 

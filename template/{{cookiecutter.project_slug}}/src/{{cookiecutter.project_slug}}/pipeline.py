@@ -1,11 +1,16 @@
 """The pipeline's steps. Each step reads and writes files (so DVC can run them as stages
-and skip what is up to date) and records what it did in the tracker."""
+and skip what is up to date) and records what it did in the tracker.
+
+`STEPS` declares them once, in order: the CLI's `pipeline` command, the DVC stages and every
+orchestrator run these same functions.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +22,7 @@ from .evaluate import evaluate, quality_metrics, write_figures
 from .gate import Decision, decide
 from .model_store import predict_probability
 from .schema import MODEL_INPUTS, TARGET
-from .tracking import ModelVersion, Tracker
+from .tracking import ModelVersion, Tracker, get_tracker
 from .train import build_baseline, features_and_target, train
 
 
@@ -160,3 +165,18 @@ def rollback(settings: Settings, tracker: Tracker, version: str) -> ModelVersion
     tracker.set_champion(target)
     export_champion(settings, tracker, target)
     return target
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: its name (CLI command, DVC stage, orchestrator task) and what it runs."""
+
+    name: str
+    run: Callable[[Settings], object]
+
+
+STEPS: tuple[Step, ...] = (
+    Step("ingest", ingest),
+    Step("train", lambda settings: train_candidate(settings, get_tracker(settings.tracking))),
+    Step("promote", lambda settings: promote(settings, get_tracker(settings.tracking))),
+)

@@ -28,6 +28,12 @@ class ModelVersion:
 class Tracker(ABC):
     """Runs with params, metrics and artifacts; model versions with a champion alias."""
 
+    @staticmethod
+    @abstractmethod
+    def local_uri(root: Path) -> str:
+        """The URI of a store of this tracker's kept under `root`: the default store (under
+        the project directory) when params.yaml sets no `tracking.uri`."""
+
     @abstractmethod
     def start_run(self, name: str) -> AbstractContextManager[str]:
         """Open a run (the context yields its id); everything logged goes into it."""

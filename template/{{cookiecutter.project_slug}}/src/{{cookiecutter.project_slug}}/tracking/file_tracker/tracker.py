@@ -20,13 +20,17 @@ import joblib
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from ..config import TrackingSettings
-from .base import CHAMPION, ModelVersion, Tracker, flatten
+from ...config import TrackingSettings
+from ..base import CHAMPION, ModelVersion, Tracker, flatten
 
 
-class LocalTracker(Tracker):
+class FileTracker(Tracker):
+    @staticmethod
+    def local_uri(root: Path) -> str:
+        return str(root / "models" / "registry")
+
     def __init__(self, settings: TrackingSettings) -> None:
-        self.root = Path(settings.uri)
+        self.root = Path(settings.uri or self.local_uri(Path()))
         self.model_name = settings.model_name
         self._run_dir: Path | None = None
 

@@ -2,8 +2,8 @@
 `champion` alias.
 
 The tracking URI comes from `MLFLOW_TRACKING_URI` when set (a remote server works
-unchanged), else from params.yaml `tracking.uri` (default: a local sqlite file, with
-artifacts in `mlartifacts/` beside it). `make mlflow-ui` browses it.
+unchanged), else from params.yaml `tracking.uri`, else models/mlflow.db (sqlite) with
+artifacts in models/mlartifacts/ beside it. `make mlflow-ui` browses it.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from typing import Any
 import mlflow
 import mlflow.sklearn
 import pandas as pd
-import skops.io
+import skops.io  # type: ignore[import-untyped]  # skops ships no type information
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from sklearn.pipeline import Pipeline
 
-from ..config import TrackingSettings
-from .base import CHAMPION, ModelVersion, Tracker, flatten
+from ...config import TrackingSettings
+from ..base import CHAMPION, ModelVersion, Tracker, flatten
 
 SQLITE = "sqlite:///"
 ALLOW_DESERIALIZATION = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
@@ -33,8 +33,12 @@ USER_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI")
 
 
 class MlflowTracker(Tracker):
+    @staticmethod
+    def local_uri(root: Path) -> str:
+        return f"{SQLITE}{root / 'models' / 'mlflow.db'}"
+
     def __init__(self, settings: TrackingSettings) -> None:
-        self.uri = USER_TRACKING_URI or settings.uri
+        self.uri = USER_TRACKING_URI or settings.uri or self.local_uri(Path())
         self.model_name = settings.model_name
         self.experiment = settings.experiment
         mlflow.set_tracking_uri(self.uri)
