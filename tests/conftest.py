@@ -169,6 +169,7 @@ def copier_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # and the wall times the deep tests record (`record_property("wall_time", ...)`).
 _verified: dict[str, int] = {}
 _wall_times: list[str] = []
+_trees: set[str] = set()
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -180,6 +181,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             _verified[module] = _verified.get(module, 0) + int(value)
         elif name == "wall_time":
             _wall_times.append(str(value))
+        elif name == "tree" and report.passed:
+            _trees.add(str(value))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -187,3 +190,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(f"wall time, {line}")
     for module, count in sorted(_verified.items()):
         terminalreporter.write_line(f"{module}: {count} combinations rendered and verified")
+    if _trees:
+        terminalreporter.write_line(
+            f"tests/test_matrix.py: {len(_trees)} structurally distinct trees "
+            f"(cosmetic answers blanked; as many as combinations once no choice is hollow)"
+        )

@@ -13,12 +13,16 @@ runs every validator CLI once over all of them (see static_checks.py).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import static_checks
 from conftest import (
     choice_questions,
     choices,
@@ -33,6 +37,18 @@ from conftest import (
 from static_checks import check_all
 
 SHARDS = 12
+
+
+@pytest.fixture(scope="module", autouse=True)
+def validated_once(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One memo of validated files for the whole run, shared by the xdist workers (their
+    base temporary directories are siblings), so each distinct file is validated once."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    static_checks.MEMO = shared / "validated-files"
+    yield
+    static_checks.MEMO = None
+
 
 # Tool names that appear in every project for another reason: DVC versions the data of
 # every project, whatever the experiment tracker.
@@ -79,6 +95,26 @@ def foreign_tool_files(project: Path, answers: dict[str, str]) -> list[str]:
     return problems
 
 
+def structural_fingerprint(project: Path, answers: dict[str, str]) -> str:
+    """A hash of the tree with the cosmetic answers blanked out (the licence text, the
+    Python version): two combinations that differ only by tool choices get the same hash
+    exactly when those choices render nothing different."""
+    version = answers.get("python_version", "")
+    licence = answers.get("license", "").lower().encode()
+    digest = hashlib.sha256()
+    for path in rendered_files(project):
+        relative = path.relative_to(project).as_posix()
+        if relative in {".copier-answers.yml", "LICENSE"}:
+            continue
+        lines = path.read_bytes().splitlines()
+        content = b"\n".join(line for line in lines if not licence or licence not in line.lower())
+        if version:
+            for text in (version, "py" + version.replace(".", "")):
+                content = content.replace(text.encode(), b"<python>")
+        digest.update(relative.encode() + b"\0" + content + b"\0")
+    return digest.hexdigest()[:16]
+
+
 @pytest.mark.parametrize("shard", range(SHARDS), ids=lambda i: f"shard{i + 1}of{SHARDS}")
 def test_every_combination_renders_and_passes_static_checks(
     shard: int, copier_source: Path, tmp_path: Path, record_property: pytest.RecordProperty
@@ -90,6 +126,7 @@ def test_every_combination_renders_and_passes_static_checks(
         project = render_copier(copier_source, answers, tmp_path / combination_id(combination))
         projects.append(project)
         problems += foreign_tool_files(project, answers)
+        record_property("tree", structural_fingerprint(project, answers))
     problems += check_all(projects)
     record_property("combinations", len(projects))
     assert not problems, "\n".join(problems)
