@@ -16,6 +16,7 @@ stronger by themselves as tool adapters add files.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -376,8 +377,7 @@ def test_cruft_update_keeps_user_edits_and_check_reports_staleness(
     assert stale.returncode == 1, stale.stdout + stale.stderr
     assert "out of date" in stale.stdout
 
-    updated = cruft(project, "update", "--skip-apply-ask", "--checkout", NEW)
-    assert updated.returncode == 0, updated.stdout + updated.stderr
+    make_update_template(project, f"TEMPLATE_REF={NEW}")
 
     fresh = project_files(render(releases, {}, tmp_path / "fresh", NEW))
     files = project_files(project)
@@ -394,31 +394,106 @@ def test_cruft_update_keeps_user_edits_and_check_reports_staleness(
     assert current.returncode == 0, current.stdout + current.stderr
 
 
-# ---- copier check-update: what the rendered CI's scheduled job runs -------------------------
+# ---- What the rendered project runs: `make update-template` and the scheduled CI checks -----
 
 
-def test_check_update_reports_a_newer_release_until_the_project_is_updated(
-    releases: Releases, tmp_path: Path
+def make_update_template(project: Path, *args: str) -> None:
+    """The rendered Makefile's target, with the tools from this environment instead of uvx."""
+    result = subprocess.run(
+        ["make", "update-template", f"COPIER={BIN / 'copier'}", f"CRUFT={BIN / 'cruft'}", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture
+def shims(tmp_path: Path) -> Path:
+    """`uvx --from SPEC TOOL ...` runs TOOL from this environment; `gh` logs its arguments
+    to $GH_LOG (one JSON list a line) and answers `issue list` with $GH_EXISTING."""
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    (shims / "uvx").write_text(
+        f'#!/bin/sh\n[ "$1" = --from ] || exit 97\nshift 2\ntool=$1\nshift\n'
+        f'exec "{BIN}/$tool" "$@"\n'
+    )
+    (shims / "gh").write_text(
+        f"#!{sys.executable}\n"
+        "import json, os, sys\n"
+        "with open(os.environ['GH_LOG'], 'a') as log:\n"
+        "    log.write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        "if sys.argv[1:3] == ['issue', 'list']:\n"
+        "    print(os.environ.get('GH_EXISTING', ''))\n"
+    )
+    for shim in shims.iterdir():
+        shim.chmod(0o755)
+    return shims
+
+
+def run_script(
+    script: str, project: Path, shims: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """A CI script as GitHub's and GitLab's bash shells run it (-e, -o pipefail)."""
+    path = {"PATH": f"{shims}:{os.environ['PATH']}"}
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=project,
+        env={**os.environ, **path, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_github_job_opens_one_issue_per_newer_release(
+    releases: Releases, tmp_path: Path, shims: Path
 ) -> None:
-    project = rendered_at_old_release(releases, tmp_path)
+    assert shutil.which("jq"), "the workflow parses JSON with jq, as on GitHub's runners"
+    project = rendered_at_old_release(releases, tmp_path, ci="github")
+    workflow = yaml.safe_load((project / ".github/workflows/template-update.yml").read_text())
+    check, issue = workflow["jobs"]["check"]["steps"][-2:]
+    assert workflow["jobs"]["check"]["permissions"] == {"contents": "read", "issues": "write"}
+    log = tmp_path / "gh.log"
 
-    def check(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(BIN / "copier"), "check-update", *args],
-            cwd=project,
-            capture_output=True,
-            text=True,
-            check=False,
+    def title() -> str:
+        output = tmp_path / "github-output"
+        output.write_text("")
+        result = run_script(
+            check["run"], project, shims, {**check["env"], "GITHUB_OUTPUT": str(output)}
         )
+        assert result.returncode == 0, result.stdout + result.stderr
+        outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
+        return outputs.get("title", "")
 
-    assert check("--quiet").returncode == 2
-    status = json.loads(check("--output-format", "json").stdout)
-    assert status == {
-        "update_available": True,
-        "current_version": OLD.removeprefix("v"),
-        "latest_version": NEW.removeprefix("v"),
-    }
-    update(project)
+    def report(existing: str) -> list[str]:
+        env = {"TITLE": title(), "BODY": issue["env"]["BODY"], "GH_LOG": str(log)}
+        result = run_script(issue["run"], project, shims, {**env, "GH_EXISTING": existing})
+        assert result.returncode == 0, result.stdout + result.stderr
+        return json.loads(log.read_text().splitlines()[-1])
+
+    assert title() == f"Template update available: {OLD[1:]} -> {NEW[1:]}"
+    assert report("")[:2] == ["issue", "create"]
+    assert report("7")[:3] == ["issue", "edit", "7"]  # the open issue is updated, not doubled
+    assert "make update-template" in report("7")[-1]
+    make_update_template(project)
     commit_all(project, f"update to {NEW}")
-    assert check("--quiet").returncode == 0
-    assert json.loads(check("--output-format", "json").stdout)["update_available"] is False
+    assert title() == ""
+
+
+def test_gitlab_job_warns_about_a_newer_release(
+    releases: Releases, tmp_path: Path, shims: Path
+) -> None:
+    project = rendered_at_old_release(releases, tmp_path, ci="gitlab")
+    job = yaml.safe_load((project / ".gitlab-ci.yml").read_text())["template-update"]
+    assert job["allow_failure"] == {"exit_codes": [2]}
+    script = "\n".join(job["script"])
+
+    newer = run_script(script, project, shims, job["variables"])
+    assert newer.returncode == 2, newer.stdout + newer.stderr
+    assert f"latest version is {NEW[1:]}" in newer.stdout
+    make_update_template(project)
+    commit_all(project, f"update to {NEW}")
+    current = run_script(script, project, shims, job["variables"])
+    assert current.returncode == 0, current.stdout + current.stderr
