@@ -497,3 +497,54 @@ def test_gitlab_job_warns_about_a_newer_release(
     commit_all(project, f"update to {NEW}")
     current = run_script(script, project, shims, job["variables"])
     assert current.returncode == 0, current.stdout + current.stderr
+
+
+# ---- The oldest Copier the template admits --------------------------------------------------
+
+
+def min_copier_version() -> str:
+    found = re.search(r'^_min_copier_version: "([^"]+)"$', (ROOT / "copier.yml").read_text(), re.M)
+    assert found, "copier.yml must declare _min_copier_version"
+    return found.group(1)
+
+
+def test_the_minimum_copier_version_renders_and_updates_like_the_tested_one(
+    releases: Releases, tmp_path: Path
+) -> None:
+    """`_min_copier_version` is true: that release of Copier, from PyPI, renders a project
+    and updates it (with a conflict) byte for byte as the tested Copier does."""
+    uv = os.environ.get("UV") or shutil.which("uv")
+    assert uv, "uv runs the oldest admitted Copier"
+    minimum = min_copier_version()
+    answers = {"ci": "gitlab", "tracker": "none"}
+    data = [arg for q, v in answers.items() for arg in ("--data", f"{q}={v}")]
+    results = []
+    for engine in ("minimum", "tested"):
+        project = tmp_path / engine / "project"
+        if engine == "minimum":
+            copier_cli = [uv, "tool", "run", "--from", f"copier=={minimum}", "copier"]
+            source = (str(releases.source), str(project))
+            subprocess.run(
+                [*copier_cli, "copy", "--quiet", "--defaults", "--vcs-ref", OLD, *data, *source],
+                check=True,
+                capture_output=True,
+            )
+        else:
+            render(releases, answers, project, OLD)
+        rendered = project_files(project)
+        git(project, "init", "-q", "-b", "main")
+        commit_all(project, f"rendered from {OLD}")
+        user_edits(project, conflicting=True)
+        if engine == "minimum":
+            subprocess.run(
+                [*copier_cli, "update", "--quiet", "--defaults"],
+                cwd=project,
+                check=True,
+                capture_output=True,
+            )
+        else:
+            update(project)
+        results.append((rendered, project_files(project)))
+    (min_render, min_update), (render_, update_) = results
+    assert min_render == render_
+    assert min_update == update_
