@@ -15,6 +15,7 @@ stronger by themselves as tool adapters add files.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -34,6 +35,7 @@ from static_checks import check_all
 
 OLD, NEW = "v1.0.0", "v1.1.0"
 BIN = Path(sys.executable).parent
+SCRIPTS = ROOT / "scripts"
 PROJECT = "{{cookiecutter.project_slug}}"  # the rendered project's directory in template/
 
 # What release v1.1.0 changes (paths in the rendered project).
@@ -208,10 +210,6 @@ def rendered_at_old_release(releases: Releases, tmp_path: Path, **answers: str) 
     return project
 
 
-def untracked_or_unmerged(project: Path) -> str:
-    return git(project, "status", "--porcelain", "--untracked-files=all")
-
-
 # ---- A release with a modified, an added and two removed files, a bumped dependency and
 # ---- a conflicting line -----------------------------------------------------------------
 
@@ -356,7 +354,7 @@ def cruft(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_cruft_update_keeps_user_edits_and_check_reports_staleness(
-    releases: Releases, tmp_path: Path
+    releases: Releases, tmp_path: Path, shims: Path
 ) -> None:
     created = subprocess.run(
         [
@@ -377,7 +375,7 @@ def test_cruft_update_keeps_user_edits_and_check_reports_staleness(
     assert stale.returncode == 1, stale.stdout + stale.stderr
     assert "out of date" in stale.stdout
 
-    make_update_template(project, f"TEMPLATE_REF={NEW}")
+    make_update_template(project, shims, f"TEMPLATE_REF={NEW}")
 
     fresh = project_files(render(releases, {}, tmp_path / "fresh", NEW))
     files = project_files(project)
@@ -394,29 +392,64 @@ def test_cruft_update_keeps_user_edits_and_check_reports_staleness(
     assert current.returncode == 0, current.stdout + current.stderr
 
 
-# ---- What the rendered project runs: `make update-template` and the scheduled CI checks -----
+def documented_commands(heading: str) -> str:
+    """The first ```bash block under a heading of docs/updating.md."""
+    text = (ROOT / "docs" / "updating.md").read_text()
+    block = re.search(rf"^#+ {re.escape(heading)}\n.*?```bash\n(.*?)```", text, re.S | re.M)
+    assert block, f"docs/updating.md has no commands under {heading!r}"
+    return block.group(1)
 
 
-def make_update_template(project: Path, *args: str) -> None:
-    """The rendered Makefile's target, with the tools from this environment instead of uvx."""
-    result = subprocess.run(
-        ["make", "update-template", f"COPIER={BIN / 'copier'}", f"CRUFT={BIN / 'cruft'}", *args],
-        cwd=project,
+def test_a_cruft_project_moves_to_copier_updates_as_documented(
+    releases: Releases, tmp_path: Path, shims: Path
+) -> None:
+    """The commands of docs/updating.md, run as written (with this scratch template and
+    its first release), link a cruft project to Copier; `make update-template` then brings
+    the next release and keeps the user's work, as for a project Copier rendered."""
+    subprocess.run(
+        [
+            *(str(BIN / "cruft"), "create", "--no-input", "--directory", "template"),
+            *("--checkout", OLD, "--output-dir", str(tmp_path / "cruft"), str(releases.source)),
+        ],
+        check=True,
         capture_output=True,
-        text=True,
-        check=False,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
+    (project,) = (tmp_path / "cruft").iterdir()
+    git(project, "init", "-q", "-b", "main")
+    commit_all(project, f"created with cruft from {OLD}")
+    added = user_edits(project, conflicting=False)
+
+    commands = (
+        documented_commands("Move a Cookiecutter project to Copier updates")
+        .replace("/tmp/", f"{tmp_path}/")
+        .replace("gh:<owner>/mlops-template", str(releases.source))
+        .replace("v1.2.0", OLD)
+    )
+    moved = run_script(commands, project, shims, {})
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+
+    files = project_files(project)
+    assert ".cruft.json" not in files
+    fresh = project_files(render(releases, {}, tmp_path / "fresh", NEW))
+    assert_user_work_kept(files, fresh, added)
+    touched = {*added, *EDITS}
+    assert {k: v for k, v in files.items() if k not in touched} == {
+        k: v for k, v in fresh.items() if k not in touched
+    }
+
+
+# ---- What the rendered project runs: `make update-template` and the scheduled CI checks -----
 
 
 @pytest.fixture
 def shims(tmp_path: Path) -> Path:
-    """`uvx --from SPEC TOOL ...` runs TOOL from this environment; `gh` logs its arguments
-    to $GH_LOG (one JSON list a line) and answers `issue list` with $GH_EXISTING."""
+    """`uvx [--from SPEC] TOOL ...` runs TOOL from this environment (the tested versions,
+    offline); `gh` logs its arguments to $GH_LOG (one JSON list a line) and answers
+    `issue list` with $GH_EXISTING."""
     shims = tmp_path / "shims"
     shims.mkdir()
     (shims / "uvx").write_text(
-        f'#!/bin/sh\n[ "$1" = --from ] || exit 97\nshift 2\ntool=$1\nshift\n'
+        f'#!/bin/sh\nif [ "$1" = --from ]; then shift 2; fi\ntool=$1\nshift\n'
         f'exec "{BIN}/$tool" "$@"\n'
     )
     (shims / "gh").write_text(
@@ -430,6 +463,12 @@ def shims(tmp_path: Path) -> Path:
     for shim in shims.iterdir():
         shim.chmod(0o755)
     return shims
+
+
+def make_update_template(project: Path, shims: Path, *args: str) -> None:
+    """The rendered Makefile's target, as written (its uvx runs this environment's tools)."""
+    result = run_script(f"make update-template {' '.join(args)}", project, shims, {})
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def run_script(
@@ -477,7 +516,7 @@ def test_github_job_opens_one_issue_per_newer_release(
     assert report("")[:2] == ["issue", "create"]
     assert report("7")[:3] == ["issue", "edit", "7"]  # the open issue is updated, not doubled
     assert "make update-template" in report("7")[-1]
-    make_update_template(project)
+    make_update_template(project, shims)
     commit_all(project, f"update to {NEW}")
     assert title() == ""
 
@@ -493,10 +532,33 @@ def test_gitlab_job_warns_about_a_newer_release(
     newer = run_script(script, project, shims, job["variables"])
     assert newer.returncode == 2, newer.stdout + newer.stderr
     assert f"latest version is {NEW[1:]}" in newer.stdout
-    make_update_template(project)
+    make_update_template(project, shims)
     commit_all(project, f"update to {NEW}")
     current = run_script(script, project, shims, job["variables"])
     assert current.returncode == 0, current.stdout + current.stderr
+
+
+# ---- Releases ------------------------------------------------------------------------------
+
+
+def release_problems(tag: str, changelog: str) -> list[str]:
+    spec = importlib.util.spec_from_file_location("check_release", SCRIPTS / "check_release.py")
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    problems: list[str] = module.problems(tag, changelog)
+    return problems
+
+
+def test_a_release_tag_is_semantic_and_has_its_changelog_section() -> None:
+    changelog = "# Changelog\n\n## [1.2.0] - 2026-03-01\n\n### Added\n\n- x\n"
+    assert release_problems("v1.2.0", changelog) == []
+    assert release_problems("v1.3.0", changelog), "a tag without release notes passed"
+    for bad in ("1.2.0", "v1.2", "v01.2.0", "v1.2.0-rc1", "release-1"):
+        assert release_problems(bad, changelog), f"{bad} passed as a release tag"
+    # The repository's own changelog parses and has the section new changes go to.
+    assert "\n## [Unreleased]\n" in (ROOT / "CHANGELOG.md").read_text()
 
 
 # ---- The oldest Copier the template admits --------------------------------------------------
