@@ -47,6 +47,7 @@ DEPENDENCIES = "pyproject.toml"
 CONFLICTING = "params.yaml"
 SEED = re.compile(r"^seed: \d+$", re.MULTILINE)
 TEMPLATE_SEED, USER_SEED = "seed: 2024", "seed: 7"
+UNRELEASED = "docs/unreleased.md"
 ADDED_TEXT = "# Release notes 1.1\n\nAdded by the template's release v1.1.0.\n"
 MAKE_TARGET = "\nrelease-notes: ## Show what the template's last release changed\n\t@cat {}\n"
 
@@ -123,6 +124,9 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Releases:
     old, new = publish_release(source / "template")
     commit_all(source, "release 1.1.0")
     git(source, "tag", NEW)
+    # Work after the newest release: updates go to release tags, never to this.
+    (source / "template" / PROJECT / UNRELEASED).write_text("Not released yet.\n")
+    commit_all(source, "unreleased work")
     return Releases(source, old, new)
 
 
@@ -282,16 +286,17 @@ def test_update_with_conflict_rej_keeps_the_user_text_in_rej_files(
 
 # ---- Switching answers on update ----------------------------------------------------------
 
-# (question, old answer, new answer): at least one switch per structural question, and all
-# of them at once. Old answers are the ones that own files where possible.
+# (old answers, new answers): every tool question switched from one tool to another, and to
+# and from "none"/"local" (the commonest single switch, the tracker, on its own).
 SWITCHES: tuple[tuple[dict[str, str], dict[str, str]], ...] = (
     ({"tracker": "mlflow"}, {"tracker": "none"}),
-    ({"orchestrator": "prefect"}, {"orchestrator": "airflow"}),
-    ({"cloud": "aws"}, {"cloud": "gcp"}),
-    ({"ci": "github"}, {"ci": "gitlab"}),
     (
-        {"tracker": "none", "orchestrator": "none", "cloud": "local", "ci": "gitlab"},
-        {"tracker": "mlflow", "orchestrator": "dagster", "cloud": "azure", "ci": "github"},
+        {"tracker": "dvc", "orchestrator": "prefect", "cloud": "aws", "ci": "github"},
+        {"tracker": "wandb", "orchestrator": "airflow", "cloud": "gcp", "ci": "gitlab"},
+    ),
+    (
+        {"tracker": "none", "orchestrator": "dagster", "cloud": "azure", "ci": "gitlab"},
+        {"tracker": "mlflow", "orchestrator": "none", "cloud": "local", "ci": "none"},
     ),
 )
 
@@ -387,9 +392,12 @@ def test_cruft_update_keeps_user_edits_and_check_reports_staleness(
     assert USER_NOTE in files[REMOVED_EDITED].decode()
     state = json.loads(files[".cruft.json"])
     assert state["commit"] == git(releases.source, "rev-list", "-n", "1", NEW).strip()
+    assert UNRELEASED not in files
     commit_all(project, f"cruft update to {NEW}")
-    current = cruft(project, "check")
+    current = cruft(project, "check", "--checkout", NEW)
     assert current.returncode == 0, current.stdout + current.stderr
+    # Plain `cruft check` compares with the newest commit, released or not (documented).
+    assert cruft(project, "check").returncode == 1
 
 
 def documented_commands(heading: str) -> str:
@@ -506,16 +514,18 @@ def test_github_job_opens_one_issue_per_newer_release(
         outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
         return outputs.get("title", "")
 
-    def report(existing: str) -> list[str]:
-        env = {"TITLE": title(), "BODY": issue["env"]["BODY"], "GH_LOG": str(log)}
+    def report(newer: str, existing: str) -> list[str]:
+        env = {"TITLE": newer, "BODY": issue["env"]["BODY"], "GH_LOG": str(log)}
         result = run_script(issue["run"], project, shims, {**env, "GH_EXISTING": existing})
         assert result.returncode == 0, result.stdout + result.stderr
         return json.loads(log.read_text().splitlines()[-1])
 
-    assert title() == f"Template update available: {OLD[1:]} -> {NEW[1:]}"
-    assert report("")[:2] == ["issue", "create"]
-    assert report("7")[:3] == ["issue", "edit", "7"]  # the open issue is updated, not doubled
-    assert "make update-template" in report("7")[-1]
+    newer = title()
+    assert newer == f"Template update available: {OLD[1:]} -> {NEW[1:]}"
+    assert report(newer, "")[:4] == ["issue", "create", "--title", newer]
+    edited = report(newer, "7")
+    assert edited[:3] == ["issue", "edit", "7"]  # the open issue is updated, not doubled
+    assert "make update-template" in edited[-1]
     make_update_template(project, shims)
     commit_all(project, f"update to {NEW}")
     assert title() == ""
@@ -556,7 +566,8 @@ def test_a_release_tag_is_semantic_and_has_its_changelog_section() -> None:
     assert release_problems("v1.2.0", changelog) == []
     assert release_problems("v1.3.0", changelog), "a tag without release notes passed"
     for bad in ("1.2.0", "v1.2", "v01.2.0", "v1.2.0-rc1", "release-1"):
-        assert release_problems(bad, changelog), f"{bad} passed as a release tag"
+        notes = f"## [{bad.removeprefix('v')}] - 2026-03-01\n"  # only the tag is wrong
+        assert release_problems(bad, notes), f"{bad} passed as a release tag"
     # The repository's own changelog parses and has the section new changes go to.
     assert "\n## [Unreleased]\n" in (ROOT / "CHANGELOG.md").read_text()
 
