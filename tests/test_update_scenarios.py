@@ -3,14 +3,18 @@
 A scratch git repository holds the template as it is in this working tree, tagged v1.0.0,
 then a scripted release v1.1.0 that modifies a file (Makefile), adds one, removes two,
 bumps a dependency in pyproject.toml and changes a line the user also changes (the seed in
-params.yaml). A project is rendered at v1.0.0, the user edits it and commits, and the
-project is updated the way a user does it: `copier.run_update` without `--trust` (or
-`cruft update` for a Cookiecutter project).
+params.yaml), then an unreleased commit. A project is rendered at v1.0.0, the user edits it
+and commits, and the project is updated the way a user does it: `copier.run_update` without
+`--trust`, the rendered `make update-template`, or cruft for a Cookiecutter project.
 
 The answer-switch assertions are generic: whatever a fresh render with the old answer has
 and one with the new answer lacks must be gone after the switch, and the reverse must be
 present; every other file is byte for byte the fresh render with the new answer. They grow
 stronger by themselves as tool adapters add files.
+
+Also here: the rendered CI jobs that report a newer release (run with `uvx` and `gh` shims),
+the documented move from cruft to Copier (run as written), the release-tag check and
+`_min_copier_version` (that Copier, from PyPI, must render and update like the tested one).
 """
 
 from __future__ import annotations
