@@ -222,6 +222,33 @@ def rendered_at_old_release(releases: Releases, tmp_path: Path, **answers: str) 
 # ---- a conflicting line -----------------------------------------------------------------
 
 
+def merge_conflict_hook(project: Path, *files: str) -> subprocess.CompletedProcess[str]:
+    """The project's `check-merge-conflict` pre-commit hook, as configured there (the
+    hook's package from PyPI at the pinned rev)."""
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+    ((repository, hook),) = [
+        (repo, hook)
+        for repo in config["repos"]
+        for hook in repo["hooks"]
+        if hook["id"] == "check-merge-conflict"
+    ]
+    package = f"pre-commit-hooks=={repository['rev'].removeprefix('v')}"
+    command = [uv(), "tool", "run", "--from", package, "check-merge-conflict"]
+    return subprocess.run(
+        [*command, *hook.get("args", []), *files],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def uv() -> str:
+    found = os.environ.get("UV") or shutil.which("uv")
+    assert found, "uv runs tools from PyPI at the versions a project pins"
+    return found
+
+
 def test_update_keeps_user_work_brings_changes_and_marks_the_conflict_inline(
     releases: Releases, tmp_path: Path
 ) -> None:
@@ -255,8 +282,10 @@ def test_update_keeps_user_work_brings_changes_and_marks_the_conflict_inline(
         f"<<<<<<< before updating\n{USER_SEED}\n=======\n{TEMPLATE_SEED}\n>>>>>>> after updating\n"
     ) in params
     assert not [name for name in files if name.endswith(".rej")]
-    # Git records the conflict, so it cannot be committed by accident before it is resolved.
+    # Git records the conflict, so `git commit` refuses until it is resolved, and the
+    # project's pre-commit hook rejects the markers even after a careless `git add`.
     assert git(project, "ls-files", "--unmerged", "--", CONFLICTING).strip()
+    assert merge_conflict_hook(project, CONFLICTING).returncode == 1
     # The answers file records the new release; the answers stay.
     answers = yaml.safe_load(files[".copier-answers.yml"])
     assert answers["_commit"] == NEW
@@ -590,8 +619,6 @@ def test_the_minimum_copier_version_renders_and_updates_like_the_tested_one(
 ) -> None:
     """`_min_copier_version` is true: that release of Copier, from PyPI, renders a project
     and updates it (with a conflict) byte for byte as the tested Copier does."""
-    uv = os.environ.get("UV") or shutil.which("uv")
-    assert uv, "uv runs the oldest admitted Copier"
     minimum = min_copier_version()
     answers = {"ci": "gitlab", "tracker": "none"}
     data = [arg for q, v in answers.items() for arg in ("--data", f"{q}={v}")]
@@ -599,7 +626,7 @@ def test_the_minimum_copier_version_renders_and_updates_like_the_tested_one(
     for engine in ("minimum", "tested"):
         project = tmp_path / engine / "project"
         if engine == "minimum":
-            copier_cli = [uv, "tool", "run", "--from", f"copier=={minimum}", "copier"]
+            copier_cli = [uv(), "tool", "run", "--from", f"copier=={minimum}", "copier"]
             source = (str(releases.source), str(project))
             subprocess.run(
                 [*copier_cli, "copy", "--quiet", "--defaults", "--vcs-ref", OLD, *data, *source],
