@@ -45,8 +45,13 @@ PROJECT = "{{cookiecutter.project_slug}}"  # the rendered project's directory in
 # What release v1.1.0 changes (paths in the rendered project).
 MODIFIED = "Makefile"
 ADDED = "docs/release-notes-1-1.md"
-REMOVED_UNTOUCHED = "docs/ml-test-score.md"
-REMOVED_EDITED = "docs/principles.md"
+# Two documentation pages every project has (any two but the index): the release removes
+# both; the user edits the second.
+REMOVED_UNTOUCHED, REMOVED_EDITED = sorted(
+    f"docs/{page.name}"
+    for page in (TEMPLATE / PROJECT / "docs").glob("*.md")
+    if page.name != "index.md" and "{" not in page.name
+)[:2]
 DEPENDENCIES = "pyproject.toml"
 CONFLICTING = "params.yaml"
 SEED = re.compile(r"^seed: \d+$", re.MULTILINE)
