@@ -318,6 +318,9 @@ def test_update_with_conflict_rej_keeps_the_user_text_in_rej_files(
     assert f"+{USER_SEED}" in files[f"{CONFLICTING}.rej"].decode()
     # The user's edit of a file the release removed survives as a reject file.
     assert USER_NOTE.strip() in files[f"{REMOVED_EDITED}.rej"].decode()
+    # Both show in `git status` (no ignore rule hides them).
+    status = git(project, "status", "--porcelain", "--untracked-files=all").splitlines()
+    assert {f"?? {CONFLICTING}.rej", f"?? {REMOVED_EDITED}.rej"} <= set(status)
     assert files[ADDED] == ADDED_TEXT.encode()
     assert yaml.safe_load(files[".copier-answers.yml"])["_commit"] == NEW
 
