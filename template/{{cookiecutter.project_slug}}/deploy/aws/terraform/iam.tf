@@ -1,0 +1,62 @@
+# Runtime identities, each with only what it uses. No user has access keys: people use
+# their SSO sessions, CI assumes roles through OIDC (ci.tf).
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+# ECS itself: pull the image, write the logs, read the runtime secret into the container.
+resource "aws_iam_role" "task_execution" {
+  name_prefix        = "${var.project}-exec-"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "task_execution" {
+  statement {
+    sid       = "EcrAuth"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"] # the action has no resource-level permissions
+  }
+  statement {
+    sid       = "PullServingImage"
+    actions   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    resources = [aws_ecr_repository.serving.arn]
+  }
+  statement {
+    sid       = "WriteLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.api.arn}:*"]
+  }
+  statement {
+    sid       = "ReadRuntimeSecret"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.runtime.arn]
+  }
+  statement {
+    sid       = "DecryptWithProjectKey"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.main.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "task_execution" {
+  role   = aws_iam_role.task_execution.id
+  policy = data.aws_iam_policy_document.task_execution.json
+}
+
+# The API's own identity: the model is baked into the image, so it needs no AWS access.
+resource "aws_iam_role" "task" {
+  name_prefix        = "${var.project}-api-"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
