@@ -55,8 +55,45 @@ resource "aws_iam_role_policy" "task_execution" {
   policy = data.aws_iam_policy_document.task_execution.json
 }
 
-# The API's own identity: the model is baked into the image, so it needs no AWS access.
+# The API's own identity, the same on ECS and on EKS (Pod Identity, service account `api`
+# of deploy/aws/k8s). The model is baked into the image, so it needs no AWS access yet:
+# attach policies here when the API starts reading from AWS.
+data "aws_iam_policy_document" "api_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+  statement {
+    actions = ["sts:AssumeRole", "sts:TagSession"]
+    principals {
+      type        = "Service"
+      identifiers = ["pods.eks.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
 resource "aws_iam_role" "task" {
   name_prefix        = "${var.project}-api-"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  assume_role_policy = data.aws_iam_policy_document.api_assume.json
+}
+
+resource "aws_eks_pod_identity_association" "api" {
+  count           = var.eks_cluster_name == "" ? 0 : 1
+  cluster_name    = var.eks_cluster_name
+  namespace       = var.project
+  service_account = "api"
+  role_arn        = aws_iam_role.task.arn
 }

@@ -35,8 +35,13 @@ output "api_url" {
 }
 
 output "training_role_arn" {
-  description = "Execution role of SageMaker training jobs (make sagemaker-train)."
+  description = "Execution role of SageMaker training jobs (make aws-train)."
   value       = aws_iam_role.training.arn
+}
+
+output "kms_key_arn" {
+  description = "The project's KMS key (training job outputs and volumes)."
+  value       = aws_kms_key.main.arn
 }
 
 output "runtime_secret_arn" {

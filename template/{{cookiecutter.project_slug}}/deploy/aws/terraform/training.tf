@@ -1,6 +1,6 @@
 # Training at scale: a SageMaker training job runs the image's `training` target (the same
 # Dockerfile, lockfile and code as the serving image) with `pipeline` as its command.
-# `make sagemaker-train` (../aws.mk) submits one; this is the job's identity.
+# `make aws-train` (../aws.mk) submits one; this is the job's identity.
 
 data "aws_iam_policy_document" "sagemaker_assume" {
   statement {

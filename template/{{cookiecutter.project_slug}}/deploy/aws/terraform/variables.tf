@@ -122,6 +122,17 @@ variable "create_oidc_provider" {
 }
 {%- endif %}
 
+variable "eks_cluster_name" {
+  description = "An EKS cluster that also serves the API (deploy/aws/k8s): its service account gets the API's role through EKS Pod Identity. Empty: ECS only."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([0-9A-Za-z][A-Za-z0-9_-]{0,99})?$", var.eks_cluster_name))
+    error_message = "eks_cluster_name must be empty or an EKS cluster name."
+  }
+}
+
 variable "runtime_secret_keys" {
   description = "Keys of the runtime secret (Secrets Manager, JSON) passed to the API as environment variables of the same name."
   type        = list(string)
