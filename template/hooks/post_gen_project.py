@@ -19,6 +19,7 @@ __pycache__
 {% if cookiecutter.cloud != 'local' %}docker-compose.yml{% endif %}
 {% if cookiecutter.cloud != 'aws' %}deploy/aws{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.github/workflows/deploy-aws.yml{% endif %}
+{% if cookiecutter.cloud != 'aws' %}.github/workflows/infra-aws.yml{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.gitlab/deploy-aws.yml{% endif %}
 {% if cookiecutter.ci != 'github' %}.github{% endif %}
 {% if cookiecutter.ci != 'gitlab' %}.gitlab-ci.yml{% endif %}

@@ -33,6 +33,6 @@ aws ecs describe-task-definition --task-definition "$ECS_TASK_FAMILY" --query ta
 revision=$(aws ecs register-task-definition --cli-input-json file://task-definition.json \
   --query taskDefinition.taskDefinitionArn --output text)
 aws ecs update-service --cluster "$ECS_CLUSTER" --service "$ECS_SERVICE" \
-  --task-definition "$revision" --query service.deployments[0].id --output text
+  --task-definition "$revision" --query "service.deployments[0].id" --output text
 aws ecs wait services-stable --cluster "$ECS_CLUSTER" --services "$ECS_SERVICE"
 echo "serving $image ($revision)"

@@ -18,7 +18,7 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
 
 # ECS itself: pull the image, write the logs, read the runtime secret into the container.
 resource "aws_iam_role" "task_execution" {
-  name_prefix        = "${var.project}-exec-"
+  name_prefix        = "${local.short}-exec-"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 }
 
@@ -86,7 +86,7 @@ data "aws_iam_policy_document" "api_assume" {
 }
 
 resource "aws_iam_role" "task" {
-  name_prefix        = "${var.project}-api-"
+  name_prefix        = "${local.short}-api-"
   assume_role_policy = data.aws_iam_policy_document.api_assume.json
 }
 

@@ -124,7 +124,7 @@ resource "aws_appautoscaling_policy" "api_cpu" {
 resource "aws_lb" "api" {
   #checkov:skip=CKV_AWS_91:access logs need an SSE-S3 bucket with the ELB log-delivery policy; enable them with your organisation's central log bucket
   #checkov:skip=CKV2_AWS_28:a WAF web ACL (and its cost) is an organisation-wide decision; attach one with aws_wafv2_web_acl_association
-  name                       = "${var.project}-api"
+  name                       = "${local.short}-api"
   load_balancer_type         = "application"
   internal                   = false
   subnets                    = var.public_subnet_ids
@@ -134,7 +134,7 @@ resource "aws_lb" "api" {
 }
 
 resource "aws_lb_target_group" "api" {
-  name        = "${var.project}-api"
+  name        = "${local.short}-api"
   port        = 8000
   protocol    = "HTTP"
   target_type = "ip"

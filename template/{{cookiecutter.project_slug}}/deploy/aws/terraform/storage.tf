@@ -5,7 +5,7 @@ resource "aws_s3_bucket" "artifacts" {
   #checkov:skip=CKV_AWS_18:server access logs need a separate SSE-S3 log bucket; audit object access with CloudTrail data events in the account's organisation trail
   #checkov:skip=CKV_AWS_144:cross-region replication is a disaster-recovery choice per organisation; versioning already protects against deletes and overwrites
   #checkov:skip=CKV2_AWS_62:nothing consumes bucket events; DVC and the tracker read the bucket on demand
-  bucket_prefix = "${var.project}-artifacts-"
+  bucket_prefix = "${local.short}-artifacts-"
 }
 
 resource "aws_s3_bucket_public_access_block" "artifacts" {

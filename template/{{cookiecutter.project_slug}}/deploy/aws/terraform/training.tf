@@ -18,7 +18,7 @@ data "aws_iam_policy_document" "sagemaker_assume" {
 }
 
 resource "aws_iam_role" "training" {
-  name_prefix        = "${var.project}-train-"
+  name_prefix        = "${local.short}-train-"
   assume_role_policy = data.aws_iam_policy_document.sagemaker_assume.json
 }
 

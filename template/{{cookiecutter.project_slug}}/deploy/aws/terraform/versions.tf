@@ -37,4 +37,7 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
   region     = data.aws_region.current.region
+  # Load balancer and target group names (32), bucket and role name prefixes (37, 38) are
+  # short: this prefix leaves room for their suffixes.
+  short = trimsuffix(substr(var.project, 0, 24), "-")
 }
