@@ -334,7 +334,10 @@ STATIC_KEYS = re.compile(
 
 
 def github_oidc_problems(workflow: Path) -> list[str]:
-    data = yaml.safe_load(workflow.read_text(encoding="utf-8")) or {}
+    try:
+        data = yaml.safe_load(workflow.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        return [f"{workflow}: not YAML: {error}"]
     problems = []
     for name, job in (data.get("jobs") or {}).items():
         where = f"{workflow}: job {name}"
@@ -377,7 +380,10 @@ def gitlab_oidc_problems(project: Path) -> list[str]:
     jobs: dict[str, dict[str, Any]] = {}
     for source in sources:
         if source.exists():
-            data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+            try:
+                data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+            except yaml.YAMLError as error:
+                return [f"{source}: not YAML: {error}"]
             jobs.update({k: v for k, v in data.items() if isinstance(v, dict)})
 
     def resolved(name: str, key: str) -> Any:
