@@ -1,15 +1,16 @@
 # AWS: infrastructure (deploy/aws/terraform), training on SageMaker, serving on EKS.
 # Needs terraform, the AWS CLI (signed in, e.g. `aws sso login`) and, to build images, Docker.
 TF := terraform -chdir=deploy/aws/terraform
-tf_output = $(shell $(TF) output -raw $(1))
-AWS_REGION ?= $(call tf_output,region)
+# A Terraform output of the applied infrastructure, or a clear stop when there is none.
+tf_output = $(or $(shell $(TF) output -raw $(1) 2>/dev/null),$(error no Terraform output "$(1)": run make infra-init infra-plan infra-apply first))
 TF_STATE_KEY ?= {{ cookiecutter.project_slug | replace('_', '-') }}/terraform.tfstate
 TRAINING_INSTANCE ?= ml.m5.large
 
 .PHONY: infra-init infra-plan infra-apply aws-dvc-remote aws-train eks-deploy
 
 infra-init: ## Initialise Terraform with its S3 state (TF_STATE_BUCKET=..., AWS_REGION=...)
-	@test -n "$(TF_STATE_BUCKET)" || { echo "set TF_STATE_BUCKET (deploy/aws/README.md, State)"; exit 1; }
+	@test -n "$(TF_STATE_BUCKET)" && test -n "$(AWS_REGION)" || { \
+		echo "set TF_STATE_BUCKET and AWS_REGION (deploy/aws/README.md, First deployment)"; exit 1; }
 	$(TF) init -backend-config="bucket=$(TF_STATE_BUCKET)" \
 		-backend-config="key=$(TF_STATE_KEY)" -backend-config="region=$(AWS_REGION)"
 
@@ -23,6 +24,7 @@ aws-dvc-remote: ## Make the artifact bucket your DVC remote (in .dvc/config.loca
 	uv run dvc remote add --local --default --force s3 s3://$(call tf_output,artifact_bucket)/dvc
 
 aws-train: ## Run the pipeline as a SageMaker training job (the image's training target)
+	$(eval AWS_REGION := $(or $(AWS_REGION),$(call tf_output,region)))
 	$(eval ECR_REPOSITORY := $(call tf_output,ecr_repository_url))
 	$(eval BUCKET := $(call tf_output,artifact_bucket))
 	$(eval JOB := {{ cookiecutter.project_slug | replace('_', '-') }}-$(shell date -u +%Y%m%d-%H%M%S))
