@@ -281,6 +281,7 @@ ALL_CHECKS = (
     shell_scripts,
     dockerfiles,
 )
+ALL_CHECKS += __import__("cloud_checks").ALL_CLOUD_CHECKS  # Terraform, Kubernetes, cloud CI
 
 
 def check_all(projects: list[Path]) -> list[str]:

@@ -1,0 +1,238 @@
+# The API on ECS Fargate behind an Application Load Balancer (../README.md says why not App
+# Runner): HTTPS in, health checks on /ready, CPU-based autoscaling, logs in CloudWatch.
+# CD deploys each image by registering a new task definition revision (its digest), so
+# Terraform ignores the service's current task definition after the first apply.
+
+resource "aws_ecs_cluster" "main" {
+  name = var.project
+
+  setting {
+    name  = "containerInsights"
+    value = "enhanced"
+  }
+}
+
+resource "aws_cloudwatch_log_group" "api" {
+  name              = "/${var.project}/api"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.main.arn
+}
+
+resource "aws_ecs_task_definition" "api" {
+  family                   = "${var.project}-api"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = 512
+  memory                   = 1024
+  execution_role_arn       = aws_iam_role.task_execution.arn
+  task_role_arn            = aws_iam_role.task.arn
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "X86_64"
+  }
+
+  container_definitions = jsonencode([
+    {
+      name      = "api"
+      image     = "${aws_ecr_repository.serving.repository_url}:bootstrap"
+      essential = true
+      # The Dockerfile's user, read-only root file system with a scratch /tmp.
+      user                   = "10001:10001"
+      readonlyRootFilesystem = true
+      linuxParameters = {
+        capabilities = { drop = ["ALL"] }
+        tmpfs        = [{ containerPath = "/tmp", size = 64 }]
+      }
+      portMappings = [{ containerPort = 8000, protocol = "tcp" }]
+      secrets = [
+        for key in var.runtime_secret_keys : {
+          name      = key
+          valueFrom = "${aws_secretsmanager_secret.runtime.arn}:${key}::"
+        }
+      ]
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.api.name
+          awslogs-region        = local.region
+          awslogs-stream-prefix = "api"
+        }
+      }
+    }
+  ])
+}
+
+resource "aws_ecs_service" "api" {
+  name                              = "api"
+  cluster                           = aws_ecs_cluster.main.id
+  task_definition                   = aws_ecs_task_definition.api.arn
+  desired_count                     = var.min_tasks
+  launch_type                       = "FARGATE"
+  health_check_grace_period_seconds = 60
+  propagate_tags                    = "SERVICE"
+
+  network_configuration {
+    subnets          = var.private_subnet_ids
+    security_groups  = [aws_security_group.api.id]
+    assign_public_ip = false
+  }
+
+  load_balancer {
+    target_group_arn = aws_lb_target_group.api.arn
+    container_name   = "api"
+    container_port   = 8000
+  }
+
+  # A deployment whose tasks never become healthy rolls back to the last good revision.
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  lifecycle {
+    ignore_changes = [task_definition, desired_count]
+  }
+
+  depends_on = [aws_lb_listener.https]
+}
+
+resource "aws_appautoscaling_target" "api" {
+  service_namespace  = "ecs"
+  resource_id        = "service/${aws_ecs_cluster.main.name}/${aws_ecs_service.api.name}"
+  scalable_dimension = "ecs:service:DesiredCount"
+  min_capacity       = var.min_tasks
+  max_capacity       = var.max_tasks
+}
+
+resource "aws_appautoscaling_policy" "api_cpu" {
+  name               = "${var.project}-api-cpu"
+  service_namespace  = aws_appautoscaling_target.api.service_namespace
+  resource_id        = aws_appautoscaling_target.api.resource_id
+  scalable_dimension = aws_appautoscaling_target.api.scalable_dimension
+  policy_type        = "TargetTrackingScaling"
+
+  target_tracking_scaling_policy_configuration {
+    target_value = 60
+    predefined_metric_specification {
+      predefined_metric_type = "ECSServiceAverageCPUUtilization"
+    }
+  }
+}
+
+# ---- load balancer ----------------------------------------------------------------------
+resource "aws_lb" "api" {
+  #checkov:skip=CKV_AWS_91:access logs need an SSE-S3 bucket with the ELB log-delivery policy; enable them with your organisation's central log bucket
+  #checkov:skip=CKV2_AWS_28:a WAF web ACL (and its cost) is an organisation-wide decision; attach one with aws_wafv2_web_acl_association
+  name                       = "${local.short}-api"
+  load_balancer_type         = "application"
+  internal                   = false
+  subnets                    = var.public_subnet_ids
+  security_groups            = [aws_security_group.alb.id]
+  drop_invalid_header_fields = true
+  enable_deletion_protection = true
+}
+
+resource "aws_lb_target_group" "api" {
+  name        = "${local.short}-api"
+  port        = 8000
+  protocol    = "HTTP"
+  target_type = "ip"
+  vpc_id      = var.vpc_id
+
+  # /ready answers 200 only once the champion model is loaded.
+  health_check {
+    path                = "/ready"
+    matcher             = "200"
+    interval            = 15
+    healthy_threshold   = 2
+    unhealthy_threshold = 3
+  }
+}
+
+resource "aws_lb_listener" "https" {
+  load_balancer_arn = aws_lb.api.arn
+  port              = 443
+  protocol          = "HTTPS"
+  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  certificate_arn   = var.certificate_arn
+
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.api.arn
+  }
+}
+
+resource "aws_lb_listener" "http_redirect" {
+  load_balancer_arn = aws_lb.api.arn
+  port              = 80
+  protocol          = "HTTP"
+
+  default_action {
+    type = "redirect"
+    redirect {
+      port        = "443"
+      protocol    = "HTTPS"
+      status_code = "HTTP_301"
+    }
+  }
+}
+
+# ---- network: the internet reaches the load balancer, only the load balancer the tasks --
+resource "aws_security_group" "alb" {
+  name        = "${var.project}-alb"
+  description = "Internet to the API load balancer"
+  vpc_id      = var.vpc_id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "alb_https" {
+  security_group_id = aws_security_group.alb.id
+  description       = "HTTPS from anywhere"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_vpc_security_group_ingress_rule" "alb_http" {
+  #checkov:skip=CKV_AWS_260:port 80 only answers with a redirect to HTTPS (listener http_redirect)
+  security_group_id = aws_security_group.alb.id
+  description       = "HTTP from anywhere, redirected to HTTPS"
+  ip_protocol       = "tcp"
+  from_port         = 80
+  to_port           = 80
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_vpc_security_group_egress_rule" "alb_to_api" {
+  security_group_id            = aws_security_group.alb.id
+  description                  = "To the API tasks"
+  ip_protocol                  = "tcp"
+  from_port                    = 8000
+  to_port                      = 8000
+  referenced_security_group_id = aws_security_group.api.id
+}
+
+resource "aws_security_group" "api" {
+  name        = "${var.project}-api"
+  description = "The API tasks: from the load balancer only"
+  vpc_id      = var.vpc_id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "api_from_alb" {
+  security_group_id            = aws_security_group.api.id
+  description                  = "From the load balancer"
+  ip_protocol                  = "tcp"
+  from_port                    = 8000
+  to_port                      = 8000
+  referenced_security_group_id = aws_security_group.alb.id
+}
+
+resource "aws_vpc_security_group_egress_rule" "api_https" {
+  security_group_id = aws_security_group.api.id
+  description       = "HTTPS to ECR, CloudWatch Logs and Secrets Manager"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
