@@ -17,6 +17,8 @@ __pycache__
 {% if cookiecutter.orchestrator not in ['none', 'prefect', 'airflow', 'dagster', 'kubeflow', 'flyte', 'metaflow'] %}.github/workflows/cm.yml{% endif %}
 {% if cookiecutter.orchestrator not in ['none', 'prefect', 'airflow', 'dagster', 'kubeflow', 'flyte', 'metaflow'] %}.gitlab/continuous-training.yml{% endif %}
 {% if cookiecutter.cloud != 'local' %}docker-compose.yml{% endif %}
+{% if cookiecutter.cloud != 'gcp' %}deploy/gcp{% endif %}
+{% if cookiecutter.cloud != 'azure' %}deploy/azure{% endif %}
 {% if cookiecutter.ci != 'github' %}.github{% endif %}
 {% if cookiecutter.ci != 'gitlab' %}.gitlab-ci.yml{% endif %}
 {% if cookiecutter.ci != 'gitlab' %}.gitlab{% endif %}

@@ -1,0 +1,84 @@
+# Serving on Cloud Run: the image CD pushed, behind Google's front end, scaled on requests.
+# Terraform owns the service's shape (identity, probes, scaling); CD owns which image runs
+# (`gcloud run deploy --image`), so a later `terraform apply` does not roll it back.
+
+resource "google_service_account" "api" {
+  account_id   = "${var.name}-api"
+  display_name = "${var.name} API on Cloud Run"
+  description  = "Runtime identity of the serving API: the model is in the image, so it holds no roles."
+}
+
+resource "google_cloud_run_v2_service" "api" {
+  name     = var.name
+  location = var.region
+  ingress  = "INGRESS_TRAFFIC_ALL"
+
+  template {
+    service_account                  = google_service_account.api.email
+    max_instance_request_concurrency = 40
+    timeout                          = "30s"
+
+    scaling {
+      min_instance_count = var.min_instances
+      max_instance_count = var.max_instances
+    }
+
+    containers {
+      # Google's sample image until CD deploys the first champion (it answers on every path).
+      image = "us-docker.pkg.dev/cloudrun/container/hello"
+
+      ports {
+        container_port = 8000
+      }
+
+      resources {
+        limits = {
+          cpu    = "1"
+          memory = "1Gi"
+        }
+        cpu_idle          = true
+        startup_cpu_boost = true
+      }
+
+      # Traffic only once the champion is loaded (/ready), restarts when the process hangs.
+      startup_probe {
+        period_seconds    = 5
+        timeout_seconds   = 3
+        failure_threshold = 24
+        http_get {
+          path = "/ready"
+        }
+      }
+
+      liveness_probe {
+        period_seconds    = 30
+        timeout_seconds   = 5
+        failure_threshold = 3
+        http_get {
+          path = "/health"
+        }
+      }
+    }
+  }
+
+  lifecycle {
+    ignore_changes = [
+      template[0].containers[0].image,
+      client,
+      client_version,
+    ]
+  }
+
+  depends_on = [google_project_service.this]
+}
+
+# Off by default: callers present an identity token (roles/run.invoker on this service).
+resource "google_cloud_run_v2_service_iam_member" "public" {
+  #checkov:skip=CKV_GCP_102:Public access is an explicit opt-in (var.public, false by default) for an API meant to be called from the internet.
+  count = var.public ? 1 : 0
+
+  name     = google_cloud_run_v2_service.api.name
+  location = google_cloud_run_v2_service.api.location
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}
