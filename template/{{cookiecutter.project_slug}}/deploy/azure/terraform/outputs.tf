@@ -55,14 +55,9 @@ output "key_vault" {
   value       = azurerm_key_vault.this.name
 }
 
-output "secrets" {
-  description = "Key Vault secrets to fill (az keyvault secret set --vault-name <vault> --name <name> --value ...)."
-  value = [
-{%- for name in cookiecutter.__tracker_secrets.split() %}
-    "{{ name | lower | replace('_', '-') }}",
-{%- endfor %}
-    "{{ cookiecutter.project_slug | lower | replace('_', '-') }}-monitor--alert-webhook",
-  ]
+output "api_client_id" {
+  description = "Client ID of the API's managed identity (Container Apps; AKS through Workload ID)."
+  value       = azurerm_user_assigned_identity.api.client_id
 }
 {%- if cookiecutter.ci != 'none' %}
 

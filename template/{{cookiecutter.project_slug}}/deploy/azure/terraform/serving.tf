@@ -8,10 +8,16 @@ resource "azurerm_user_assigned_identity" "api" {
   location            = azurerm_resource_group.this.location
 }
 
-# The API's only permission: pull its image.
+# The API's only permissions: pull its image, read its runtime secrets.
 resource "azurerm_role_assignment" "api_pull" {
   scope                = azurerm_container_registry.images.id
   role_definition_name = "AcrPull"
+  principal_id         = azurerm_user_assigned_identity.api.principal_id
+}
+
+resource "azurerm_role_assignment" "api_secrets" {
+  scope                = azurerm_key_vault.this.id
+  role_definition_name = "Key Vault Secrets User"
   principal_id         = azurerm_user_assigned_identity.api.principal_id
 }
 
@@ -36,6 +42,16 @@ resource "azurerm_container_app" "api" {
   registry {
     server   = azurerm_container_registry.images.login_server
     identity = azurerm_user_assigned_identity.api.id
+  }
+
+  # Key Vault references: the app reads each runtime secret with its identity.
+  dynamic "secret" {
+    for_each = var.runtime_secrets
+    content {
+      name                = secret.value
+      key_vault_secret_id = "${azurerm_key_vault.this.vault_uri}secrets/${secret.value}"
+      identity            = azurerm_user_assigned_identity.api.id
+    }
   }
 
   ingress {
@@ -69,6 +85,14 @@ resource "azurerm_container_app" "api" {
       env {
         name  = "PORT"
         value = "8000"
+      }
+
+      dynamic "env" {
+        for_each = var.runtime_secrets
+        content {
+          name        = env.key
+          secret_name = env.value
+        }
       }
 
       # Traffic only once the champion is loaded (/ready), restarts when the process hangs.
@@ -105,5 +129,17 @@ resource "azurerm_container_app" "api" {
     ignore_changes = [template[0].container[0].image]
   }
 
-  depends_on = [azurerm_role_assignment.api_pull]
+  depends_on = [azurerm_role_assignment.api_pull, azurerm_role_assignment.api_secrets]
+}
+
+# AKS: the Kubernetes service account `api` (deploy/azure/k8s) signs in as the same managed
+# identity as the Container App.
+resource "azurerm_federated_identity_credential" "aks_api" {
+  count = var.aks_oidc_issuer_url == null ? 0 : 1
+
+  name                      = "aks-api"
+  user_assigned_identity_id = azurerm_user_assigned_identity.api.id
+  audience                  = ["api://AzureADTokenExchange"]
+  issuer                    = var.aks_oidc_issuer_url
+  subject                   = "system:serviceaccount:${var.aks_namespace}:api"
 }

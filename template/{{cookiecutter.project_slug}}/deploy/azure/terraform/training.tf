@@ -11,9 +11,8 @@ resource "azurerm_user_assigned_identity" "trainer" {
 
 resource "azurerm_role_assignment" "trainer" {
   for_each = {
-    data    = { scope = azurerm_storage_container.artifacts.id, role = "Storage Blob Data Contributor" }
-    image   = { scope = azurerm_container_registry.images.id, role = "AcrPull" }
-    secrets = { scope = azurerm_key_vault.this.id, role = "Key Vault Secrets User" }
+    data  = { scope = azurerm_storage_container.artifacts.id, role = "Storage Blob Data Contributor" }
+    image = { scope = azurerm_container_registry.images.id, role = "AcrPull" }
   }
 
   scope                = each.value.scope

@@ -109,6 +109,42 @@ variable "max_replicas" {
   }
 }
 
+variable "runtime_secrets" {
+  description = "Environment variables of the API whose values live in Key Vault, mapped to their secret names (create each secret first: ../README.md, \"Secrets\")."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition = alltrue([
+      for k, v in var.runtime_secrets : can(regex("^[A-Z_][A-Z0-9_]*$", k)) && can(regex("^[a-z0-9-]{1,127}$", v))
+    ])
+    error_message = "runtime_secrets maps environment variable names (A-Z, 0-9, _) to Key Vault secret names (a-z, 0-9, -)."
+  }
+}
+
+variable "aks_oidc_issuer_url" {
+  description = "OIDC issuer URL of an AKS cluster with Workload ID that serves the API (deploy/azure/k8s); null: no AKS."
+  type        = string
+  default     = null
+  nullable    = true
+
+  validation {
+    condition     = var.aks_oidc_issuer_url == null || can(regex("^https://", var.aks_oidc_issuer_url))
+    error_message = "aks_oidc_issuer_url must be the cluster's https:// OIDC issuer URL."
+  }
+}
+
+variable "aks_namespace" {
+  description = "Namespace of the API on AKS (deploy/azure/k8s)."
+  type        = string
+  default     = "{{ cookiecutter.project_slug | replace('_', '-') }}"
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", var.aks_namespace))
+    error_message = "aks_namespace must be a Kubernetes namespace name."
+  }
+}
+
 variable "training_vm_size" {
   description = "VM size of the Azure ML compute cluster that runs training jobs (it scales to zero when idle)."
   type        = string

@@ -1,6 +1,6 @@
 # The project's Google Cloud footprint: one CMEK key, the artifact bucket (DVC remote and
 # tracker artifacts), the image registry, the Cloud Run service, the training identity and
-# the runtime secrets. CI identities are in identity.tf.
+# the API's runtime secrets. CI identities are in identity.tf.
 
 data "google_project" "this" {}
 
@@ -15,15 +15,6 @@ locals {
     "secretmanager.googleapis.com",
     "sts.googleapis.com",
   ]
-  # Secret Manager holds what the pipeline needs at run time (values are added out of band,
-  # never through Terraform, so they stay out of the state): the tracker's server and
-  # credentials, and the drift alert webhook.
-  secrets = toset([
-{%- for name in cookiecutter.__tracker_secrets.split() %}
-    "{{ name }}",
-{%- endfor %}
-    "{{ cookiecutter.project_slug | upper }}_MONITOR__ALERT_WEBHOOK",
-  ])
 }
 
 resource "google_project_service" "this" {
@@ -144,9 +135,12 @@ resource "google_artifact_registry_repository" "images" {
   depends_on = [google_kms_crypto_key_iam_member.agents]
 }
 
-# ---- secrets: CMEK-encrypted, replicated in the region only ----------------------------------
+# ---- secrets: the API's runtime secrets, CMEK-encrypted, replicated in the region only -------
+# One secret per environment variable of var.runtime_secrets; Cloud Run passes its latest
+# version to the API. Values are added out of band (../README.md, "Secrets"), never through
+# Terraform, so they stay out of the state.
 resource "google_secret_manager_secret" "runtime" {
-  for_each = local.secrets
+  for_each = toset(var.runtime_secrets)
 
   secret_id = lower(replace(each.value, "_", "-"))
 

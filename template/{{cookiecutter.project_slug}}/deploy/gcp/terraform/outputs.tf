@@ -35,13 +35,18 @@ output "service_url" {
   value       = google_cloud_run_v2_service.api.uri
 }
 
+output "api_service_account" {
+  description = "Google service account of the API (Cloud Run; GKE through Workload Identity)."
+  value       = google_service_account.api.email
+}
+
 output "trainer_service_account" {
   description = "GCP_TRAINER_SERVICE_ACCOUNT: identity of the Vertex AI training jobs."
   value       = google_service_account.trainer.email
 }
 
-output "secrets" {
-  description = "Secret Manager secrets to fill (gcloud secrets versions add <id> --data-file=-)."
+output "runtime_secrets" {
+  description = "Secret Manager secrets of the API (gcloud secrets versions add <id> --data-file=-)."
   value       = [for secret in google_secret_manager_secret.runtime : secret.secret_id]
 }
 {%- if cookiecutter.ci != 'none' %}

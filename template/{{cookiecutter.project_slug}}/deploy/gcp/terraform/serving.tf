@@ -5,7 +5,15 @@
 resource "google_service_account" "api" {
   account_id   = "${var.name}-api"
   display_name = "${var.name} API on Cloud Run"
-  description  = "Runtime identity of the serving API: the model is in the image, so it holds no roles."
+  description  = "Runtime identity of the serving API: the model is in the image; it reads its runtime secrets only."
+}
+
+resource "google_secret_manager_secret_iam_member" "api" {
+  for_each = google_secret_manager_secret.runtime
+
+  secret_id = each.value.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.api.email}"
 }
 
 resource "google_cloud_run_v2_service" "api" {
@@ -29,6 +37,19 @@ resource "google_cloud_run_v2_service" "api" {
 
       ports {
         container_port = 8000
+      }
+
+      dynamic "env" {
+        for_each = google_secret_manager_secret.runtime
+        content {
+          name = env.key
+          value_source {
+            secret_key_ref {
+              secret  = env.value.secret_id
+              version = "latest"
+            }
+          }
+        }
       }
 
       resources {
@@ -69,7 +90,7 @@ resource "google_cloud_run_v2_service" "api" {
     ]
   }
 
-  depends_on = [google_project_service.this]
+  depends_on = [google_project_service.this, google_secret_manager_secret_iam_member.api]
 }
 
 # Off by default: callers present an identity token (roles/run.invoker on this service).
@@ -81,4 +102,14 @@ resource "google_cloud_run_v2_service_iam_member" "public" {
   location = google_cloud_run_v2_service.api.location
   role     = "roles/run.invoker"
   member   = "allUsers"
+}
+
+# GKE: the Kubernetes service account `api` (deploy/gcp/k8s) acts as the same Google service
+# account as Cloud Run. The cluster must exist with Workload Identity before this applies.
+resource "google_service_account_iam_member" "gke_api" {
+  count = var.gke_namespace == null ? 0 : 1
+
+  service_account_id = google_service_account.api.name
+  role               = "roles/iam.workloadIdentityUser"
+  member             = "serviceAccount:${var.project_id}.svc.id.goog[${var.gke_namespace}/api]"
 }

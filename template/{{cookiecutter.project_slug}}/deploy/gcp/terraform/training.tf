@@ -5,19 +5,11 @@
 resource "google_service_account" "trainer" {
   account_id   = "${var.name}-trainer"
   display_name = "${var.name} training jobs on Vertex AI"
-  description  = "Runtime identity of the training job: the artifact bucket and the runtime secrets."
+  description  = "Runtime identity of the training jobs: read and write the artifact bucket."
 }
 
 resource "google_storage_bucket_iam_member" "trainer" {
   bucket = google_storage_bucket.artifacts.name
   role   = "roles/storage.objectUser"
   member = "serviceAccount:${google_service_account.trainer.email}"
-}
-
-resource "google_secret_manager_secret_iam_member" "trainer" {
-  for_each = google_secret_manager_secret.runtime
-
-  secret_id = each.value.id
-  role      = "roles/secretmanager.secretAccessor"
-  member    = "serviceAccount:${google_service_account.trainer.email}"
 }

@@ -109,6 +109,29 @@ variable "max_instances" {
   }
 }
 
+variable "runtime_secrets" {
+  description = "Environment variables of the API whose values live in Secret Manager (one secret each, e.g. {{ cookiecutter.project_slug | upper }}_MONITOR__ALERT_WEBHOOK)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for k in var.runtime_secrets : can(regex("^[A-Z_][A-Z0-9_]*$", k))])
+    error_message = "runtime_secrets must be environment variable names (A-Z, 0-9, _)."
+  }
+}
+
+variable "gke_namespace" {
+  description = "Namespace of the API on a GKE cluster with Workload Identity (deploy/gcp/k8s); null: no GKE."
+  type        = string
+  default     = null
+  nullable    = true
+
+  validation {
+    condition     = var.gke_namespace == null || can(regex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", var.gke_namespace))
+    error_message = "gke_namespace must be a Kubernetes namespace name."
+  }
+}
+
 variable "public" {
   description = "Let anyone on the internet call the API (grants roles/run.invoker to allUsers). Off: callers need an identity token."
   type        = bool
