@@ -18,7 +18,13 @@ __pycache__
 {% if cookiecutter.orchestrator not in ['none', 'prefect', 'airflow', 'dagster', 'kubeflow', 'flyte', 'metaflow'] %}.gitlab/continuous-training.yml{% endif %}
 {% if cookiecutter.cloud != 'local' %}docker-compose.yml{% endif %}
 {% if cookiecutter.cloud != 'gcp' %}deploy/gcp{% endif %}
+{% if cookiecutter.cloud != 'gcp' %}.github/workflows/deploy-gcp.yml{% endif %}
+{% if cookiecutter.cloud != 'gcp' %}.github/workflows/infra-gcp.yml{% endif %}
+{% if cookiecutter.cloud != 'gcp' %}.gitlab/deploy-gcp.yml{% endif %}
 {% if cookiecutter.cloud != 'azure' %}deploy/azure{% endif %}
+{% if cookiecutter.cloud != 'azure' %}.github/workflows/deploy-azure.yml{% endif %}
+{% if cookiecutter.cloud != 'azure' %}.github/workflows/infra-azure.yml{% endif %}
+{% if cookiecutter.cloud != 'azure' %}.gitlab/deploy-azure.yml{% endif %}
 {% if cookiecutter.ci != 'github' %}.github{% endif %}
 {% if cookiecutter.ci != 'gitlab' %}.gitlab-ci.yml{% endif %}
 {% if cookiecutter.ci != 'gitlab' %}.gitlab{% endif %}

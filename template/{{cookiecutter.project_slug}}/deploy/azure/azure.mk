@@ -6,7 +6,7 @@ tf_output = $(shell $(TF) output -raw $(1))
 TF_STATE_KEY ?= {{ cookiecutter.project_slug | replace('_', '-') }}.tfstate
 AKS_NAMESPACE ?= {{ cookiecutter.project_slug | replace('_', '-') }}
 
-.PHONY: infra-init infra-plan infra-apply azure-dvc-remote azureml-train aks-deploy
+.PHONY: infra-init infra-plan infra-apply azure-dvc-remote azure-train aks-deploy
 
 infra-init: ## Initialise Terraform with its blob state (TF_STATE_ACCOUNT=...)
 	@test -n "$(TF_STATE_ACCOUNT)" || { echo "set TF_STATE_ACCOUNT (deploy/azure/README.md, State)"; exit 1; }
@@ -23,7 +23,7 @@ azure-dvc-remote: ## Make the artifacts container your DVC remote (in .dvc/confi
 	uv run dvc remote add --local --default --force azure $(call tf_output,dvc_remote_url)
 	uv run dvc remote modify --local azure account_name $(call tf_output,storage_account)
 
-azureml-train: ## Run the pipeline as an Azure ML command job (the image's training target)
+azure-train: ## Run the pipeline as an Azure ML command job (the image's training target)
 	$(eval REPOSITORY := $(call tf_output,image_repository))
 	$(eval ACCOUNT := $(call tf_output,storage_account))
 	$(eval JOB := {{ cookiecutter.project_slug | replace('_', '-') }}-$(shell date -u +%Y%m%d-%H%M%S))

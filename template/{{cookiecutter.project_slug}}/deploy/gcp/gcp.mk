@@ -7,7 +7,7 @@ GCP_REGION ?= $(call tf_output,region)
 TRAINING_MACHINE ?= n2-standard-4
 GKE_NAMESPACE ?= {{ cookiecutter.project_slug | replace('_', '-') }}
 
-.PHONY: infra-init infra-plan infra-apply gcp-dvc-remote vertex-train gke-deploy
+.PHONY: infra-init infra-plan infra-apply gcp-dvc-remote gcp-train gke-deploy
 
 infra-init: ## Initialise Terraform with its GCS state (TF_STATE_BUCKET=...)
 	@test -n "$(TF_STATE_BUCKET)" || { echo "set TF_STATE_BUCKET (deploy/gcp/README.md, State)"; exit 1; }
@@ -22,7 +22,7 @@ infra-apply: ## Apply the reviewed plan (make infra-plan first)
 gcp-dvc-remote: ## Make the artifact bucket your DVC remote (in .dvc/config.local, git-ignored)
 	uv run dvc remote add --local --default --force gcs $(call tf_output,dvc_remote_url)
 
-vertex-train: ## Run the pipeline as a Vertex AI custom job (the image's training target)
+gcp-train: ## Run the pipeline as a Vertex AI custom job (the image's training target)
 	$(eval PROJECT := $(call tf_output,project_id))
 	$(eval REPOSITORY := $(call tf_output,image_repository))
 	$(eval BUCKET := $(call tf_output,bucket))

@@ -1,6 +1,6 @@
 # The project's Azure footprint: the storage account (DVC remote and tracker artifacts),
 # the image registry, the Container Apps service, the Azure ML workspace for training and
-# the Key Vault for runtime secrets. CI identities are in identity.tf.
+# the Key Vault for runtime secrets. CI identities are in ci.tf.
 
 data "azurerm_client_config" "current" {}
 
@@ -108,4 +108,12 @@ resource "azurerm_key_vault" "this" {
   rbac_authorization_enabled = true
   purge_protection_enabled   = true
   soft_delete_retention_days = 30
+}
+
+# Who may do what. The person who applies this root may manage the vault's secrets; the
+# secret values are set out of band (../README.md, "Secrets"), never through Terraform.
+resource "azurerm_role_assignment" "secrets_officer" {
+  scope                = azurerm_key_vault.this.id
+  role_definition_name = "Key Vault Secrets Officer"
+  principal_id         = data.azurerm_client_config.current.object_id
 }

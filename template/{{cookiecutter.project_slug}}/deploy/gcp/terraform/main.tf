@@ -1,6 +1,6 @@
 # The project's Google Cloud footprint: one CMEK key, the artifact bucket (DVC remote and
 # tracker artifacts), the image registry, the Cloud Run service, the training identity and
-# the API's runtime secrets. CI identities are in identity.tf.
+# the API's runtime secrets. CI identities are in ci.tf.
 
 data "google_project" "this" {}
 
