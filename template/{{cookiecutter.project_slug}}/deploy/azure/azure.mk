@@ -27,7 +27,7 @@ azure-train: ## Run the pipeline as an Azure ML command job (the image's trainin
 	$(eval REPOSITORY := $(call tf_output,image_repository))
 	$(eval ACCOUNT := $(call tf_output,storage_account))
 	$(eval JOB := {{ cookiecutter.project_slug | replace('_', '-') }}-$(shell date -u +%Y%m%d-%H%M%S))
-	$(eval FOLDER := https://$(ACCOUNT).blob.core.windows.net/artifacts/training/$(JOB))
+	$(eval FOLDER := azureml://datastores/artifacts/paths/training/$(JOB))
 	$(eval TRAINING_IMAGE := $(REPOSITORY):train-$(shell git rev-parse --short HEAD)-$(shell date -u +%s))
 	docker build --target training -t $(TRAINING_IMAGE) .
 	az acr login --name $(call tf_output,registry)
@@ -41,7 +41,7 @@ azure-train: ## Run the pipeline as an Azure ML command job (the image's trainin
 		--set inputs.raw.path=$(FOLDER)/raw \
 		--set outputs.models.path=$(FOLDER)/models \
 		--set outputs.reports.path=$(FOLDER)/reports
-	@echo "models and reports: $(FOLDER)/"
+	@echo "models and reports: https://$(ACCOUNT).blob.core.windows.net/artifacts/training/$(JOB)/"
 
 aks-deploy: ## Serve on AKS (current kubectl context): IMAGE=<registry image>@sha256:...
 	@test -n "$(IMAGE)" || { echo "set IMAGE to the image CD pushed, by digest"; exit 1; }

@@ -44,6 +44,7 @@ gcp-train: ## Run the pipeline as a Vertex AI custom job (the image's training t
 		'        - {name: {{ cookiecutter.project_slug | upper }}_DATA__RAW_PATH, value: /gcs/$(BUCKET)/training/$(JOB)/raw/german_credit.csv}' \
 		'        - {name: {{ cookiecutter.project_slug | upper }}_MODELS_DIR, value: /gcs/$(BUCKET)/training/$(JOB)/models}' \
 		'        - {name: {{ cookiecutter.project_slug | upper }}_REPORTS_DIR, value: /gcs/$(BUCKET)/training/$(JOB)/reports}' \
+		'        - {name: {{ cookiecutter.project_slug | upper }}_SERVE__MODEL_DIR, value: /gcs/$(BUCKET)/training/$(JOB)/models/champion}' \
 		'serviceAccount: $(call tf_output,trainer_service_account)' \
 		> /tmp/$(JOB).yaml
 	gcloud ai custom-jobs create --project=$(PROJECT) --region=$(GCP_REGION) \

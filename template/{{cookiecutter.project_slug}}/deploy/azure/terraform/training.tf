@@ -81,6 +81,22 @@ resource "azurerm_machine_learning_workspace" "this" {
   }
 }
 
+# The artifacts container as a datastore without credentials: jobs reach it with their own
+# identity (the cluster's managed identity for `identity: managed`).
+resource "azurerm_machine_learning_datastore_blobstorage" "artifacts" {
+  name                       = "artifacts"
+  workspace_id               = azurerm_machine_learning_workspace.this.id
+  storage_container_id       = azurerm_storage_container.artifacts.id
+  service_data_auth_identity = "WorkspaceSystemAssignedIdentity"
+}
+
+# Lets the studio preview the datastore's files.
+resource "azurerm_role_assignment" "workspace_reads_artifacts" {
+  scope                = azurerm_storage_container.artifacts.id
+  role_definition_name = "Storage Blob Data Reader"
+  principal_id         = azurerm_machine_learning_workspace.this.identity[0].principal_id
+}
+
 resource "azurerm_machine_learning_compute_cluster" "training" {
   name                          = "training"
   location                      = azurerm_resource_group.this.location

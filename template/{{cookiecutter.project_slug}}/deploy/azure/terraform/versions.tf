@@ -5,12 +5,12 @@ terraform {
   required_providers {
     azurerm = {
       source  = "hashicorp/azurerm"
-      version = "~> 4.50"
+      version = "~> 4.66"
     }
 {%- if cookiecutter.ci == 'gitlab' %}
     azuread = { # only for the plan job's app registration (flexible federated credential)
       source  = "hashicorp/azuread"
-      version = "~> 3.6"
+      version = "~> 3.7"
     }
 {%- endif %}
   }

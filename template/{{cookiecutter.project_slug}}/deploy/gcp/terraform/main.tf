@@ -2,8 +2,6 @@
 # tracker artifacts), the image registry, the Cloud Run service, the training identity and
 # the API's runtime secrets. CI identities are in ci.tf.
 
-data "google_project" "this" {}
-
 locals {
   services = [
     "aiplatform.googleapis.com",
