@@ -7,12 +7,15 @@ API's own endpoints, Key Vault in RBAC mode or no key-based identity anywhere.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import hcl2
 import pytest
+import yaml
+from test_matrix import LONGEST_SLUG
 
 from conftest import choices, defaults, render_copier
 
@@ -152,3 +155,37 @@ def test_azure_keeps_its_promises(rendered: Any) -> None:
         assert deployer["audience"] == ["api://AzureADTokenExchange"]
     for name, spec in block(settings, "required_providers").items():
         assert spec["version"].startswith("~> "), f"{name} is not pinned: {spec}"
+
+
+def variables(root: Path) -> dict[str, dict[str, Any]]:
+    document = plain(hcl2.loads((root / "variables.tf").read_text(encoding="utf-8")))
+    return {name: body for block in document["variable"] for name, body in block.items()}
+
+
+# A validation the value must match (not `!can(regex(...))`, one it must not).
+VALIDATION_REGEX = re.compile(r'(?<!!)can\(regex\("(.+)", var\.(\w+)\)\)')
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+@pytest.mark.parametrize("slug", ["credit_risk", LONGEST_SLUG])
+@pytest.mark.parametrize("cloud", ["gcp", "azure"])
+def test_defaults_pass_their_own_validation(
+    cloud: str, slug: str, copier_source: Path, tmp_path: Path
+) -> None:
+    """Names derived from the package name (up to 32 characters, may end in `_`) are valid
+    defaults: Terraform would refuse its own default at plan time otherwise."""
+    answers = {**defaults(), "cloud": cloud, "project_slug": slug}
+    project = render_copier(copier_source, answers, tmp_path / "project")
+    checked = 0
+    for name, body in variables(project / "deploy" / cloud / "terraform").items():
+        default = body.get("default")
+        for validation in body.get("validation", []):
+            match = VALIDATION_REGEX.search(validation["condition"])
+            if isinstance(default, str) and match and match[2] == name:
+                pattern = match[1].replace("\\\\", "\\")
+                assert re.search(pattern, default), f"{name} = {default!r} fails {pattern}"
+                checked += 1
+    assert checked >= 1
+    overlay = project / "deploy" / cloud / "k8s" / "kustomization.yaml"
+    kustomization = yaml.safe_load(overlay.read_text(encoding="utf-8"))
+    assert DNS_LABEL.fullmatch(kustomization["namespace"]), kustomization["namespace"]

@@ -3,8 +3,8 @@
 # `az extension add --name ml`) and, to build images, Docker.
 TF := terraform -chdir=deploy/azure/terraform
 tf_output = $(shell $(TF) output -raw $(1))
-TF_STATE_KEY ?= {{ cookiecutter.project_slug | replace('_', '-') }}.tfstate
-AKS_NAMESPACE ?= {{ cookiecutter.project_slug | replace('_', '-') }}
+TF_STATE_KEY ?= {{ cookiecutter.project_slug | replace('_', '-') | trim('-') }}.tfstate
+AKS_NAMESPACE ?= {{ cookiecutter.project_slug | replace('_', '-') | trim('-') }}
 
 .PHONY: infra-init infra-plan infra-apply azure-dvc-remote azure-train aks-deploy
 
@@ -26,7 +26,7 @@ azure-dvc-remote: ## Make the artifacts container your DVC remote (in .dvc/confi
 azure-train: ## Run the pipeline as an Azure ML command job (the image's training target)
 	$(eval REPOSITORY := $(call tf_output,image_repository))
 	$(eval ACCOUNT := $(call tf_output,storage_account))
-	$(eval JOB := {{ cookiecutter.project_slug | replace('_', '-') }}-$(shell date -u +%Y%m%d-%H%M%S))
+	$(eval JOB := {{ cookiecutter.project_slug | replace('_', '-') | trim('-') }}-$(shell date -u +%Y%m%d-%H%M%S))
 	$(eval FOLDER := azureml://datastores/artifacts/paths/training/$(JOB))
 	$(eval TRAINING_IMAGE := $(REPOSITORY):train-$(shell git rev-parse --short HEAD)-$(shell date -u +%s))
 	docker build --target training -t $(TRAINING_IMAGE) .

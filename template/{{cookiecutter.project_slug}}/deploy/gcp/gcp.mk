@@ -5,7 +5,7 @@ TF := terraform -chdir=deploy/gcp/terraform
 tf_output = $(shell $(TF) output -raw $(1))
 GCP_REGION ?= $(call tf_output,region)
 TRAINING_MACHINE ?= n2-standard-4
-GKE_NAMESPACE ?= {{ cookiecutter.project_slug | replace('_', '-') }}
+GKE_NAMESPACE ?= {{ cookiecutter.project_slug | replace('_', '-') | trim('-') }}
 
 .PHONY: infra-init infra-plan infra-apply gcp-dvc-remote gcp-train gke-deploy
 
@@ -26,7 +26,7 @@ gcp-train: ## Run the pipeline as a Vertex AI custom job (the image's training t
 	$(eval PROJECT := $(call tf_output,project_id))
 	$(eval REPOSITORY := $(call tf_output,image_repository))
 	$(eval BUCKET := $(call tf_output,bucket))
-	$(eval JOB := {{ cookiecutter.project_slug | replace('_', '-') }}-$(shell date -u +%Y%m%d-%H%M%S))
+	$(eval JOB := {{ cookiecutter.project_slug | replace('_', '-') | trim('-') }}-$(shell date -u +%Y%m%d-%H%M%S))
 	$(eval TRAINING_IMAGE := $(REPOSITORY):train-$(shell git rev-parse --short HEAD)-$(shell date -u +%s))
 	docker build --target training -t $(TRAINING_IMAGE) .
 	gcloud auth configure-docker $(GCP_REGION)-docker.pkg.dev --quiet

@@ -137,7 +137,7 @@ variable "aks_oidc_issuer_url" {
 variable "aks_namespace" {
   description = "Namespace of the API on AKS (deploy/azure/k8s)."
   type        = string
-  default     = "{{ cookiecutter.project_slug | replace('_', '-') }}"
+  default     = "{{ cookiecutter.project_slug | replace('_', '-') | trim('-') }}"
 
   validation {
     condition     = can(regex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", var.aks_namespace))

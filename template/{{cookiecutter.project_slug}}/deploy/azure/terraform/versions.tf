@@ -26,7 +26,7 @@ terraform {
   # Blob leases lock the state.
   backend "azurerm" {
     container_name   = "tfstate"
-    key              = "{{ cookiecutter.project_slug | replace('_', '-') }}.tfstate"
+    key              = "{{ cookiecutter.project_slug | replace('_', '-') | trim('-') }}.tfstate"
     use_azuread_auth = true
   }
 }

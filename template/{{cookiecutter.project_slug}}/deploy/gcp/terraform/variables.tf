@@ -22,7 +22,7 @@ variable "region" {
 variable "name" {
   description = "Prefix of every resource name (lowercase letters, digits and hyphens)."
   type        = string
-  default     = "{{ cookiecutter.project_slug | replace('_', '-') }}"
+  default     = "{{ (cookiecutter.project_slug | replace('_', '-'))[:20] | trim('-') }}"
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{1,18}[a-z0-9]$", var.name))

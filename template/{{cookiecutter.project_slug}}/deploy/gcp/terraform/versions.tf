@@ -21,7 +21,7 @@ terraform {
   # and pass its name at init: `terraform init -backend-config="bucket=<project>-tfstate"`
   # (make infra-plan does, from TF_STATE_BUCKET). GCS locks the state natively.
   backend "gcs" {
-    prefix = "{{ cookiecutter.project_slug | replace('_', '-') }}"
+    prefix = "{{ cookiecutter.project_slug | replace('_', '-') | trim('-') }}"
   }
 }
 
