@@ -1,0 +1,145 @@
+# Serving on Azure Container Apps: the image CD pushed, HTTPS ingress, scaled on concurrent
+# requests. Terraform owns the app's shape (identity, probes, scaling); CD owns which image
+# runs (`az containerapp update --image`), so a later `terraform apply` does not roll it back.
+
+resource "azurerm_user_assigned_identity" "api" {
+  name                = "id-${var.name}-api"
+  resource_group_name = azurerm_resource_group.this.name
+  location            = azurerm_resource_group.this.location
+}
+
+# The API's only permissions: pull its image, read its runtime secrets.
+resource "azurerm_role_assignment" "api_pull" {
+  scope                = azurerm_container_registry.images.id
+  role_definition_name = "AcrPull"
+  principal_id         = azurerm_user_assigned_identity.api.principal_id
+}
+
+resource "azurerm_role_assignment" "api_secrets" {
+  scope                = azurerm_key_vault.this.id
+  role_definition_name = "Key Vault Secrets User"
+  principal_id         = azurerm_user_assigned_identity.api.principal_id
+}
+
+resource "azurerm_container_app_environment" "this" {
+  name                       = "cae-${var.name}"
+  resource_group_name        = azurerm_resource_group.this.name
+  location                   = azurerm_resource_group.this.location
+  log_analytics_workspace_id = azurerm_log_analytics_workspace.this.id
+}
+
+resource "azurerm_container_app" "api" {
+  name                         = "ca-${var.name}"
+  resource_group_name          = azurerm_resource_group.this.name
+  container_app_environment_id = azurerm_container_app_environment.this.id
+  revision_mode                = "Single"
+
+  identity {
+    type         = "UserAssigned"
+    identity_ids = [azurerm_user_assigned_identity.api.id]
+  }
+
+  registry {
+    server   = azurerm_container_registry.images.login_server
+    identity = azurerm_user_assigned_identity.api.id
+  }
+
+  # Key Vault references: the app reads each runtime secret with its identity.
+  dynamic "secret" {
+    for_each = var.runtime_secrets
+    content {
+      name                = secret.value
+      key_vault_secret_id = "${azurerm_key_vault.this.vault_uri}secrets/${secret.value}"
+      identity            = azurerm_user_assigned_identity.api.id
+    }
+  }
+
+  ingress {
+    external_enabled           = true
+    target_port                = 8000
+    transport                  = "auto"
+    allow_insecure_connections = false
+
+    traffic_weight {
+      latest_revision = true
+      percentage      = 100
+    }
+  }
+
+  template {
+    min_replicas = var.min_replicas
+    max_replicas = var.max_replicas
+
+    http_scale_rule {
+      name                = "concurrent-requests"
+      concurrent_requests = "40"
+    }
+
+    container {
+      name = "api"
+      # A public sample that answers every path on $PORT, until CD deploys the first champion.
+      image  = "us-docker.pkg.dev/cloudrun/container/hello"
+      cpu    = 0.5
+      memory = "1Gi"
+
+      env {
+        name  = "PORT"
+        value = "8000"
+      }
+
+      dynamic "env" {
+        for_each = var.runtime_secrets
+        content {
+          name        = env.key
+          secret_name = env.value
+        }
+      }
+
+      # Traffic only once the champion is loaded (/ready), restarts when the process hangs.
+      startup_probe {
+        transport               = "HTTP"
+        port                    = 8000
+        path                    = "/ready"
+        interval_seconds        = 5
+        timeout                 = 3
+        failure_count_threshold = 10
+      }
+
+      readiness_probe {
+        transport               = "HTTP"
+        port                    = 8000
+        path                    = "/ready"
+        interval_seconds        = 10
+        timeout                 = 3
+        failure_count_threshold = 3
+      }
+
+      liveness_probe {
+        transport               = "HTTP"
+        port                    = 8000
+        path                    = "/health"
+        interval_seconds        = 30
+        timeout                 = 5
+        failure_count_threshold = 3
+      }
+    }
+  }
+
+  lifecycle {
+    ignore_changes = [template[0].container[0].image]
+  }
+
+  depends_on = [azurerm_role_assignment.api_pull, azurerm_role_assignment.api_secrets]
+}
+
+# AKS: the Kubernetes service account `api` (deploy/azure/k8s) signs in as the same managed
+# identity as the Container App.
+resource "azurerm_federated_identity_credential" "aks_api" {
+  count = var.aks_oidc_issuer_url == null ? 0 : 1
+
+  name                      = "aks-api"
+  user_assigned_identity_id = azurerm_user_assigned_identity.api.id
+  audience                  = ["api://AzureADTokenExchange"]
+  issuer                    = var.aks_oidc_issuer_url
+  subject                   = "system:serviceaccount:${var.aks_namespace}:api"
+}

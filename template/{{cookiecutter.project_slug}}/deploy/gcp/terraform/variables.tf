@@ -1,0 +1,139 @@
+variable "project_id" {
+  description = "The Google Cloud project that holds every resource of this root."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a Google Cloud project ID: 6-30 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "region" {
+  description = "Region of the bucket, the registry, Cloud Run, Vertex AI and the key ring."
+  type        = string
+  default     = "europe-west1"
+
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]$", var.region))
+    error_message = "region must be a Google Cloud region such as europe-west1 or us-central1."
+  }
+}
+
+variable "name" {
+  description = "Prefix of every resource name (lowercase letters, digits and hyphens)."
+  type        = string
+  default     = "{{ (cookiecutter.project_slug | replace('_', '-'))[:20] | trim('-') }}"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,18}[a-z0-9]$", var.name))
+    error_message = "name must be 3-20 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+{%- if cookiecutter.ci == 'github' %}
+
+variable "github_repository" {
+  description = "The GitHub repository (owner/name) whose workflows may authenticate to this project."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
+    error_message = "github_repository must look like owner/name."
+  }
+}
+{%- elif cookiecutter.ci == 'gitlab' %}
+
+variable "gitlab_project_path" {
+  description = "The GitLab project (group/project) whose pipelines may authenticate to this project."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$", var.gitlab_project_path))
+    error_message = "gitlab_project_path must look like group/project (subgroups allowed)."
+  }
+}
+
+variable "gitlab_url" {
+  description = "The GitLab instance that issues the pipelines' ID tokens (its issuer URL)."
+  type        = string
+  default     = "https://gitlab.com"
+
+  validation {
+    condition     = can(regex("^https://[^/]+$", var.gitlab_url))
+    error_message = "gitlab_url must be an https:// URL without a path or trailing slash."
+  }
+}
+{%- endif %}
+{%- if cookiecutter.ci != 'none' %}
+
+variable "deploy_branch" {
+  description = "The only branch whose CI jobs may push images, deploy and train; pull requests get the plan role."
+  type        = string
+  default     = "main"
+
+  validation {
+    condition     = length(var.deploy_branch) > 0 && !can(regex("[*?]", var.deploy_branch))
+    error_message = "deploy_branch must be one branch name, without wildcards."
+  }
+}
+
+variable "state_bucket" {
+  description = "The GCS bucket that holds this root's Terraform state (read by the plan job)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$", var.state_bucket))
+    error_message = "state_bucket must be a GCS bucket name."
+  }
+}
+{%- endif %}
+
+variable "min_instances" {
+  description = "Cloud Run instances kept warm (0 scales to zero between requests)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.min_instances >= 0 && var.min_instances <= 100
+    error_message = "min_instances must be between 0 and 100."
+  }
+}
+
+variable "max_instances" {
+  description = "Upper bound of Cloud Run autoscaling (a cost ceiling)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.max_instances >= 1 && var.max_instances <= 100
+    error_message = "max_instances must be between 1 and 100."
+  }
+}
+
+variable "runtime_secrets" {
+  description = "Environment variables of the API whose values live in Secret Manager (one secret each, e.g. {{ cookiecutter.project_slug | upper }}_MONITOR__ALERT_WEBHOOK)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for k in var.runtime_secrets : can(regex("^[A-Z_][A-Z0-9_]*$", k))])
+    error_message = "runtime_secrets must be environment variable names (A-Z, 0-9, _)."
+  }
+}
+
+variable "gke_namespace" {
+  description = "Namespace of the API on a GKE cluster with Workload Identity (deploy/gcp/k8s); null: no GKE."
+  type        = string
+  default     = null
+  nullable    = true
+
+  validation {
+    condition     = var.gke_namespace == null || can(regex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", var.gke_namespace))
+    error_message = "gke_namespace must be a Kubernetes namespace name."
+  }
+}
+
+variable "public" {
+  description = "Let anyone on the internet call the API (grants roles/run.invoker to allUsers). Off: callers need an identity token."
+  type        = bool
+  default     = false
+}
