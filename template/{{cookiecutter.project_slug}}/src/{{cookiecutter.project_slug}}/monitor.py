@@ -36,6 +36,7 @@ from sklearn.pipeline import Pipeline
 
 from . import data, model_store
 from .config import MonitorSettings, Settings
+from .predict import predict_probability
 from .schema import CATEGORICAL_INPUTS, COLUMNS, MODEL_INPUTS, NUMERIC_INPUTS, TARGET, validate
 
 logger = logging.getLogger(__name__)
@@ -127,11 +128,11 @@ def _prediction_drift(
         include_tests=True,
     ).run(
         Dataset.from_pandas(
-            pd.DataFrame({PREDICTION: model_store.predict_probability(model, current)}),
+            pd.DataFrame({PREDICTION: predict_probability(model, current)}),
             data_definition=definition,
         ),
         Dataset.from_pandas(
-            pd.DataFrame({PREDICTION: model_store.predict_probability(model, reference)}),
+            pd.DataFrame({PREDICTION: predict_probability(model, reference)}),
             data_definition=definition,
         ),
     )
@@ -242,7 +243,7 @@ def check_champion(
     offline = metadata.metrics.get("roc_auc")
     labels = current.get(TARGET.name)
     if offline is not None and labels is not None and labels.nunique() == 2:
-        live = float(roc_auc_score(labels, model_store.predict_probability(model, current)))
+        live = float(roc_auc_score(labels, predict_probability(model, current)))
         update |= {
             "live_roc_auc": live,
             "offline_roc_auc": offline,

@@ -18,7 +18,7 @@ from sklearn.metrics import roc_auc_score
 
 from {{ cookiecutter.project_slug }}.config import MonitorSettings, Settings
 from {{ cookiecutter.project_slug }}.data import ProcessedPaths
-from {{ cookiecutter.project_slug }}.model_store import ModelMetadata, predict_probability
+from {{ cookiecutter.project_slug }}.model_store import ModelMetadata
 from {{ cookiecutter.project_slug }}.monitor import (
     DRIFT_EXIT_CODE,
     REPORT_FILE,
@@ -30,6 +30,7 @@ from {{ cookiecutter.project_slug }}.monitor import (
     detect_drift,
     run_monitoring,
 )
+from {{ cookiecutter.project_slug }}.predict import predict_probability
 from {{ cookiecutter.project_slug }}.schema import MODEL_INPUTS, TARGET, DataContractError
 from {{ cookiecutter.project_slug }}.train import TrainedModel
 
