@@ -55,6 +55,10 @@ WEBHOOK_TIMEOUT = 10.0  # seconds
 COLUMNS_OUTSIDE_MODEL = tuple(c.name for c in COLUMNS if not c.model_input)
 
 
+class EmptyBatchError(ValueError):
+    """The batch to monitor has no rows."""
+
+
 class ColumnDrift(BaseModel):
     """The drift test of one column."""
 
@@ -288,7 +292,12 @@ def read_batch(path: Path) -> pd.DataFrame:
     model inputs only (e.g. logged API requests, which carry no protected attributes)."""
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found")
-    frame = pd.read_csv(path)
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise EmptyBatchError(f"the batch is empty: {path} has no header and no rows") from None
+    if frame.empty:
+        raise EmptyBatchError(f"the batch is empty: {path} has a header but no rows")
     labelled = TARGET.name in frame.columns
     inputs_only = not set(COLUMNS_OUTSIDE_MODEL) & set(frame.columns)
     return validate(frame, with_target=labelled, inputs_only=inputs_only)

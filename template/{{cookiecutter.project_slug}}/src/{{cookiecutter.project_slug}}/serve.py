@@ -51,7 +51,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from . import __version__, model_store
-from .config import ENV_PREFIX, Settings, get_settings
+from .config import ENV_PREFIX, LOG_FORMAT, Settings, get_settings
 from .predict import Scorer, load_scorer
 from .schema import DECISION_THRESHOLD, EXAMPLE, MODEL_INPUTS, Applicant
 
@@ -65,6 +65,7 @@ NO_MODEL = (
 )
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 JSON = "application/json"
+WORKER_STARTUP_SECONDS = 60
 
 
 class Health(BaseModel):
@@ -488,7 +489,9 @@ def create_app(model_dir: Path) -> FastAPI:
 
 
 def app_from_settings() -> FastAPI:
-    """The app for this process's settings (what each worker process builds)."""
+    """The app for this process's settings (what each worker process builds; its logging is
+    set up as the command line's)."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     return create_app(get_settings().serve.model_dir)
 
 
@@ -533,6 +536,9 @@ def run(settings: Settings, workers: int = 1) -> None:
             port=serve.port,
             workers=workers,
             access_log=False,
+            # A worker imports the scientific stack and loads the model before it answers
+            # the supervisor's health checks: give it more than uvicorn's 5 s on a busy host.
+            timeout_worker_healthcheck=WORKER_STARTUP_SECONDS,
         )
     finally:
         if not given:
