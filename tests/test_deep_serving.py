@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+import test_deep
 from conftest import defaults, render_copier
 from test_deep import (
     api_server,
@@ -43,6 +44,7 @@ CONNECTIONS = 32
 WRK_THREADS = 2
 WARM_UP_REQUESTS = 1_000
 MAX_MEMORY_GROWTH_MB = 32
+WORKERS_READY_TIMEOUT = 300
 LOAD_TIMEOUT = 600  # seconds: wrk's duration, a bound never reached on a working API
 FUZZ_EXAMPLES = 30  # per operation and phase; schemathesis's coverage phase adds its own
 
@@ -125,8 +127,14 @@ def wrk_load(
 
 
 def test_api_survives_fuzzing_and_load(
-    copier_source: Path, tmp_path: Path, record_property: pytest.RecordProperty
+    copier_source: Path,
+    tmp_path: Path,
+    record_property: pytest.RecordProperty,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Every worker process imports the scientific stack and loads the model: on a busy
+    # 2-core runner the first one can need more than test_deep's 90 s to be ready.
+    monkeypatch.setattr(test_deep, "READY_TIMEOUT", WORKERS_READY_TIMEOUT)
     start = time.perf_counter()
     wrk, schemathesis = shutil.which("wrk"), shutil.which("schemathesis")
     assert wrk, "this test needs wrk on PATH (Debian/Ubuntu: apt-get install wrk)"

@@ -342,7 +342,8 @@ def _body(model: type[BaseModel]) -> dict[str, Any]:
             return [inline(value) for value in node]
         return node
 
-    return {"requestBody": {"required": True, "content": {JSON: {"schema": inline(schema)}}}}
+    media_type = {"schema": inline(schema)}
+    return {"requestBody": dict(required=True, content={JSON: media_type})}
 
 
 def create_app(model_dir: Path) -> FastAPI:
