@@ -316,6 +316,8 @@ def test_monitoring_an_empty_batch_is_one_clear_error(
         f"{ENV_PREFIX}DATA__PROCESSED_DIR": str(settings.data.processed_dir),
         f"{ENV_PREFIX}MONITOR__REPORTS_DIR": str(tmp_path / "reports"),
         f"{ENV_PREFIX}SERVE__MODEL_DIR": str(tmp_path / "no-model"),
+        # A dependency compiled without cached bytecode may warn about its own source.
+        "PYTHONWARNINGS": "ignore::SyntaxWarning",
     }
     result = subprocess.run(  # noqa: S603 (our own interpreter and code)
         [sys.executable, "-m", PACKAGE, "monitor", "--current", str(batch)],
