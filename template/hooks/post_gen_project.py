@@ -12,6 +12,7 @@ __pycache__
 *.py[co]
 .DS_Store
 {% if cookiecutter.tracker != 'mlflow' %}src/*/tracking/mlflow_tracker{% endif %}
+{% if cookiecutter.tracker != 'mlflow' %}tests/infrastructure/test_mlflow_runs.py{% endif %}
 {% if cookiecutter.tracker not in ['wandb', 'dvc', 'none'] %}src/*/tracking/file_tracker{% endif %}
 {% if cookiecutter.orchestrator not in ['none', 'prefect', 'airflow', 'dagster', 'kubeflow', 'flyte', 'metaflow'] %}.github/workflows/ct.yml{% endif %}
 {% if cookiecutter.orchestrator not in ['none', 'prefect', 'airflow', 'dagster', 'kubeflow', 'flyte', 'metaflow'] %}.github/workflows/cm.yml{% endif %}

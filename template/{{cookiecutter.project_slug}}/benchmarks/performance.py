@@ -21,7 +21,7 @@ from sklearn.base import clone
 
 from {{ cookiecutter.project_slug }} import data, model_store
 from {{ cookiecutter.project_slug }}.config import get_settings
-from {{ cookiecutter.project_slug }}.model_store import predict_probability
+from {{ cookiecutter.project_slug }}.predict import predict_probability
 from {{ cookiecutter.project_slug }}.schema import MODEL_INPUTS
 from {{ cookiecutter.project_slug }}.train import train
 

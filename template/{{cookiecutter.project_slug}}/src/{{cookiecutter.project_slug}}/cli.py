@@ -4,13 +4,17 @@ Run `{{ cookiecutter.project_slug | replace('_', '-') }} --help` for the list.""
 from __future__ import annotations
 
 import logging
+import signal
+import sys
+import threading
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from .config import Settings, get_settings
+from .config import LOG_FORMAT, Settings, get_settings
 from .model_store import ModelNotFoundError
 from .schema import DataContractError
 
@@ -29,13 +33,23 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
     """Settings come from params.yaml and {{ cookiecutter.project_slug | upper }}_* variables."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=LOG_FORMAT,
     )
+    if threading.current_thread() is threading.main_thread():  # where signals are handled
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}")
+    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     return typer.Exit(code=1)
+
+
+def _exit_on_sigterm(signum: int, _: FrameType | None) -> None:
+    """SIGTERM (a cancelled CI job, an orchestrator stopping a task, `docker stop`) unwinds
+    like an error, so that a tracker's run in progress ends as failed instead of being
+    left running forever."""
+    console.print("[bold red]terminated[/] (SIGTERM)")
+    sys.exit(128 + signum)
 
 
 def _report(result: object, settings: Settings) -> None:
@@ -119,13 +133,24 @@ def rollback(
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface (default: params.yaml).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: params.yaml).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            envvar="WEB_CONCURRENCY",
+            help="Worker processes (default: one per CPU this process may use).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the champion over HTTP (FastAPI)."""
-    from .serve import run
+    from .serve import available_cpus, run
 
     settings = get_settings()
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    run(settings.model_copy(update={"serve": settings.serve.model_copy(update=overrides)}))
+    run(
+        settings.model_copy(update={"serve": settings.serve.model_copy(update=overrides)}),
+        workers or available_cpus(),
+    )
 
 
 @app.command()
@@ -136,7 +161,7 @@ def monitor(
 ) -> None:
     """Check current data for drift and the champion for quality and age; exit 3 when
     retraining is recommended."""
-    from .monitor import DRIFT_EXIT_CODE, run_monitoring
+    from .monitor import DRIFT_EXIT_CODE, EmptyBatchError, run_monitoring
 
     settings = get_settings()
     try:
@@ -144,7 +169,7 @@ def monitor(
             summary = run_monitoring(settings, current)
     except DataContractError as error:
         raise _fail(f"the current batch breaks the data contract\n{error}") from None
-    except FileNotFoundError as error:
+    except (FileNotFoundError, EmptyBatchError) as error:
         raise _fail(str(error)) from None
     colour = "red" if summary.retraining_recommended else "green"
     verdict = "; ".join(summary.reasons) or "no drift, quality holds, model is fresh"

@@ -24,6 +24,7 @@ from pydantic_settings import (
 
 ENV_PREFIX = "{{ cookiecutter.project_slug | upper }}_"
 PARAMS_FILE = Path(os.environ.get(f"{ENV_PREFIX}PARAMS", "params.yaml"))
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class DataSettings(BaseModel):

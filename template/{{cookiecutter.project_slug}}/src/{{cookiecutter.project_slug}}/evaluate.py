@@ -38,7 +38,7 @@ from sklearn.metrics import (
 )
 from sklearn.pipeline import Pipeline
 
-from .model_store import predict_probability
+from .predict import predict_probability
 from .schema import DECISION_THRESHOLD, MODEL_INPUTS, TARGET
 
 

@@ -4,7 +4,8 @@ every saved model."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 from sklearn.compose import ColumnTransformer
@@ -14,15 +15,19 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from .schema import CATEGORICAL_INPUTS, NUMERIC_INPUTS
 
-DERIVED = ("monthly_installment", "credit_per_age")
+# Domain features: the monthly burden of the credit and its size relative to age. Each is
+# arithmetic on columns, so the same formula runs on a DataFrame (training) and on numpy
+# columns (the compiled serving path, predict.py).
+DERIVED_FEATURES: Mapping[str, Callable[[Any], Any]] = {
+    "monthly_installment": lambda columns: columns["credit_amount"] / columns["duration"],
+    "credit_per_age": lambda columns: columns["credit_amount"] / columns["age"],
+}
+DERIVED = tuple(DERIVED_FEATURES)
 
 
 def add_derived_features(frame: pd.DataFrame) -> pd.DataFrame:
-    """Domain features: the monthly burden of the credit and its size relative to age."""
-    return frame.assign(
-        monthly_installment=frame["credit_amount"] / frame["duration"],
-        credit_per_age=frame["credit_amount"] / frame["age"],
-    )
+    """The inputs plus the derived features (DERIVED_FEATURES)."""
+    return frame.assign(**{name: formula(frame) for name, formula in DERIVED_FEATURES.items()})
 
 
 def derived_feature_names(_: object, input_features: Sequence[str]) -> list[str]:

@@ -12,12 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import joblib
-import numpy as np
-import pandas as pd
 from pydantic import BaseModel, Field
 from sklearn.pipeline import Pipeline
-
-from .schema import MODEL_INPUTS
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
@@ -60,9 +56,3 @@ def load(directory: Path) -> tuple[Pipeline, ModelMetadata]:
     metadata = ModelMetadata.model_validate(json.loads(metadata_path.read_text(encoding="utf-8")))
     pipeline: Pipeline = joblib.load(directory / MODEL_FILE)
     return pipeline, metadata
-
-
-def predict_probability(pipeline: Pipeline, frame: pd.DataFrame) -> np.ndarray:
-    """Probability of good credit risk for each row (the model inputs are picked from
-    `frame`, in contract order, so extra columns such as the label do no harm)."""
-    return np.asarray(pipeline.predict_proba(frame[list(MODEL_INPUTS)])[:, 1], dtype=float)

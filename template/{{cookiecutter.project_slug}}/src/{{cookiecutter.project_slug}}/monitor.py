@@ -36,6 +36,7 @@ from sklearn.pipeline import Pipeline
 
 from . import data, model_store
 from .config import MonitorSettings, Settings
+from .predict import predict_probability
 from .schema import CATEGORICAL_INPUTS, COLUMNS, MODEL_INPUTS, NUMERIC_INPUTS, TARGET, validate
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,10 @@ NUM_METHOD = "ks"
 CAT_METHOD = "chisquare"
 WEBHOOK_TIMEOUT = 10.0  # seconds
 COLUMNS_OUTSIDE_MODEL = tuple(c.name for c in COLUMNS if not c.model_input)
+
+
+class EmptyBatchError(ValueError):
+    """The batch to monitor has no rows."""
 
 
 class ColumnDrift(BaseModel):
@@ -127,11 +132,11 @@ def _prediction_drift(
         include_tests=True,
     ).run(
         Dataset.from_pandas(
-            pd.DataFrame({PREDICTION: model_store.predict_probability(model, current)}),
+            pd.DataFrame({PREDICTION: predict_probability(model, current)}),
             data_definition=definition,
         ),
         Dataset.from_pandas(
-            pd.DataFrame({PREDICTION: model_store.predict_probability(model, reference)}),
+            pd.DataFrame({PREDICTION: predict_probability(model, reference)}),
             data_definition=definition,
         ),
     )
@@ -242,7 +247,7 @@ def check_champion(
     offline = metadata.metrics.get("roc_auc")
     labels = current.get(TARGET.name)
     if offline is not None and labels is not None and labels.nunique() == 2:
-        live = float(roc_auc_score(labels, model_store.predict_probability(model, current)))
+        live = float(roc_auc_score(labels, predict_probability(model, current)))
         update |= {
             "live_roc_auc": live,
             "offline_roc_auc": offline,
@@ -287,7 +292,12 @@ def read_batch(path: Path) -> pd.DataFrame:
     model inputs only (e.g. logged API requests, which carry no protected attributes)."""
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found")
-    frame = pd.read_csv(path)
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise EmptyBatchError(f"the batch is empty: {path} has no header and no rows") from None
+    if frame.empty:
+        raise EmptyBatchError(f"the batch is empty: {path} has a header but no rows")
     labelled = TARGET.name in frame.columns
     inputs_only = not set(COLUMNS_OUTSIDE_MODEL) & set(frame.columns)
     return validate(frame, with_target=labelled, inputs_only=inputs_only)

@@ -20,7 +20,7 @@ from . import data, model_card, model_store
 from .config import Settings
 from .evaluate import evaluate, quality_metrics, write_figures
 from .gate import Decision, decide
-from .model_store import predict_probability
+from .predict import TOLERANCE, frame_columns, load_scorer, predict_probability
 from .schema import MODEL_INPUTS, TARGET
 from .tracking import ModelVersion, Tracker, get_tracker
 from .train import build_baseline, features_and_target, train
@@ -85,15 +85,24 @@ def train_candidate(settings: Settings, tracker: Tracker) -> model_store.ModelMe
 
 
 def check_servable(directory: Path, holdout: pd.DataFrame, expected: np.ndarray) -> list[str]:
-    """Canary: load the exported model the way the API does and score the held-out data.
+    """Canary: load the exported model the way the API does and score the held-out data,
+    with the sklearn pipeline (the reference) and with the API's fast scorer (predict.py).
     Returns the problems found (empty when the model may serve)."""
     pipeline, _ = model_store.load(directory)
-    served = predict_probability(pipeline, holdout)
+    reference = predict_probability(pipeline, holdout)
+    scorer, kind = load_scorer(pipeline)
+    served = scorer(frame_columns(holdout))
     problems = []
     if not np.all(np.isfinite(served)) or served.min() < 0 or served.max() > 1:
         problems.append("predictions are not finite probabilities")
-    if not np.allclose(served, expected):
+    if not np.allclose(reference, expected):
         problems.append("the reloaded model predicts differently from the trained one")
+    gap = float(np.max(np.abs(served - reference), initial=0.0))
+    if not gap <= TOLERANCE:
+        problems.append(
+            f"the {kind} serving path differs from the sklearn pipeline by {gap:.2g} "
+            f"(tolerance {TOLERANCE:g})"
+        )
     return problems
 
 

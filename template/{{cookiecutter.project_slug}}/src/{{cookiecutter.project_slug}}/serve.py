@@ -1,12 +1,17 @@
 """The prediction API (FastAPI): the champion model behind a validated, observable endpoint.
 
-* The model is loaded once, at startup, from the directory the promotion step exports
-  (params.yaml `serve.model_dir`). Without a model the API still starts: `/ready` answers
-  503 until one is promoted, and retries loading it at most once per request.
-* Request bodies are validated by the pydantic model generated from the data contract
-  (schema.py), so a bad request is a 422 that names the offending field.
+* The model is loaded once per worker process, at startup, from the directory the promotion
+  step exports (params.yaml `serve.model_dir`), and scored through its compiled form
+  (predict.py: numpy, identical to the sklearn pipeline within 1e-6). Without a model the
+  API still starts: `/ready` and the predictions answer 503 with `Retry-After` until one
+  is promoted, and each request looks for it again.
+* Request bodies are validated against the data contract (schema.py) in one pass of
+  pydantic-core over the raw JSON (no per-row objects: a batch becomes columns), so a bad
+  request is a 422 that names the offending field, and malformed JSON is a 400.
 * `/metrics` exposes Prometheus metrics: traffic and latency per endpoint, predictions per
-  label and the distribution of predicted probabilities (prediction drift on a dashboard).
+  label and the distribution of predicted probabilities (prediction drift on a dashboard),
+  updated once per request. With several workers they are aggregated across processes
+  (prometheus_client's multiprocess mode).
 * Each prediction request is logged as one JSON line without the applicant's data.
 
 This module is the serving image's code: it imports neither the tracker nor the pipeline's
@@ -15,21 +20,22 @@ dependencies (evidently, matplotlib, optuna, fairlearn).
 
 from __future__ import annotations
 
-import json
 import logging
+import math
+import os
+import shutil
+import tempfile
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-import pandas as pd
 import uvicorn
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Query, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -37,21 +43,29 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
-from pydantic import BaseModel, Field
-from sklearn.pipeline import Pipeline
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic_core import to_json
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from . import __version__, model_store
-from .config import Settings
+from .config import ENV_PREFIX, LOG_FORMAT, Settings, get_settings
+from .predict import Scorer, load_scorer
 from .schema import DECISION_THRESHOLD, EXAMPLE, MODEL_INPUTS, Applicant
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
+RETRY_AFTER_SECONDS = 10  # a 503's hint: how soon a promoted model may be served
 NO_MODEL = (
     "no champion model exists yet: train and promote one with `make pipeline`, "
     "then retry (the API loads it on the next request)"
 )
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+JSON = "application/json"
+WORKER_STARTUP_SECONDS = 60
 
 
 class Health(BaseModel):
@@ -64,6 +78,10 @@ class Readiness(BaseModel):
     model_version: str
     model_type: str
     trained_at: str
+    scorer: Literal["compiled", "sklearn"] = Field(
+        description="compiled: the numpy form of the pipeline (predict.py); sklearn: the "
+        "pipeline itself (it could not be compiled)."
+    )
 
 
 class NotReady(BaseModel):
@@ -85,6 +103,9 @@ class PredictionResponse(Prediction):
 
 
 class BatchRequest(BaseModel):
+    """Up to MAX_BATCH applicants (the request body of /predict/batch)."""
+
+    model_config = ConfigDict(extra="forbid")
     instances: list[Applicant] = Field(
         min_length=1,
         max_length=MAX_BATCH,
@@ -98,8 +119,52 @@ class BatchResponse(BaseModel):
     predictions: list[Prediction]
 
 
+class CompactBatchResponse(BaseModel):
+    """The batch's predictions as columns: one list per field of Prediction, in request
+    order (smaller and faster to produce and parse than a list of objects)."""
+
+    model_name: str
+    model_version: str
+    label: list[int]
+    probability: list[float]
+
+
+class ErrorLocation(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class InvalidRequest(BaseModel):
+    """The request breaks the data contract (FastAPI's shape of validation errors)."""
+
+    detail: list[ErrorLocation]
+
+
+class MalformedRequest(BaseModel):
+    """The body is not JSON."""
+
+    detail: str
+
+
+# A batch validates into plain dicts, not one model object per row, with the very
+# constraints of the contract's Applicant model; the endpoint turns them into columns.
+ApplicantRow = TypedDict(  # type: ignore[misc]
+    "ApplicantRow",
+    {name: Annotated[field.annotation, field] for name, field in Applicant.model_fields.items()},
+)
+ApplicantRow.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+BatchRows = TypedDict(  # noqa: UP013 (the class syntax cannot take the dynamic row type)
+    "BatchRows",
+    {"instances": Annotated[list[ApplicantRow], Field(min_length=1, max_length=MAX_BATCH)]},
+)
+BatchRows.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+BATCH_ROWS = TypeAdapter(BatchRows)
+
+
 class Metrics:
-    """The app's Prometheus metrics, in a registry of its own (one per app)."""
+    """The app's Prometheus metrics, in a registry of its own (one per app); with several
+    worker processes they are collected from all of them at scrape time."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -132,53 +197,153 @@ class Metrics:
             "The model being served (value 1).",
             ["name", "version", "model_type"],
             registry=self.registry,
+            multiprocess_mode="livemax",  # 1 while any worker serves that version
         )
         self.model_loaded = Gauge(
-            "model_loaded", "1 when a model is loaded and served.", registry=self.registry
+            "model_loaded",
+            "1 when a model is loaded and served (by every worker).",
+            registry=self.registry,
+            multiprocess_mode="livemin",
         )
+
+    def count_predictions(self, labels: np.ndarray, probability: np.ndarray) -> None:
+        """Count a request's predictions: one update per metric, whatever the batch size."""
+        good = int(labels.sum())
+        for label, count in (("1", good), ("0", len(labels) - good)):
+            if count:
+                self.predictions.labels(label).inc(count)
+        # Histogram.observe takes one value; this is its bucket arithmetic for many at once
+        # (buckets are stored per interval and cumulated at scrape time).
+        histogram = self.probability
+        bounds = np.asarray(histogram._upper_bounds)
+        counts = np.bincount(
+            np.searchsorted(bounds, probability, side="left"), minlength=len(bounds)
+        )
+        for bucket, count in zip(histogram._buckets, counts.tolist(), strict=True):
+            if count:
+                bucket.inc(count)
+        histogram._sum.inc(float(probability.sum()))
+
+    def exposition(self) -> bytes:
+        if os.environ.get(MULTIPROCESS_DIR):  # several workers: read every process's values
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)
 
 
 class ModelSlot:
-    """The served model: loaded once, or retried on demand until it exists."""
+    """The served model: loaded once, or looked for again on demand until it exists."""
 
     def __init__(self, directory: Path, metrics: Metrics) -> None:
         self.directory = directory
-        self.pipeline: Pipeline | None = None
+        self.scorer: Scorer | None = None
+        self.scorer_kind: Literal["compiled", "sklearn"] = "compiled"
         self.metadata: model_store.ModelMetadata | None = None
         self._metrics = metrics
         self._lock = threading.Lock()
 
     def ensure_loaded(self) -> bool:
         """Load the model if it is not loaded yet; True when one is served."""
-        if self.pipeline is not None:
+        if self.scorer is not None:
             return True
         with self._lock:
-            if self.pipeline is not None:  # another request loaded it meanwhile
+            if self.scorer is not None:  # another request loaded it meanwhile
                 return True
             try:
                 pipeline, metadata = model_store.load(self.directory)
             except model_store.ModelNotFoundError:
-                logger.warning("no model in %s yet: serving 503 until one exists", self.directory)
+                logger.debug("no model in %s yet", self.directory)  # said once, at startup
                 return False
-            self.pipeline, self.metadata = pipeline, metadata
+            self.scorer, kind = load_scorer(pipeline)
+            self.scorer_kind = "sklearn" if kind == "sklearn" else "compiled"
+            self.metadata = metadata
         self._metrics.model_info.labels(metadata.name, metadata.version, metadata.model_type).set(1)
         self._metrics.model_loaded.set(1)
-        logger.info("serving %s v%s from %s", metadata.name, metadata.version, self.directory)
+        logger.info(
+            "serving %s v%s from %s (%s scorer)",
+            metadata.name,
+            metadata.version,
+            self.directory,
+            self.scorer_kind,
+        )
         return True
 
-    def score(self, applicants: list[Applicant]) -> tuple[np.ndarray, np.ndarray]:
-        """Predicted labels and probabilities of good credit risk."""
-        if self.pipeline is None:
-            raise RuntimeError("no model loaded")
-        frame = pd.DataFrame([a.model_dump() for a in applicants], columns=list(MODEL_INPUTS))
-        probability = model_store.predict_probability(self.pipeline, frame)
-        labels = (probability >= DECISION_THRESHOLD).astype(int)
-        return labels, probability
+
+class Observe:
+    """ASGI middleware: a request id (the caller's, bounded, or a fresh one; echoed as
+    X-Request-ID) and the traffic and latency of each endpoint."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
+        request_id = given[:64].decode("latin-1") or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        start = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                message["headers"] = [*headers, (b"x-request-id", request_id.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            endpoint = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            self.metrics.requests.labels(endpoint, method, str(status)).inc()
+            self.metrics.latency.labels(endpoint, method).observe(time.perf_counter() - start)
 
 
-def _not_ready(directory: Path) -> JSONResponse:
-    body = NotReady(detail=NO_MODEL, model_dir=str(directory))
-    return JSONResponse(status_code=503, content=body.model_dump())
+def _json(
+    content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(to_json(content), status_code=status_code, headers=headers, media_type=JSON)
+
+
+def _invalid(error: ValidationError) -> Response:
+    """400 for a body that is not JSON, else 422 naming each offending field."""
+    errors = error.errors(include_url=False)
+    if any(e["type"] == "json_invalid" for e in errors):
+        return _json({"detail": f"the body is not valid JSON: {errors[0]['msg']}"}, 400)
+    detail = [{**e, "loc": ["body", *e["loc"]]} for e in errors]
+    return Response(to_json({"detail": detail}, fallback=str), status_code=422, media_type=JSON)
+
+
+def _rows(columns: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
+    """Columns of equal length as one dict per row."""
+    return [
+        dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
+    ]
+
+
+def _body(model: type[BaseModel]) -> dict[str, Any]:
+    """An OpenAPI request body for `model`, with its definitions inlined (the endpoints
+    parse the body themselves, so FastAPI does not list the model's schema)."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(value) for value in node]
+        return node
+
+    media_type = {"schema": inline(schema)}
+    return {"requestBody": dict(required=True, content={JSON: media_type})}
 
 
 def create_app(model_dir: Path) -> FastAPI:
@@ -188,8 +353,11 @@ def create_app(model_dir: Path) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        slot.ensure_loaded()
+        if not slot.ensure_loaded():
+            logger.warning("no model in %s yet: serving 503 until one exists", model_dir)
         yield
+        if os.environ.get(MULTIPROCESS_DIR):  # this worker's live gauges end with it
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
     app = FastAPI(
         title="{{ cookiecutter.project_name }}",
@@ -197,113 +365,182 @@ def create_app(model_dir: Path) -> FastAPI:
         version=__version__,
         lifespan=lifespan,
     )
+    app.add_middleware(Observe, metrics=metrics)
 
-    @app.middleware("http")
-    async def observe(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # A caller's id (bounded: it is logged) or a fresh one; echoed in the response.
-        request.state.request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
-        start = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-        finally:
-            route = request.scope.get("route")
-            endpoint = getattr(route, "path", "unmatched")
-            metrics.requests.labels(endpoint, request.method, str(status)).inc()
-            metrics.latency.labels(endpoint, request.method).observe(time.perf_counter() - start)
-        response.headers["X-Request-ID"] = request.state.request_id
-        return response
+    def not_ready() -> Response:
+        body = NotReady(detail=NO_MODEL, model_dir=str(model_dir))
+        return _json(body.model_dump(), 503, {"Retry-After": str(RETRY_AFTER_SECONDS)})
 
-    def serve(
-        request: Request, applicants: list[Applicant]
-    ) -> tuple[model_store.ModelMetadata, list[Prediction]] | None:
-        """Score the applicants, count and log the predictions; None without a model."""
+    def score(
+        request: Request, columns: Mapping[str, list[Any]]
+    ) -> tuple[model_store.ModelMetadata, dict[str, list[Any]]] | None:
+        """Score the columns, count and log the predictions. Returns the served model and
+        the predictions as columns: one list per field of Prediction, in request order
+        (None without a model)."""
         start = time.perf_counter()
-        if not slot.ensure_loaded() or slot.metadata is None:
+        if not slot.ensure_loaded() or slot.scorer is None or slot.metadata is None:
             return None
-        labels, probability = slot.score(applicants)
-        for label, value in zip(labels, probability, strict=True):
-            metrics.predictions.labels(str(label)).inc()
-            metrics.probability.observe(value)
-        record: dict[str, Any] = {
+        probability = slot.scorer(columns)
+        labels = (probability >= DECISION_THRESHOLD).astype(int)
+        metrics.count_predictions(labels, probability)
+        record = {
             "event": "prediction",
             "request_id": request.state.request_id,
             "endpoint": request.url.path,
             "model_version": slot.metadata.version,
-            "instances": len(applicants),
+            "instances": len(labels),
             "good_risk": int(labels.sum()),
             "mean_probability": round(float(probability.mean()), 4),
             "latency_ms": round((time.perf_counter() - start) * 1000, 2),
         }
-        logger.info(json.dumps(record, sort_keys=True))
-        predictions = [
-            Prediction(label=int(label), probability=float(value))
-            for label, value in zip(labels, probability, strict=True)
-        ]
-        return slot.metadata, predictions
+        logger.info(to_json(record).decode())
+        return slot.metadata, {"label": labels.tolist(), "probability": probability.tolist()}
+
+    no_model: dict[int | str, dict[str, Any]] = {
+        503: {
+            "model": NotReady,
+            "description": "No model to serve yet.",
+            "headers": {
+                "Retry-After": {
+                    "description": "Seconds after which to try again.",
+                    "schema": {"type": "integer"},
+                }
+            },
+        }
+    }
+    bad_request: dict[int | str, dict[str, Any]] = {
+        400: {"model": MalformedRequest, "description": "The body is not valid JSON."},
+        422: {"model": InvalidRequest, "description": "The body breaks the data contract."},
+    }
 
     @app.get("/health", tags=["operations"])
-    def health() -> Health:
+    async def health() -> Health:
         """Liveness: the process is up (it says nothing about the model)."""
         return Health()
 
-    no_model: dict[int | str, dict[str, Any]] = {
-        503: {"model": NotReady, "description": "No model to serve yet."}
-    }
-
     @app.get("/ready", tags=["operations"], response_model=Readiness, responses=no_model)
-    def ready() -> Readiness | JSONResponse:
+    async def ready() -> Response:
         """Readiness: a model is loaded and the API can predict."""
         if not slot.ensure_loaded() or slot.metadata is None:
-            return _not_ready(model_dir)
-        return Readiness(
+            return not_ready()
+        readiness = Readiness(
             model_name=slot.metadata.name,
             model_version=slot.metadata.version,
             model_type=slot.metadata.model_type,
             trained_at=slot.metadata.trained_at.isoformat(),
+            scorer=slot.scorer_kind,
         )
+        return _json(readiness.model_dump())
 
     @app.post(
-        "/predict", tags=["predictions"], response_model=PredictionResponse, responses=no_model
+        "/predict",
+        tags=["predictions"],
+        response_model=PredictionResponse,
+        responses={**no_model, **bad_request},
+        openapi_extra=_body(Applicant),
     )
-    def predict(applicant: Applicant, request: Request) -> PredictionResponse | JSONResponse:
+    async def predict(request: Request) -> Response:
         """Score one applicant: the label and the probability of good credit risk."""
-        served = serve(request, [applicant])
-        if served is None:
-            return _not_ready(model_dir)
-        metadata, (prediction,) = served
-        return PredictionResponse(
-            model_name=metadata.name,
-            model_version=metadata.version,
-            label=prediction.label,
-            probability=prediction.probability,
-        )
+        try:
+            applicant = Applicant.model_validate_json(await request.body())
+        except ValidationError as error:
+            return _invalid(error)
+        scored = score(request, {name: [value] for name, value in applicant})
+        if scored is None:
+            return not_ready()
+        model, (prediction,) = scored[0], _rows(scored[1])
+        return _json({"model_name": model.name, "model_version": model.version, **prediction})
 
     @app.post(
-        "/predict/batch", tags=["predictions"], response_model=BatchResponse, responses=no_model
+        "/predict/batch",
+        tags=["predictions"],
+        response_model=BatchResponse | CompactBatchResponse,
+        responses={**no_model, **bad_request},
+        openapi_extra=_body(BatchRequest),
     )
-    def predict_batch(batch: BatchRequest, request: Request) -> BatchResponse | JSONResponse:
+    async def predict_batch(
+        request: Request,
+        compact: Annotated[
+            bool, Query(description="Answer with one list per field (CompactBatchResponse).")
+        ] = False,
+    ) -> Response:
         """Score 1 to 1000 applicants in one request."""
-        served = serve(request, batch.instances)
-        if served is None:
-            return _not_ready(model_dir)
-        metadata, predictions = served
-        return BatchResponse(
-            model_name=metadata.name, model_version=metadata.version, predictions=predictions
-        )
+        try:
+            instances: Sequence[Mapping[str, Any]] = BATCH_ROWS.validate_json(await request.body())[
+                "instances"
+            ]
+        except ValidationError as error:
+            return _invalid(error)
+        columns = {name: [row[name] for row in instances] for name in MODEL_INPUTS}
+        scored = score(request, columns)
+        if scored is None:
+            return not_ready()
+        model, predictions = scored
+        served = {"model_name": model.name, "model_version": model.version}
+        if compact:
+            return _json({**served, **predictions})
+        return _json({**served, "predictions": _rows(predictions)})
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
-    def prometheus() -> Response:
-        """Prometheus exposition of this app's metrics."""
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    async def prometheus() -> Response:
+        """Prometheus exposition of this app's metrics (of every worker)."""
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return app
 
 
-def run(settings: Settings) -> None:
-    """Serve the champion with uvicorn on params.yaml's `serve.host` and `serve.port`."""
-    app = create_app(settings.serve.model_dir)
-    uvicorn.run(app, host=settings.serve.host, port=settings.serve.port)
+def app_from_settings() -> FastAPI:
+    """The app for this process's settings (what each worker process builds; its logging is
+    set up as the command line's)."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    return create_app(get_settings().serve.model_dir)
+
+
+def available_cpus() -> int:
+    """CPUs this process may use: its affinity, capped by a cgroup v2 CPU quota (e.g. a
+    container's or a Kubernetes pod's CPU limit)."""
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    count = count or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text(encoding="utf-8").split()
+    except (OSError, ValueError):
+        return count
+    if quota == "max":
+        return count
+    return max(1, min(count, math.ceil(int(quota) / int(period))))
+
+
+def run(settings: Settings, workers: int = 1) -> None:
+    """Serve the champion with uvicorn on params.yaml's `serve.host` and `serve.port`.
+
+    One worker serves in this process. Several are separate processes (uvicorn's
+    supervisor restarts any that dies), each building the app from the settings
+    (`app_from_settings`); their Prometheus metrics are shared through files in
+    PROMETHEUS_MULTIPROC_DIR (a fresh temporary directory unless set). uvicorn's access
+    log is off: the app logs each prediction, and counts every request in /metrics.
+    """
+    serve = settings.serve
+    if workers == 1:
+        uvicorn.run(create_app(serve.model_dir), host=serve.host, port=serve.port, access_log=False)
+        return
+    os.environ[f"{ENV_PREFIX}SERVE__MODEL_DIR"] = str(serve.model_dir)
+    given = os.environ.get(MULTIPROCESS_DIR)
+    directory = Path(given) if given else Path(tempfile.mkdtemp(prefix="prometheus-"))
+    for stale in directory.glob("*.db"):  # values of an earlier run are not this run's
+        stale.unlink()
+    os.environ[MULTIPROCESS_DIR] = str(directory)
+    try:
+        uvicorn.run(
+            f"{__name__}:app_from_settings",
+            factory=True,
+            host=serve.host,
+            port=serve.port,
+            workers=workers,
+            access_log=False,
+            # A worker imports the scientific stack and loads the model before it answers
+            # the supervisor's health checks: give it more than uvicorn's 5 s on a busy host.
+            timeout_worker_healthcheck=WORKER_STARTUP_SECONDS,
+        )
+    finally:
+        if not given:
+            shutil.rmtree(directory, ignore_errors=True)

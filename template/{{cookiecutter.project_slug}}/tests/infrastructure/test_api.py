@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sklearn.pipeline import Pipeline
 
 from {{ cookiecutter.project_slug }} import model_store
-from {{ cookiecutter.project_slug }}.model_store import predict_probability
+from {{ cookiecutter.project_slug }}.predict import predict_probability
 from {{ cookiecutter.project_slug }}.schema import DECISION_THRESHOLD, EXAMPLE, MODEL_INPUTS
 from {{ cookiecutter.project_slug }}.serve import MAX_BATCH, create_app
 from {{ cookiecutter.project_slug }}.train import TrainedModel

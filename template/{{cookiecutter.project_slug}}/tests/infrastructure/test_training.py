@@ -12,8 +12,8 @@ import pytest
 from {{ cookiecutter.project_slug }} import model_store
 from {{ cookiecutter.project_slug }}.config import GateSettings, Settings
 from {{ cookiecutter.project_slug }}.gate import decide
-from {{ cookiecutter.project_slug }}.model_store import predict_probability
 from {{ cookiecutter.project_slug }}.pipeline import check_servable
+from {{ cookiecutter.project_slug }}.predict import predict_probability
 from {{ cookiecutter.project_slug }}.train import (
     ESTIMATORS,
     TrainedModel,

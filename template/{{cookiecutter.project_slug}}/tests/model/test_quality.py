@@ -9,7 +9,7 @@ import pytest
 
 from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.evaluate import Evaluation, evaluate
-from {{ cookiecutter.project_slug }}.model_store import predict_probability
+from {{ cookiecutter.project_slug }}.predict import predict_probability
 from {{ cookiecutter.project_slug }}.schema import EXAMPLE, TARGET
 from {{ cookiecutter.project_slug }}.train import (
     TrainedModel,

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -16,9 +19,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from {{ cookiecutter.project_slug }}.config import MonitorSettings, Settings
+from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, MonitorSettings, Settings
 from {{ cookiecutter.project_slug }}.data import ProcessedPaths
-from {{ cookiecutter.project_slug }}.model_store import ModelMetadata, predict_probability
+from {{ cookiecutter.project_slug }}.model_store import ModelMetadata
 from {{ cookiecutter.project_slug }}.monitor import (
     DRIFT_EXIT_CODE,
     REPORT_FILE,
@@ -30,10 +33,15 @@ from {{ cookiecutter.project_slug }}.monitor import (
     detect_drift,
     run_monitoring,
 )
+from {{ cookiecutter.project_slug }}.predict import predict_probability
 from {{ cookiecutter.project_slug }}.schema import MODEL_INPUTS, TARGET, DataContractError
 from {{ cookiecutter.project_slug }}.train import TrainedModel
 
+from ..conftest import PROJECT_ROOT
+
 pytestmark = pytest.mark.monitoring
+
+PACKAGE = "{{ cookiecutter.project_slug }}"
 
 
 @pytest.fixture
@@ -293,3 +301,35 @@ def test_stale_champion_recommends_retraining(
     assert old.model_stale
     assert old.retraining_recommended
     assert old.reasons == [f"the champion is {limit + 1} days old"]
+
+
+@pytest.mark.parametrize("content", ["", ",".join(MODEL_INPUTS) + "\n"], ids=["empty", "header"])
+def test_monitoring_an_empty_batch_is_one_clear_error(
+    settings: Settings, processed: ProcessedPaths, tmp_path: Path, content: str
+) -> None:
+    """Monitoring 2: `monitor` on an empty or header-only CSV says the batch is empty in one
+    line and exits 1 (no traceback, no report)."""
+    batch = tmp_path / "batch.csv"
+    batch.write_text(content, encoding="utf-8")
+    env = {
+        **os.environ,
+        f"{ENV_PREFIX}DATA__PROCESSED_DIR": str(settings.data.processed_dir),
+        f"{ENV_PREFIX}MONITOR__REPORTS_DIR": str(tmp_path / "reports"),
+        f"{ENV_PREFIX}SERVE__MODEL_DIR": str(tmp_path / "no-model"),
+        # A dependency compiled without cached bytecode may warn about its own source.
+        "PYTHONWARNINGS": "ignore::SyntaxWarning",
+    }
+    result = subprocess.run(  # noqa: S603 (our own interpreter and code)
+        [sys.executable, "-m", PACKAGE, "monitor", "--current", str(batch)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: the batch is empty")
+    assert not (tmp_path / "reports").exists()

@@ -1,0 +1,82 @@
+"""MLflow runs end with the process: a training step that fails or is stopped leaves its run
+FAILED, never RUNNING forever."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings
+from {{ cookiecutter.project_slug }}.data import ProcessedPaths
+from {{ cookiecutter.project_slug }}.tracking import get_tracker
+
+from ..conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.infrastructure
+
+PACKAGE = "{{ cookiecutter.project_slug }}"
+RUN_START_TIMEOUT = 180  # seconds for the CLI to import the stack and open its run
+
+
+def _statuses(uri: str, experiment: str) -> list[str]:
+    client = MlflowClient(tracking_uri=uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return []
+    return [run.info.status for run in client.search_runs([found.experiment_id])]
+
+
+def test_a_failing_step_ends_its_run_as_failed(settings: Settings, tmp_path: Path) -> None:
+    """Infrastructure 3: an exception inside a run marks it FAILED."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    tracking = settings.tracking.model_copy(update={"uri": uri, "experiment": "failing"})
+    with pytest.raises(RuntimeError), get_tracker(tracking).start_run("train"):
+        raise RuntimeError("training broke")
+    assert _statuses(uri, "failing") == ["FAILED"]
+
+
+def test_a_terminated_training_ends_its_run_as_failed(
+    settings: Settings, processed: ProcessedPaths, tmp_path: Path
+) -> None:
+    """Infrastructure 3: SIGTERM (a cancelled CI job, an orchestrator stopping a task) during
+    `train` ends the MLflow run as FAILED and exits 143, instead of leaving it RUNNING."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    env = {
+        **os.environ,
+        f"{ENV_PREFIX}DATA__PROCESSED_DIR": str(settings.data.processed_dir),
+        f"{ENV_PREFIX}MODELS_DIR": str(tmp_path / "models"),
+        f"{ENV_PREFIX}REPORTS_DIR": str(tmp_path / "reports"),
+        f"{ENV_PREFIX}TRACKING__URI": uri,
+    }
+    # MLflow exports the URI a client in this process was given; it would win over ours.
+    env.pop("MLFLOW_TRACKING_URI", None)
+    experiment = settings.tracking.experiment
+    training = subprocess.Popen(  # noqa: S603 (our own interpreter and code)
+        [sys.executable, "-m", PACKAGE, "train"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + RUN_START_TIMEOUT
+        while "RUNNING" not in _statuses(uri, experiment):
+            assert training.poll() is None, "train ended before its run was seen"
+            assert time.monotonic() < deadline, "no RUNNING run appeared"
+            time.sleep(0.1)
+        training.send_signal(signal.SIGTERM)
+        output, _ = training.communicate(timeout=120)
+    finally:
+        if training.poll() is None:
+            training.kill()
+            training.wait()
+    assert training.returncode == 128 + signal.SIGTERM, output
+    assert _statuses(uri, experiment) == ["FAILED"]

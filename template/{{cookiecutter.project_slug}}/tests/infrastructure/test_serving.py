@@ -1,0 +1,260 @@
+"""Serving at speed: the compiled scorer, the canary that guards it, the API's hardening
+(malformed JSON, no model), its compact batches and metrics, and several workers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler
+
+from {{ cookiecutter.project_slug }} import model_store
+from {{ cookiecutter.project_slug }} import pipeline as steps
+from {{ cookiecutter.project_slug }}.config import ENV_PREFIX
+from {{ cookiecutter.project_slug }}.features import build_preprocessor
+from {{ cookiecutter.project_slug }}.predict import (
+    TOLERANCE,
+    compile_pipeline,
+    frame_columns,
+    load_scorer,
+    predict_probability,
+)
+from {{ cookiecutter.project_slug }}.schema import EXAMPLE, MODEL_INPUTS
+from {{ cookiecutter.project_slug }}.serve import RETRY_AFTER_SECONDS, Metrics, create_app
+from {{ cookiecutter.project_slug }}.train import (
+    ESTIMATORS,
+    TrainedModel,
+    build_pipeline,
+    features_and_target,
+)
+
+from ..conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.infrastructure
+
+PACKAGE = "{{ cookiecutter.project_slug }}"
+WORKERS_READY_TIMEOUT = 180  # seconds: each worker imports the stack and loads the model
+SMALL: dict[str, dict[str, Any]] = {  # quick to fit; the same kinds of trees and models
+    "logistic_regression": {},
+    "random_forest": {"n_estimators": 20},
+    "gradient_boosting": {"max_iter": 20},
+}
+
+
+@pytest.fixture
+def client(champion_dir: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(champion_dir)) as test_client:
+        yield test_client
+
+
+@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+def test_compiled_scorer_matches_the_pipeline(
+    name: str, train_frame: pd.DataFrame, holdout_frame: pd.DataFrame
+) -> None:
+    """Monitoring 3: the API's compiled scorer reproduces every model type's sklearn
+    pipeline within TOLERANCE on the held-out set (no training/serving skew)."""
+    fitted = build_pipeline(name, SMALL[name], seed=0).fit(*features_and_target(train_frame))
+    scorer, kind = load_scorer(fitted)
+    assert kind == "compiled"
+    served = scorer(frame_columns(holdout_frame))
+    expected = predict_probability(fitted, holdout_frame)
+    np.testing.assert_allclose(served, expected, rtol=0, atol=TOLERANCE)
+    # Values as the API receives them (JSON lists) score the same as numpy columns.
+    rows = holdout_frame[list(MODEL_INPUTS)].head(20)
+    as_json = json.loads(rows.to_json(orient="records"))
+    columns = {n: [row[n] for row in as_json] for n in MODEL_INPUTS}
+    np.testing.assert_allclose(scorer(columns), expected[:20], rtol=0, atol=TOLERANCE)
+
+
+def test_unknown_steps_are_served_by_the_pipeline_itself(
+    train_frame: pd.DataFrame, holdout_frame: pd.DataFrame
+) -> None:
+    """Monitoring 3: a pipeline the compiler does not know (here an extra scaler) is served
+    by sklearn rather than approximated."""
+    custom = Pipeline(
+        [
+            ("features", build_preprocessor()),
+            ("minmax", MinMaxScaler()),
+            ("model", LogisticRegression()),
+        ]
+    ).fit(*features_and_target(train_frame))
+    scorer, kind = load_scorer(custom)
+    assert kind == "sklearn"
+    np.testing.assert_array_equal(
+        scorer(frame_columns(holdout_frame)), predict_probability(custom, holdout_frame)
+    )
+
+
+def test_canary_refuses_a_serving_path_that_differs_from_the_pipeline(
+    trained: TrainedModel,
+    holdout_frame: pd.DataFrame,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Infrastructure 6: before promotion the canary scores the held-out set through the
+    API's fast path and refuses it when it strays from the sklearn pipeline by > 1e-6."""
+    metadata = model_store.ModelMetadata(name="m", version="1", run_id="r", model_type="x")
+    directory = model_store.save(tmp_path, trained.pipeline, metadata)
+    expected = predict_probability(trained.pipeline, holdout_frame)
+    assert steps.check_servable(directory, holdout_frame, expected) == []
+
+    def drifting(pipeline: Pipeline) -> tuple[Any, str]:
+        compiled = compile_pipeline(pipeline)
+        return (lambda columns: compiled(columns) + 10 * TOLERANCE), "compiled"
+
+    monkeypatch.setattr(steps, "load_scorer", drifting)
+    (problem,) = steps.check_servable(directory, holdout_frame, expected)
+    assert "compiled serving path differs from the sklearn pipeline" in problem
+
+
+@pytest.mark.parametrize("path", ["/predict", "/predict/batch"])
+def test_malformed_json_is_a_documented_400(client: TestClient, path: str) -> None:
+    """Infrastructure 3: a body that is not JSON gets 400 (not a 422 or 500), and the
+    OpenAPI schema declares it, as it declares the 422 of a contract violation."""
+    for body in (b'{"age": ', b"\xff\xfe", b""):
+        response = client.post(path, content=body, headers={"Content-Type": "application/json"})
+        assert response.status_code == 400, body
+        assert "not valid JSON" in response.json()["detail"]
+    responses = client.get("/openapi.json").json()["paths"][path]["post"]["responses"]
+    assert {"200", "400", "422", "503"} <= set(responses)
+
+
+def test_without_a_model_503_says_when_to_retry_and_logs_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Monitoring 6: with no model every prediction is a 503 carrying Retry-After, and the
+    log says so once, not once per request."""
+    with caplog.at_level(logging.INFO), TestClient(create_app(tmp_path)) as client:
+        for _ in range(5):
+            response = client.post("/predict", json=EXAMPLE)
+            assert response.status_code == 503
+            assert response.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
+        assert client.get("/ready").headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+
+
+def test_compact_batch_has_the_same_predictions_as_columns(
+    client: TestClient, holdout_frame: pd.DataFrame
+) -> None:
+    """Infrastructure 3: `?compact=true` answers a batch with one list per field, the same
+    predictions in the same order as the default list of objects."""
+    instances = json.loads(holdout_frame[list(MODEL_INPUTS)].head(50).to_json(orient="records"))
+    rows = client.post("/predict/batch", json={"instances": instances}).json()
+    compact = client.post("/predict/batch?compact=true", json={"instances": instances}).json()
+    assert compact["model_version"] == rows["model_version"]
+    assert compact["label"] == [p["label"] for p in rows["predictions"]]
+    assert compact["probability"] == [p["probability"] for p in rows["predictions"]]
+    assert len(json.dumps(compact)) < len(json.dumps(rows))
+
+
+def test_batch_metrics_equal_one_observation_per_prediction() -> None:
+    """Monitoring 6: a batch updates the metrics once, with the counts and probability
+    buckets that observing each prediction would give (a value on a bucket bound counts
+    in that bucket)."""
+    probability = np.array([0.05, 0.1, 0.5, 0.55, 1.0, 0.3])
+    labels = (probability >= 0.5).astype(int)
+    batched, one_by_one = Metrics(), Metrics()
+    batched.count_predictions(labels, probability)
+    for label, value in zip(labels, probability, strict=True):
+        one_by_one.predictions.labels(str(label)).inc()
+        one_by_one.probability.observe(value)
+    assert _samples(batched) == _samples(one_by_one)
+
+
+def _samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of the app's metrics but their creation times."""
+    text = generate_latest(metrics.registry).decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if not sample.name.endswith("_created")
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (local)
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, ""
+
+
+def _predict(url: str) -> int:
+    request = urllib.request.Request(  # noqa: S310 (local)
+        url, data=json.dumps(EXAMPLE).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (local)
+        return int(response.status)
+
+
+def test_several_workers_count_every_request(champion_dir: Path, tmp_path: Path) -> None:
+    """Monitoring 6: with several worker processes, /metrics (answered by any one of them)
+    counts the requests and predictions of all of them (Prometheus multiprocess mode)."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        f"{ENV_PREFIX}SERVE__MODEL_DIR": str(champion_dir),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+    }
+    command = [sys.executable, "-m", PACKAGE, "serve", "--port", str(port), "--workers", "2"]
+    log = tmp_path / "serve.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(  # noqa: S603 (our own interpreter and code)
+            command, cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + WORKERS_READY_TIMEOUT
+        # Both workers have started (the first one answers /ready on its own).
+        while log.read_text().count("Application startup complete") < 2:
+            assert server.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.5)
+        assert _get(f"{base}/ready")[0] == 200
+        total = 60
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(pool.map(lambda _: _predict(f"{base}/predict"), range(total)))
+        assert statuses == [200] * total
+        _, text = _get(f"{base}/metrics")
+        samples = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+        assert sum(v for (n, _), v in samples.items() if n == "model_predictions_total") == total
+        key = (
+            "http_requests_total",
+            (("endpoint", "/predict"), ("method", "POST"), ("status", "200")),
+        )
+        assert samples[key] == total
+        assert samples[("model_loaded", ())] == 1
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
