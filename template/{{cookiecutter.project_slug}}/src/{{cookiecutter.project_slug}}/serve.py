@@ -64,6 +64,7 @@ class Readiness(BaseModel):
     model_version: str
     model_type: str
     trained_at: str
+    lineage: dict[str, str] = Field(description="The data and code the model was trained on.")
 
 
 class NotReady(BaseModel):
@@ -264,6 +265,7 @@ def create_app(model_dir: Path) -> FastAPI:
             model_version=slot.metadata.version,
             model_type=slot.metadata.model_type,
             trained_at=slot.metadata.trained_at.isoformat(),
+            lineage=slot.metadata.lineage,
         )
 
     @app.post(

@@ -1,0 +1,5 @@
+"""DVC."""
+
+from .tracker import DvcTracker as Adapter
+
+__all__ = ["Adapter"]
