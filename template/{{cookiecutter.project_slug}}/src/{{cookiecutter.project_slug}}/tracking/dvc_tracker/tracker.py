@@ -24,14 +24,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import dvc.api
-import gto.api  # type: ignore[import-untyped]  # GTO ships no type information
+# DVC ships no type information.
+import dvc.api  # type: ignore[import-untyped]
+import gto.api
 import joblib
 import pandas as pd
 import yaml
-from dvc.exceptions import ArtifactNotFoundError
-from dvc.repo import Repo
-from dvclive import Live
+from dvc.exceptions import ArtifactNotFoundError  # type: ignore[import-untyped]
+from dvc.repo import Repo  # type: ignore[import-untyped]
+from dvclive.live import Live
 from sklearn.pipeline import Pipeline
 
 from ...config import TrackingSettings
@@ -66,7 +67,9 @@ class DvcTracker(Tracker):
     @contextmanager
     def start_run(self, name: str) -> Iterator[str]:
         # `dvc exp run` names the experiment; outside it the run is named by its start time.
-        self._run_id = os.environ.get("DVC_EXP_NAME") or f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{name}"
+        self._run_id = (
+            os.environ.get("DVC_EXP_NAME") or f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{name}"
+        )
         # Experiments come from `dvc exp run` and dvc.yaml declares DVCLive's files, so
         # DVCLive neither saves experiments of its own nor edits dvc.yaml.
         with Live(str(self.live_dir), save_dvc_exp=False, dvcyaml=None) as live:

@@ -37,7 +37,9 @@ FIGURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".svg"}
 
 def mode() -> str:
     """WANDB_MODE when set; otherwise online with an API key, offline without one."""
-    return os.environ.get("WANDB_MODE") or ("online" if os.environ.get("WANDB_API_KEY") else "offline")
+    return os.environ.get("WANDB_MODE") or (
+        "online" if os.environ.get("WANDB_API_KEY") else "offline"
+    )
 
 
 class WandbTracker(Tracker):
@@ -115,7 +117,7 @@ class WandbTracker(Tracker):
     def register_model(
         self, pipeline: Pipeline, input_example: pd.DataFrame, lineage: Mapping[str, str]
     ) -> ModelVersion:
-        record = {
+        record: dict[str, Any] = {
             "run_id": str(self.run.id),
             "inputs": list(input_example.columns),
             "lineage": dict(lineage),
@@ -134,9 +136,10 @@ class WandbTracker(Tracker):
     def _remote(self, alias: str) -> wandb.Artifact:
         name = f"{self.project}/{self.model_name}:{alias}"
         try:
-            return wandb.Api().artifact(name, type=ARTIFACT_TYPE)
+            artifact: wandb.Artifact = wandb.Api().artifact(name, type=ARTIFACT_TYPE)
         except CommError as error:
             raise LookupError(f"model {self.model_name!r} has no version {alias!r}") from error
+        return artifact
 
     def get_version(self, version: str) -> ModelVersion:
         if self.online:
