@@ -21,8 +21,10 @@ pytestmark = pytest.mark.infrastructure
 
 
 def _commit() -> str:
+    """The commit the project is checked out at ("none" without git or a repository)."""
     git = shutil.which("git")
-    assert git is not None, "the lineage test needs git"
+    if git is None:
+        return "none"
     found = subprocess.run(  # noqa: S603  # fixed arguments, no shell
         [git, "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
     )
