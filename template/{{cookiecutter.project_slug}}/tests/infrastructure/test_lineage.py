@@ -44,7 +44,7 @@ def own_data(tmp_path: Path) -> Settings:
 def test_changed_data_gives_a_version_with_another_data_hash_everywhere(
     own_data: Settings,
 ) -> None:
-    """Infrastructure 4 (reproducibility): each registered version records the hash of its
+    """Infrastructure 1 (training is reproducible): each registered version records the hash of its
     raw data (DVC's MD5) and the git commit of its code; the tracker returns them per version,
     and the model card and the API's /ready show them. Changing the data changes the hash."""
     raw = own_data.data.raw_path

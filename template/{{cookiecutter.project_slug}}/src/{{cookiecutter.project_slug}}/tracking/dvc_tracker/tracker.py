@@ -119,8 +119,11 @@ class DvcTracker(Tracker):
         self.registry.mkdir(parents=True, exist_ok=True)
         self._git("init", "--quiet")
         Repo.init(str(self.registry)).close()
-        artifacts = {"artifacts": {self.model_name: {"path": MODEL_FILE, "type": "model"}}}
-        (self.registry / "dvc.yaml").write_text(yaml.safe_dump(artifacts), encoding="utf-8")
+        artifact = {"path": MODEL_FILE, "type": "model"}
+        artifacts = {self.model_name: artifact}
+        (self.registry / "dvc.yaml").write_text(
+            yaml.safe_dump({"artifacts": artifacts}), encoding="utf-8"
+        )
 
     def _tag(self, version: str) -> str:
         return f"{self.model_name}@v{version}.0.0"
