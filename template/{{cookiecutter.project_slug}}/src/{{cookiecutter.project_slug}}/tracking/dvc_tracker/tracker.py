@@ -201,6 +201,7 @@ class DvcTracker(Tracker):
             self.model_name,
             CHAMPION,
             version=f"v{version.version}.0.0",
+            force=True,  # a rollback may return the stage to a version that held it before
             author=identity["name"],
             author_email=identity["email"],
         )
