@@ -13,7 +13,10 @@ __pycache__
 .DS_Store
 {% if cookiecutter.tracker != 'mlflow' %}src/*/tracking/mlflow_tracker{% endif %}
 {% if cookiecutter.tracker != 'mlflow' %}tests/infrastructure/test_mlflow_runs.py{% endif %}
-{% if cookiecutter.tracker not in ['wandb', 'dvc', 'none'] %}src/*/tracking/file_tracker{% endif %}
+{% if cookiecutter.tracker != 'wandb' %}src/*/tracking/wandb_tracker{% endif %}
+{% if cookiecutter.tracker != 'wandb' %}tests/infrastructure/test_wandb_offline.py{% endif %}
+{% if cookiecutter.tracker != 'dvc' %}src/*/tracking/dvc_tracker{% endif %}
+{% if cookiecutter.tracker != 'none' %}src/*/tracking/file_tracker{% endif %}
 {% if cookiecutter.orchestrator not in ['none', 'prefect', 'airflow', 'dagster', 'kubeflow', 'flyte', 'metaflow'] %}.github/workflows/ct.yml{% endif %}
 {% if cookiecutter.orchestrator not in ['none', 'prefect', 'airflow', 'dagster', 'kubeflow', 'flyte', 'metaflow'] %}.github/workflows/cm.yml{% endif %}
 {% if cookiecutter.orchestrator not in ['none', 'prefect', 'airflow', 'dagster', 'kubeflow', 'flyte', 'metaflow'] %}.gitlab/continuous-training.yml{% endif %}

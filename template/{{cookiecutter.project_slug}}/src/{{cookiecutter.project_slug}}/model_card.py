@@ -28,6 +28,16 @@ def _table(frame: pd.DataFrame) -> str:
     return "\n".join([header, rule, *rows])
 
 
+def _lineage(lineage: dict[str, str]) -> str:
+    if not lineage:
+        return "not recorded"
+    dirty = " (with uncommitted changes)" if lineage["code_dirty"] == "true" else ""
+    return (
+        f"data `{lineage['data_path']}` md5 `{lineage['data_md5']}`; "
+        f"code commit `{lineage['code_commit']}`{dirty}"
+    )
+
+
 def render(
     metadata: ModelMetadata,
     evaluation: Evaluation,
@@ -57,6 +67,7 @@ def render(
 - Type: `{metadata.model_type}` in an sklearn Pipeline (feature engineering included)
 - Hyper-parameters: {params}
 - Trained: {metadata.trained_at:%Y-%m-%d %H:%M UTC}; run `{metadata.run_id}`
+- Lineage: {_lineage(metadata.lineage)}
 - Inputs: {", ".join(f"`{name}`" for name in metadata.inputs)}
 - Output: probability that the applicant is a good credit risk; credit is granted
   at probability >= {DECISION_THRESHOLD}

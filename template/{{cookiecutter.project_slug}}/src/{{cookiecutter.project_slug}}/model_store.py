@@ -34,6 +34,9 @@ class ModelMetadata(BaseModel):
     metrics: dict[str, float] = {}
     hyperparameters: dict[str, Any] = {}
     inputs: list[str] = []
+    lineage: dict[str, str] = Field(
+        default={}, description="The data and code it was trained on (see lineage.py)."
+    )
 
 
 def save(directory: Path, pipeline: Pipeline, metadata: ModelMetadata) -> Path:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import data, model_card, model_store
+from . import data, lineage, model_card, model_store
 from .config import Settings
 from .evaluate import evaluate, quality_metrics, write_figures
 from .gate import Decision, decide
@@ -60,9 +60,12 @@ def train_candidate(settings: Settings, tracker: Tracker) -> model_store.ModelMe
             "cv_roc_auc_std": trained.cv_roc_auc_std,
             **{f"baseline_{name}": value for name, value in baseline_metrics.items()},
         }
-        tracker.log_params({"model": trained.hyperparameters})
+        trained_on = lineage.describe(settings.data.raw_path)
+        tracker.log_params({"model": trained.hyperparameters, "lineage": trained_on})
         tracker.log_metrics(metrics)
-        version = tracker.register_model(trained.pipeline, holdout[list(MODEL_INPUTS)].head(5))
+        version = tracker.register_model(
+            trained.pipeline, holdout[list(MODEL_INPUTS)].head(5), trained_on
+        )
         metadata = model_store.ModelMetadata(
             name=version.name,
             version=version.version,
@@ -71,6 +74,7 @@ def train_candidate(settings: Settings, tracker: Tracker) -> model_store.ModelMe
             metrics=metrics,
             hyperparameters=trained.hyperparameters,
             inputs=list(MODEL_INPUTS),
+            lineage=dict(version.lineage),
         )
         figures = write_figures(evaluation, figures_dir)
         card = model_card.write(
@@ -115,6 +119,7 @@ def export_champion(settings: Settings, tracker: Tracker, version: ModelVersion)
         run_id=version.run_id,
         model_type=type(pipeline.steps[-1][1]).__name__,
         inputs=list(MODEL_INPUTS),
+        lineage=dict(version.lineage),
     )
     with suppress(model_store.ModelNotFoundError):  # richer metadata when it is the candidate
         _, candidate = model_store.load(candidate_dir(settings))

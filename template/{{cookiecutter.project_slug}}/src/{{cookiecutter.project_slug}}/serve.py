@@ -82,6 +82,7 @@ class Readiness(BaseModel):
         description="compiled: the numpy form of the pipeline (predict.py); sklearn: the "
         "pipeline itself (it could not be compiled)."
     )
+    lineage: dict[str, str] = Field(description="The data and code the model was trained on.")
 
 
 class NotReady(BaseModel):
@@ -429,6 +430,7 @@ def create_app(model_dir: Path) -> FastAPI:
             model_type=slot.metadata.model_type,
             trained_at=slot.metadata.trained_at.isoformat(),
             scorer=slot.scorer_kind,
+            lineage=slot.metadata.lineage,
         )
         return _json(readiness.model_dump())
 

@@ -70,5 +70,9 @@ def test_an_identical_retrain_does_not_replace_the_champion_and_rollback_works(
     assert champion is not None
     assert champion.version == second.version
     assert model_store.load(fresh.serve.model_dir)[1].version == second.version
+    pipeline.rollback(fresh, tracker, first.version)  # back to a former champion
+    champion = tracker.get_champion()
+    assert champion is not None
+    assert champion.version == first.version
     with pytest.raises(LookupError, match="no version '99'"):
         pipeline.rollback(fresh, tracker, "99")

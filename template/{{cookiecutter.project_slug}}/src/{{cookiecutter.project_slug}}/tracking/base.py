@@ -6,7 +6,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +18,12 @@ CHAMPION = "champion"
 
 @dataclass(frozen=True)
 class ModelVersion:
-    """A registered model version."""
+    """A registered model version and its lineage (see lineage.py)."""
 
     name: str
     version: str
     run_id: str
+    lineage: Mapping[str, str] = field(default_factory=dict)
 
 
 class Tracker(ABC):
@@ -51,8 +52,11 @@ class Tracker(ABC):
         """Attach a file or a directory to the current run."""
 
     @abstractmethod
-    def register_model(self, pipeline: Pipeline, input_example: pd.DataFrame) -> ModelVersion:
-        """Store the fitted pipeline as a new version of the model, linked to the current run."""
+    def register_model(
+        self, pipeline: Pipeline, input_example: pd.DataFrame, lineage: Mapping[str, str]
+    ) -> ModelVersion:
+        """Store the fitted pipeline as a new version of the model, linked to the current run,
+        with its lineage (the data and code it was trained on), which `get_version` returns."""
 
     @abstractmethod
     def get_version(self, version: str) -> ModelVersion:

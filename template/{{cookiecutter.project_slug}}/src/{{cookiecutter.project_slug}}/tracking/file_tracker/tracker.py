@@ -2,7 +2,7 @@
 
 Layout under the tracking uri (params.yaml `tracking.uri`, default models/registry):
     runs/<run id>/params.json, metrics.json, artifacts/
-    <model name>/<version>/model.joblib, run.json
+    <model name>/<version>/model.joblib, run.json (its run and lineage)
     <model name>/champion          the champion's version number
 """
 
@@ -75,16 +75,20 @@ class FileTracker(Tracker):
             return []
         return sorted(int(p.name) for p in model_dir.iterdir() if p.name.isdigit())
 
-    def register_model(self, pipeline: Pipeline, input_example: pd.DataFrame) -> ModelVersion:
+    def register_model(
+        self, pipeline: Pipeline, input_example: pd.DataFrame, lineage: Mapping[str, str]
+    ) -> ModelVersion:
         number = str(max(self._versions(), default=0) + 1)
         directory = self.root / self.model_name / number
         directory.mkdir(parents=True)
         joblib.dump(pipeline, directory / "model.joblib")
-        version = ModelVersion(self.model_name, number, self.run_dir.name)
-        (directory / "run.json").write_text(
-            json.dumps({"run_id": version.run_id, "inputs": list(input_example.columns)}),
-            encoding="utf-8",
-        )
+        version = ModelVersion(self.model_name, number, self.run_dir.name, dict(lineage))
+        record = {
+            "run_id": version.run_id,
+            "inputs": list(input_example.columns),
+            "lineage": version.lineage,
+        }
+        (directory / "run.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
         return version
 
     def get_version(self, version: str) -> ModelVersion:
@@ -92,7 +96,7 @@ class FileTracker(Tracker):
         if not record.is_file():
             raise LookupError(f"model {self.model_name!r} has no version {version!r}")
         run = json.loads(record.read_text(encoding="utf-8"))
-        return ModelVersion(self.model_name, version, run["run_id"])
+        return ModelVersion(self.model_name, version, run["run_id"], run.get("lineage", {}))
 
     def get_champion(self) -> ModelVersion | None:
         pointer = self.root / self.model_name / CHAMPION

@@ -72,7 +72,9 @@ class MlflowTracker(Tracker):
         else:
             mlflow.log_artifact(str(path))
 
-    def register_model(self, pipeline: Pipeline, input_example: pd.DataFrame) -> ModelVersion:
+    def register_model(
+        self, pipeline: Pipeline, input_example: pd.DataFrame, lineage: Mapping[str, str]
+    ) -> ModelVersion:
         run = mlflow.active_run()
         if run is None:  # without this check MLflow would silently open a run of its own
             raise RuntimeError("register_model needs an active run: call it inside start_run")
@@ -85,14 +87,23 @@ class MlflowTracker(Tracker):
             # (built by this project, e.g. its feature functions) is made of.
             skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(pipeline)),
         )
-        return ModelVersion(self.model_name, str(info.registered_model_version), run.info.run_id)
+        number = str(info.registered_model_version)
+        # The version's tags carry its lineage (shown on its page in the MLflow UI).
+        for key, value in lineage.items():
+            self.client.set_model_version_tag(self.model_name, number, f"lineage.{key}", value)
+        return ModelVersion(self.model_name, number, run.info.run_id, dict(lineage))
 
     def get_version(self, version: str) -> ModelVersion:
         try:
             found = self.client.get_model_version(self.model_name, version)
         except MlflowException as error:
             raise LookupError(f"model {self.model_name!r} has no version {version!r}") from error
-        return ModelVersion(self.model_name, str(found.version), str(found.run_id))
+        lineage = {
+            key.removeprefix("lineage."): value
+            for key, value in found.tags.items()
+            if key.startswith("lineage.")
+        }
+        return ModelVersion(self.model_name, str(found.version), str(found.run_id), lineage)
 
     def get_champion(self) -> ModelVersion | None:
         try:

@@ -1,0 +1,214 @@
+"""Tracking with DVC: DVCLive logs each run, DVC's model registry keeps the versions.
+
+* Runs: DVCLive writes params, metrics and figures to `<tracking.uri>/dvclive/`; the train
+  stage of dvc.yaml declares them, so `dvc exp run` records each run as an experiment and
+  `dvc exp show`, `dvc metrics diff` and `dvc plots diff` compare them.
+* Registry: a git + DVC repository of its own, `<tracking.uri>/models/registry/`, whose
+  dvc.yaml declares the model artifact. Each version is a commit of the model's DVC pointer
+  (`model.joblib.dvc`, content in the DVC cache) and of `version.json` (run, lineage),
+  tagged as GTO registers versions (`<model>@v<N>.0.0`); the champion is the GTO stage
+  `champion` (`<model>#champion#<n>` tags). DVC resolves both without any network access
+  (`dvc.api.artifacts_show`, `dvc artifacts get`), and so does `gto show`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+# DVC ships no type information.
+import dvc.api  # type: ignore[import-untyped]
+import gto.api
+import joblib
+import pandas as pd
+import yaml
+from dvc.exceptions import ArtifactNotFoundError  # type: ignore[import-untyped]
+from dvc.repo import Repo  # type: ignore[import-untyped]
+from dvclive.live import Live
+from sklearn.pipeline import Pipeline
+
+from ...config import TrackingSettings
+from ..base import CHAMPION, ModelVersion, Tracker
+
+MODEL_FILE = "model.joblib"
+VERSION_FILE = "version.json"
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg"}
+# Who commits and tags in the registry when git knows no one (e.g. a CI runner).
+FALLBACK_IDENTITY = {"name": "model registry", "email": "registry@localhost"}
+
+
+class DvcTracker(Tracker):
+    @staticmethod
+    def local_uri(root: Path) -> str:
+        return str(root)  # dvclive/ and models/registry/ under it
+
+    def __init__(self, settings: TrackingSettings) -> None:
+        root = Path(settings.uri or self.local_uri(Path()))
+        self.live_dir = root / "dvclive"
+        self.registry = root / "models" / "registry"
+        self.model_name = settings.model_name
+        self._live: Live | None = None
+        self._run_id = ""
+
+    @property
+    def live(self) -> Live:
+        if self._live is None:
+            raise RuntimeError("no active run: call inside `with tracker.start_run(...)`")
+        return self._live
+
+    @contextmanager
+    def start_run(self, name: str) -> Iterator[str]:
+        # `dvc exp run` names the experiment; outside it the run is named by its start time.
+        self._run_id = (
+            os.environ.get("DVC_EXP_NAME") or f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{name}"
+        )
+        # Experiments come from `dvc exp run` and dvc.yaml declares DVCLive's files, so
+        # DVCLive neither saves experiments of its own nor edits dvc.yaml.
+        with Live(str(self.live_dir), save_dvc_exp=False, dvcyaml=None) as live:
+            self._live = live
+            try:
+                yield self._run_id
+            finally:
+                self._live = None
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        self.live.log_params(dict(params))
+
+    def log_metrics(self, metrics: Mapping[str, float]) -> None:
+        for name, value in metrics.items():
+            self.live.log_metric(name, value, plot=False)  # held-out values, not a series
+
+    def log_artifact(self, path: Path) -> None:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if file.suffix in IMAGE_SUFFIXES:
+                self.live.log_image(file.name, file)
+            else:  # a copy in dvclive/artifacts/ (dvc.yaml versions it with the run)
+                target = Path(self.live.artifacts_dir) / file.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(file, target)
+
+    # ---- the registry ------------------------------------------------------------------
+
+    def _git(self, *args: str) -> str:
+        git = shutil.which("git")
+        if git is None:
+            raise RuntimeError("the DVC model registry needs git on PATH")
+        result = subprocess.run(  # noqa: S603  # fixed arguments, no shell
+            [git, "-C", str(self.registry), *args], capture_output=True, text=True, check=True
+        )
+        return result.stdout.strip()
+
+    def _identity(self) -> dict[str, str]:
+        known = {
+            key: self._git("config", "--default", "", f"user.{key}") for key in FALLBACK_IDENTITY
+        }
+        return known if all(known.values()) else FALLBACK_IDENTITY
+
+    def _ensure_registry(self) -> None:
+        if (self.registry / ".dvc").is_dir():
+            return
+        self.registry.mkdir(parents=True, exist_ok=True)
+        self._git("init", "--quiet")
+        Repo.init(str(self.registry)).close()
+        artifact = {"path": MODEL_FILE, "type": "model"}
+        artifacts = {self.model_name: artifact}
+        (self.registry / "dvc.yaml").write_text(
+            yaml.safe_dump({"artifacts": artifacts}), encoding="utf-8"
+        )
+
+    def _tag(self, version: str) -> str:
+        return f"{self.model_name}@v{version}.0.0"
+
+    def _versions(self) -> list[int]:
+        if not (self.registry / ".git").is_dir():
+            return []
+        prefix = f"{self.model_name}@v"
+        tags = self._git("tag", "--list", f"{prefix}*").split()
+        return sorted(int(tag.removeprefix(prefix).split(".")[0]) for tag in tags)
+
+    def register_model(
+        self, pipeline: Pipeline, input_example: pd.DataFrame, lineage: Mapping[str, str]
+    ) -> ModelVersion:
+        self._ensure_registry()
+        number = str(max(self._versions(), default=0) + 1)
+        record = {
+            "run_id": self._run_id,
+            "inputs": list(input_example.columns),
+            "lineage": dict(lineage),
+        }
+        joblib.dump(pipeline, self.registry / MODEL_FILE)
+        (self.registry / VERSION_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+        with Repo(str(self.registry)) as repo:
+            repo.add(str((self.registry / MODEL_FILE).resolve()))
+        identity = self._identity()
+        self._git("add", "--all")
+        self._git(
+            "-c", f"user.name={identity['name']}", "-c", f"user.email={identity['email']}",
+            "commit", "--quiet", "--message", f"{self.model_name} v{number} (run {self._run_id})",
+        )  # fmt: skip
+        gto.api.register(
+            self.registry,
+            self.model_name,
+            ref="HEAD",
+            version=f"v{number}.0.0",
+            message=json.dumps(record["lineage"]),
+            author=identity["name"],
+            author_email=identity["email"],
+        )
+        return ModelVersion(self.model_name, number, self._run_id, dict(lineage))
+
+    def get_version(self, version: str) -> ModelVersion:
+        if not version.isdigit() or int(version) not in self._versions():
+            raise LookupError(f"model {self.model_name!r} has no version {version!r}")
+        record = json.loads(
+            dvc.api.read(VERSION_FILE, repo=str(self.registry), rev=self._tag(version))
+        )
+        return ModelVersion(self.model_name, version, record["run_id"], record["lineage"])
+
+    def get_champion(self) -> ModelVersion | None:
+        if not self._versions():
+            return None
+        try:
+            found = dvc.api.artifacts_show(self.model_name, stage=CHAMPION, repo=str(self.registry))
+        except ArtifactNotFoundError:
+            return None
+        for number in self._versions():
+            if self._git("rev-parse", f"{self._tag(str(number))}^0") == found["rev"]:
+                return self.get_version(str(number))
+        raise LookupError(f"the champion of {self.model_name!r} is no registered version")
+
+    def set_champion(self, version: ModelVersion) -> None:
+        self.get_version(version.version)  # refuses unknown versions
+        # GTO orders stage assignments by their tag's time, in seconds: never tie the last.
+        latest = self._git(
+            "for-each-ref", "--sort=-taggerdate", "--count=1", "--format=%(taggerdate:unix)",
+            f"refs/tags/{self.model_name}#{CHAMPION}#*",
+        )  # fmt: skip
+        while latest and int(time.time()) <= int(latest):
+            time.sleep(0.1)
+        identity = self._identity()
+        gto.api.assign(
+            self.registry,
+            self.model_name,
+            CHAMPION,
+            version=f"v{version.version}.0.0",
+            force=True,  # a rollback may return the stage to a version that held it before
+            author=identity["name"],
+            author_email=identity["email"],
+        )
+
+    def load_model(self, version: ModelVersion) -> Pipeline:
+        with dvc.api.open(
+            MODEL_FILE, repo=str(self.registry), rev=self._tag(version.version), mode="rb"
+        ) as stream:
+            pipeline: Pipeline = joblib.load(stream)
+        return pipeline

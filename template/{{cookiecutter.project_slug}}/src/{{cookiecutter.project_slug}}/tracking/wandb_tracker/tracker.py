@@ -1,0 +1,196 @@
+"""Tracking with Weights & Biases: runs in a W&B project, model versions as W&B model
+artifacts, the champion as the artifact alias `champion`.
+
+Online (WANDB_API_KEY set, or WANDB_MODE=online) W&B is the registry: versions are the
+artifact's versions (`v0`, `v1`, ...; this project calls them "0", "1", ...) and the alias
+moves on the server. Offline (the default without a key) W&B writes runs to
+`<tracking.uri>/wandb/offline-run-*` for `wandb sync`, but cannot read artifacts back
+(`use_artifact` refuses offline runs), so the adapter keeps every version it logs in a local
+registry beside them, `wandb/registry/<model>/<version>/`, numbered as W&B numbers them
+once synced, and reads versions and the champion from there. See README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import joblib
+import pandas as pd
+import wandb
+from sklearn.pipeline import Pipeline
+from wandb.errors import CommError
+
+from ...config import TrackingSettings
+from ..base import CHAMPION, ModelVersion, Tracker
+
+MODEL_FILE = "model.joblib"
+VERSION_FILE = "version.json"  # the run and lineage: also makes every version's content unique
+ARTIFACT_TYPE = "model"
+FIGURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".svg"}
+
+
+def mode() -> str:
+    """WANDB_MODE when set; otherwise online with an API key, offline without one."""
+    return os.environ.get("WANDB_MODE") or (
+        "online" if os.environ.get("WANDB_API_KEY") else "offline"
+    )
+
+
+class WandbTracker(Tracker):
+    @staticmethod
+    def local_uri(root: Path) -> str:
+        return str(root / "models")  # W&B writes its `wandb/` directory in here
+
+    def __init__(self, settings: TrackingSettings) -> None:
+        self.dir = Path(settings.uri or self.local_uri(Path()))
+        self.project = settings.experiment
+        self.model_name = settings.model_name
+        self.online = mode() == "online"
+        self.registry = self.dir / "wandb" / "registry" / self.model_name  # offline only
+        self._run: Any = None
+
+    def _init(self, job_type: str, name: str | None = None) -> Any:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        return wandb.init(
+            project=self.project,
+            dir=self.dir,
+            mode="online" if self.online else "offline",
+            job_type=job_type,
+            name=name,
+            settings=wandb.Settings(silent=True, console="off", x_disable_stats=True),
+        )
+
+    @property
+    def run(self) -> Any:
+        if self._run is None:
+            raise RuntimeError("no active run: call inside `with tracker.start_run(...)`")
+        return self._run
+
+    @contextmanager
+    def start_run(self, name: str) -> Iterator[str]:
+        with self._init("train", name) as run:
+            self._run = run
+            try:
+                yield str(run.id)
+            finally:
+                self._run = None
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        self.run.config.update(dict(params), allow_val_change=True)
+
+    def log_metrics(self, metrics: Mapping[str, float]) -> None:
+        self.run.summary.update(dict(metrics))  # final evaluation figures, not a series
+
+    def log_artifact(self, path: Path) -> None:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        base = path.parent
+        images = {
+            f"{base.name}/{p.relative_to(base).with_suffix('').as_posix()}": wandb.Image(str(p))
+            for p in files
+            if p.suffix in FIGURE_SUFFIXES
+        }
+        if images:
+            self.run.log(images)
+        for file in files:
+            if file.suffix not in FIGURE_SUFFIXES:
+                self.run.save(str(file), base_path=str(base), policy="now")
+
+    # ---- the registry ------------------------------------------------------------------
+
+    def _artifact(self, directory: Path, record: Mapping[str, Any]) -> wandb.Artifact:
+        artifact = wandb.Artifact(self.model_name, type=ARTIFACT_TYPE, metadata=dict(record))
+        artifact.add_file(str(directory / MODEL_FILE))
+        artifact.add_file(str(directory / VERSION_FILE))
+        return artifact
+
+    def _local_versions(self) -> list[int]:
+        if not self.registry.is_dir():
+            return []
+        return sorted(int(p.name) for p in self.registry.iterdir() if p.name.isdigit())
+
+    def register_model(
+        self, pipeline: Pipeline, input_example: pd.DataFrame, lineage: Mapping[str, str]
+    ) -> ModelVersion:
+        record: dict[str, Any] = {
+            "run_id": str(self.run.id),
+            "inputs": list(input_example.columns),
+            "lineage": dict(lineage),
+        }
+        if self.online:
+            with tempfile.TemporaryDirectory() as staging:
+                directory = _write(Path(staging), pipeline, record)
+                artifact = self.run.log_artifact(self._artifact(directory, record)).wait()
+            number = str(artifact.version).removeprefix("v")
+        else:
+            number = str(max(self._local_versions(), default=-1) + 1)
+            directory = _write(self.registry / number, pipeline, record)
+            self.run.log_artifact(self._artifact(directory, record))  # uploaded by `wandb sync`
+        return ModelVersion(self.model_name, number, record["run_id"], dict(lineage))
+
+    def _remote(self, alias: str) -> wandb.Artifact:
+        name = f"{self.project}/{self.model_name}:{alias}"
+        try:
+            artifact: wandb.Artifact = wandb.Api().artifact(name, type=ARTIFACT_TYPE)
+        except CommError as error:
+            raise LookupError(f"model {self.model_name!r} has no version {alias!r}") from error
+        return artifact
+
+    def get_version(self, version: str) -> ModelVersion:
+        if self.online:
+            record = self._remote(f"v{version}").metadata
+        else:
+            path = self.registry / version / VERSION_FILE
+            if not path.is_file():
+                raise LookupError(f"model {self.model_name!r} has no version {version!r}")
+            record = json.loads(path.read_text(encoding="utf-8"))
+        return ModelVersion(self.model_name, version, record["run_id"], record["lineage"])
+
+    def get_champion(self) -> ModelVersion | None:
+        if self.online:
+            try:
+                version = str(self._remote(CHAMPION).version).removeprefix("v")
+            except LookupError:
+                return None
+            return self.get_version(version)
+        pointer = self.registry / CHAMPION
+        if not pointer.is_file():
+            return None
+        return self.get_version(pointer.read_text(encoding="utf-8").strip())
+
+    def set_champion(self, version: ModelVersion) -> None:
+        self.get_version(version.version)  # refuses unknown versions
+        if self.online:
+            artifact = self._remote(f"v{version.version}")
+            artifact.aliases.append(CHAMPION)  # W&B moves an alias: one version holds it
+            artifact.save()
+            return
+        # Logging the same files again adds no version (W&B deduplicates by content) but
+        # gives the existing one the alias once synced, so the synced project agrees with
+        # the local registry.
+        directory = self.registry / version.version
+        record = json.loads((directory / VERSION_FILE).read_text(encoding="utf-8"))
+        with self._init("promote") as run:
+            run.log_artifact(self._artifact(directory, record), aliases=[CHAMPION])
+        (self.registry / CHAMPION).write_text(version.version, encoding="utf-8")
+
+    def load_model(self, version: ModelVersion) -> Pipeline:
+        if self.online:
+            with tempfile.TemporaryDirectory() as target:
+                self._remote(f"v{version.version}").download(root=target)
+                pipeline: Pipeline = joblib.load(Path(target) / MODEL_FILE)
+            return pipeline
+        loaded: Pipeline = joblib.load(self.registry / version.version / MODEL_FILE)
+        return loaded
+
+
+def _write(directory: Path, pipeline: Pipeline, record: Mapping[str, Any]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    joblib.dump(pipeline, directory / MODEL_FILE)
+    (directory / VERSION_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+    return directory
