@@ -80,7 +80,8 @@ def derived_expression(spec: dict[str, Any]) -> str:
     """A derived value as one Jinja expression over the answers (question names bare)."""
     if "expression" in spec:
         return str(spec["expression"])
-    mapping = ", ".join(f"{value!r}: {as_text(result)!r}" for value, result in spec["values"].items())
+    pairs = spec["values"].items()
+    mapping = ", ".join(f"{value!r}: {as_text(result)!r}" for value, result in pairs)
     return f"{{{mapping}}}[{spec['from']}]"
 
 

@@ -23,9 +23,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from test_deep import project_env, require_interpreter, run
 
 from conftest import defaults, render_copier
+from test_deep import project_env, require_interpreter, run
 
 pytestmark = pytest.mark.deep
 

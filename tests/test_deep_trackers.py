@@ -23,6 +23,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+
+from conftest import defaults, render_copier
 from test_deep import (
     api_server,
     check_api,
@@ -33,8 +35,6 @@ from test_deep import (
     run,
     timed,
 )
-
-from conftest import defaults, render_copier
 
 pytestmark = pytest.mark.deep
 
