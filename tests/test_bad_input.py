@@ -18,7 +18,7 @@ import pytest
 from cookiecutter.exceptions import FailedHookException, OutputDirExistsException
 from cookiecutter.main import cookiecutter
 
-from conftest import TEMPLATE, render_copier
+from rendering import TEMPLATE, render_copier
 
 NOT_A_PACKAGE = "is not a valid package name"
 SHADOWS = "would shadow the Python keyword or module"

@@ -14,7 +14,7 @@ from pathlib import Path
 import cloud_checks
 import pytest
 
-from conftest import render_copier
+from rendering import render_copier
 
 TERRAFORM = "deploy/aws/terraform"
 DEPLOYMENT = "deploy/k8s/base/deployment.yaml"

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from test_matrix import LONGEST_SLUG
 
-from conftest import choices, defaults, render_copier
+from rendering import choices, defaults, render_copier
 
 Resources = dict[tuple[str, str], dict[str, Any]]
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from conftest import OFFLINE_ENV, choices, defaults, python_env, render_copier
+from rendering import OFFLINE_ENV, choices, defaults, python_env, render_copier
 
 pytestmark = pytest.mark.deep
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import defaults, render_copier
+from rendering import defaults, render_copier
 from test_deep import project_env, require_interpreter, run
 
 pytestmark = pytest.mark.deep

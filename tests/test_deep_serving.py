@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 import test_deep
-from conftest import defaults, render_copier
+from rendering import defaults, render_copier
 from test_deep import (
     api_server,
     example_applicant,

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from conftest import COSMETIC, ROOT, TEMPLATE, choice_questions
+from rendering import COSMETIC, ROOT, TEMPLATE, choice_questions
 
 PROJECT = TEMPLATE / "{{cookiecutter.project_slug}}"
 TAG = re.compile(r"{%-?\s*(if|elif|for)\b(.*?)-?%}", re.DOTALL)

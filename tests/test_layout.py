@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import ROOT, choices, defaults, questions, render_copier, rendered_files
+from rendering import ROOT, choices, defaults, questions, render_copier, rendered_files
 
 NOT_YET = "not implemented yet"
 

@@ -1,7 +1,7 @@
 """Every combination renders with Copier and passes every static check.
 
 Size: the full Cartesian product of the *structural* choice questions (every choice
-question except the cosmetic ones in conftest.COSMETIC: today tracker x orchestrator x
+question except the cosmetic ones in rendering.COSMETIC: today tracker x orchestrator x
 cloud x ci = 4 x 7 x 4 x 3 = 336), each paired with cosmetic answers (python_version,
 license) chosen so that every pair of values of any two questions is rendered at least
 once (pairwise coverage; the full 4,032-product would cost twelve times as long for
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 import static_checks
-from conftest import (
+from rendering import (
     choice_questions,
     choices,
     combination_id,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (
+from rendering import (
     combination_id,
     render_copier,
     shards,

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from conftest import ROOT, TEMPLATE, choice_questions, choices, questions
+from rendering import ROOT, TEMPLATE, choice_questions, choices, questions
 
 
 def test_generated_files_are_up_to_date() -> None:

@@ -34,7 +34,7 @@ import copier
 import pytest
 import yaml
 
-from conftest import ROOT, TEMPLATE, choices, defaults
+from rendering import ROOT, TEMPLATE, choices, defaults
 from static_checks import check_all
 
 OLD, NEW = "v1.0.0", "v1.1.0"
