@@ -242,17 +242,24 @@ def test_several_workers_count_every_request(champion_dir: Path, tmp_path: Path)
         with ThreadPoolExecutor(max_workers=8) as pool:
             statuses = list(pool.map(lambda _: _predict(f"{base}/predict"), range(total)))
         assert statuses == [200] * total
-        _, text = _get(f"{base}/metrics")
-        samples = {
-            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-        }
-        assert sum(v for (n, _), v in samples.items() if n == "model_predictions_total") == total
         key = (
             "http_requests_total",
             (("endpoint", "/predict"), ("method", "POST"), ("status", "200")),
         )
+        # A request is counted once its response has been sent, so the client may see the
+        # last response a moment before its count: wait (bounded) for the counts to settle.
+        settle = time.monotonic() + 10
+        while True:
+            _, text = _get(f"{base}/metrics")
+            samples = {
+                (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+                for family in text_string_to_metric_families(text)
+                for sample in family.samples
+            }
+            if samples.get(key, 0) >= total or time.monotonic() > settle:
+                break
+            time.sleep(0.1)
+        assert sum(v for (n, _), v in samples.items() if n == "model_predictions_total") == total
         assert samples[key] == total
         assert samples[("model_loaded", ())] == 1
     finally:
