@@ -3,6 +3,7 @@ an offline environment for rendered projects. Fixtures and reporting live in con
 
 from __future__ import annotations
 
+import fnmatch
 import itertools
 import os
 import shutil
@@ -46,6 +47,19 @@ Answers = dict[str, str]
 def questions() -> dict[str, dict[str, Any]]:
     """options.yml, the single source of the questions."""
     return yaml.safe_load((ROOT / "options.yml").read_text(encoding="utf-8"))
+
+
+@cache
+def layout() -> dict[str, Any]:
+    """layout.yml: what each answer owns and means."""
+    return yaml.safe_load((ROOT / "layout.yml").read_text(encoding="utf-8"))
+
+
+def matches(pattern: str, relative: str) -> bool:
+    """gitignore-style, as `_exclude` reads layout.yml's paths: the pattern names the path
+    or one of its parent directories."""
+    parts = relative.split("/")
+    return any(fnmatch.fnmatchcase("/".join(parts[:n]), pattern) for n in range(1, len(parts) + 1))
 
 
 def choices(name: str) -> list[str]:

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tomllib
 from collections.abc import Callable, Iterable
+from functools import cache
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -84,9 +85,13 @@ def nearest(path: Path, name: str) -> Path | None:
 def ruff_config(path: Path) -> bytes:
     """The ruff settings a file is checked under (its project's `[tool.ruff]`)."""
     config = nearest(path, "pyproject.toml")
-    if config is None:
-        return b""
-    settings = tomllib.loads(config.read_text(encoding="utf-8")).get("tool", {}).get("ruff", {})
+    return ruff_settings(config.read_text(encoding="utf-8")) if config else b""
+
+
+@cache
+def ruff_settings(pyproject: str) -> bytes:
+    """`[tool.ruff]` of a pyproject.toml's text, canonical (a project's files share one)."""
+    settings = tomllib.loads(pyproject).get("tool", {}).get("ruff", {})
     return json.dumps(settings, sort_keys=True).encode()
 
 

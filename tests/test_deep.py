@@ -23,7 +23,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -95,6 +95,26 @@ def require_interpreter(version: str, project: Path, env: Mapping[str, str]) -> 
             f"install Python {version} (e.g. `pyenv install {version}`) or allow uv to "
             f"download it (unset UV_PYTHON_DOWNLOADS).\n{found.stderr}"
         )
+
+
+class Installed(NamedTuple):
+    """A rendered project with its environment synced."""
+
+    project: Path
+    env: dict[str, str]
+    cli: str  # the console script, as the rendered pyproject.toml declares it (credit-risk)
+    package: str  # the import name (credit_risk)
+
+
+def installed_project(source: Path, answers: Mapping[str, str], destination: Path) -> Installed:
+    """Render with Copier, check the interpreter the project asks for, and `uv sync`."""
+    project = render_copier(source, answers, destination)
+    env = project_env(project)
+    scripts = tomllib.loads((project / "pyproject.toml").read_text("utf-8"))["project"]["scripts"]
+    ((cli, entry_point),) = scripts.items()
+    require_interpreter(answers["python_version"], project, env)
+    run(["uv", "sync"], project, env)
+    return Installed(project, env, cli, entry_point.split(".")[0])
 
 
 def free_port() -> int:
@@ -202,15 +222,9 @@ def test_rendered_project_runs_end_to_end(
     for tool in ("uv", "make"):
         assert shutil.which(tool), f"the deep tests need `{tool}` on PATH"
     answers = {**defaults(), "tracker": tracker}
-    project = render_copier(copier_source, answers, tmp_path / f"project-{tracker}")
-    env = project_env(project)
-    # The console script, as the rendered pyproject.toml declares it (e.g. credit-risk).
-    scripts = tomllib.loads((project / "pyproject.toml").read_text("utf-8"))["project"]["scripts"]
-    ((cli, entry_point),) = scripts.items()
-    package = entry_point.split(".")[0]
-
-    require_interpreter(answers["python_version"], project, env)
-    run(["uv", "sync"], project, env)
+    project, env, cli, package = installed_project(
+        copier_source, answers, tmp_path / f"project-{tracker}"
+    )
 
     timed(["make", "test"], project, env, record_property, f"{tracker}: make test")
     timed(["make", "pipeline"], project, env, record_property, f"{tracker}: make pipeline")

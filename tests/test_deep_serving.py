@@ -20,20 +20,18 @@ import shutil
 import signal
 import subprocess
 import time
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 import test_deep
-from rendering import defaults, render_copier
+from rendering import defaults
 from test_deep import (
     api_server,
     example_applicant,
     http,
-    project_env,
-    require_interpreter,
+    installed_project,
     run,
 )
 
@@ -139,16 +137,10 @@ def test_api_survives_fuzzing_and_load(
     wrk, schemathesis = shutil.which("wrk"), shutil.which("schemathesis")
     assert wrk, "this test needs wrk on PATH (Debian/Ubuntu: apt-get install wrk)"
     assert schemathesis, "schemathesis is missing: run `uv sync` in the template repository"
-    answers = defaults()
-    project = render_copier(copier_source, answers, tmp_path / "project")
-    env = project_env(project)
-    scripts = tomllib.loads((project / "pyproject.toml").read_text("utf-8"))["project"]["scripts"]
-    ((cli, entry_point),) = scripts.items()
-    require_interpreter(answers["python_version"], project, env)
-    run(["uv", "sync"], project, env)
+    project, env, cli, package = installed_project(copier_source, defaults(), tmp_path / "project")
     run(["make", "pipeline"], project, env)
     body = tmp_path / "applicant.json"
-    body.write_text(json.dumps(example_applicant(project, entry_point.split(".")[0], env)))
+    body.write_text(json.dumps(example_applicant(project, package, env)))
 
     with api_server(cli, project, env, tmp_path / "api.log") as base:
         fuzz = run(

@@ -19,19 +19,17 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import tomllib
 from pathlib import Path
 
 import pytest
 
-from rendering import defaults, render_copier
+from rendering import defaults
 from test_deep import (
     api_server,
     check_api,
     example_applicant,
     http,
-    project_env,
-    require_interpreter,
+    installed_project,
     run,
     timed,
 )
@@ -100,14 +98,9 @@ def test_tracker_project_runs_end_to_end(
     for tool in ("uv", "make", "git"):
         assert shutil.which(tool), f"the deep tests need `{tool}` on PATH"
     answers = {**defaults(), **CASES[tracker]}
-    project = render_copier(copier_source, answers, tmp_path / f"project-{tracker}")
-    env = project_env(project)
-    scripts = tomllib.loads((project / "pyproject.toml").read_text("utf-8"))["project"]["scripts"]
-    ((cli, entry_point),) = scripts.items()
-    package = entry_point.split(".")[0]
-
-    require_interpreter(answers["python_version"], project, env)
-    run(["uv", "sync"], project, env)
+    project, env, cli, package = installed_project(
+        copier_source, answers, tmp_path / f"project-{tracker}"
+    )
     record_property("env_size", f"{tracker}: .venv {environment_size(project)}")
     run(["git", "init", "--quiet"], project, env)
     run(["git", "add", "--all"], project, env)

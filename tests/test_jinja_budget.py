@@ -10,14 +10,9 @@
 
 from __future__ import annotations
 
-import fnmatch
 import re
-from functools import cache
-from typing import Any
 
-import yaml
-
-from rendering import COSMETIC, ROOT, TEMPLATE, choice_questions
+from rendering import COSMETIC, TEMPLATE, choice_questions, layout, matches
 
 PROJECT = TEMPLATE / "{{cookiecutter.project_slug}}"
 TAG = re.compile(r"{%-?\s*(if|elif|for)\b(.*?)-?%}", re.DOTALL)
@@ -25,11 +20,6 @@ EXPRESSION = re.compile(r"{{(.*?)}}", re.DOTALL)
 NAME = re.compile(r"cookiecutter\.(\w+)")
 # The one import that chooses an adapter.
 SELECTION_IMPORT = "src/{{cookiecutter.project_slug}}/tracking/__init__.py"
-
-
-@cache
-def layout() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "layout.yml").read_text(encoding="utf-8"))
 
 
 def tool_questions() -> set[str]:
@@ -50,14 +40,12 @@ def questions_behind(name: str) -> set[str]:
 
 def owned(relative: str) -> bool:
     """Does the path belong to one answer (layout.yml `owns`)?"""
-    parts = relative.replace("{{cookiecutter.project_slug}}", "x").split("/")
-    prefixes = ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
+    rendered = relative.replace("{{cookiecutter.project_slug}}", "x")
     return any(
-        fnmatch.fnmatchcase(prefix, str(pattern))
+        matches(str(pattern), rendered)
         for values in layout()["owns"].values()
         for paths in values.values()
         for pattern in paths
-        for prefix in prefixes
     )
 
 

@@ -14,22 +14,22 @@ another answer, e.g. a GitLab file needs ci=gitlab). Then:
 
 from __future__ import annotations
 
-import fnmatch
-from functools import cache
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
-from rendering import ROOT, choices, defaults, questions, render_copier, rendered_files
+from rendering import (
+    ROOT,
+    choices,
+    defaults,
+    layout,
+    matches,
+    questions,
+    render_copier,
+    rendered_files,
+)
 
 NOT_YET = "not implemented yet"
-
-
-@cache
-def layout() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "layout.yml").read_text(encoding="utf-8"))
 
 
 def owned(question: str) -> dict[str, list[str]]:
@@ -49,12 +49,6 @@ def exclusive(question: str, value: str) -> list[str]:
         for p in paths
     }
     return [p for p in owned(question)[value] if p not in others]
-
-
-def matches(pattern: str, relative: str) -> bool:
-    """gitignore-style: the pattern names the path or one of its parent directories."""
-    parts = relative.split("/")
-    return any(fnmatch.fnmatchcase("/".join(parts[:n]), pattern) for n in range(1, len(parts) + 1))
 
 
 def present(project: Path, pattern: str) -> bool:
@@ -80,15 +74,15 @@ class Renders:
     """Projects rendered on demand, one per distinct set of answers."""
 
     def __init__(self, source: Path, root: Path) -> None:
-        self.source, self.root, self.done = source, root, {}  # type: ignore[var-annotated]
+        self.source, self.root = source, root
+        self.done: dict[tuple[tuple[str, str], ...], Path] = {}
 
     def __call__(self, answers: dict[str, str]) -> Path:
         key = tuple(sorted(answers.items()))
         if key not in self.done:
             name = "-".join(v for _, v in key)
             self.done[key] = render_copier(self.source, answers, self.root / name)
-        project: Path = self.done[key]
-        return project
+        return self.done[key]
 
 
 @pytest.fixture(scope="module")
