@@ -110,3 +110,31 @@ def test_template_repository_ci_and_hooks_are_valid() -> None:
     hooks = root / ".pre-commit-config.yaml"
     assert static_checks.run("pre-commit", "validate-config", hooks) == []
     assert static_checks.shell_scripts([root / ".ci"]) == []
+
+
+def test_the_memo_revalidates_a_file_whose_content_or_configuration_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What passed is remembered by name, content and the configuration it was checked
+    under: the same name with other content, or the same content under a stricter ruff
+    configuration, is validated again (and fails), while an identical file is not rerun."""
+    monkeypatch.setattr(static_checks, "MEMO", tmp_path / "memo")
+    clean, other_content, stricter = (tmp_path / name for name in ("a", "b", "c"))
+    for project, pyproject, code in (
+        (clean, GOOD_PYPROJECT, "x = 1\n"),
+        (other_content, GOOD_PYPROJECT, "import os\n"),
+        (
+            stricter,
+            GOOD_PYPROJECT.replace("100", "3") + '[tool.ruff.lint]\nselect = ["E501"]\n',
+            "x = 1\n",
+        ),
+    ):
+        (project / "src").mkdir(parents=True)
+        (project / "pyproject.toml").write_text(pyproject, encoding="utf-8")
+        (project / "src" / "m.py").write_text(code, encoding="utf-8")
+    assert static_checks.ruff([clean]) == []
+    with monkeypatch.context() as patched:  # remembered: no validator runs again
+        patched.setattr(static_checks, "run", lambda *args: pytest.fail(f"reran {args}"))
+        assert static_checks.ruff([clean]) == []
+    assert "F401" in "\n".join(static_checks.ruff([other_content]))
+    assert "E501" in "\n".join(static_checks.ruff([stricter]))
