@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+# Metaflow names runs after the user: $USER is unset in many containers and CI runners.
+os.environ.setdefault("METAFLOW_USER", os.environ.get("USER") or "test")
+
 from metaflow import Run, Runner
 
 from {{ cookiecutter.project_slug }} import model_store
@@ -34,7 +38,7 @@ def flow_env(settings: Settings, root: Path) -> dict[str, str]:
     return {
         f"{ENV_PREFIX}PARAMS": str(params),
         "METAFLOW_DATASTORE_SYSROOT_LOCAL": str(root),
-        "METAFLOW_USER": os.environ.get("METAFLOW_USER", "test"),
+        "METAFLOW_USER": os.environ["METAFLOW_USER"],
     }
 
 
