@@ -1,0 +1,156 @@
+"""Dagster software-defined assets over the project's pipeline steps (`pipeline.py`): no ML
+logic here.
+
+    raw_data -> processed_splits -> candidate_model + evaluation -> champion
+    (ingest)                        (train)                          (promote)
+
+Asset checks: the processed splits keep the data contract; the evaluation passes the
+promotion gate's absolute bars (blocking: a failing candidate never reaches `champion`).
+A weekly schedule retrains; a daily sensor runs the monitor and requests the training job
+when it recommends retraining. `make dagster-ui` serves it all (workspace.yaml).
+"""
+
+from collections.abc import Iterator
+from dataclasses import asdict
+
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetsDefinition,
+    AssetSelection,
+    AssetSpec,
+    Definitions,
+    MaterializeResult,
+    ResourceParam,
+    RunRequest,
+    ScheduleDefinition,
+    SkipReason,
+    asset,
+    asset_check,
+    define_asset_job,
+    multi_asset,
+    sensor,
+)
+
+from {{ cookiecutter.project_slug }} import data, model_store, pipeline
+from {{ cookiecutter.project_slug }}.config import Settings, get_settings
+from {{ cookiecutter.project_slug }}.gate import decide
+from {{ cookiecutter.project_slug }}.monitor import run_monitoring
+from {{ cookiecutter.project_slug }}.schema import DataContractError, validate
+from {{ cookiecutter.project_slug }}.tracking import get_tracker
+
+GROUP = "training"
+DAY = 24 * 60 * 60  # seconds
+
+raw_data = AssetSpec(
+    "raw_data",
+    description="The raw applicant data (params.yaml data.raw_path), versioned by DVC.",
+    group_name=GROUP,
+)
+
+
+@asset(deps=[raw_data], group_name=GROUP)
+def processed_splits(settings: ResourceParam[Settings]) -> MaterializeResult[None]:
+    """Validate the raw data against the contract; write the train, test and current splits."""
+    paths = pipeline.ingest(settings)
+    rows = {name: len(pd.read_csv(path)) for name, path in asdict(paths).items()}
+    return MaterializeResult(metadata={f"{name}_rows": count for name, count in rows.items()})
+
+
+@asset_check(asset=processed_splits)
+def data_contract(settings: ResourceParam[Settings]) -> AssetCheckResult:
+    """Every split still satisfies the data contract (schema.py)."""
+    problems = {}
+    for name, path in asdict(data.ProcessedPaths.under(settings.data.processed_dir)).items():
+        try:
+            validate(pd.read_csv(path))
+        except DataContractError as error:
+            problems[name] = str(error)
+    return AssetCheckResult(passed=not problems, metadata=problems)
+
+
+@multi_asset(
+    specs=[
+        AssetSpec("candidate_model", deps=[processed_splits], group_name=GROUP),
+        AssetSpec("evaluation", deps=[processed_splits], group_name=GROUP),
+    ]
+)
+def candidate_model_and_evaluation(
+    settings: ResourceParam[Settings],
+) -> Iterator[MaterializeResult[None]]:
+    """Train a candidate, register it and write its metrics, figures and model card."""
+    metadata = pipeline.train_candidate(settings, get_tracker(settings.tracking))
+    yield MaterializeResult(
+        asset_key="candidate_model",
+        metadata={"version": metadata.version, "model_type": metadata.model_type},
+    )
+    yield MaterializeResult(
+        asset_key="evaluation",
+        metadata={
+            **{name: float(value) for name, value in sorted(metadata.metrics.items())},
+            "model_card": str(settings.reports_dir / "model_card.md"),
+        },
+    )
+
+
+@asset_check(asset="evaluation", blocking=True)
+def passes_the_gate(settings: ResourceParam[Settings]) -> AssetCheckResult:
+    """The candidate clears the gate's absolute bars (minimum ROC AUC, the baseline, the
+    fairness bound); `champion` then also compares it with the current champion."""
+    _, candidate = model_store.load(pipeline.candidate_dir(settings))
+    baseline = {"roc_auc": candidate.metrics["baseline_roc_auc"]}
+    decision = decide(candidate.metrics, baseline, None, settings.gate)
+    return AssetCheckResult(passed=decision.promote, metadata={"reasons": decision.reasons})
+
+
+@asset(deps=["candidate_model", "evaluation"], group_name=GROUP)
+def champion(settings: ResourceParam[Settings]) -> MaterializeResult[None]:
+    """The promotion gate: the candidate becomes the served champion if it beats the current
+    one (reports/promotion.json says why either way)."""
+    decision = pipeline.promote(settings, get_tracker(settings.tracking))
+    served = model_store.load(settings.serve.model_dir)[1] if decision.promote else None
+    return MaterializeResult(
+        metadata={
+            "promoted": decision.promote,
+            "reasons": decision.reasons,
+            "served_version": served.version if served else "unchanged",
+        }
+    )
+
+
+training_job = define_asset_job("training", selection=AssetSelection.groups(GROUP))
+
+weekly_training = ScheduleDefinition(
+    name="weekly_training", job=training_job, cron_schedule="0 3 * * 1", execution_timezone="UTC"
+)
+
+
+@sensor(job=training_job, minimum_interval_seconds=DAY)
+def retrain_on_drift(settings: ResourceParam[Settings]) -> RunRequest | SkipReason:
+    """Continuous monitoring: drift, live quality and age of the champion, once a day."""
+    summary = run_monitoring(settings)
+    if not summary.retraining_recommended:
+        return SkipReason("no drift, quality holds, model is fresh")
+    return RunRequest(
+        run_key=summary.generated_at.isoformat(),
+        tags={"retraining_reason": "; ".join(summary.reasons)},
+    )
+
+
+ASSETS: list[AssetsDefinition | AssetSpec] = [
+    raw_data,
+    processed_splits,
+    candidate_model_and_evaluation,
+    champion,
+]
+CHECKS: list[AssetChecksDefinition] = [data_contract, passes_the_gate]
+
+defs = Definitions(
+    assets=ASSETS,
+    asset_checks=CHECKS,
+    jobs=[training_job],
+    schedules=[weekly_training],
+    sensors=[retrain_on_drift],
+    resources={"settings": get_settings()},
+)

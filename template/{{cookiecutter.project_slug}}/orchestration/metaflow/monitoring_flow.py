@@ -1,0 +1,41 @@
+"""Metaflow flow for continuous monitoring: drift, live quality and age of the champion
+(`monitor.run_monitoring`). Deployed to Argo Workflows it runs daily (@schedule) and, when
+retraining is recommended, publishes the event that triggers training_flow.py (@trigger).
+Run locally (`make flow-monitor`) it reports and publishes nothing.
+"""
+
+from __future__ import annotations
+
+from metaflow import FlowSpec, schedule, step
+from metaflow.plugins.argo.argo_events import ArgoEvent  # metaflow.integrations re-exports it
+
+from {{ cookiecutter.project_slug }}.config import get_settings
+from {{ cookiecutter.project_slug }}.monitor import run_monitoring
+
+RETRAINING_EVENT = "{{ cookiecutter.project_slug }}.retraining_recommended"  # training_flow.py's @trigger
+
+
+@schedule(daily=True)
+class MonitoringFlow(FlowSpec):
+    """Continuous monitoring; retraining happens in TrainingFlow, on this flow's event."""
+
+    @step
+    def start(self) -> None:
+        summary = run_monitoring(get_settings())
+        self.retraining_recommended = summary.retraining_recommended
+        self.reasons = summary.reasons
+        self.drift_share = summary.drift_share
+        if summary.retraining_recommended:
+            print("retraining recommended:", "; ".join(summary.reasons))
+            # Sent only when running on Argo Workflows (force=False); a no-op locally.
+            event = ArgoEvent(RETRAINING_EVENT)  # type: ignore[no-untyped-call]
+            event.publish(payload={"reasons": summary.reasons}, force=False)  # type: ignore[no-untyped-call]
+        self.next(self.end)
+
+    @step
+    def end(self) -> None:
+        pass
+
+
+if __name__ == "__main__":
+    MonitoringFlow()  # type: ignore[no-untyped-call]
