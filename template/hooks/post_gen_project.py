@@ -13,9 +13,15 @@ __pycache__
 .DS_Store
 {% if cookiecutter.tracker != 'mlflow' %}src/*/tracking/mlflow_tracker{% endif %}
 {% if cookiecutter.tracker not in ['wandb', 'dvc', 'none'] %}src/*/tracking/file_tracker{% endif %}
-{% if cookiecutter.orchestrator not in ['none', 'prefect', 'airflow', 'dagster', 'kubeflow', 'flyte', 'metaflow'] %}.github/workflows/ct.yml{% endif %}
-{% if cookiecutter.orchestrator not in ['none', 'prefect', 'airflow', 'dagster', 'kubeflow', 'flyte', 'metaflow'] %}.github/workflows/cm.yml{% endif %}
-{% if cookiecutter.orchestrator not in ['none', 'prefect', 'airflow', 'dagster', 'kubeflow', 'flyte', 'metaflow'] %}.gitlab/continuous-training.yml{% endif %}
+{% if cookiecutter.orchestrator not in ['none', 'prefect', 'dagster', 'metaflow'] %}.github/workflows/ct.yml{% endif %}
+{% if cookiecutter.orchestrator not in ['none', 'prefect', 'dagster', 'metaflow'] %}.github/workflows/cm.yml{% endif %}
+{% if cookiecutter.orchestrator not in ['none', 'prefect', 'dagster', 'metaflow'] %}.gitlab/continuous-training.yml{% endif %}
+{% if cookiecutter.orchestrator != 'airflow' %}dags{% endif %}
+{% if cookiecutter.orchestrator != 'airflow' %}tests/infrastructure/test_airflow_pipeline.py{% endif %}
+{% if cookiecutter.orchestrator != 'kubeflow' %}orchestration/kubeflow{% endif %}
+{% if cookiecutter.orchestrator != 'kubeflow' %}tests/infrastructure/test_kubeflow_pipeline.py{% endif %}
+{% if cookiecutter.orchestrator != 'flyte' %}orchestration/flyte{% endif %}
+{% if cookiecutter.orchestrator != 'flyte' %}tests/infrastructure/test_flyte_pipeline.py{% endif %}
 {% if cookiecutter.cloud != 'local' %}docker-compose.yml{% endif %}
 {% if cookiecutter.ci != 'github' %}.github{% endif %}
 {% if cookiecutter.ci != 'gitlab' %}.gitlab-ci.yml{% endif %}
