@@ -161,8 +161,9 @@ def test_with_an_image_each_step_runs_the_cli_in_a_pod(
     stub.write_text('#!/bin/sh\nexit "$MONITOR_EXIT"\n', encoding="utf-8")
     stub.chmod(0o755)
     path = f"{stub.parent}{os.pathsep}{os.environ['PATH']}"
-    (skip,) = pods[-1].skip_on_exit_code
-    for monitor_exit, pod_exit in {"3": 0, "0": skip, "1": 1}.items():
+    skipped = 99  # dags/ml_pipeline.py NO_DRIFT_EXIT_CODE
+    assert skipped in pods[-1].skip_on_exit_code
+    for monitor_exit, pod_exit in {"3": 0, "0": skipped, "1": 1}.items():
         ran = subprocess.run(  # noqa: S603 (the DAG's own command, with a stub CLI)
             [str(shutil.which("sh")), "-c", pods[-1].arguments[0]],
             env={**os.environ, "PATH": path, "MONITOR_EXIT": monitor_exit},
