@@ -4,6 +4,7 @@ process (as `pyflyte run` does), its outputs in a temporary workspace."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -28,6 +29,7 @@ def flyte() -> ModuleType:
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # flytekit locates its tasks by module
     spec.loader.exec_module(module)
     return module
 
