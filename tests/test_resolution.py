@@ -1,8 +1,11 @@
 """Resolution tier: every dependency set a user can render resolves.
 
-The rendered pyproject.toml depends on the tracker, the orchestrator and the Python version
-(each tool's dependency group, requires-python); `uv lock` must resolve it for every such
-combination, so that no answer leads to an unresolvable project. Only pyproject.toml is
+The rendered pyproject.toml depends on the tracker, the orchestrator, the cloud and the Python
+version (each tool's dependency group, requires-python); `uv lock` must resolve it for every
+orchestrator x tracker x Python version, so that no answer leads to an unresolvable project.
+The cloud (a DVC remote plugin) is rotated over them so that every cloud meets every
+orchestrator and every tracker (a Latin square: for one orchestrator the four trackers take
+the four clouds; for one tracker the seven orchestrators do). Only pyproject.toml is
 rendered; identical renders are locked once; the locks run in parallel threads against the
 shared uv cache.
 """
@@ -18,7 +21,7 @@ from pathlib import Path
 import copier
 import pytest
 
-from conftest import choices, defaults, python_env
+from rendering import choices, defaults, python_env
 
 pytestmark = pytest.mark.deep
 
@@ -45,9 +48,12 @@ def test_every_rendered_dependency_set_resolves(
 ) -> None:
     start = time.perf_counter()
     renders: dict[bytes, list[str]] = {}
-    for values in itertools.product(*(choices(axis) for axis in AXES)):
-        answers = {**defaults(), **dict(zip(AXES, values, strict=True))}
-        name = "-".join(values)
+    clouds = choices("cloud")
+    for indexes in itertools.product(*(range(len(choices(axis))) for axis in AXES)):
+        values = [choices(axis)[index] for axis, index in zip(AXES, indexes, strict=True)]
+        cloud = clouds[sum(indexes) % len(clouds)]
+        answers = {**defaults(), **dict(zip(AXES, values, strict=True)), "cloud": cloud}
+        name = "-".join([*values, cloud])
         project = tmp_path / "render" / name
         copier.run_copy(
             str(copier_source),

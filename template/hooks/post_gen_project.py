@@ -17,13 +17,19 @@ __pycache__
 {% if cookiecutter.tracker != 'wandb' %}tests/infrastructure/test_wandb_offline.py{% endif %}
 {% if cookiecutter.tracker != 'dvc' %}src/*/tracking/dvc_tracker{% endif %}
 {% if cookiecutter.tracker != 'none' %}src/*/tracking/file_tracker{% endif %}
-{% if cookiecutter.orchestrator not in ['none', 'airflow', 'kubeflow', 'flyte'] %}.github/workflows/ct.yml{% endif %}
-{% if cookiecutter.orchestrator not in ['none', 'airflow', 'kubeflow', 'flyte'] %}.github/workflows/cm.yml{% endif %}
-{% if cookiecutter.orchestrator not in ['none', 'airflow', 'kubeflow', 'flyte'] %}.gitlab/continuous-training.yml{% endif %}
+{% if cookiecutter.orchestrator != 'none' %}.github/workflows/ct.yml{% endif %}
+{% if cookiecutter.orchestrator != 'none' %}.github/workflows/cm.yml{% endif %}
+{% if cookiecutter.orchestrator != 'none' %}.gitlab/continuous-training.yml{% endif %}
 {% if cookiecutter.orchestrator != 'prefect' %}orchestration/prefect{% endif %}
 {% if cookiecutter.orchestrator != 'prefect' %}tests/infrastructure/test_prefect_pipeline.py{% endif %}
+{% if cookiecutter.orchestrator != 'airflow' %}dags{% endif %}
+{% if cookiecutter.orchestrator != 'airflow' %}tests/infrastructure/test_airflow_pipeline.py{% endif %}
 {% if cookiecutter.orchestrator != 'dagster' %}orchestration/dagster{% endif %}
 {% if cookiecutter.orchestrator != 'dagster' %}tests/infrastructure/test_dagster_pipeline.py{% endif %}
+{% if cookiecutter.orchestrator != 'kubeflow' %}orchestration/kubeflow{% endif %}
+{% if cookiecutter.orchestrator != 'kubeflow' %}tests/infrastructure/test_kubeflow_pipeline.py{% endif %}
+{% if cookiecutter.orchestrator != 'flyte' %}orchestration/flyte{% endif %}
+{% if cookiecutter.orchestrator != 'flyte' %}tests/infrastructure/test_flyte_pipeline.py{% endif %}
 {% if cookiecutter.orchestrator != 'metaflow' %}orchestration/metaflow{% endif %}
 {% if cookiecutter.orchestrator != 'metaflow' %}tests/infrastructure/test_metaflow_pipeline.py{% endif %}
 {% if cookiecutter.cloud != 'local' %}docker-compose.yml{% endif %}

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.project_slug }} import data, model_store
-from {{ cookiecutter.project_slug }}.config import Settings
+from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings
 from {{ cookiecutter.project_slug }}.tracking import local_store_uri
 from {{ cookiecutter.project_slug }}.train import TrainedModel, train
 
@@ -43,6 +43,24 @@ def workspace_settings(root: Path) -> Settings:
             "tracking": base.tracking.model_copy(update={"uri": local_store_uri(root)}),
         }
     )
+
+
+def workspace_environment(root: Path) -> dict[str, str]:
+    """`workspace_settings(root)` as environment variables, for code that reads the settings
+    itself (an orchestrator's tasks, a subprocess)."""
+    settings = workspace_settings(root)
+    return {
+        f"{ENV_PREFIX}{name}": str(value)
+        for name, value in {
+            "DATA__RAW_PATH": settings.data.raw_path,
+            "DATA__PROCESSED_DIR": settings.data.processed_dir,
+            "MODELS_DIR": settings.models_dir,
+            "REPORTS_DIR": settings.reports_dir,
+            "MONITOR__REPORTS_DIR": settings.monitor.reports_dir,
+            "SERVE__MODEL_DIR": settings.serve.model_dir,
+            "TRACKING__URI": settings.tracking.uri,
+        }.items()
+    }
 
 
 @pytest.fixture(scope="session")

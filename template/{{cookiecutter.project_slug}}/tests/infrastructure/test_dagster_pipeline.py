@@ -10,9 +10,9 @@ import pytest
 
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "true")
 
+import orchestration.dagster.definitions as definitions
 from dagster import DagsterInstance, RunRequest, build_sensor_context, materialize
 
-import orchestration.dagster.definitions as definitions
 from {{ cookiecutter.project_slug }} import model_store
 from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.tracking import get_tracker

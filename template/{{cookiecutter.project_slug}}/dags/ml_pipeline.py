@@ -1,0 +1,137 @@
+"""The project's pipeline as two Airflow DAGs (TaskFlow API).
+
+* `{{ cookiecutter.project_slug }}_training` runs the pipeline's steps (ingest, train, promote;
+  `pipeline.STEPS`) every Monday at 04:23 UTC, and whenever monitoring asks for retraining.
+* `{{ cookiecutter.project_slug }}_monitoring` checks drift, live quality and the champion's
+  age every day at 05:41 UTC; when retraining is recommended it updates the `DRIFT` asset,
+  which schedules a training run (data-aware scheduling: the training DAG's schedule is
+  "weekly or on drift").
+
+Where the steps run is set in cluster.yaml beside this file: without an image, in the
+Airflow worker's process (`make airflow-run`, `airflow standalone`); with one, each step is
+a KubernetesPodOperator running the project's CLI in that image (see README.md).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, task
+from airflow.sdk.bases.operator import BaseOperator
+
+from {{ cookiecutter.project_slug }}.config import get_settings
+from {{ cookiecutter.project_slug }}.pipeline import STEPS, Step
+
+PROJECT = "{{ cookiecutter.project_slug }}"
+CLI = "{{ cookiecutter.project_slug | replace('_', '-') }}"
+CLUSTER: dict[str, Any] = yaml.safe_load(
+    Path(__file__).with_name("cluster.yaml").read_text(encoding="utf-8")
+)
+IMAGE = os.path.expandvars(os.environ.get("PIPELINE_IMAGE", CLUSTER["image"]))
+TRAINING_SCHEDULE = "23 4 * * 1"  # Mondays 04:23 UTC
+MONITORING_SCHEDULE = "41 5 * * *"  # daily 05:41 UTC
+START = datetime(2025, 1, 1)
+# Updated by the monitoring DAG when retraining is recommended; schedules a training run.
+DRIFT = Asset(name=f"{PROJECT}_retraining_recommended")
+DRIFT_EXIT_CODE = 3  # `monitor` exits with it when retraining is recommended (monitor.py)
+NO_DRIFT_EXIT_CODE = 99  # the monitoring pod's exit code for "nothing to do" (task skipped)
+
+
+def in_pod(task_id: str, command: str, **kwargs: Any) -> BaseOperator:
+    """A task that runs one CLI command in the project's image on Kubernetes, with the
+    workspace (data, models, reports) on a shared volume."""
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from kubernetes.client import models as k8s  # type: ignore[import-untyped]
+
+    return KubernetesPodOperator(
+        task_id=task_id,
+        name=f"{PROJECT}-{task_id}".replace("_", "-"),
+        namespace=CLUSTER["namespace"],
+        image=IMAGE,
+        cmds=["sh", "-c"],
+        arguments=[command],
+        env_vars={f"{PROJECT.upper()}_{name}": value for name, value in CLUSTER["env"].items()},
+        volumes=[
+            k8s.V1Volume(
+                name="workspace",
+                persistent_volume_claim=k8s.V1PersistentVolumeClaimVolumeSource(
+                    claim_name=CLUSTER["workspace_claim"]
+                ),
+            )
+        ],
+        volume_mounts=[k8s.V1VolumeMount(name="workspace", mount_path=CLUSTER["workspace"])],
+        on_finish_action="delete_succeeded_pod",
+        **kwargs,
+    )
+
+
+def step_task(step: Step) -> Any:
+    """One pipeline step as a task: the very function the CLI runs."""
+    if IMAGE:
+        return in_pod(step.name, f"{CLI} {step.name}")
+
+    @task(task_id=step.name)
+    def run_step() -> str:
+        return str(step.run(get_settings()))
+
+    return run_step()
+
+
+with DAG(
+    dag_id=f"{PROJECT}_training",
+    description="Ingest, train and promote: weekly, and when monitoring recommends retraining.",
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable(TRAINING_SCHEDULE, timezone="UTC"), assets=DRIFT
+    ),
+    start_date=START,
+    catchup=False,
+    max_active_runs=1,
+    tags=[PROJECT, "continuous-training"],
+) as training:
+    previous = None
+    for step in STEPS:
+        current = step_task(step)
+        if previous is not None:
+            previous >> current
+        previous = current
+
+
+with DAG(
+    dag_id=f"{PROJECT}_monitoring",
+    description="Drift, live quality and age of the champion; retraining when they degrade.",
+    schedule=CronTriggerTimetable(MONITORING_SCHEDULE, timezone="UTC"),
+    start_date=START,
+    catchup=False,
+    max_active_runs=1,
+    tags=[PROJECT, "continuous-monitoring"],
+) as monitoring:
+    (ingest,) = (s for s in STEPS if s.name == "ingest")  # today's batch
+    if IMAGE:
+        # `monitor` exits DRIFT_EXIT_CODE when retraining is recommended: that success
+        # updates the asset; "no drift" skips the task, so the asset stays as it was.
+        check = in_pod(
+            "monitor",
+            f"{CLI} monitor; code=$?; [ $code -eq {DRIFT_EXIT_CODE} ] && exit 0; "
+            f"[ $code -eq 0 ] && exit {NO_DRIFT_EXIT_CODE}; exit $code",
+            outlets=[DRIFT],
+            skip_on_exit_code=NO_DRIFT_EXIT_CODE,
+        )
+        step_task(ingest) >> check
+    else:
+
+        @task.short_circuit(task_id="monitor")
+        def monitor() -> bool:
+            """Continue (and update the asset) only when retraining is recommended."""
+            from {{ cookiecutter.project_slug }}.monitor import run_monitoring  # heavy: at run time
+
+            return run_monitoring(get_settings()).retraining_recommended
+
+        @task(outlets=[DRIFT])
+        def request_retraining() -> None:
+            """Updating the asset schedules a training run."""
+
+        step_task(ingest) >> monitor() >> request_retraining()

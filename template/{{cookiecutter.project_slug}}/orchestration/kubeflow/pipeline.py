@@ -1,0 +1,139 @@
+"""The project's pipeline on Kubeflow Pipelines (KFP v2).
+
+Two pipelines over the steps that `pipeline.STEPS` declares (no ML code here):
+
+* `training`: ingest -> train -> promote, one component per step;
+* `monitoring`: ingest -> monitor, then train -> promote only when monitoring recommends
+  retraining (`dsl.If` on the monitor's output): drift-triggered retraining.
+
+Every component runs in the project's image (kubeflow.yaml). Usage:
+
+    python orchestration/kubeflow/pipeline.py compile build/kubeflow   # pipeline YAML
+    python orchestration/kubeflow/pipeline.py run                      # locally (kfp.local)
+    python orchestration/kubeflow/pipeline.py schedule <KFP host>      # recurring runs
+"""
+# kfp ships no type information: its decorators return untyped objects.
+# mypy: disable-error-code="untyped-decorator,misc"
+# No `from __future__ import annotations`: KFP reads the components' annotations as types.
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kfp import compiler, dsl  # type: ignore[import-untyped]
+
+from {{ cookiecutter.project_slug }}.pipeline import STEPS
+
+CONFIG: dict[str, Any] = yaml.safe_load(
+    Path(__file__).with_name("kubeflow.yaml").read_text(encoding="utf-8")
+)
+IMAGE = os.path.expandvars(os.environ.get("PIPELINE_IMAGE", CONFIG["image"]))
+PIPELINES = ("training", "monitoring")
+
+
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def run_step(step: str) -> str:
+    """One step of `pipeline.STEPS`, by name, with the settings of the container."""
+    from {{ cookiecutter.project_slug }}.config import get_settings
+    from {{ cookiecutter.project_slug }}.pipeline import STEPS
+
+    (found,) = (s for s in STEPS if s.name == step)
+    return str(found.run(get_settings()))
+
+
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def monitor() -> bool:
+    """Drift, live quality and age of the champion: is retraining recommended?"""
+    from {{ cookiecutter.project_slug }}.config import get_settings
+    from {{ cookiecutter.project_slug }}.monitor import run_monitoring
+
+    return run_monitoring(get_settings()).retraining_recommended
+
+
+def steps(names: list[str], after: Any = None) -> None:
+    """The named steps in order, each after the previous one; never cached (each run reads
+    today's data and registry)."""
+    for name in names:
+        task = run_step(step=name).set_display_name(name).set_caching_options(False)
+        if after is not None:
+            task.after(after)
+        after = task
+
+
+@dsl.pipeline(name="{{ cookiecutter.project_slug | replace('_', '-') }}-training")
+def training() -> None:
+    """Ingest, train and promote."""
+    steps([step.name for step in STEPS])
+
+
+@dsl.pipeline(name="{{ cookiecutter.project_slug | replace('_', '-') }}-monitoring")
+def monitoring() -> None:
+    """Check today's batch; retrain (and gate) when retraining is recommended."""
+    ingest, *retrain = [step.name for step in STEPS]
+    fresh = run_step(step=ingest).set_display_name(ingest).set_caching_options(False)
+    check = monitor().after(fresh).set_caching_options(False)
+    with dsl.If(check.output == True, name="retraining-recommended"):  # noqa: E712
+        steps(retrain, after=check)
+
+
+def compile_to(directory: Path) -> list[Path]:
+    """Compile both pipelines to KFP's pipeline YAML."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in PIPELINES:
+        path = directory / f"{name}.yaml"
+        compiler.Compiler().compile(globals()[name], str(path))
+        paths.append(path)
+    return paths
+
+
+def run_locally(pipeline_root: Path) -> None:
+    """Both pipelines in subprocesses of this environment (kfp.local)."""
+    from kfp import local
+
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root))
+    training()
+    monitoring()
+
+
+def schedule(host: str, directory: Path) -> None:
+    """Recurring runs on a Kubeflow Pipelines deployment: weekly training (continuous
+    training) and daily monitoring, which retrains when it recommends to."""
+    from kfp import Client
+
+    client = Client(host=host)
+    experiment = client.create_experiment(CONFIG["experiment"])
+    for name, path in zip(PIPELINES, compile_to(directory), strict=True):
+        client.create_recurring_run(
+            experiment_id=experiment.experiment_id,
+            job_name=f"{CONFIG['experiment']}-{name}",
+            cron_expression=CONFIG[f"{name}_cron"],
+            pipeline_package_path=str(path),
+            max_concurrency=1,
+            no_catchup=True,
+            enable_caching=False,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("compile").add_argument("directory", type=Path)
+    commands.add_parser("run").add_argument("--pipeline-root", type=Path, default=Path("build"))
+    scheduling = commands.add_parser("schedule")
+    scheduling.add_argument("host")
+    scheduling.add_argument("--directory", type=Path, default=Path("build/kubeflow"))
+    arguments = parser.parse_args()
+    if arguments.command == "compile":
+        for path in compile_to(arguments.directory):
+            print(path)
+    elif arguments.command == "run":
+        run_locally(arguments.pipeline_root / "kubeflow")
+    else:
+        schedule(arguments.host, arguments.directory)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""ML Test Score, infrastructure: the pipeline through Airflow, as the scheduler runs it.
+
+A throwaway Airflow home (sqlite, `airflow db migrate`) in a temporary directory; the DAG
+folder parsed as the DAG processor parses it; both DAGs run with `dag.test()`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from {{ cookiecutter.project_slug }} import model_store
+from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, get_settings
+from {{ cookiecutter.project_slug }}.pipeline import STEPS
+from {{ cookiecutter.project_slug }}.tracking import get_tracker
+
+from ..conftest import PROJECT_ROOT, workspace_environment
+
+pytestmark = pytest.mark.infrastructure
+
+DAGS = PROJECT_ROOT / "dags"
+TRAINING = "{{ cookiecutter.project_slug }}_training"
+MONITORING = "{{ cookiecutter.project_slug }}_monitoring"
+
+
+@pytest.fixture(scope="module")
+def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Airflow configured by the environment (before it is first imported), its metadata
+    database migrated, the steps in-process and their outputs in a temporary workspace."""
+    root = tmp_path_factory.mktemp("airflow")
+    environment = {
+        "AIRFLOW_HOME": str(root / "home"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",  # as once unpaused in the UI
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",  # slow, shared CI machines
+        "PIPELINE_IMAGE": "",  # the steps in this process, whatever cluster.yaml says
+        **workspace_environment(root / "workspace"),
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"],
+            check=True,
+            capture_output=True,
+            env=os.environ.copy(),
+        )
+        get_settings.cache_clear()
+        yield root
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def dags(airflow: Path) -> dict[str, Any]:
+    """The DAG folder parsed as the DAG processor parses it (`dag.test()` stores the DAGs
+    of its file in the metadata database, so the scheduler's asset bookkeeping knows
+    which DAG consumes which asset)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=DAGS)
+    assert bag.import_errors == {}
+    return dict(bag.dags)
+
+
+def test_the_dags_import_with_the_declared_steps_and_schedules(dags: dict[str, Any]) -> None:
+    """Both DAGs parse (no import error, no cycle); training chains the declared steps and
+    runs weekly or when the monitoring DAG updates its asset."""
+    from airflow.sdk import AssetOrTimeSchedule
+
+    assert set(dags) == {TRAINING, MONITORING}
+    training, monitoring = dags[TRAINING], dags[MONITORING]
+    names = [step.name for step in STEPS]
+    assert [task.task_id for task in training.topological_sort()] == names
+    for upstream, downstream in itertools.pairwise(names):
+        assert training.get_task(downstream).upstream_task_ids == {upstream}
+    assert isinstance(training.timetable, AssetOrTimeSchedule)
+    (outlet,) = monitoring.get_task("request_retraining").outlets
+    assert training.timetable.asset_condition == outlet
+    assert monitoring.get_task("request_retraining").upstream_task_ids == {"monitor"}
+
+
+def test_the_training_dag_produces_a_champion(dags: dict[str, Any], airflow: Path) -> None:
+    """Infrastructure 3: ingest -> train -> promote through Airflow leaves a champion in
+    the registry and a servable model."""
+    run = dags[TRAINING].test()
+
+    assert run.state == "success"
+    settings = get_settings()
+    assert str(settings.models_dir).startswith(str(airflow))
+    champion = get_tracker(settings.tracking).get_champion()
+    assert champion is not None
+    assert model_store.load(settings.serve.model_dir)[1].version == champion.version
+
+
+def test_drift_updates_the_asset_that_schedules_training(
+    dags: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Monitoring 2 and 7: the bundled current batch has drifted, so the monitoring run
+    updates the asset and a training run is queued; without drift, nothing is."""
+    from airflow.models.asset import AssetDagRunQueue, AssetEvent
+    from airflow.utils.session import create_session
+
+    def queued() -> tuple[int, int]:
+        with create_session() as session:
+            events = session.query(AssetEvent).count()
+            runs = session.query(AssetDagRunQueue).filter_by(target_dag_id=TRAINING).count()
+        return events, runs
+
+    monkeypatch.setenv(f"{ENV_PREFIX}MONITOR__DRIFT_SHARE_THRESHOLD", "1.0")
+    get_settings.cache_clear()
+    calm = dags[MONITORING].test()
+    assert calm.state == "success"
+    states = {ti.task_id: ti.state for ti in calm.get_task_instances()}
+    assert states["request_retraining"] == "skipped"
+    assert queued() == (0, 0)
+
+    monkeypatch.delenv(f"{ENV_PREFIX}MONITOR__DRIFT_SHARE_THRESHOLD")
+    get_settings.cache_clear()
+    drifted = dags[MONITORING].test()
+    assert drifted.state == "success"
+    assert queued() == (1, 1)
+
+
+def test_with_an_image_each_step_runs_the_cli_in_a_pod(
+    airflow: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cluster path (cluster.yaml's image, as CD pushes it): every step is a pod that runs
+    the project's CLI in the image, on the shared workspace volume."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+    image = "registry.example.com/{{ cookiecutter.project_slug | replace('_', '-') }}:main"
+    monkeypatch.setenv("PIPELINE_IMAGE", image)
+    bag = DagBag(dag_folder=DAGS)
+    assert bag.import_errors == {}
+    training, monitoring = bag.dags[TRAINING], bag.dags[MONITORING]
+    pods: list[KubernetesPodOperator] = []
+    for task in [training.get_task(step.name) for step in STEPS] + [monitoring.get_task("monitor")]:
+        assert isinstance(task, KubernetesPodOperator)
+        pods.append(task)
+    for pod in pods:
+        assert pod.image == image
+        assert pod.volume_mounts[0].mount_path == "/workspace"
+    cli = "{{ cookiecutter.project_slug | replace('_', '-') }}"
+    assert [pod.arguments[0] for pod in pods[:-1]] == [f"{cli} {step.name}" for step in STEPS]
+    assert pods[-1].arguments[0].startswith(f"{cli} monitor;")
+    assert pods[-1].outlets == [training.timetable.asset_condition]
+    # The monitoring pod's command: retraining recommended (3) succeeds and updates the
+    # asset, no drift (0) skips the task, any other failure fails it.
+    stub = airflow / "bin" / cli
+    stub.parent.mkdir(exist_ok=True)
+    stub.write_text('#!/bin/sh\nexit "$MONITOR_EXIT"\n', encoding="utf-8")
+    stub.chmod(0o755)
+    path = f"{stub.parent}{os.pathsep}{os.environ['PATH']}"
+    skipped = 99  # dags/ml_pipeline.py NO_DRIFT_EXIT_CODE
+    assert skipped in pods[-1].skip_on_exit_code
+    for monitor_exit, pod_exit in {"3": 0, "0": skipped, "1": 1}.items():
+        ran = subprocess.run(  # noqa: S603 (the DAG's own command, with a stub CLI)
+            [str(shutil.which("sh")), "-c", pods[-1].arguments[0]],
+            env={**os.environ, "PATH": path, "MONITOR_EXIT": monitor_exit},
+            check=False,
+        )
+        assert ran.returncode == pod_exit, monitor_exit

@@ -1,0 +1,92 @@
+"""ML Test Score, infrastructure: the pipeline through Flyte, executed locally in this
+process (as `pyflyte run` does), its outputs in a temporary workspace."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from {{ cookiecutter.project_slug }} import model_store
+from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings, get_settings
+from {{ cookiecutter.project_slug }}.pipeline import candidate_dir
+from {{ cookiecutter.project_slug }}.tracking import get_tracker
+
+from ..conftest import PROJECT_ROOT, workspace_environment
+
+pytestmark = pytest.mark.infrastructure
+
+WORKFLOWS = PROJECT_ROOT / "orchestration" / "flyte" / "workflows.py"
+
+
+@pytest.fixture(scope="module")
+def flyte() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("flyte_workflows", WORKFLOWS)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # flytekit locates its tasks by module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("flyte")
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in workspace_environment(root).items():
+            patch.setenv(name, value)
+        get_settings.cache_clear()
+        yield root
+    get_settings.cache_clear()
+
+
+def test_the_launch_plans_schedule_training_and_monitoring(flyte: ModuleType) -> None:
+    """Continuous training and monitoring: cron launch plans of the two workflows, every
+    task in the configured image."""
+    for plan, workflow in (
+        (flyte.training_weekly, flyte.training),
+        (flyte.monitoring_daily, flyte.monitoring),
+    ):
+        assert plan.workflow is workflow
+        assert plan.schedule.cron_schedule.schedule == flyte.CONFIG[f"{workflow.short_name}_cron"]
+    for task in (flyte.run_step, flyte.monitor):
+        assert task.container_image == flyte.IMAGE
+
+
+def test_the_training_workflow_produces_a_champion(flyte: ModuleType, workspace: Path) -> None:
+    """Infrastructure 3: ingest -> train -> promote through Flyte leaves a champion in the
+    registry and a servable model."""
+    decision = flyte.training()
+
+    assert decision.startswith("PROMOTE")
+    settings = get_settings()
+    assert str(settings.models_dir).startswith(str(workspace))
+    champion = get_tracker(settings.tracking).get_champion()
+    assert champion is not None
+    assert model_store.load(settings.serve.model_dir)[1].version == champion.version
+
+
+def test_monitoring_retrains_on_drift_only(
+    flyte: ModuleType, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Monitoring 2 and 7: without drift the monitoring workflow keeps the champion; the
+    bundled current batch has drifted, so it trains (and gates) a new candidate."""
+
+    def candidate(settings: Settings) -> str:
+        return model_store.load(candidate_dir(settings))[1].version
+
+    before = candidate(get_settings())
+    monkeypatch.setenv(f"{ENV_PREFIX}MONITOR__DRIFT_SHARE_THRESHOLD", "1.0")
+    get_settings.cache_clear()
+    assert flyte.monitoring() == "no retraining recommended"
+    assert candidate(get_settings()) == before
+
+    monkeypatch.delenv(f"{ENV_PREFIX}MONITOR__DRIFT_SHARE_THRESHOLD")
+    get_settings.cache_clear()
+    flyte.monitoring()
+    assert candidate(get_settings()) != before

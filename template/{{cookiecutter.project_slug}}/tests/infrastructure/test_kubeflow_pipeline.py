@@ -1,0 +1,99 @@
+"""ML Test Score, infrastructure: the pipeline through Kubeflow Pipelines.
+
+Both pipelines compile to KFP's pipeline YAML and load back with KFP's own loader; then they
+run locally with `kfp.local` (each component a subprocess of this environment, as
+`make kubeflow-run` does), their outputs in a temporary workspace.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from {{ cookiecutter.project_slug }} import model_store
+from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings, get_settings
+from {{ cookiecutter.project_slug }}.pipeline import STEPS, candidate_dir
+from {{ cookiecutter.project_slug }}.tracking import get_tracker
+
+from ..conftest import PROJECT_ROOT, workspace_environment
+
+pytestmark = pytest.mark.infrastructure
+
+PIPELINE = PROJECT_ROOT / "orchestration" / "kubeflow" / "pipeline.py"
+
+
+@pytest.fixture(scope="module")
+def kubeflow() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("kubeflow_pipeline", PIPELINE)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The steps' settings (in this process and the components' subprocesses) point at a
+    temporary workspace; kfp.local runs the components in this environment."""
+    from kfp import local  # type: ignore[import-untyped]
+
+    root = tmp_path_factory.mktemp("kubeflow")
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in workspace_environment(root).items():
+            patch.setenv(name, value)
+        get_settings.cache_clear()
+        local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root / "kfp"))
+        yield root
+    get_settings.cache_clear()
+
+
+def test_the_pipelines_compile_to_specs_kfp_loads(kubeflow: ModuleType, tmp_path: Path) -> None:
+    """`make pipeline-compile`'s YAML is a valid pipeline spec: every component runs the
+    configured image, training has one task per declared step."""
+    from kfp import components
+
+    paths = kubeflow.compile_to(tmp_path)
+    assert [p.name for p in paths] == ["training.yaml", "monitoring.yaml"]
+    for path in paths:
+        spec = components.load_component_from_file(str(path)).pipeline_spec
+        executors = spec.deployment_spec["executors"].values()
+        assert {e["container"]["image"] for e in executors} == {kubeflow.IMAGE}
+    training = components.load_component_from_file(str(paths[0])).pipeline_spec
+    assert len(training.root.dag.tasks) == len(STEPS)
+
+
+def test_the_training_pipeline_produces_a_champion(kubeflow: ModuleType, workspace: Path) -> None:
+    """Infrastructure 3: ingest -> train -> promote through KFP leaves a champion in the
+    registry and a servable model."""
+    kubeflow.training()
+
+    settings = get_settings()
+    assert str(settings.models_dir).startswith(str(workspace))
+    champion = get_tracker(settings.tracking).get_champion()
+    assert champion is not None
+    assert model_store.load(settings.serve.model_dir)[1].version == champion.version
+
+
+def test_monitoring_retrains_on_drift_only(
+    kubeflow: ModuleType, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Monitoring 2 and 7: without drift the monitoring pipeline stops after the check; the
+    bundled current batch has drifted, so it trains (and gates) a new candidate."""
+
+    def candidate(settings: Settings) -> str:
+        return model_store.load(candidate_dir(settings))[1].version
+
+    settings = get_settings()
+    before = candidate(settings)
+    monkeypatch.setenv(f"{ENV_PREFIX}MONITOR__DRIFT_SHARE_THRESHOLD", "1.0")
+    kubeflow.monitoring()
+    assert candidate(settings) == before
+
+    monkeypatch.delenv(f"{ENV_PREFIX}MONITOR__DRIFT_SHARE_THRESHOLD")
+    kubeflow.monitoring()
+    assert candidate(settings) != before
