@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,16 @@ def copier_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
         shutil.copy2(ROOT / name, source / name)
     shutil.copytree(TEMPLATE, source / "template")
     return source
+
+
+@pytest.fixture(scope="session", autouse=True)
+def contained_temporary_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Temporary files of this process under pytest's base directory, which pytest prunes:
+    Cookiecutter writes each rendered hook to a temporary file that it never deletes."""
+    before = tempfile.tempdir
+    tempfile.tempdir = str(tmp_path_factory.mktemp("tempfiles"))
+    yield
+    tempfile.tempdir = before
 
 
 # ---- Reporting, summed over xdist workers: how many combinations each module verified,

@@ -1,7 +1,9 @@
 # Apache Airflow: the DAGs in dags/, run locally with a throwaway sqlite home in .airflow/.
-# PIPELINE_IMAGE= runs the steps in this process (cluster.yaml's image is for the cluster).
+# PIPELINE_IMAGE= runs the steps in this process (cluster.yaml's image is for the cluster);
+# parsing the DAGs imports the ML stack, which takes longer than Airflow's 30 s on a busy machine.
 AIRFLOW := AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
-	AIRFLOW__CORE__LOAD_EXAMPLES=False PIPELINE_IMAGE= uv run airflow
+	AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT=300 PIPELINE_IMAGE= \
+	uv run airflow
 
 .PHONY: flow airflow-db airflow-run airflow-monitor airflow-ui
 

@@ -1,4 +1,7 @@
 # Flyte: orchestration/flyte/workflows.py.
+# pyflyte looks up a default task image for the running Python at start-up and has none for
+# 3.13; every task here names its image (flyte.yaml), so the default is never used.
+export FLYTE_INTERNAL_IMAGE ?= {{ cookiecutter.project_slug | replace('_', '-') }}:latest
 PYFLYTE := uv run pyflyte
 
 .PHONY: flow flyte-run flyte-monitor flyte-register
