@@ -77,6 +77,7 @@ def test_orchestrator_runs_the_pipeline(
     timed(["make", "flow"], project, env, record_property, f"{orchestrator}: make flow")
     assert (project / "models" / "champion" / "metadata.json").is_file(), "no served champion"
     promotion = json.loads((project / "reports" / "promotion.json").read_text("utf-8"))
-    assert promotion["promote"] is True, promotion
+    # Some flows go on to monitor and retrain: the last decision may keep the first champion.
+    assert promotion["promote"] or promotion["champion_version"] == "1", promotion
 
     run(["make", "lint", "typecheck"], project, env)
