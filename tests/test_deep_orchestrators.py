@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,10 @@ def test_orchestrator_runs_the_pipeline(
     for tool in ("uv", "make", "du"):
         assert shutil.which(tool), f"the deep tests need `{tool}` on PATH"
     answers = {**defaults(), "orchestrator": orchestrator, **ROTATION[orchestrator]}
+    start = time.perf_counter()
     installed = installed_project(copier_source, answers, tmp_path / f"project-{orchestrator}")
+    seconds = time.perf_counter() - start
+    record_property("wall_time", f"{orchestrator}: render and uv sync: {seconds:.1f} s")
     project, env = installed.project, installed.env
     assert not (project / ".github" / "workflows" / "ct.yml").exists()
     record_property("wall_time", f"{orchestrator}: environment {environment_size(project)}")
