@@ -1,0 +1,198 @@
+"""The inference log: every prediction the API serves, for monitoring on real traffic.
+
+Each record holds the request id (and the row within a batch), the time, the model version,
+the model inputs and the output (probability and label). The API only appends to an
+in-memory queue; a background thread writes the queue every `flush_seconds` as one JSON
+Lines file per flush under `<url>/predictions/date=<YYYY-MM-DD>/`, so the request path never
+waits for storage. `url` is any fsspec URL: a local directory (the default) or an object
+store (s3://, gs://, az:// with fsspec's filesystem package for it installed).
+
+Privacy: the columns in `drop` are never written; those in `hash` are written as a salted
+SHA-256 (`hash_salt`, best set through the environment), so they can still be counted or
+joined but not read back.
+
+Ground truth arrives later: files of `request_id,row,<target>` rows under `<url>/labels/`
+(CSV or JSON Lines, written by whatever learns the outcome); `read_window` joins them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import queue
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import fsspec  # type: ignore[import-untyped]
+import numpy as np
+import pandas as pd
+from pydantic_core import to_json
+
+from .config import InferenceLogSettings
+from .schema import TARGET
+
+logger = logging.getLogger(__name__)
+
+PREDICTIONS = "predictions"
+LABELS = "labels"
+SERVED_PROBABILITY = "served_probability"
+SERVED_LABEL = "served_label"
+RECORD_FIELDS = ("request_id", "row", "timestamp", "model_version")
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """One request's predictions, as the API hands them over (no copy, no formatting)."""
+
+    timestamp: datetime
+    request_id: str
+    model_version: str
+    columns: Mapping[str, list[Any]]
+    probability: np.ndarray
+    labels: np.ndarray
+
+
+def _hash(value: Any, salt: str) -> str:
+    return hashlib.sha256(f"{salt}{value}".encode()).hexdigest()[:16]
+
+
+class InferenceLog:
+    """Records predictions off the request path (see the module's docstring)."""
+
+    def __init__(
+        self,
+        settings: InferenceLogSettings,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.fs, self.root = fsspec.core.url_to_fs(settings.url)
+        self._queue: queue.SimpleQueue[_Scored] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def record(
+        self,
+        request_id: str,
+        model_version: str,
+        columns: Mapping[str, list[Any]],
+        probability: np.ndarray,
+        labels: np.ndarray,
+    ) -> None:
+        """Queue one request's predictions (called on the request path: O(1))."""
+        self._queue.put(
+            _Scored(self.clock(), request_id, model_version, columns, probability, labels)
+        )
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="inference-log", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Write what is queued and stop the writer."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self.flush()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.settings.flush_seconds):
+            try:
+                self.flush()
+            except Exception:  # a full disk or a lost bucket must not stop the API
+                logger.exception("could not write the inference log to %s", self.settings.url)
+
+    def _lines(self, scored: _Scored) -> list[bytes]:
+        drop, hashed = set(self.settings.drop), set(self.settings.hash)
+        salt = self.settings.hash_salt
+        kept = {
+            name: [_hash(v, salt) for v in values] if name in hashed else values
+            for name, values in scored.columns.items()
+            if name not in drop
+        }
+        timestamp = scored.timestamp.isoformat()
+        probability, labels = scored.probability.tolist(), scored.labels.tolist()
+        return [
+            to_json(
+                {
+                    "request_id": scored.request_id,
+                    "row": row,
+                    "timestamp": timestamp,
+                    "model_version": scored.model_version,
+                    **{name: values[row] for name, values in kept.items()},
+                    SERVED_PROBABILITY: probability[row],
+                    SERVED_LABEL: labels[row],
+                }
+            )
+            for row in range(len(probability))
+        ]
+
+    def flush(self) -> int:
+        """Write the queued predictions as one file per day; returns the rows written."""
+        by_day: dict[str, list[bytes]] = {}
+        while True:
+            try:
+                scored = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            by_day.setdefault(f"{scored.timestamp:%Y-%m-%d}", []).extend(self._lines(scored))
+        for day, lines in by_day.items():
+            directory = f"{self.root}/{PREDICTIONS}/date={day}"
+            self.fs.makedirs(directory, exist_ok=True)
+            name = f"{self.clock():%Y%m%dT%H%M%S%f}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
+            with self.fs.open(f"{directory}/{name}", "wb") as stream:
+                stream.write(b"\n".join(lines) + b"\n")
+        return sum(len(lines) for lines in by_day.values())
+
+
+def _read_files(fs: Any, paths: list[str]) -> pd.DataFrame:
+    frames = []
+    for path in sorted(paths):
+        with fs.open(path, "rb") as stream:
+            if path.endswith(".csv"):
+                frames.append(pd.read_csv(stream))
+            else:
+                frames.append(pd.read_json(stream, lines=True, dtype=False))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def read_window(url: str, start: datetime, end: datetime) -> pd.DataFrame:
+    """The predictions logged in [start, end), with the target column where labels have
+    arrived (NaN elsewhere). Empty when nothing was logged."""
+    fs, root = fsspec.core.url_to_fs(url)
+    days = [start.date() + timedelta(days=i) for i in range((end.date() - start.date()).days + 1)]
+    paths = [
+        path
+        for day in days
+        for path in fs.glob(f"{root}/{PREDICTIONS}/date={day:%Y-%m-%d}/*.jsonl")
+    ]
+    frame = _read_files(fs, paths)
+    if frame.empty:
+        return frame
+    stamps = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
+    frame = frame[(stamps >= start) & (stamps < end)].reset_index(drop=True)
+    label_files = fs.glob(f"{root}/{LABELS}/*.csv") + fs.glob(f"{root}/{LABELS}/*.jsonl")
+    labels = _read_files(fs, label_files)
+    if labels.empty:
+        return frame.assign(**{TARGET.name: np.nan})
+    labels = labels.drop_duplicates(["request_id", "row"], keep="last")
+    return frame.merge(
+        labels[["request_id", "row", TARGET.name]], on=["request_id", "row"], how="left"
+    )
+
+
+def write_labels(url: str, labels: pd.DataFrame, name: str) -> str:
+    """Write ground truth (columns request_id, row and the target) as `<url>/labels/<name>.csv`."""
+    fs, root = fsspec.core.url_to_fs(url)
+    fs.makedirs(f"{root}/{LABELS}", exist_ok=True)
+    path = f"{root}/{LABELS}/{name}.csv"
+    with fs.open(path, "wb") as stream:
+        stream.write(labels[["request_id", "row", TARGET.name]].to_csv(index=False).encode())
+    return path
