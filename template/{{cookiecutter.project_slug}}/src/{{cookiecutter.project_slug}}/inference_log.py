@@ -159,7 +159,7 @@ def _read_files(fs: Any, paths: list[str]) -> pd.DataFrame:
             if path.endswith(".csv"):
                 frames.append(pd.read_csv(stream))
             else:
-                frames.append(pd.read_json(stream, lines=True, dtype=False))
+                frames.append(pd.read_json(stream, lines=True, dtype=False, precise_float=True))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
