@@ -66,7 +66,8 @@ class DvcTracker(Tracker):
     def shared_store_setup() -> str:
         return (
             f"set params.yaml `tracking.uri` (or the {ENV_PREFIX}TRACKING__URI variable) to a "
-            "persistent directory every CT run mounts (the registry's git repository and DVC cache live there)"
+            "persistent directory every CT run mounts (the registry's git repository and "
+            "DVC cache live there)"
         )
 
     @property
