@@ -3,21 +3,24 @@
 Each record holds the request id (and the row within a batch), the time, the model version,
 the model inputs and the output (probability and label). The API only appends to an
 in-memory queue; a background thread writes the queue every `flush_seconds` as one JSON
-Lines file per flush under `<url>/predictions/date=<YYYY-MM-DD>/`, so the request path never
-waits for storage. `url` is any fsspec URL: a local directory (the default) or an object
-store (s3://, gs://, az:// with fsspec's filesystem package for it installed).
+Lines file per flush under `<url>/predictions/date=<YYYY-MM-DD>/` (one line per request,
+its inputs and outputs as columns), so the request path never waits for storage. `url` is
+any fsspec URL: a local directory (the default) or an object store (s3://, gs://, az://
+with fsspec's filesystem package for it installed).
 
 Privacy: the columns in `drop` are never written; those in `hash` are written as a salted
 SHA-256 (`hash_salt`, best set through the environment), so they can still be counted or
 joined but not read back.
 
-Ground truth arrives later: files of `request_id,row,<target>` rows under `<url>/labels/`
-(CSV or JSON Lines, written by whatever learns the outcome); `read_window` joins them.
+Ground truth arrives later: CSV files of `request_id,row,<target>` rows under
+`<url>/labels/` (written by whatever learns the outcome; `row` is the position in a batch
+request, 0 for /predict); `read_window` joins them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import queue
@@ -42,7 +45,6 @@ PREDICTIONS = "predictions"
 LABELS = "labels"
 SERVED_PROBABILITY = "served_probability"
 SERVED_LABEL = "served_label"
-RECORD_FIELDS = ("request_id", "row", "timestamp", "model_version")
 
 
 @dataclass(frozen=True)
@@ -109,57 +111,67 @@ class InferenceLog:
             except Exception:  # a full disk or a lost bucket must not stop the API
                 logger.exception("could not write the inference log to %s", self.settings.url)
 
-    def _lines(self, scored: _Scored) -> list[bytes]:
+    def _line(self, scored: _Scored) -> bytes:
+        """One request as one JSON line of columns (one list per input and output): a
+        single serialisation per request, whatever its size."""
         drop, hashed = set(self.settings.drop), set(self.settings.hash)
         salt = self.settings.hash_salt
-        kept = {
+        columns = {
             name: [_hash(v, salt) for v in values] if name in hashed else values
             for name, values in scored.columns.items()
             if name not in drop
         }
-        timestamp = scored.timestamp.isoformat()
-        probability, labels = scored.probability.tolist(), scored.labels.tolist()
-        return [
-            to_json(
-                {
-                    "request_id": scored.request_id,
-                    "row": row,
-                    "timestamp": timestamp,
-                    "model_version": scored.model_version,
-                    **{name: values[row] for name, values in kept.items()},
-                    SERVED_PROBABILITY: probability[row],
-                    SERVED_LABEL: labels[row],
-                }
-            )
-            for row in range(len(probability))
-        ]
+        return to_json(
+            {
+                "request_id": scored.request_id,
+                "timestamp": scored.timestamp.isoformat(),
+                "model_version": scored.model_version,
+                "columns": {
+                    **columns,
+                    SERVED_PROBABILITY: scored.probability.tolist(),
+                    SERVED_LABEL: scored.labels.tolist(),
+                },
+            }
+        )
 
     def flush(self) -> int:
         """Write the queued predictions as one file per day; returns the rows written."""
         by_day: dict[str, list[bytes]] = {}
+        rows = 0
         while True:
             try:
                 scored = self._queue.get_nowait()
             except queue.Empty:
                 break
-            by_day.setdefault(f"{scored.timestamp:%Y-%m-%d}", []).extend(self._lines(scored))
+            by_day.setdefault(f"{scored.timestamp:%Y-%m-%d}", []).append(self._line(scored))
+            rows += len(scored.probability)
         for day, lines in by_day.items():
             directory = f"{self.root}/{PREDICTIONS}/date={day}"
             self.fs.makedirs(directory, exist_ok=True)
             name = f"{self.clock():%Y%m%dT%H%M%S%f}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
             with self.fs.open(f"{directory}/{name}", "wb") as stream:
                 stream.write(b"\n".join(lines) + b"\n")
-        return sum(len(lines) for lines in by_day.values())
+        return rows
 
 
-def _read_files(fs: Any, paths: list[str]) -> pd.DataFrame:
+def _read_labels(fs: Any, paths: list[str]) -> pd.DataFrame:
     frames = []
     for path in sorted(paths):
         with fs.open(path, "rb") as stream:
-            if path.endswith(".csv"):
-                frames.append(pd.read_csv(stream))
-            else:
-                frames.append(pd.read_json(stream, lines=True, dtype=False, precise_float=True))
+            frames.append(pd.read_csv(stream))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _read_predictions(fs: Any, paths: list[str]) -> pd.DataFrame:
+    """One row per prediction, from files of one JSON line per request."""
+    frames = []
+    for path in sorted(paths):
+        with fs.open(path, "rb") as stream:
+            for line in stream:
+                record = json.loads(line)
+                columns = record.pop("columns")
+                count = len(columns[SERVED_PROBABILITY])
+                frames.append(pd.DataFrame({**columns, **record, "row": range(count)}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
@@ -173,13 +185,12 @@ def read_window(url: str, start: datetime, end: datetime) -> pd.DataFrame:
         for day in days
         for path in fs.glob(f"{root}/{PREDICTIONS}/date={day:%Y-%m-%d}/*.jsonl")
     ]
-    frame = _read_files(fs, paths)
+    frame = _read_predictions(fs, paths)
     if frame.empty:
         return frame
     stamps = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
     frame = frame[(stamps >= start) & (stamps < end)].reset_index(drop=True)
-    label_files = fs.glob(f"{root}/{LABELS}/*.csv") + fs.glob(f"{root}/{LABELS}/*.jsonl")
-    labels = _read_files(fs, label_files)
+    labels = _read_labels(fs, fs.glob(f"{root}/{LABELS}/*.csv"))
     if labels.empty:
         return frame.assign(**{TARGET.name: np.nan})
     labels = labels.drop_duplicates(["request_id", "row"], keep="last")
