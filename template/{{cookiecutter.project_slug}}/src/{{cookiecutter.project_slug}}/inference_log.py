@@ -105,11 +105,23 @@ class InferenceLog:
         self.flush()
 
     def _run(self) -> None:
+        failing = ""  # the last write error, said once rather than at every flush
         while not self._stop.wait(self.settings.flush_seconds):
             try:
-                self.flush()
-            except Exception:  # a full disk or a lost bucket must not stop the API
-                logger.exception("could not write the inference log to %s", self.settings.url)
+                written = self.flush()
+            except Exception as error:  # a full disk or a lost bucket must not stop the API
+                if repr(error) != failing:
+                    logger.error(
+                        "could not write the inference log to %s (%r): predictions go "
+                        "unlogged until it can",
+                        self.settings.url,
+                        error,
+                    )
+                failing = repr(error)
+            else:
+                if written and failing:
+                    logger.info("the inference log is written to %s again", self.settings.url)
+                    failing = ""
 
     def _line(self, scored: _Scored) -> bytes:
         """One request as one JSON line of columns (one list per input and output): a

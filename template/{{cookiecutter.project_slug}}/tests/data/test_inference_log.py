@@ -3,6 +3,8 @@ needs, and leaves out or hashes the inputs the configuration names; labels join 
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from {{ cookiecutter.project_slug }}.inference_log import (
     read_window,
     write_labels,
 )
-from {{ cookiecutter.project_slug }}.schema import MODEL_INPUTS, TARGET
+from {{ cookiecutter.project_slug }}.schema import EXAMPLE, MODEL_INPUTS, TARGET
 from {{ cookiecutter.project_slug }}.serve import create_app
 
 pytestmark = pytest.mark.data
@@ -64,3 +66,20 @@ def test_predictions_round_trip_without_the_sensitive_inputs(
     labelled = joined.dropna(subset=[TARGET.name])
     assert labelled["request_id"].eq("req-0").all()
     assert labelled[TARGET.name].astype(int).tolist() == rows.head(20)[TARGET.name].tolist()
+
+
+def test_an_unwritable_log_never_fails_a_request_and_is_reported_once(
+    champion_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    settings = InferenceLogSettings(url=str(blocked / "log"), flush_seconds=0.02)
+    with (
+        caplog.at_level(logging.INFO),
+        TestClient(create_app(champion_dir, InferenceLog(settings))) as client,
+    ):
+        for _ in range(5):
+            assert client.post("/predict", json=EXAMPLE).status_code == 200
+            time.sleep(0.1)  # several flushes, each failing
+    errors = [r for r in caplog.records if r.name.endswith("inference_log")]
+    assert len(errors) == 1, [r.getMessage() for r in errors]
