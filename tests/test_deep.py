@@ -237,7 +237,10 @@ def test_rendered_project_runs_end_to_end(
     with api_server(cli, project, env, tmp_path / f"api-{tracker}.log") as base:
         check_api(base, applicant)
 
-    monitor = run(["uv", "run", "--no-sync", cli, "monitor"], project, env, check=False)
+    drifted = "data/processed/current.csv"  # the bundled drifted batch
+    monitor = run(
+        ["uv", "run", "--no-sync", cli, "monitor", "--current", drifted], project, env, check=False
+    )
     assert monitor.returncode == DRIFT_EXIT_CODE, (
         f"monitor exited {monitor.returncode}, expected {DRIFT_EXIT_CODE} (drift)\n"
         f"{monitor.stdout[-3000:]}\n{monitor.stderr[-3000:]}"

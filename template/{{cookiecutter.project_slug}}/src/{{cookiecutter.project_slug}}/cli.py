@@ -3,6 +3,7 @@ Run `{{ cookiecutter.project_slug | replace('_', '-') }} --help` for the list.""
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
@@ -156,17 +157,28 @@ def serve(
 @app.command()
 def monitor(
     current: Annotated[
-        Path | None, typer.Option(help="CSV batch to check (default: the processed current batch).")
+        Path | None,
+        typer.Option(
+            help="CSV batch to check, e.g. the bundled drifted data/processed/current.csv "
+            "(default: the inference log's last inference_log.window_days)."
+        ),
     ] = None,
 ) -> None:
-    """Check current data for drift and the champion for quality and age; exit 3 when
-    retraining is recommended."""
+    """Check logged traffic (or a batch) for drift and skew, and the champion for quality
+    and age; exit 3 when retraining is recommended, 1 on training/serving skew."""
     from .monitor import DRIFT_EXIT_CODE, EmptyBatchError, run_monitoring
+    from .traffic import NotEnoughTrafficError, monitor_traffic
 
     settings = get_settings()
     try:
         with console.status("Computing the drift report..."):
-            summary = run_monitoring(settings, current)
+            if current is None:
+                summary = monitor_traffic(settings)
+            else:
+                summary = run_monitoring(settings, current)
+    except NotEnoughTrafficError as error:
+        console.print(f"[yellow]{error}[/]", soft_wrap=True)
+        return
     except DataContractError as error:
         raise _fail(f"the current batch breaks the data contract\n{error}") from None
     except (FileNotFoundError, EmptyBatchError) as error:
@@ -177,5 +189,62 @@ def monitor(
         f"[{colour}]{verdict}[/] (drift share {summary.drift_share:.2f}, threshold "
         f"{settings.monitor.drift_share_threshold:.2f}); report in {settings.monitor.reports_dir}"
     )
+    if summary.skew is not None and summary.skew.detected:
+        raise _fail(
+            f"training/serving skew: {summary.skew.skewed_rows} of {summary.skew.rows} served "
+            f"probabilities differ from the champion's offline scores"
+        )
     if summary.retraining_recommended:
         raise typer.Exit(code=DRIFT_EXIT_CODE)
+
+
+@app.command()
+def ct() -> None:
+    """Continuous training: ingest, train and promote, unless nothing changed since the
+    champion was trained; in CI, only with a shared model registry."""
+    from .pipeline import STEPS, sync_champion
+    from .retraining import NoSharedStoreError, require_shared_store, unchanged_since_champion
+    from .tracking import get_tracker
+
+    settings = get_settings()
+    tracker = get_tracker(settings.tracking)
+    try:
+        require_shared_store(tracker)
+    except NoSharedStoreError as error:
+        raise _fail(str(error)) from None
+    champion = sync_champion(settings, tracker)
+    reason = unchanged_since_champion(settings, tracker)
+    if reason is not None and champion is not None:
+        settings.reports_dir.mkdir(parents=True, exist_ok=True)
+        decision = {"promote": False, "reasons": [reason], "champion_version": champion.version}
+        (settings.reports_dir / "promotion.json").write_text(json.dumps(decision, indent=2))
+        console.print(f"[green]{reason}[/]")
+        return
+    for step in STEPS:
+        _run(step.name, settings)
+
+
+@app.command("export-champion")
+def export_champion() -> None:
+    """Export the registry's champion to params.yaml serve.model_dir (what CD ships)."""
+    from .pipeline import sync_champion
+    from .tracking import get_tracker
+
+    settings = get_settings()
+    found = sync_champion(settings, get_tracker(settings.tracking))
+    if found is None:
+        raise _fail("the registry has no champion yet: train and promote one (`make pipeline`)")
+    console.print(f"[green]{settings.serve.model_dir}[/] holds champion v{found.version}")
+
+
+@app.command()
+def simulate(
+    days: Annotated[int, typer.Option(min=4, help="Days of traffic to replay.")] = 8,
+    drift_day: Annotated[int, typer.Option(min=2, help="First day of drifted traffic.")] = 4,
+) -> None:
+    """Replay days of traffic through the API, drifting part-way: monitor, retrain and
+    hot-swap as in production (in a scratch workspace; see simulate.py)."""
+    from .simulate import run_simulation
+
+    settings = get_settings()
+    run_simulation(settings, days=days, drift_day=drift_day, console=console)

@@ -97,6 +97,23 @@ class ServeSettings(BaseModel):
     model_dir: Path = Path("models/champion")
 
 
+class InferenceLogSettings(BaseModel):
+    """Where the API records its predictions (inference_log.py) and what it leaves out."""
+
+    enabled: bool = True
+    url: str = Field(default="logs/inference", description="A local directory or any fsspec URL.")
+    drop: list[str] = Field(default=[], description="Model inputs never written.")
+    hash: list[str] = Field(default=[], description="Model inputs written as a salted hash.")
+    hash_salt: str = Field(default="", description="Salt of the hashes; set it in the environment.")
+    flush_seconds: float = Field(default=1.0, gt=0, description="How often the log is written.")
+    window_days: float = Field(
+        default=1.0, gt=0, description="How far back `monitor` reads the log."
+    )
+    min_rows: int = Field(
+        default=100, ge=1, description="Fewer logged predictions than this are not tested."
+    )
+
+
 class TrackingSettings(BaseModel):
     experiment: str = "{{ cookiecutter.project_slug }}"
     model_name: str = "{{ cookiecutter.project_slug }}"
@@ -125,6 +142,7 @@ class Settings(BaseSettings):
     gate: GateSettings = GateSettings()
     monitor: MonitorSettings = MonitorSettings()
     serve: ServeSettings = ServeSettings()
+    inference_log: InferenceLogSettings = InferenceLogSettings()
     tracking: TrackingSettings = TrackingSettings()
 
     @classmethod

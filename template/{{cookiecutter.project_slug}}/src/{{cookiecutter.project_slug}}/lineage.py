@@ -5,14 +5,19 @@ version (in the tracker), in its model card and in the API's `/ready` body.
   a version names the exact data of a `dvc repro`; a changed file gives a new hash.
 * Code: the git commit of the working tree, and whether it had uncommitted changes (a dirty
   tree means the commit alone does not reproduce the model). "none" outside a repository.
+* Parameters: the MD5 of the settings that shape the model (seed, data, train), so CT can
+  tell that nothing changed since the champion was trained (see champion.py).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 NO_COMMIT = "none"
 
@@ -45,12 +50,21 @@ def code_version() -> tuple[str, bool]:
     return commit, bool(status)
 
 
-def describe(raw_data: Path) -> dict[str, str]:
-    """The lineage of a model trained now on `raw_data`."""
+def params_md5(params: Mapping[str, Any]) -> str:
+    """The MD5 of settings as canonical JSON (key order does not matter)."""
+    canonical = json.dumps(params, sort_keys=True, default=str).encode("utf-8")
+    return hashlib.md5(canonical, usedforsecurity=False).hexdigest()
+
+
+def describe(raw_data: Path, params: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The lineage of a model trained now on `raw_data` with `params`."""
     commit, dirty = code_version()
-    return {
+    lineage = {
         "data_path": raw_data.as_posix(),
         "data_md5": data_md5(raw_data),
         "code_commit": commit,
         "code_dirty": str(dirty).lower(),
     }
+    if params is not None:
+        lineage["params_md5"] = params_md5(params)
+    return lineage

@@ -2,11 +2,21 @@
 
 The promotion step exports the champion here from the tracker's registry, so the API and
 its container image load a plain directory and never need the tracker.
+
+An export never changes a directory in place: it writes a sibling temporary directory and
+swaps it in with two renames (`os.replace`), so a reader sees the old model or the new one,
+never a mix, and a crash leaves either of them (plus a stray temporary directory, removed by
+the next export). The metadata records the model file's SHA-256, so a damaged file is
+refused at load time instead of served.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +33,14 @@ class ModelNotFoundError(FileNotFoundError):
     """No model has been exported to the directory yet."""
 
 
+class CorruptModelError(ValueError):
+    """The directory holds a model that cannot be loaded (damaged or incomplete files)."""
+
+    def __init__(self, message: str, previous_version: str | None = None) -> None:
+        super().__init__(message)
+        self.previous_version = previous_version
+
+
 class ModelMetadata(BaseModel):
     """What is known about a model version; shown by the API and the model card."""
 
@@ -37,25 +55,83 @@ class ModelMetadata(BaseModel):
     lineage: dict[str, str] = Field(
         default={}, description="The data and code it was trained on (see lineage.py)."
     )
+    model_sha256: str | None = Field(
+        default=None, description="Checksum of the model file, written by `save`."
+    )
+    previous_version: str | None = Field(
+        default=None, description="The version this export replaced (a rollback target)."
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def current_version(directory: Path) -> str | None:
+    """The version exported to `directory` (None when there is none or it is unreadable)."""
+    try:
+        raw = json.loads((directory / METADATA_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    version = raw.get("version") if isinstance(raw, dict) else None
+    return str(version) if version is not None else None
 
 
 def save(directory: Path, pipeline: Pipeline, metadata: ModelMetadata) -> Path:
-    """Write the model and its metadata; the metadata goes last so that a directory with
-    metadata always has a complete model."""
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / METADATA_FILE).unlink(missing_ok=True)
-    joblib.dump(pipeline, directory / MODEL_FILE)
-    (directory / METADATA_FILE).write_text(metadata.model_dump_json(indent=2), encoding="utf-8")
+    """Export the model and its metadata to `directory`, atomically (see the module's
+    docstring); the metadata names the version it replaces."""
+    directory = directory.absolute()
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    for stale in directory.parent.glob(f".{directory.name}.*"):  # a crashed export's
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.new-", dir=directory.parent))
+    joblib.dump(pipeline, staging / MODEL_FILE)
+    previous = current_version(directory)
+    exported = metadata.model_copy(
+        update={
+            "model_sha256": _sha256(staging / MODEL_FILE),
+            "previous_version": previous if previous != metadata.version else None,
+        }
+    )
+    (staging / METADATA_FILE).write_text(exported.model_dump_json(indent=2), encoding="utf-8")
+    if directory.exists():
+        retired = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old-", dir=directory.parent))
+        os.replace(directory, retired / directory.name)
+        os.replace(staging, directory)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.replace(staging, directory)
     return directory
 
 
 def load(directory: Path) -> tuple[Pipeline, ModelMetadata]:
-    """Load a saved model, or raise ModelNotFoundError saying how to produce one."""
+    """Load a saved model, or raise ModelNotFoundError saying how to produce one, or
+    CorruptModelError when its files are damaged."""
     metadata_path = directory / METADATA_FILE
     if not metadata_path.is_file():
         raise ModelNotFoundError(
             f"no model in {directory}: train and promote one with `make pipeline`"
         )
-    metadata = ModelMetadata.model_validate(json.loads(metadata_path.read_text(encoding="utf-8")))
-    pipeline: Pipeline = joblib.load(directory / MODEL_FILE)
+    try:
+        metadata = ModelMetadata.model_validate_json(metadata_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise CorruptModelError(f"unreadable {metadata_path}: {error}") from error
+    model_path = directory / MODEL_FILE
+    try:
+        if metadata.model_sha256 is not None and _sha256(model_path) != metadata.model_sha256:
+            raise CorruptModelError(
+                f"{model_path} does not match the checksum in {METADATA_FILE}",
+                metadata.previous_version,
+            )
+        pipeline: Pipeline = joblib.load(model_path)
+    except CorruptModelError:
+        raise
+    except Exception as error:  # unpickling raises many kinds of errors
+        raise CorruptModelError(
+            f"cannot load {model_path}: {error!r}", metadata.previous_version
+        ) from error
     return pipeline, metadata

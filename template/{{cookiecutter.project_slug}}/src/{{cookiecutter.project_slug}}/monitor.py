@@ -22,6 +22,7 @@ import json
 import logging
 import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,21 @@ class ColumnDrift(BaseModel):
     drifted: bool
 
 
+class SkewCheck(BaseModel):
+    """Training/serving skew: logged inputs re-scored offline with the champion's pipeline,
+    compared with the probabilities the API served for them (see traffic.py)."""
+
+    rows: int = Field(description="Logged predictions of the champion that were re-scored.")
+    skewed_rows: int = Field(description="Rows whose served probability differs.")
+    max_gap: float = Field(description="Largest absolute difference of probabilities.")
+    tolerance: float
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def detected(self) -> bool:
+        return self.skewed_rows > 0
+
+
 class DriftSummary(BaseModel):
     """What a monitoring run found; written as drift_summary.json and sent to the webhook."""
 
@@ -93,6 +109,10 @@ class DriftSummary(BaseModel):
     quality_degraded: bool = False
     model_age_days: float | None = None
     model_stale: bool = False
+    source: str = Field(default="", description="What was checked: a file or a log window.")
+    skew: SkewCheck | None = Field(
+        default=None, description="Training/serving skew (on logged traffic only)."
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -114,14 +134,16 @@ class DriftSummary(BaseModel):
         return reasons
 
 
-def _prediction_drift(
+def prediction_drift(
     model: Pipeline,
     reference: pd.DataFrame,
     current: pd.DataFrame,
     settings: MonitorSettings,
+    served: Any = None,
 ) -> ColumnDrift:
     """Drift of the predicted probability, in a report of its own (its reference rows are
-    the held-out ones, not the training rows of the data drift report)."""
+    the held-out ones, not the training rows of the data drift report). `served`: the
+    probabilities served for `current`, when known (logged traffic)."""
     definition = DataDefinition(numerical_columns=[PREDICTION])
     snapshot = Report(
         [
@@ -132,7 +154,9 @@ def _prediction_drift(
         include_tests=True,
     ).run(
         Dataset.from_pandas(
-            pd.DataFrame({PREDICTION: predict_probability(model, current)}),
+            pd.DataFrame(
+                {PREDICTION: predict_probability(model, current) if served is None else served}
+            ),
             data_definition=definition,
         ),
         Dataset.from_pandas(
@@ -178,14 +202,17 @@ def detect_drift(
     champion: tuple[Pipeline, model_store.ModelMetadata] | None = None,
     *,
     prediction_reference: pd.DataFrame | None = None,
+    inputs: Sequence[str] = MODEL_INPUTS,
 ) -> DriftSummary:
     """Compare the model inputs of `current` with `reference` and, given the champion (as
     model_store.load returns it), its predictions on `current` with those on
     `prediction_reference` (default: `reference`), its live quality and its age.
+    Only the `inputs` are tested (default: every model input).
     Writes the HTML reports and the JSON summary to `settings.reports_dir`."""
-    inputs = list(MODEL_INPUTS)
+    inputs = list(inputs)
     definition = DataDefinition(
-        numerical_columns=list(NUMERIC_INPUTS), categorical_columns=list(CATEGORICAL_INPUTS)
+        numerical_columns=[c for c in NUMERIC_INPUTS if c in inputs],
+        categorical_columns=[c for c in CATEGORICAL_INPUTS if c in inputs],
     )
     preset = DataDriftPreset(
         columns=inputs,
@@ -208,7 +235,7 @@ def detect_drift(
     prediction = None
     if champion is not None:
         baseline = reference if prediction_reference is None else prediction_reference
-        prediction = _prediction_drift(champion[0], baseline, current, settings)
+        prediction = prediction_drift(champion[0], baseline, current, settings)
     summary = DriftSummary(
         drift_detected=share >= settings.drift_share_threshold,
         drift_share=share,

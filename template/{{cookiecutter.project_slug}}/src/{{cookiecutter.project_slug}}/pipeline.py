@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import data, lineage, model_card, model_store
+from . import data, lineage, model_card, model_store, retraining
 from .config import Settings
 from .evaluate import evaluate, quality_metrics, write_figures
 from .gate import Decision, decide
@@ -60,7 +60,7 @@ def train_candidate(settings: Settings, tracker: Tracker) -> model_store.ModelMe
             "cv_roc_auc_std": trained.cv_roc_auc_std,
             **{f"baseline_{name}": value for name, value in baseline_metrics.items()},
         }
-        trained_on = lineage.describe(settings.data.raw_path)
+        trained_on = lineage.describe(settings.data.raw_path, retraining.model_params(settings))
         tracker.log_params({"model": trained.hyperparameters, "lineage": trained_on})
         tracker.log_metrics(metrics)
         version = tracker.register_model(
@@ -133,7 +133,7 @@ def promote(settings: Settings, tracker: Tracker) -> Decision:
     pipeline, candidate = model_store.load(candidate_dir(settings))
     holdout = data.read_processed(_processed(settings).test)
     y_true = holdout[TARGET.name].to_numpy()
-    champion = tracker.get_champion()
+    champion = sync_champion(settings, tracker)
     champion_metrics = None
     if champion is not None and champion.version != candidate.version:
         # Re-score the champion on today's held-out data: a fair, like-for-like comparison.
@@ -150,13 +150,10 @@ def promote(settings: Settings, tracker: Tracker) -> Decision:
         if problems:
             decision = Decision(False, [f"canary failed: {p}" for p in problems])
     if decision.promote:
-        version = ModelVersion(candidate.name, candidate.version, candidate.run_id)
-        tracker.set_champion(version)
+        # Export first, then move the alias: a crash in between leaves the registry on the
+        # old champion, and the next run's sync_champion puts the disk back in line.
         model_store.save(settings.serve.model_dir, pipeline, candidate)
-    elif (
-        champion is not None and not (settings.serve.model_dir / model_store.METADATA_FILE).exists()
-    ):
-        export_champion(settings, tracker, champion)  # e.g. a fresh clone: serve the champion
+        tracker.set_champion(ModelVersion(candidate.name, candidate.version, candidate.run_id))
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
     (settings.reports_dir / "promotion.json").write_text(
         json.dumps(
@@ -173,11 +170,28 @@ def promote(settings: Settings, tracker: Tracker) -> Decision:
     return decision
 
 
+def sync_champion(settings: Settings, tracker: Tracker) -> ModelVersion | None:
+    """Make the serving directory hold the registry's champion (the single source of
+    truth): export it when the directory is empty, holds another version (e.g. after a
+    crash between an export and the alias move) or cannot be loaded. Returns the champion."""
+    registered = tracker.get_champion()
+    if registered is None:
+        return None
+    try:
+        _, exported = model_store.load(settings.serve.model_dir)
+        on_disk: str | None = exported.version
+    except (model_store.ModelNotFoundError, model_store.CorruptModelError):
+        on_disk = None
+    if on_disk != registered.version:
+        export_champion(settings, tracker, registered)
+    return registered
+
+
 def rollback(settings: Settings, tracker: Tracker, version: str) -> ModelVersion:
     """Make an earlier registered version the champion again and serve it."""
     target = tracker.get_version(version)
-    tracker.set_champion(target)
     export_champion(settings, tracker, target)
+    tracker.set_champion(target)
     return target
 
 

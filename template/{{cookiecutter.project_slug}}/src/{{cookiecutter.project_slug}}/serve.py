@@ -12,7 +12,13 @@
   label and the distribution of predicted probabilities (prediction drift on a dashboard),
   updated once per request. With several workers they are aggregated across processes
   (prometheus_client's multiprocess mode).
-* Each prediction request is logged as one JSON line without the applicant's data.
+* Each prediction request is logged as one JSON line without the applicant's data; every
+  prediction, with its inputs, goes to the inference log (inference_log.py), off the
+  request path, for monitoring on real traffic.
+* A background thread watches the model directory: a newly exported champion is loaded
+  beside the served one and swapped in at once (requests in flight finish on the old one,
+  none is dropped). A champion that cannot be loaded (damaged files) is never served: the
+  API keeps the model it has, or stays not ready, and logs one error naming the rollback.
 
 This module is the serving image's code: it imports neither the tracker nor the pipeline's
 dependencies (evidently, matplotlib, optuna, fairlearn).
@@ -31,7 +37,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import numpy as np
 import uvicorn
@@ -52,6 +58,7 @@ from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from . import __version__, model_store
 from .config import ENV_PREFIX, LOG_FORMAT, Settings, get_settings
+from .inference_log import InferenceLog
 from .predict import Scorer, load_scorer
 from .schema import DECISION_THRESHOLD, EXAMPLE, MODEL_INPUTS, Applicant
 
@@ -66,6 +73,7 @@ NO_MODEL = (
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 JSON = "application/json"
 WORKER_STARTUP_SECONDS = 60
+RELOAD_SECONDS = 2.0  # how often the model directory is checked for a new champion
 
 
 class Health(BaseModel):
@@ -233,42 +241,98 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+class Served(NamedTuple):
+    """A loaded model: requests take it as one value, so a swap never mixes two models."""
+
+    scorer: Scorer
+    kind: Literal["compiled", "sklearn"]
+    metadata: model_store.ModelMetadata
+
+
 class ModelSlot:
-    """The served model: loaded once, or looked for again on demand until it exists."""
+    """The served model: loaded at startup (or on demand until one exists) and swapped
+    for a newly exported one when `refresh` sees the directory change."""
 
     def __init__(self, directory: Path, metrics: Metrics) -> None:
         self.directory = directory
-        self.scorer: Scorer | None = None
-        self.scorer_kind: Literal["compiled", "sklearn"] = "compiled"
-        self.metadata: model_store.ModelMetadata | None = None
+        self.served: Served | None = None
+        self.problem: str | None = None  # why the directory's model is not served
         self._metrics = metrics
         self._lock = threading.Lock()
+        self._seen: tuple[int, int, int] | None = None  # the metadata file last looked at
+
+    def _signature(self) -> tuple[int, int, int] | None:
+        try:
+            stat = (self.directory / model_store.METADATA_FILE).stat()
+        except OSError:
+            return None
+        return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
     def ensure_loaded(self) -> bool:
-        """Load the model if it is not loaded yet; True when one is served."""
-        if self.scorer is not None:
-            return True
+        """Load the model if none is served yet; True when one is served."""
+        if self.served is None:
+            self.refresh()
+        return self.served is not None
+
+    def refresh(self) -> None:
+        """Load the directory's model if it changed since last looked at, and swap it in."""
+        signature = self._signature()
+        if signature is None or signature == self._seen:
+            return
         with self._lock:
-            if self.scorer is not None:  # another request loaded it meanwhile
-                return True
-            try:
-                pipeline, metadata = model_store.load(self.directory)
-            except model_store.ModelNotFoundError:
-                logger.debug("no model in %s yet", self.directory)  # said once, at startup
-                return False
-            self.scorer, kind = load_scorer(pipeline)
-            self.scorer_kind = "sklearn" if kind == "sklearn" else "compiled"
-            self.metadata = metadata
+            if signature == self._seen:  # another thread loaded it meanwhile
+                return
+            self._seen = signature
+            self._load()
+
+    def _load(self) -> None:
+        try:
+            pipeline, metadata = model_store.load(self.directory)
+        except model_store.ModelNotFoundError:
+            logger.debug("no model in %s yet", self.directory)
+            return
+        except model_store.CorruptModelError as error:
+            target = error.previous_version or "<version>"
+            self.problem = (
+                f"the model in {self.directory} cannot be served ({error}); "
+                f"roll back with `python -m {__package__} rollback {target}`"
+            )
+            state = "keeping the served model" if self.served else "not ready"
+            logger.error("%s; %s", self.problem, state)
+            return
+        scorer, kind = load_scorer(pipeline)
+        previous, self.served = (
+            self.served,
+            Served(scorer, "sklearn" if kind == "sklearn" else "compiled", metadata),
+        )
+        self.problem = None
+        if previous is not None:
+            old = previous.metadata
+            self._metrics.model_info.remove(old.name, old.version, old.model_type)
         self._metrics.model_info.labels(metadata.name, metadata.version, metadata.model_type).set(1)
         self._metrics.model_loaded.set(1)
         logger.info(
-            "serving %s v%s from %s (%s scorer)",
+            "serving %s v%s from %s (%s scorer)%s",
             metadata.name,
             metadata.version,
             self.directory,
-            self.scorer_kind,
+            self.served.kind,
+            f", replacing v{previous.metadata.version}" if previous else "",
         )
-        return True
+
+    def watch(self, stop: threading.Event, interval: float) -> threading.Thread:
+        """Refresh every `interval` seconds until `stop` is set (a daemon thread)."""
+
+        def loop() -> None:
+            while not stop.wait(interval):
+                try:
+                    self.refresh()
+                except Exception:  # the watcher must outlive any one bad export
+                    logger.exception("could not reload the model from %s", self.directory)
+
+        thread = threading.Thread(target=loop, name="model-watcher", daemon=True)
+        thread.start()
+        return thread
 
 
 class Observe:
@@ -347,16 +411,30 @@ def _body(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": dict(required=True, content={JSON: media_type})}
 
 
-def create_app(model_dir: Path) -> FastAPI:
-    """The API serving the model saved in `model_dir` (see model_store.py)."""
+def create_app(
+    model_dir: Path,
+    inference_log: InferenceLog | None = None,
+    reload_seconds: float = RELOAD_SECONDS,
+) -> FastAPI:
+    """The API serving the model saved in `model_dir` (see model_store.py), recording its
+    predictions in `inference_log` (if given) and looking for a new champion every
+    `reload_seconds`."""
     metrics = Metrics()
     slot = ModelSlot(model_dir, metrics)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if not slot.ensure_loaded():
+        if not slot.ensure_loaded() and slot.problem is None:
             logger.warning("no model in %s yet: serving 503 until one exists", model_dir)
+        stop = threading.Event()
+        watcher = slot.watch(stop, reload_seconds)
+        if inference_log is not None:
+            inference_log.start()
         yield
+        stop.set()
+        watcher.join()
+        if inference_log is not None:
+            inference_log.stop()
         if os.environ.get(MULTIPROCESS_DIR):  # this worker's live gauges end with it
             multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
@@ -369,7 +447,7 @@ def create_app(model_dir: Path) -> FastAPI:
     app.add_middleware(Observe, metrics=metrics)
 
     def not_ready() -> Response:
-        body = NotReady(detail=NO_MODEL, model_dir=str(model_dir))
+        body = NotReady(detail=slot.problem or NO_MODEL, model_dir=str(model_dir))
         return _json(body.model_dump(), 503, {"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     def score(
@@ -379,23 +457,28 @@ def create_app(model_dir: Path) -> FastAPI:
         the predictions as columns: one list per field of Prediction, in request order
         (None without a model)."""
         start = time.perf_counter()
-        if not slot.ensure_loaded() or slot.scorer is None or slot.metadata is None:
+        served = slot.served if slot.ensure_loaded() else None
+        if served is None:
             return None
-        probability = slot.scorer(columns)
+        probability = served.scorer(columns)
         labels = (probability >= DECISION_THRESHOLD).astype(int)
         metrics.count_predictions(labels, probability)
+        if inference_log is not None:
+            inference_log.record(
+                request.state.request_id, served.metadata.version, columns, probability, labels
+            )
         record = {
             "event": "prediction",
             "request_id": request.state.request_id,
             "endpoint": request.url.path,
-            "model_version": slot.metadata.version,
+            "model_version": served.metadata.version,
             "instances": len(labels),
             "good_risk": int(labels.sum()),
             "mean_probability": round(float(probability.mean()), 4),
             "latency_ms": round((time.perf_counter() - start) * 1000, 2),
         }
         logger.info(to_json(record).decode())
-        return slot.metadata, {"label": labels.tolist(), "probability": probability.tolist()}
+        return served.metadata, {"label": labels.tolist(), "probability": probability.tolist()}
 
     no_model: dict[int | str, dict[str, Any]] = {
         503: {
@@ -422,15 +505,16 @@ def create_app(model_dir: Path) -> FastAPI:
     @app.get("/ready", tags=["operations"], response_model=Readiness, responses=no_model)
     async def ready() -> Response:
         """Readiness: a model is loaded and the API can predict."""
-        if not slot.ensure_loaded() or slot.metadata is None:
+        served = slot.served if slot.ensure_loaded() else None
+        if served is None:
             return not_ready()
         readiness = Readiness(
-            model_name=slot.metadata.name,
-            model_version=slot.metadata.version,
-            model_type=slot.metadata.model_type,
-            trained_at=slot.metadata.trained_at.isoformat(),
-            scorer=slot.scorer_kind,
-            lineage=slot.metadata.lineage,
+            model_name=served.metadata.name,
+            model_version=served.metadata.version,
+            model_type=served.metadata.model_type,
+            trained_at=served.metadata.trained_at.isoformat(),
+            scorer=served.kind,
+            lineage=served.metadata.lineage,
         )
         return _json(readiness.model_dump())
 
@@ -495,7 +579,13 @@ def app_from_settings() -> FastAPI:
     """The app for this process's settings (what each worker process builds; its logging is
     set up as the command line's)."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    return create_app(get_settings().serve.model_dir)
+    settings = get_settings()
+    return create_app(settings.serve.model_dir, inference_log_for(settings))
+
+
+def inference_log_for(settings: Settings) -> InferenceLog | None:
+    """The inference log params.yaml configures (None when it is disabled)."""
+    return InferenceLog(settings.inference_log) if settings.inference_log.enabled else None
 
 
 def available_cpus() -> int:
@@ -523,7 +613,8 @@ def run(settings: Settings, workers: int = 1) -> None:
     """
     serve = settings.serve
     if workers == 1:
-        uvicorn.run(create_app(serve.model_dir), host=serve.host, port=serve.port, access_log=False)
+        app = create_app(serve.model_dir, inference_log_for(settings))
+        uvicorn.run(app, host=serve.host, port=serve.port, access_log=False)
         return
     os.environ[f"{ENV_PREFIX}SERVE__MODEL_DIR"] = str(serve.model_dir)
     given = os.environ.get(MULTIPROCESS_DIR)

@@ -36,6 +36,16 @@ class Tracker(ABC):
         the project directory) when params.yaml sets no `tracking.uri`."""
 
     @abstractmethod
+    def shared_store(self) -> str | None:
+        """Where the registry is shared between machines (e.g. a server's URL), or None
+        when it lives on this machine only (a CI runner's copy dies with the runner)."""
+
+    @staticmethod
+    @abstractmethod
+    def shared_store_setup() -> str:
+        """What to configure so that the registry is shared (the message CT stops with)."""
+
+    @abstractmethod
     def start_run(self, name: str) -> AbstractContextManager[str]:
         """Open a run (the context yields its id); everything logged goes into it."""
 

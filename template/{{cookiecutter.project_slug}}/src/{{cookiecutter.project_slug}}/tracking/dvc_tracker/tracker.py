@@ -35,7 +35,7 @@ from dvc.repo import Repo  # type: ignore[import-untyped]
 from dvclive.live import Live
 from sklearn.pipeline import Pipeline
 
-from ...config import TrackingSettings
+from ...config import ENV_PREFIX, TrackingSettings
 from ..base import CHAMPION, ModelVersion, Tracker
 
 MODEL_FILE = "model.joblib"
@@ -52,11 +52,23 @@ class DvcTracker(Tracker):
 
     def __init__(self, settings: TrackingSettings) -> None:
         root = Path(settings.uri or self.local_uri(Path()))
+        self.configured_uri = settings.uri
         self.live_dir = root / "dvclive"
         self.registry = root / "models" / "registry"
         self.model_name = settings.model_name
         self._live: Live | None = None
         self._run_id = ""
+
+    def shared_store(self) -> str | None:
+        return self.configured_uri  # a directory the user chose, e.g. a mounted volume
+
+    @staticmethod
+    def shared_store_setup() -> str:
+        return (
+            f"set params.yaml `tracking.uri` (or the {ENV_PREFIX}TRACKING__URI variable) to a "
+            "persistent directory every CT run mounts (the registry's git repository and "
+            "DVC cache live there)"
+        )
 
     @property
     def live(self) -> Live:

@@ -20,7 +20,7 @@ import joblib
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from ...config import TrackingSettings
+from ...config import ENV_PREFIX, TrackingSettings
 from ..base import CHAMPION, ModelVersion, Tracker, flatten
 
 
@@ -31,8 +31,19 @@ class FileTracker(Tracker):
 
     def __init__(self, settings: TrackingSettings) -> None:
         self.root = Path(settings.uri or self.local_uri(Path()))
+        self.configured_uri = settings.uri
         self.model_name = settings.model_name
         self._run_dir: Path | None = None
+
+    def shared_store(self) -> str | None:
+        return self.configured_uri  # a directory the user chose, e.g. a mounted volume
+
+    @staticmethod
+    def shared_store_setup() -> str:
+        return (
+            f"set params.yaml `tracking.uri` (or the {ENV_PREFIX}TRACKING__URI variable) to a "
+            "persistent directory every CT run mounts (the registry lives there)"
+        )
 
     @property
     def run_dir(self) -> Path:

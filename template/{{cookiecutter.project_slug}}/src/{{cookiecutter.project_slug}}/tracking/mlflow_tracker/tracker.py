@@ -45,6 +45,18 @@ class MlflowTracker(Tracker):
         mlflow.set_registry_uri(self.uri)  # the registry lives in the same store
         self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
 
+    def shared_store(self) -> str | None:
+        local = self.uri.startswith((SQLITE, "file:")) or "://" not in self.uri
+        return None if local else self.uri.split("@")[-1]  # no credentials in messages
+
+    @staticmethod
+    def shared_store_setup() -> str:
+        return (
+            "point MLflow at a tracking server: the MLFLOW_TRACKING_URI secret (with "
+            "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD), or params.yaml "
+            "`tracking.uri`"
+        )
+
     def _experiment_id(self) -> str:
         experiment = self.client.get_experiment_by_name(self.experiment)
         if experiment is not None:

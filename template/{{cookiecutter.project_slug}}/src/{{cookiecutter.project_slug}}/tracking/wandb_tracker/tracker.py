@@ -55,6 +55,13 @@ class WandbTracker(Tracker):
         self.registry = self.dir / "wandb" / "registry" / self.model_name  # offline only
         self._run: Any = None
 
+    def shared_store(self) -> str | None:
+        return f"the W&B project {self.project}" if self.online else None
+
+    @staticmethod
+    def shared_store_setup() -> str:
+        return "give the run a W&B account: the WANDB_API_KEY secret (W&B is then online)"
+
     def _init(self, job_type: str, name: str | None = None) -> Any:
         self.dir.mkdir(parents=True, exist_ok=True)
         return wandb.init(

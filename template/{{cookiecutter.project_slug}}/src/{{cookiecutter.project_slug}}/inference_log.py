@@ -1,0 +1,221 @@
+"""The inference log: every prediction the API serves, for monitoring on real traffic.
+
+Each record holds the request id (and the row within a batch), the time, the model version,
+the model inputs and the output (probability and label). The API only appends to an
+in-memory queue; a background thread writes the queue every `flush_seconds` as one JSON
+Lines file per flush under `<url>/predictions/date=<YYYY-MM-DD>/` (one line per request,
+its inputs and outputs as columns), so the request path never waits for storage. `url` is
+any fsspec URL: a local directory (the default) or an object store (s3://, gs://, az://
+with fsspec's filesystem package for it installed).
+
+Privacy: the columns in `drop` are never written; those in `hash` are written as a salted
+SHA-256 (`hash_salt`, best set through the environment), so they can still be counted or
+joined but not read back.
+
+Ground truth arrives later: CSV files of `request_id,row,<target>` rows under
+`<url>/labels/` (written by whatever learns the outcome; `row` is the position in a batch
+request, 0 for /predict); `read_window` joins them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import queue
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import fsspec  # type: ignore[import-untyped]
+import numpy as np
+import pandas as pd
+from pydantic_core import to_json
+
+from .config import InferenceLogSettings
+from .schema import TARGET
+
+logger = logging.getLogger(__name__)
+
+PREDICTIONS = "predictions"
+LABELS = "labels"
+SERVED_PROBABILITY = "served_probability"
+SERVED_LABEL = "served_label"
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """One request's predictions, as the API hands them over (no copy, no formatting)."""
+
+    timestamp: datetime
+    request_id: str
+    model_version: str
+    columns: Mapping[str, list[Any]]
+    probability: np.ndarray
+    labels: np.ndarray
+
+
+def _hash(value: Any, salt: str) -> str:
+    return hashlib.sha256(f"{salt}{value}".encode()).hexdigest()[:16]
+
+
+class InferenceLog:
+    """Records predictions off the request path (see the module's docstring)."""
+
+    def __init__(
+        self,
+        settings: InferenceLogSettings,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.fs, self.root = fsspec.core.url_to_fs(settings.url)
+        self._queue: queue.SimpleQueue[_Scored] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def record(
+        self,
+        request_id: str,
+        model_version: str,
+        columns: Mapping[str, list[Any]],
+        probability: np.ndarray,
+        labels: np.ndarray,
+    ) -> None:
+        """Queue one request's predictions (called on the request path: O(1))."""
+        self._queue.put(
+            _Scored(self.clock(), request_id, model_version, columns, probability, labels)
+        )
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="inference-log", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Write what is queued and stop the writer."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self.flush()
+
+    def _run(self) -> None:
+        failing = ""  # the last write error, said once rather than at every flush
+        while not self._stop.wait(self.settings.flush_seconds):
+            try:
+                written = self.flush()
+            except Exception as error:  # a full disk or a lost bucket must not stop the API
+                if repr(error) != failing:
+                    logger.error(
+                        "could not write the inference log to %s (%r): predictions go "
+                        "unlogged until it can",
+                        self.settings.url,
+                        error,
+                    )
+                failing = repr(error)
+            else:
+                if written and failing:
+                    logger.info("the inference log is written to %s again", self.settings.url)
+                    failing = ""
+
+    def _line(self, scored: _Scored) -> bytes:
+        """One request as one JSON line of columns (one list per input and output): a
+        single serialisation per request, whatever its size."""
+        drop, hashed = set(self.settings.drop), set(self.settings.hash)
+        salt = self.settings.hash_salt
+        columns = {
+            name: [_hash(v, salt) for v in values] if name in hashed else values
+            for name, values in scored.columns.items()
+            if name not in drop
+        }
+        return to_json(
+            {
+                "request_id": scored.request_id,
+                "timestamp": scored.timestamp.isoformat(),
+                "model_version": scored.model_version,
+                "columns": {
+                    **columns,
+                    SERVED_PROBABILITY: scored.probability.tolist(),
+                    SERVED_LABEL: scored.labels.tolist(),
+                },
+            }
+        )
+
+    def flush(self) -> int:
+        """Write the queued predictions as one file per day; returns the rows written."""
+        by_day: dict[str, list[bytes]] = {}
+        rows = 0
+        while True:
+            try:
+                scored = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            by_day.setdefault(f"{scored.timestamp:%Y-%m-%d}", []).append(self._line(scored))
+            rows += len(scored.probability)
+        for day, lines in by_day.items():
+            directory = f"{self.root}/{PREDICTIONS}/date={day}"
+            self.fs.makedirs(directory, exist_ok=True)
+            name = f"{self.clock():%Y%m%dT%H%M%S%f}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
+            with self.fs.open(f"{directory}/{name}", "wb") as stream:
+                stream.write(b"\n".join(lines) + b"\n")
+        return rows
+
+
+def _read_labels(fs: Any, paths: list[str]) -> pd.DataFrame:
+    frames = []
+    for path in sorted(paths):
+        with fs.open(path, "rb") as stream:
+            frames.append(pd.read_csv(stream))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _read_predictions(fs: Any, paths: list[str]) -> pd.DataFrame:
+    """One row per prediction, from files of one JSON line per request."""
+    frames = []
+    for path in sorted(paths):
+        with fs.open(path, "rb") as stream:
+            for line in stream:
+                record = json.loads(line)
+                columns = record.pop("columns")
+                count = len(columns[SERVED_PROBABILITY])
+                frames.append(pd.DataFrame({**columns, **record, "row": range(count)}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def read_window(url: str, start: datetime, end: datetime) -> pd.DataFrame:
+    """The predictions logged in [start, end), with the target column where labels have
+    arrived (NaN elsewhere). Empty when nothing was logged."""
+    fs, root = fsspec.core.url_to_fs(url)
+    days = [start.date() + timedelta(days=i) for i in range((end.date() - start.date()).days + 1)]
+    paths = [
+        path
+        for day in days
+        for path in fs.glob(f"{root}/{PREDICTIONS}/date={day:%Y-%m-%d}/*.jsonl")
+    ]
+    frame = _read_predictions(fs, paths)
+    if frame.empty:
+        return frame
+    stamps = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
+    frame = frame[(stamps >= start) & (stamps < end)].reset_index(drop=True)
+    labels = _read_labels(fs, fs.glob(f"{root}/{LABELS}/*.csv"))
+    if labels.empty:
+        return frame.assign(**{TARGET.name: np.nan})
+    labels = labels.drop_duplicates(["request_id", "row"], keep="last")
+    return frame.merge(
+        labels[["request_id", "row", TARGET.name]], on=["request_id", "row"], how="left"
+    )
+
+
+def write_labels(url: str, labels: pd.DataFrame, name: str) -> str:
+    """Write ground truth (columns request_id, row and the target) as `<url>/labels/<name>.csv`."""
+    fs, root = fsspec.core.url_to_fs(url)
+    fs.makedirs(f"{root}/{LABELS}", exist_ok=True)
+    path = f"{root}/{LABELS}/{name}.csv"
+    with fs.open(path, "wb") as stream:
+        stream.write(labels[["request_id", "row", TARGET.name]].to_csv(index=False).encode())
+    return path

@@ -1,0 +1,244 @@
+"""`make simulate`: the production loop on a laptop, offline, in about a minute.
+
+In a scratch workspace (a temporary directory: the project's data, models, tracker store
+and log are left alone), the simulation
+
+1. trains and promotes a champion on 60% of the raw data (the rest is "the future");
+2. serves it with the real API (serve.create_app, uvicorn in a thread) and its inference log;
+3. replays one batch of requests a day, sampled from the held-out half; from `drift_day` on
+   the world changes: credits get larger and longer, and an upstream system swaps the codes
+   of two checking-account bands ("little" and "not_known"), so the champion's learned
+   relation no longer holds;
+4. each day, once the previous day's labels have arrived (labels come a day late), runs
+   `monitor` on that day's logged traffic (traffic.py): drift share and live ROC AUC;
+5. when the inputs drift two days running (drift confirmed), makes the labelled
+   traffic of those days the new data version, trains, gates and promotes; the API
+   hot-swaps the new champion while it keeps serving.
+
+It prints the timeline (one row per day, the champion version last) and writes it with a
+plot to `reports/simulation/`. (With MLflow, MLFLOW_TRACKING_URI, when set, still wins over
+the scratch store: unset it to keep the simulation's versions off your server.)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from . import data, inference_log
+from .config import Settings
+from .gate import Decision
+from .pipeline import STEPS
+from .schema import MODEL_INPUTS
+from .serve import create_app
+from .tracking import local_store_uri
+from .traffic import monitor_traffic
+
+logger = logging.getLogger(__name__)
+
+FUTURE_SHARE = 0.4  # of the raw data, held out as the traffic to replay
+ROWS_PER_DAY = 200
+BATCH = 50  # rows per request
+START = datetime(2025, 1, 1, tzinfo=UTC)
+SWAPPED_BANDS = {"little": "not_known", "not_known": "little"}
+CONFIRMATIONS = 2  # consecutive days of drift that confirm it
+READY_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Day:
+    """One row of the timeline."""
+
+    day: int
+    drift_share: float
+    live_roc_auc: float | None
+    event: str
+    champion_version: str
+
+
+def workspace(settings: Settings, root: Path) -> Settings:
+    """The settings with every file the loop writes under `root`."""
+    return settings.model_copy(
+        update={
+            "models_dir": root / "models",
+            "reports_dir": root / "reports",
+            "data": settings.data.model_copy(
+                update={"raw_path": root / "data" / "raw.csv", "processed_dir": root / "data"}
+            ),
+            "monitor": settings.monitor.model_copy(
+                update={"reports_dir": root / "reports" / "monitoring", "alert_webhook": None}
+            ),
+            "serve": settings.serve.model_copy(update={"model_dir": root / "models" / "champion"}),
+            "inference_log": settings.inference_log.model_copy(
+                update={"url": str(root / "logs"), "window_days": 1.0, "min_rows": BATCH}
+            ),
+            "tracking": settings.tracking.model_copy(update={"uri": local_store_uri(root)}),
+        }
+    )
+
+
+def drift(batch: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """The changed world: larger, longer credits and swapped checking-account codes."""
+    batch = batch.copy()
+    batch["checking_account"] = batch["checking_account"].map(lambda v: SWAPPED_BANDS.get(v, v))
+    batch["credit_amount"] = (batch["credit_amount"] * rng.uniform(1.3, 1.8, len(batch))).round()
+    batch["duration"] = (batch["duration"] + rng.choice([6, 12, 18], len(batch))).clip(upper=120)
+    return batch.astype({"credit_amount": int, "duration": int})
+
+
+def train_and_promote(settings: Settings, labelled: pd.DataFrame) -> Decision:
+    """Make `labelled` the data version and run the pipeline's steps on it."""
+    settings.data.raw_path.parent.mkdir(parents=True, exist_ok=True)
+    labelled.drop(columns="age_group", errors="ignore").to_csv(settings.data.raw_path, index=False)
+    result: object = None
+    for step in STEPS:
+        result = step.run(settings)
+    if not isinstance(result, Decision):
+        raise TypeError(f"the last step returned {result!r}, not the promotion decision")
+    return result
+
+
+class Api:
+    """The real API in a thread, on a free local port."""
+
+    def __init__(self, settings: Settings, log: inference_log.InferenceLog) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        app = create_app(settings.serve.model_dir, log, reload_seconds=0.2)
+        config = uvicorn.Config(app, port=self.port, log_level="warning", access_log=False)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> Api:
+        self.thread.start()
+        while not self.server.started:
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join()
+
+    def call(self, path: str, body: Any = None, request_id: str = "") -> Any:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}",
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "X-Request-ID": request_id},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return json.loads(response.read())
+
+    def wait_for(self, version: str) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while self.call("/ready")["model_version"] != version:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the API did not swap in v{version}")
+            time.sleep(0.1)
+
+
+def replay(settings: Settings, root: Path, days: int, drift_day: int) -> list[Day]:
+    """Run the loop (see the module's docstring) and return its timeline."""
+    raw = data.load_raw(settings.data.raw_path)
+    initial, future = data.split(raw, FUTURE_SHARE, settings.seed)
+    ws = workspace(settings, root)
+    logging.getLogger(f"{__package__}.serve").setLevel(logging.WARNING)  # one line a request
+    decision = train_and_promote(ws, initial)
+    if not decision.promote:
+        raise RuntimeError(f"the first model was not promoted: {decision}")
+    now = [START]
+    log = inference_log.InferenceLog(ws.inference_log, clock=lambda: now[0])
+    rng = np.random.default_rng(settings.seed)
+    timeline: list[Day] = []
+    served: dict[int, pd.DataFrame] = {}
+    flagged: list[int] = []
+    with Api(ws, log) as api:
+        for day in range(1, days + 1):
+            now[0] = START + timedelta(days=day - 1, hours=12)
+            batch = future.sample(ROWS_PER_DAY, random_state=settings.seed + day)
+            batch = drift(batch, rng) if day >= drift_day else batch
+            batch = batch.reset_index(drop=True)
+            ids = []
+            for first in range(0, len(batch), BATCH):
+                rows = batch.iloc[first : first + BATCH]
+                request_id = f"day{day}-{first // BATCH}"
+                body = {"instances": rows[list(MODEL_INPUTS)].to_dict("records")}
+                version = api.call("/predict/batch?compact=true", body, request_id)["model_version"]
+                ids += [(request_id, row) for row in range(len(rows))]
+            log.flush()
+            served[day] = batch.assign(request_id=[i for i, _ in ids], row=[r for _, r in ids])
+            # The next morning: yesterday's labels arrive, and monitoring runs on that day.
+            inference_log.write_labels(ws.inference_log.url, served[day], f"day-{day}")
+            summary = monitor_traffic(ws, now=START + timedelta(days=day))
+            flagged = [*flagged, day] if summary.drift_detected else []
+            event = "drift" if summary.drift_detected else "ok"
+            if summary.quality_degraded:
+                event += ", quality drop"
+            if len(flagged) >= CONFIRMATIONS:
+                labelled = pd.concat([served[d] for d in flagged[-CONFIRMATIONS:]])
+                decision = train_and_promote(ws, labelled.drop(columns=["request_id", "row"]))
+                if decision.promote:
+                    promoted = json.loads((ws.reports_dir / "promotion.json").read_text("utf-8"))
+                    api.wait_for(promoted["candidate_version"])
+                    event = f"drift confirmed: v{promoted['candidate_version']} promoted"
+                    flagged = []
+                else:
+                    event = f"drift confirmed: candidate rejected ({decision.reasons[0]})"
+            timeline.append(Day(day, summary.drift_share, summary.live_roc_auc, event, version))
+    return timeline
+
+
+def plot(timeline: list[Day], path: Path) -> None:
+    frame = pd.DataFrame([asdict(day) for day in timeline])
+    figure, axis = plt.subplots(figsize=(8, 4))
+    axis.plot(frame["day"], frame["drift_share"], marker="o", label="drift share")
+    axis.plot(frame["day"], frame["live_roc_auc"], marker="s", label="live ROC AUC")
+    changes = frame[frame["champion_version"].ne(frame["champion_version"].shift())]
+    for day, version in zip(changes["day"], changes["champion_version"], strict=True):
+        axis.axvline(day - 0.5, color="grey", linestyle=":")
+        axis.annotate(f"v{version} serves", (day - 0.45, 0.02))
+    axis.set(xlabel="day", ylim=(0, 1), title="Simulated production loop")
+    axis.legend(loc="center right")
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def run_simulation(settings: Settings, days: int, drift_day: int, console: Console) -> list[Day]:
+    """Replay, then print and save the timeline under `reports/simulation/`."""
+    output = settings.reports_dir / "simulation"
+    output.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="simulation-") as root:
+        timeline = replay(settings, Path(root), days, drift_day)
+    table = Table(title=f"Simulated production loop (drift from day {drift_day})")
+    for column in ("day", "drift share", "live ROC AUC", "monitoring", "champion"):
+        table.add_column(column)
+    for day in timeline:
+        auc = "-" if day.live_roc_auc is None else f"{day.live_roc_auc:.3f}"
+        table.add_row(
+            str(day.day), f"{day.drift_share:.2f}", auc, day.event, f"v{day.champion_version}"
+        )
+    Console().print(table)
+    pd.DataFrame([asdict(day) for day in timeline]).to_csv(output / "timeline.csv", index=False)
+    plot(timeline, output / "timeline.png")
+    console.print(f"timeline and plot in {output}/")
+    return timeline

@@ -1,0 +1,85 @@
+"""Data 5 (privacy): the inference log records every prediction with what monitoring
+needs, and leaves out or hashes the inputs the configuration names; labels join later."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from {{ cookiecutter.project_slug }}.config import InferenceLogSettings
+from {{ cookiecutter.project_slug }}.inference_log import (
+    SERVED_LABEL,
+    SERVED_PROBABILITY,
+    InferenceLog,
+    read_window,
+    write_labels,
+)
+from {{ cookiecutter.project_slug }}.schema import EXAMPLE, MODEL_INPUTS, TARGET
+from {{ cookiecutter.project_slug }}.serve import create_app
+
+pytestmark = pytest.mark.data
+
+
+def test_predictions_round_trip_without_the_sensitive_inputs(
+    champion_dir: Path, holdout_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    settings = InferenceLogSettings(
+        url=str(tmp_path / "log"), drop=["age"], hash=["purpose"], hash_salt="pepper"
+    )
+    rows = holdout_frame.head(40)
+    start = datetime.now(UTC)
+    with TestClient(create_app(champion_dir, InferenceLog(settings))) as client:
+        responses = [
+            client.post(
+                "/predict/batch?compact=true",
+                json={"instances": rows.iloc[i : i + 20][list(MODEL_INPUTS)].to_dict("records")},
+                headers={"X-Request-ID": f"req-{i}"},
+            ).json()
+            for i in (0, 20)
+        ]
+    logged = read_window(settings.url, start, datetime.now(UTC) + timedelta(seconds=1))
+
+    assert len(logged) == len(rows)
+    assert set(logged["request_id"]) == {"req-0", "req-20"}
+    assert (logged["model_version"].astype(str) == "1").all()
+    served = [p for response in responses for p in response["probability"]]
+    assert logged[SERVED_PROBABILITY].tolist() == served
+    assert logged[SERVED_LABEL].tolist() == [v for r in responses for v in r["label"]]
+    assert logged["housing"].tolist() == rows["housing"].tolist()
+    assert "age" not in logged.columns
+    assert not set(logged["purpose"]) & set(rows["purpose"]), "purpose is logged in clear"
+    assert logged["purpose"].nunique() == rows["purpose"].nunique()  # still countable
+    text = "".join(p.read_text() for p in (tmp_path / "log").rglob("*.jsonl"))
+    assert '"age"' not in text
+
+    first = logged[logged["request_id"] == "req-0"].assign(
+        **{TARGET.name: rows.head(20)[TARGET.name].to_numpy()}
+    )
+    write_labels(settings.url, first, "batch-0")
+    joined = read_window(settings.url, start, datetime.now(UTC) + timedelta(seconds=1))
+    labelled = joined.dropna(subset=[TARGET.name])
+    assert labelled["request_id"].eq("req-0").all()
+    assert labelled[TARGET.name].astype(int).tolist() == rows.head(20)[TARGET.name].tolist()
+
+
+def test_an_unwritable_log_never_fails_a_request_and_is_reported_once(
+    champion_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    settings = InferenceLogSettings(url=str(blocked / "log"), flush_seconds=0.02)
+    with (
+        caplog.at_level(logging.INFO),
+        TestClient(create_app(champion_dir, InferenceLog(settings))) as client,
+    ):
+        for _ in range(5):
+            assert client.post("/predict", json=EXAMPLE).status_code == 200
+            time.sleep(0.1)  # several flushes, each failing
+    errors = [r for r in caplog.records if r.name.endswith("inference_log")]
+    assert len(errors) == 1, [r.getMessage() for r in errors]
