@@ -52,8 +52,9 @@ from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from . import __version__, model_store
 from .config import ENV_PREFIX, LOG_FORMAT, Settings, get_settings
+from .decision import BAD_RISK, GOOD_RISK, RiskDecision, threshold_of
 from .predict import Scorer, load_scorer
-from .schema import DECISION_THRESHOLD, EXAMPLE, MODEL_INPUTS, Applicant
+from .schema import EXAMPLE, MODEL_INPUTS, Applicant
 
 logger = logging.getLogger(__name__)
 
@@ -94,13 +95,22 @@ class NotReady(BaseModel):
 class Prediction(BaseModel):
     """One applicant's score."""
 
+    decision: RiskDecision = Field(description="good_risk: grant credit; bad_risk: refuse")
     label: int = Field(ge=0, le=1, description="1 = good credit risk (credit granted), 0 = bad")
     probability: float = Field(ge=0, le=1, description="Probability of good credit risk")
 
 
-class PredictionResponse(Prediction):
+class DecisionPolicy(BaseModel):
+    """The threshold behind the decisions; it ships inside the model version that chose it."""
+
     model_name: str
     model_version: str
+    threshold: float = Field(description="Credit is granted from this probability on")
+    threshold_version: str = Field(description="The model version whose training chose it")
+
+
+class PredictionResponse(Prediction, DecisionPolicy):
+    pass
 
 
 class BatchRequest(BaseModel):
@@ -114,18 +124,15 @@ class BatchRequest(BaseModel):
     )
 
 
-class BatchResponse(BaseModel):
-    model_name: str
-    model_version: str
+class BatchResponse(DecisionPolicy):
     predictions: list[Prediction]
 
 
-class CompactBatchResponse(BaseModel):
+class CompactBatchResponse(DecisionPolicy):
     """The batch's predictions as columns: one list per field of Prediction, in request
     order (smaller and faster to produce and parse than a list of objects)."""
 
-    model_name: str
-    model_version: str
+    decision: list[RiskDecision]
     label: list[int]
     probability: list[float]
 
@@ -240,6 +247,7 @@ class ModelSlot:
         self.directory = directory
         self.scorer: Scorer | None = None
         self.scorer_kind: Literal["compiled", "sklearn"] = "compiled"
+        self.threshold = 0.5  # the loaded model's decision threshold (decision.py)
         self.metadata: model_store.ModelMetadata | None = None
         self._metrics = metrics
         self._lock = threading.Lock()
@@ -256,6 +264,7 @@ class ModelSlot:
             except model_store.ModelNotFoundError:
                 logger.debug("no model in %s yet", self.directory)  # said once, at startup
                 return False
+            self.threshold = threshold_of(pipeline)
             self.scorer, kind = load_scorer(pipeline)
             self.scorer_kind = "sklearn" if kind == "sklearn" else "compiled"
             self.metadata = metadata
@@ -374,15 +383,17 @@ def create_app(model_dir: Path) -> FastAPI:
 
     def score(
         request: Request, columns: Mapping[str, list[Any]]
-    ) -> tuple[model_store.ModelMetadata, dict[str, list[Any]]] | None:
-        """Score the columns, count and log the predictions. Returns the served model and
-        the predictions as columns: one list per field of Prediction, in request order
-        (None without a model)."""
+    ) -> tuple[dict[str, Any], dict[str, list[Any]]] | None:
+        """Score the columns, decide at the model's threshold, count and log the
+        predictions. Returns the decision policy (DecisionPolicy's fields) and the
+        predictions as columns: one list per field of Prediction, in request order (None
+        without a model)."""
         start = time.perf_counter()
         if not slot.ensure_loaded() or slot.scorer is None or slot.metadata is None:
             return None
         probability = slot.scorer(columns)
-        labels = (probability >= DECISION_THRESHOLD).astype(int)
+        granted = probability >= slot.threshold
+        labels = granted.astype(int)
         metrics.count_predictions(labels, probability)
         record = {
             "event": "prediction",
@@ -395,7 +406,19 @@ def create_app(model_dir: Path) -> FastAPI:
             "latency_ms": round((time.perf_counter() - start) * 1000, 2),
         }
         logger.info(to_json(record).decode())
-        return slot.metadata, {"label": labels.tolist(), "probability": probability.tolist()}
+        decisions = [GOOD_RISK if g else BAD_RISK for g in granted.tolist()]
+        policy = {
+            "model_name": slot.metadata.name,
+            "model_version": slot.metadata.version,
+            "threshold": slot.threshold,
+            "threshold_version": slot.metadata.version,
+        }
+        predictions = {
+            "decision": decisions,
+            "label": labels.tolist(),
+            "probability": probability.tolist(),
+        }
+        return policy, predictions
 
     no_model: dict[int | str, dict[str, Any]] = {
         503: {
@@ -442,7 +465,8 @@ def create_app(model_dir: Path) -> FastAPI:
         openapi_extra=_body(Applicant),
     )
     async def predict(request: Request) -> Response:
-        """Score one applicant: the label and the probability of good credit risk."""
+        """Score one applicant: the decision (good_risk or bad_risk) at the model's threshold,
+        the label and the probability of good credit risk."""
         try:
             applicant = Applicant.model_validate_json(await request.body())
         except ValidationError as error:
@@ -450,8 +474,8 @@ def create_app(model_dir: Path) -> FastAPI:
         scored = score(request, {name: [value] for name, value in applicant})
         if scored is None:
             return not_ready()
-        model, (prediction,) = scored[0], _rows(scored[1])
-        return _json({"model_name": model.name, "model_version": model.version, **prediction})
+        policy, (prediction,) = scored[0], _rows(scored[1])
+        return _json({**policy, **prediction})
 
     @app.post(
         "/predict/batch",
@@ -477,11 +501,10 @@ def create_app(model_dir: Path) -> FastAPI:
         scored = score(request, columns)
         if scored is None:
             return not_ready()
-        model, predictions = scored
-        served = {"model_name": model.name, "model_version": model.version}
+        policy, predictions = scored
         if compact:
-            return _json({**served, **predictions})
-        return _json({**served, "predictions": _rows(predictions)})
+            return _json({**policy, **predictions})
+        return _json({**policy, "predictions": _rows(predictions)})
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
     async def prometheus() -> Response:
