@@ -36,6 +36,8 @@ def _lineage(lineage: dict[str, str]) -> str:
         f"data `{lineage['data_path']}` md5 `{lineage['data_md5']}`; "
         f"code commit `{lineage['code_commit']}`{dirty}"
     )
+
+
 def fairness_section(evaluation: Evaluation, settings: Settings) -> str:
     """Per-group results of every sensitive attribute, each gap against its gate bound
     (breaches flagged)."""
