@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import subprocess
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from test_deep import project_env, require_interpreter, run
 
-from conftest import defaults, render_copier
+from rendering import defaults
+from test_deep import installed_project
 
 pytestmark = pytest.mark.deep
 
@@ -46,7 +45,7 @@ def _k(path: str, expression: str) -> tuple[str, ...]:
 
 SCHEMA, FEATURES, TRAIN = "{pkg}/schema.py", "{pkg}/features.py", "{pkg}/train.py"
 GATE, PIPELINE, SERVE = "{pkg}/gate.py", "{pkg}/pipeline.py", "{pkg}/serve.py"
-DECISION, STORE, MONITOR = "{pkg}/decision.py", "{pkg}/model_store.py", "{pkg}/monitor.py"
+DECISION, PREDICT_PY, MONITOR = "{pkg}/decision.py", "{pkg}/predict.py", "{pkg}/monitor.py"
 CONTRACT_TESTS, API_TESTS = "tests/data/test_contract.py", "tests/infrastructure/test_api.py"
 QUALITY_TESTS = "tests/model/test_quality.py"
 TRAINING_TESTS = "tests/infrastructure/test_training.py"
@@ -68,15 +67,15 @@ MUTANTS = (
            'categories=("female", "male"), model_input=True),',
            _k(CONTRACT_TESTS, "protected")),
     Mutant("applicant-data-logged", "Data 5", SERVE,
-           '"instances": len(applicants),', '"instances": [a.model_dump() for a in applicants],',
+           '"instances": len(labels),', '"instances": len(labels), "applicants": columns,',
            _k(API_TESTS, "logs")),
     Mutant("categorical-input-dropped", "Data 6", FEATURES,
            '("categorical", categorical, list(CATEGORICAL_INPUTS)),',
            '("categorical", categorical, list(CATEGORICAL_INPUTS)[:-1]),',
            _k(CONTRACT_TESTS, "reaches_the_model")),
     Mutant("derived-feature-off-by-one", "Data 7", FEATURES,
-           'frame["credit_amount"] / frame["duration"],',
-           'frame["credit_amount"] / (frame["duration"] + 1),',
+           'columns["credit_amount"] / columns["duration"],',
+           'columns["credit_amount"] / (columns["duration"] + 1),',
            _k(CONTRACT_TESTS, "derived")),
     Mutant("cost-matrix-flattened", "Model 1 (costs)", "params.yaml",
            "cost_approve_bad_risk: 5.0", "cost_approve_bad_risk: 1.0",
@@ -85,8 +84,8 @@ MUTANTS = (
            "best = int(np.argmin(per_fold.mean(axis=0)))",
            "best = int(np.argmin(np.abs(THRESHOLDS - 0.5)))",
            _k(DECISION_TESTS, "bayes")),
-    Mutant("decision-inverted", "Model 1 (costs)", DECISION,
-           "np.asarray(probability) >= threshold", "np.asarray(probability) < threshold",
+    Mutant("decision-inverted", "Model 1 (costs)", SERVE,
+           "granted = probability >= slot.threshold", "granted = probability < slot.threshold",
            _k(API_TESTS, "decisions_follow")),
     Mutant("champion-untuned", "Model 3", "params.yaml",
            "  tune: true", "  tune: false",
@@ -98,7 +97,7 @@ MUTANTS = (
     Mutant("baseline-check-dropped", "Model 5", GATE,
            'auc > baseline["roc_auc"],', "auc > 0,",
            _k(TRAINING_TESTS, "gate")),
-    Mutant("inverted-on-one-purpose", "Model 6", STORE, PREDICT,
+    Mutant("inverted-on-one-purpose", "Model 6", PREDICT_PY, PREDICT,
            PREDICT.replace("return np.asarray(", "score = np.asarray(")
            + '\n    return np.where(frame["purpose"] == "car", 1 - score, score)',
            _k(QUALITY_TESTS, "sizeable_slice")),
@@ -151,23 +150,27 @@ MUTANTS = (
            "Field(description=column.description, ge=column.ge)",
            _k(API_TESTS, "bad_request")),
     Mutant("serving-converts-currency", "Monitoring 3", SERVE,
-           "        probability = model_store.predict_probability(self.pipeline, frame)\n",
-           '        frame["credit_amount"] = frame["credit_amount"] / 1.95583  # DM -> EUR\n'
-           "        probability = model_store.predict_probability(self.pipeline, frame)\n",
+           "        probability = slot.scorer(columns)\n",
+           '        amounts = [a / 1.95583 for a in columns["credit_amount"]]  # DM -> EUR\n'
+           '        probability = slot.scorer({**columns, "credit_amount": amounts})\n',
            _k(API_TESTS, "serving_matches_training")),
     Mutant("staleness-ignored", "Monitoring 4", MONITOR,
            '"model_stale": age > settings.max_model_age_days,',
            '"model_stale": age > 10 * settings.max_model_age_days,',
            _k(DRIFT_TESTS, "stale")),
     Mutant("overflowing-feature", "Monitoring 5", FEATURES,
-           'frame["credit_amount"] / frame["duration"],',
-           '2.0 ** (frame["credit_amount"] / 100) / frame["duration"],',
+           'columns["credit_amount"] / columns["duration"],',
+           '2.0 ** (columns["credit_amount"] / 100) / columns["duration"],',
            _k(QUALITY_TESTS, "edges")),
-    Mutant("scoring-row-by-row", "Monitoring 6", STORE, PREDICT,
+    Mutant("scoring-row-by-row", "Monitoring 6", PREDICT_PY, PREDICT,
            "    rows = frame[list(MODEL_INPUTS)]\n"
            "    return np.array([pipeline.predict_proba(rows.iloc[[i]])[0, 1]"
            " for i in range(len(rows))])",
            ("tests/monitoring/test_compute.py",)),
+    Mutant("serving-scorer-uncompiled", "Monitoring 6", PREDICT_PY,
+           'return compile_pipeline(pipeline), "compiled"',
+           'return reference_scorer(pipeline), "compiled"',
+           _k("tests/monitoring/test_compute.py", "serving_one")),
     Mutant("champion-regression-tolerated", "Monitoring 7", GATE,
            "auc > needed,", "auc >= needed - 0.05,",
            _k(TRAINING_TESTS, "gate")),
@@ -206,6 +209,15 @@ def clean_selection() -> tuple[str, ...]:
     return (*sorted(files), "-k", " or ".join(sorted(keywords)))
 
 
+def per_item(mutants: tuple[Mutant, ...], survivors: list[str]) -> list[str]:
+    """The kill rate per rubric item, e.g. `Infrastructure 4: 3/3`."""
+    survived = {s.split(" (", 1)[0] for s in survivors}
+    items: dict[str, list[bool]] = {}
+    for mutant in mutants:
+        items.setdefault(mutant.item, []).append(mutant.name not in survived)
+    return [f"{item}: {sum(kills)}/{len(kills)}" for item, kills in items.items()]
+
+
 def test_mutants_are_unique_and_name_their_item() -> None:
     """The catalogue itself: at least 25 mutants, unique names, each naming its item."""
     assert len(MUTANTS) >= 25
@@ -217,13 +229,7 @@ def test_the_rendered_suite_kills_every_mutant(
     copier_source: Path, tmp_path: Path, record_property: pytest.RecordProperty
 ) -> None:
     start = time.perf_counter()
-    answers = defaults()
-    project = render_copier(copier_source, answers, tmp_path / "project")
-    env = project_env(project)
-    scripts = tomllib.loads((project / "pyproject.toml").read_text("utf-8"))["project"]["scripts"]
-    package = next(iter(scripts.values())).split(".")[0]
-    require_interpreter(answers["python_version"], project, env)
-    run(["uv", "sync"], project, env)
+    project, env, _, package = installed_project(copier_source, defaults(), tmp_path / "project")
 
     code, output = run_tests(project, env, clean_selection())
     assert code == 0, f"the unmutated project fails the tests that kill the mutants:\n{output}"
@@ -252,6 +258,6 @@ def test_the_rendered_suite_kills_every_mutant(
     kills = len(MUTANTS) - len(survivors)
     rate = kills / len(MUTANTS)
     summary = f"mutants killed: {kills}/{len(MUTANTS)} ({rate:.0%}) in {seconds:.0f} s"
-    print("\n".join([*lines, summary]))
+    print("\n".join([*lines, *per_item(MUTANTS, survivors), summary]))
     record_property("wall_time", f"mutation tier: {summary}")
     assert not survivors, "\n\n".join(survivors)

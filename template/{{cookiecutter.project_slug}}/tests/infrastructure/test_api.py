@@ -130,7 +130,7 @@ def test_predict_one(client: TestClient, trained: TrainedModel) -> None:
 
 
 def test_decisions_follow_the_threshold_on_both_sides(client: TestClient) -> None:
-    """Infrastructure 3: a safe applicant is granted, a risky one refused (decision.decide)."""
+    """Infrastructure 3: a safe applicant is granted, a risky one refused (at the threshold)."""
     safe = {**EXAMPLE, "checking_account": "not_known", "saving_accounts": "rich",
             "duration": 6, "credit_amount": 1000, "purpose": "radio/TV"}  # fmt: skip
     risky = {**EXAMPLE, "checking_account": "little", "saving_accounts": "little",

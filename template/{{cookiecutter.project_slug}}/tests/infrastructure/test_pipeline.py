@@ -92,7 +92,8 @@ def test_rollback_serves_the_earlier_model_again(fresh: Settings) -> None:
     forest = lenient.train.model_copy(update={"model": "random_forest", "tune": False})
     first = pipeline.train_candidate(lenient.model_copy(update={"train": forest}), tracker)
     assert pipeline.promote(lenient, tracker).promote
-    second = pipeline.train_candidate(lenient, tracker)
+    untuned = lenient.train.model_copy(update={"tune": False})  # quicker; tuning is not tested
+    second = pipeline.train_candidate(lenient.model_copy(update={"train": untuned}), tracker)
     assert pipeline.promote(lenient, tracker).promote
 
     holdout = data.read_processed(data.ProcessedPaths.under(fresh.data.processed_dir).test)
@@ -124,7 +125,8 @@ def test_promote_refuses_when_the_canary_fails(fresh: Settings) -> None:
     is served."""
     tracker = get_tracker(fresh.tracking)
     paths = pipeline.ingest(fresh)
-    candidate = pipeline.train_candidate(fresh, tracker)
+    untuned = fresh.train.model_copy(update={"tune": False})  # quicker; tuning is not tested
+    candidate = pipeline.train_candidate(fresh.model_copy(update={"train": untuned}), tracker)
     other = build_pipeline("random_forest", {}, fresh.seed, candidate.metrics["threshold"])
     other.fit(*features_and_target(data.read_processed(paths.train)))
     joblib.dump(other, pipeline.candidate_dir(fresh) / model_store.MODEL_FILE)

@@ -162,13 +162,20 @@ def test_compact_batch_has_the_same_predictions_as_columns(
     client: TestClient, holdout_frame: pd.DataFrame
 ) -> None:
     """Infrastructure 3: `?compact=true` answers a batch with one list per field, the same
-    predictions in the same order as the default list of objects."""
+    decisions and predictions in the same order as the default list of objects, under the
+    same threshold and its version."""
     instances = json.loads(holdout_frame[list(MODEL_INPUTS)].head(50).to_json(orient="records"))
     rows = client.post("/predict/batch", json={"instances": instances}).json()
     compact = client.post("/predict/batch?compact=true", json={"instances": instances}).json()
     assert compact["model_version"] == rows["model_version"]
     assert compact["label"] == [p["label"] for p in rows["predictions"]]
     assert compact["probability"] == [p["probability"] for p in rows["predictions"]]
+    assert compact["decision"] == [p["decision"] for p in rows["predictions"]]
+    assert {"bad_risk", "good_risk"} == set(compact["decision"])
+    assert (compact["threshold"], compact["threshold_version"]) == (
+        rows["threshold"],
+        rows["threshold_version"],
+    )
     assert len(json.dumps(compact)) < len(json.dumps(rows))
 
 

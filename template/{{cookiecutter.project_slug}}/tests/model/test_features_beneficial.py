@@ -72,11 +72,11 @@ def test_every_input_beats_a_pure_noise_feature(
             drops[name].append(reference - auc(shuffled, test_noise))
 
     noise = np.array(drops.pop(NOISE))
+    standard_error = {f: np.sqrt((np.var(d) + noise.var()) / REPEATS) for f, d in drops.items()}
     report = pd.DataFrame(
         {"drop": {f: np.mean(d) for f, d in drops.items()},
          "margin": {f: np.mean(d) - noise.mean() for f, d in drops.items()},
-         "standard_error": {f: np.sqrt((np.var(d) + noise.var()) / REPEATS)
-                            for f, d in drops.items()}}
+         "standard_error": standard_error}
     )  # fmt: skip
     weak = set(report.index[report["margin"] <= 2 * report["standard_error"]])
     assert weak <= KNOWN_NOT_BETTER_THAN_NOISE, (

@@ -122,8 +122,8 @@ def test_the_fairness_checks_cannot_be_silently_emptied(
     monkeypatch.setitem(Settings.model_config, "yaml_file", params)
     for text, error in [
         ("data: {sensitive_features: []}\n", "at least 1 item"),
-        ("gate: {max_demographic_parity_difference: {sex: 0.2}}\n", "no bound for .'age_group'."),
-        ("gate: {max_demographic_parity_difference: {}}\n", "at least 1 item"),
+        ("gate:\n  max_demographic_parity_difference: {sex: 0.2}\n", "no bound for .'age_group'."),
+        ("gate:\n  max_demographic_parity_difference: {}\n", "at least 1 item"),
     ]:
         params.write_text(text, encoding="utf-8")
         with pytest.raises(ValidationError, match=error):
@@ -189,7 +189,7 @@ def test_shipped_champion_is_tuned_and_beats_the_defaults(
     assert 1 <= settings.train.n_trials <= MAX_TUNING_TRIALS
     defaults = train(
         train_frame,
-        settings.train.model_copy(update={"tune": False, "hyperparameters": {}}),
+        settings.train.model_copy(update={"hyperparameters": {}, "tune": False}),
         settings.seed,
         settings.decision,
     )
