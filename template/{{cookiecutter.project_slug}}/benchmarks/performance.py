@@ -42,7 +42,7 @@ def main() -> int:
     train_frame, holdout = data.split(frame, settings.data.test_size, settings.seed)
 
     start = time.perf_counter()
-    trained = train(train_frame, settings.train, settings.seed)
+    trained = train(train_frame, settings.train, settings.seed, settings.decision)
     figures: dict[str, float | dict[str, float]] = {
         "train_seconds": round(time.perf_counter() - start, 3)
     }

@@ -95,7 +95,7 @@ def current_frame(processed: data.ProcessedPaths) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def trained(train_frame: pd.DataFrame, settings: Settings) -> TrainedModel:
-    return train(train_frame, settings.train, settings.seed)
+    return train(train_frame, settings.train, settings.seed, settings.decision)
 
 
 @pytest.fixture(scope="session")

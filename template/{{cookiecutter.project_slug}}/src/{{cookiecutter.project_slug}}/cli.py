@@ -131,6 +131,62 @@ def rollback(
 
 
 @app.command()
+def explain(
+    applicant: Annotated[
+        str | None,
+        typer.Argument(help="The applicant as JSON, as the API takes it (default: its example)."),
+    ] = None,
+) -> None:
+    """Step one applicant through the champion: its engineered features, each one's
+    contribution to the score, the probability and the decision."""
+    import json
+
+    import pandas as pd
+    from pydantic import ValidationError
+    from rich.table import Table
+
+    from . import data, model_store
+    from .explain import explain as run_explain
+    from .schema import EXAMPLE, Applicant
+
+    settings = get_settings()
+    try:
+        model, metadata = model_store.load(settings.serve.model_dir)
+        reference = data.read_processed(
+            data.ProcessedPaths.under(settings.data.processed_dir).train
+        )
+    except FileNotFoundError as error:
+        raise _fail(str(error)) from None
+    try:
+        values = Applicant(**(json.loads(applicant) if applicant else EXAMPLE))
+    except (json.JSONDecodeError, ValidationError, TypeError) as error:
+        raise _fail(f"not a valid applicant: {error}") from None
+    result = run_explain(model, pd.DataFrame([values.model_dump()]), reference)
+
+    out = Console()
+    out.print(f"{metadata.name} v{metadata.version} ({metadata.model_type})")
+    inputs = Table("input", "value", title="1. The applicant (raw inputs)")
+    for name, value in result.inputs.items():
+        inputs.add_row(name, str(value))
+    out.print(inputs)
+    features = Table(
+        "feature", "value", "training average", "contribution (log-odds)",
+        title="2. Engineered features and their contributions (largest first)",
+    )  # fmt: skip
+    for row in result.features.itertuples():
+        features.add_row(
+            str(row.feature), f"{row.value:.3f}", f"{row.training_average:.3f}",
+            f"{row.contribution:+.3f}",
+        )  # fmt: skip
+    out.print(features)
+    out.print(
+        f"3. Probability of good risk {result.probability:.3f} (average applicant "
+        f"{result.average_probability:.3f}); threshold {result.threshold:.2f}: "
+        f"[bold]{result.decision}[/]"
+    )
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface (default: params.yaml).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: params.yaml).")] = None,

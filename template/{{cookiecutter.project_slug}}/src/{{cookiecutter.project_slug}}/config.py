@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -33,7 +33,9 @@ class DataSettings(BaseModel):
     raw_path: Path = Path("data/raw/german_credit.csv")
     processed_dir: Path = Path("data/processed")
     sensitive_features: list[str] = Field(
-        default=["sex", "age_group"], description="Slices for evaluation and fairness checks."
+        default=["sex", "age_group"],
+        min_length=1,
+        description="Slices for evaluation and fairness checks (each needs a gate bound).",
     )
     test_size: float = Field(default=0.2, gt=0, lt=1)
     current_size: float = Field(
@@ -53,6 +55,17 @@ class TrainSettings(BaseModel):
     n_trials: int = Field(default=20, ge=1)
 
 
+class DecisionSettings(BaseModel):
+    """What a wrong decision costs; the decision threshold minimises the expected cost."""
+
+    cost_approve_bad_risk: float = Field(
+        default=5.0, gt=0, description="Cost of granting credit to an applicant who defaults."
+    )
+    cost_reject_good_risk: float = Field(
+        default=1.0, gt=0, description="Cost of refusing credit to an applicant who would repay."
+    )
+
+
 class GateSettings(BaseModel):
     """What a candidate must achieve to become the champion."""
 
@@ -60,10 +73,13 @@ class GateSettings(BaseModel):
     min_improvement: float = Field(
         default=0.0, description="ROC AUC margin over the champion required to replace it."
     )
-    max_demographic_parity_difference: float = Field(default=0.20, ge=0, le=1)
-    fairness_features: list[str] = Field(
-        default=["sex"],
-        description="Groups the fairness bound applies to (a subset of the slices).",
+    max_demographic_parity_difference: dict[str, float] = Field(
+        default={"sex": 0.20, "age_group": 0.20},
+        min_length=1,
+        description="Largest allowed gap in approval rates between the groups of each slice.",
+    )
+    min_group_size: int = Field(
+        default=20, ge=1, description="Groups with fewer held-out rows are reported, not gated."
     )
 
 
@@ -139,11 +155,24 @@ class Settings(BaseSettings):
     reports_dir: Path = Path("reports")
     data: DataSettings = DataSettings()
     train: TrainSettings = TrainSettings()
+    decision: DecisionSettings = DecisionSettings()
     gate: GateSettings = GateSettings()
     monitor: MonitorSettings = MonitorSettings()
     serve: ServeSettings = ServeSettings()
     inference_log: InferenceLogSettings = InferenceLogSettings()
     tracking: TrackingSettings = TrackingSettings()
+
+    @model_validator(mode="after")
+    def _every_slice_is_gated(self) -> Settings:
+        ungated = set(self.data.sensitive_features) - set(
+            self.gate.max_demographic_parity_difference
+        )
+        if ungated:
+            raise ValueError(
+                f"gate.max_demographic_parity_difference has no bound for {sorted(ungated)}:"
+                " every data.sensitive_features slice needs one"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

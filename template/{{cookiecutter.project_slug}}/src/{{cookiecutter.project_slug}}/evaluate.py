@@ -38,8 +38,12 @@ from sklearn.metrics import (
 )
 from sklearn.pipeline import Pipeline
 
+from .config import DecisionSettings
+from .decision import confusion, expected_cost, threshold_of
 from .predict import predict_probability
-from .schema import DECISION_THRESHOLD, MODEL_INPUTS, TARGET
+from .schema import MODEL_INPUTS, TARGET
+
+MIN_GROUP_SIZE = 20  # default: smaller groups are reported but too noisy to judge
 
 
 @dataclass
@@ -50,12 +54,21 @@ class Evaluation:
     slices: dict[str, pd.DataFrame]
     importance: pd.DataFrame
     calibration: pd.DataFrame
+    threshold: float
     y_true: np.ndarray = field(repr=False)
     probability: np.ndarray = field(repr=False)
 
 
-def quality_metrics(y_true: np.ndarray, probability: np.ndarray) -> dict[str, float]:
-    predicted = (probability >= DECISION_THRESHOLD).astype(int)
+def quality_metrics(
+    y_true: np.ndarray,
+    probability: np.ndarray,
+    threshold: float = 0.5,
+    costs: DecisionSettings | None = None,
+) -> dict[str, float]:
+    """Ranking and calibration metrics, and the decisions' quality and expected cost at
+    `threshold` (and at 0.5, the cost-blind default, for comparison)."""
+    costs = costs or DecisionSettings()
+    predicted = (probability >= threshold).astype(int)
     return {
         "roc_auc": float(roc_auc_score(y_true, probability)),
         "average_precision": float(average_precision_score(y_true, probability)),
@@ -65,6 +78,10 @@ def quality_metrics(y_true: np.ndarray, probability: np.ndarray) -> dict[str, fl
         "f1": float(f1_score(y_true, predicted, zero_division=0)),
         "brier": float(brier_score_loss(y_true, probability)),
         "log_loss": float(log_loss(y_true, probability, labels=[0, 1])),
+        "threshold": float(threshold),
+        "expected_cost": expected_cost(y_true, predicted, costs),
+        "expected_cost_at_half": expected_cost(y_true, (probability >= 0.5).astype(int), costs),
+        **{name: float(count) for name, count in confusion(y_true, predicted).items()},
     }
 
 
@@ -74,10 +91,15 @@ def _slice_roc_auc(y_true: np.ndarray, probability: np.ndarray) -> float:
 
 
 def slice_metrics(
-    y_true: np.ndarray, probability: np.ndarray, groups: pd.Series
+    y_true: np.ndarray,
+    probability: np.ndarray,
+    groups: pd.Series,
+    threshold: float = 0.5,
+    min_group_size: int = MIN_GROUP_SIZE,
 ) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Per-group quality (fairlearn MetricFrame) and the fairness gaps across groups."""
-    predicted = (probability >= DECISION_THRESHOLD).astype(int)
+    """Per-group quality (fairlearn MetricFrame) and the fairness gaps across the groups
+    of at least `min_group_size` rows (smaller ones are reported, too noisy to judge)."""
+    predicted = (probability >= threshold).astype(int)
     frame = MetricFrame(
         metrics={
             "accuracy": accuracy_score,
@@ -94,12 +116,17 @@ def slice_metrics(
         ).by_group,
         count=groups.value_counts().reindex(frame.by_group.index),
     )
+    judged = groups.isin(by_group.index[by_group["count"] >= min_group_size]).to_numpy()
     gaps = {
         "demographic_parity_difference": float(
-            demographic_parity_difference(y_true, predicted, sensitive_features=groups)
+            demographic_parity_difference(
+                y_true[judged], predicted[judged], sensitive_features=groups[judged]
+            )
         ),
         "equalized_odds_difference": float(
-            equalized_odds_difference(y_true, predicted, sensitive_features=groups)
+            equalized_odds_difference(
+                y_true[judged], predicted[judged], sensitive_features=groups[judged]
+            )
         ),
     }
     return by_group, gaps
@@ -143,15 +170,24 @@ def importance_table(pipeline: Pipeline, frame: pd.DataFrame, seed: int) -> pd.D
 
 
 def evaluate(
-    pipeline: Pipeline, frame: pd.DataFrame, sensitive_features: list[str], seed: int
+    pipeline: Pipeline,
+    frame: pd.DataFrame,
+    sensitive_features: list[str],
+    seed: int,
+    costs: DecisionSettings | None = None,
+    min_group_size: int = MIN_GROUP_SIZE,
 ) -> Evaluation:
-    """Evaluate a fitted pipeline on a labelled, sliced batch (see data.read_processed)."""
+    """Evaluate a fitted pipeline, at its own decision threshold, on a labelled, sliced
+    batch (see data.read_processed)."""
     y_true = frame[TARGET.name].to_numpy()
     probability = predict_probability(pipeline, frame)
-    metrics = quality_metrics(y_true, probability)
+    threshold = threshold_of(pipeline)
+    metrics = quality_metrics(y_true, probability, threshold, costs)
     slices = {}
     for feature in sensitive_features:
-        slices[feature], gaps = slice_metrics(y_true, probability, frame[feature])
+        slices[feature], gaps = slice_metrics(
+            y_true, probability, frame[feature].reset_index(drop=True), threshold, min_group_size
+        )
         metrics.update({f"{name}_{feature}": value for name, value in gaps.items()})
     calibration = calibration_table(y_true, probability)
     metrics["expected_calibration_error"] = expected_calibration_error(calibration)
@@ -160,50 +196,82 @@ def evaluate(
         slices=slices,
         importance=importance_table(pipeline, frame, seed),
         calibration=calibration,
+        threshold=threshold,
         y_true=y_true,
         probability=probability,
     )
 
 
-def write_figures(evaluation: Evaluation, directory: Path) -> list[Path]:
-    """ROC curve, confusion matrix, calibration and importance plots as PNG files."""
-    directory.mkdir(parents=True, exist_ok=True)
+def build_figures(evaluation: Evaluation) -> dict[str, Figure]:
+    """ROC curve, confusion matrix at the decision threshold, calibration (with the number
+    of applicants in each bin) and permutation importance, each titled and labelled."""
     y_true, probability = evaluation.y_true, evaluation.probability
-    paths = []
-
-    def save(figure: Figure, name: str) -> None:
-        path = directory / name
-        figure.tight_layout()
-        figure.savefig(path, dpi=100)
-        plt.close(figure)
-        paths.append(path)
+    figures: dict[str, Figure] = {}
 
     figure, axes = plt.subplots(figsize=(5, 5))
     RocCurveDisplay.from_predictions(y_true, probability, ax=axes, plot_chance_level=True)
-    axes.set_title("ROC curve (held-out)")
-    save(figure, "roc_curve.png")
+    axes.set(
+        xlabel="false positive rate (bad risks granted)",
+        ylabel="true positive rate (good risks granted)",
+        title="ROC curve (held-out)",
+    )
+    figures["roc_curve"] = figure
 
     figure, axes = plt.subplots(figsize=(5, 5))
     ConfusionMatrixDisplay.from_predictions(
         y_true,
-        (probability >= DECISION_THRESHOLD).astype(int),
-        display_labels=["bad", "good"],
+        (probability >= evaluation.threshold).astype(int),
+        labels=[0, 1],
+        display_labels=["bad risk", "good risk"],
         ax=axes,
+        colorbar=False,
     )
-    axes.set_title(f"Confusion matrix (threshold {DECISION_THRESHOLD})")
-    save(figure, "confusion_matrix.png")
+    axes.set(
+        xlabel="decision (good risk = credit granted)",
+        ylabel="actual outcome",
+        title=f"Decisions at threshold {evaluation.threshold:.2f} (held-out)",
+    )
+    figures["confusion_matrix"] = figure
 
     figure, axes = plt.subplots(figsize=(5, 5))
     table = evaluation.calibration
     axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
     axes.plot(table["predicted"], table["observed"], marker="o", label="model")
-    axes.set(xlabel="mean predicted probability", ylabel="observed frequency", title="Calibration")
-    axes.legend()
-    save(figure, "calibration.png")
+    for row in table.itertuples():
+        axes.annotate(
+            f"n={row.count}", (row.predicted, row.observed), textcoords="offset points",
+            xytext=(4, -10), fontsize=7,
+        )  # fmt: skip
+    axes.set(
+        xlabel="mean predicted probability of good risk",
+        ylabel="observed share of good risks",
+        title="Calibration (held-out, quantile bins)",
+        xlim=(0, 1),
+        ylim=(0, 1),
+    )
+    axes.legend(loc="upper left")
+    figures["calibration"] = figure
 
     figure, axes = plt.subplots(figsize=(6, 4))
     importance = evaluation.importance.iloc[::-1]
     axes.barh(importance["feature"], importance["importance"], xerr=importance["std"])
-    axes.set(xlabel="drop in ROC AUC when permuted", title="Permutation importance")
-    save(figure, "permutation_importance.png")
+    axes.set(
+        xlabel="drop in held-out ROC AUC when the input is permuted",
+        ylabel="model input",
+        title="Permutation importance",
+    )
+    figures["permutation_importance"] = figure
+    return figures
+
+
+def write_figures(evaluation: Evaluation, directory: Path) -> list[Path]:
+    """The figures of build_figures as PNG files."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, figure in build_figures(evaluation).items():
+        path = directory / f"{name}.png"
+        figure.tight_layout()
+        figure.savefig(path, dpi=100)
+        plt.close(figure)
+        paths.append(path)
     return paths

@@ -15,12 +15,11 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from .schema import CATEGORICAL_INPUTS, NUMERIC_INPUTS
 
-# Domain features: the monthly burden of the credit and its size relative to age. Each is
-# arithmetic on columns, so the same formula runs on a DataFrame (training) and on numpy
-# columns (the compiled serving path, predict.py).
+# Domain feature: the monthly burden of the credit. It is arithmetic on columns, so the same
+# formula runs on a DataFrame (training) and on numpy columns (the compiled serving path,
+# predict.py). No feature derives from age: age is kept out of the model (schema.py).
 DERIVED_FEATURES: Mapping[str, Callable[[Any], Any]] = {
     "monthly_installment": lambda columns: columns["credit_amount"] / columns["duration"],
-    "credit_per_age": lambda columns: columns["credit_amount"] / columns["age"],
 }
 DERIVED = tuple(DERIVED_FEATURES)
 

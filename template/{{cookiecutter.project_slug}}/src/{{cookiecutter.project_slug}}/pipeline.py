@@ -8,22 +8,24 @@ orchestrator run these same functions.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
 from . import data, lineage, model_card, model_store, retraining
 from .config import Settings
+from .decision import threshold_of
 from .evaluate import evaluate, quality_metrics, write_figures
 from .gate import Decision, decide
 from .predict import TOLERANCE, frame_columns, load_scorer, predict_probability
 from .schema import MODEL_INPUTS, TARGET
 from .tracking import ModelVersion, Tracker, get_tracker
-from .train import build_baseline, features_and_target, train
+from .train import build_baseline, estimator_of, features_and_target, train
 
 
 def candidate_dir(settings: Settings) -> Path:
@@ -46,18 +48,28 @@ def train_candidate(settings: Settings, tracker: Tracker) -> model_store.ModelMe
     figures_dir = settings.reports_dir / "figures"
     with tracker.start_run("train") as run_id:
         tracker.log_params(settings.model_dump(mode="json"))
-        trained = train(train_frame, settings.train, settings.seed)
+        trained = train(train_frame, settings.train, settings.seed, settings.decision)
         evaluation = evaluate(
-            trained.pipeline, holdout, settings.data.sensitive_features, settings.seed
+            trained.pipeline,
+            holdout,
+            settings.data.sensitive_features,
+            settings.seed,
+            settings.decision,
+            settings.gate.min_group_size,
         )
         baseline = build_baseline().fit(*features_and_target(train_frame))
         baseline_metrics = quality_metrics(
-            holdout[TARGET.name].to_numpy(), predict_probability(baseline, holdout)
+            holdout[TARGET.name].to_numpy(),
+            predict_probability(baseline, holdout),
+            trained.threshold.threshold,
+            settings.decision,
         )
         metrics = {
             **evaluation.metrics,
             "cv_roc_auc_mean": trained.cv_roc_auc_mean,
             "cv_roc_auc_std": trained.cv_roc_auc_std,
+            "cv_expected_cost_mean": trained.threshold.cost_mean,
+            "cv_expected_cost_std": trained.threshold.cost_std,
             **{f"baseline_{name}": value for name, value in baseline_metrics.items()},
         }
         trained_on = lineage.describe(settings.data.raw_path, retraining.model_params(settings))
@@ -78,7 +90,12 @@ def train_candidate(settings: Settings, tracker: Tracker) -> model_store.ModelMe
         )
         figures = write_figures(evaluation, figures_dir)
         card = model_card.write(
-            settings.reports_dir / "model_card.md", metadata, evaluation, baseline_metrics, figures
+            settings.reports_dir / "model_card.md",
+            metadata,
+            evaluation,
+            baseline_metrics,
+            figures,
+            settings,
         )
         metrics_file = settings.reports_dir / "metrics.json"
         metrics_file.write_text(json.dumps(metrics, indent=2, sort_keys=True), encoding="utf-8")
@@ -88,19 +105,31 @@ def train_candidate(settings: Settings, tracker: Tracker) -> model_store.ModelMe
     return metadata
 
 
-def check_servable(directory: Path, holdout: pd.DataFrame, expected: np.ndarray) -> list[str]:
-    """Canary: load the exported model the way the API does and score the held-out data,
-    with the sklearn pipeline (the reference) and with the API's fast scorer (predict.py).
+def check_servable(
+    directory: Path, holdout: pd.DataFrame, trained: Mapping[str, float]
+) -> list[str]:
+    """Canary: load the exported model the way the API does, score the held-out data with
+    the sklearn pipeline (the reference) and with the API's fast scorer (predict.py), and
+    compare with what training measured (`trained`: its held-out ROC AUC and threshold).
     Returns the problems found (empty when the model may serve)."""
     pipeline, _ = model_store.load(directory)
     reference = predict_probability(pipeline, holdout)
     scorer, kind = load_scorer(pipeline)
     served = scorer(frame_columns(holdout))
-    problems = []
     if not np.all(np.isfinite(served)) or served.min() < 0 or served.max() > 1:
-        problems.append("predictions are not finite probabilities")
-    if not np.allclose(reference, expected):
-        problems.append("the reloaded model predicts differently from the trained one")
+        return ["predictions are not finite probabilities"]
+    problems = []
+    auc = float(roc_auc_score(holdout[TARGET.name], reference))
+    if not np.isclose(auc, trained["roc_auc"], rtol=0, atol=1e-9):
+        problems.append(
+            f"the exported model's held-out ROC AUC is {auc:.4f}, training measured "
+            f"{trained['roc_auc']:.4f}: it is not the model that was evaluated"
+        )
+    if threshold_of(pipeline) != trained["threshold"]:
+        problems.append(
+            f"the exported model decides at {threshold_of(pipeline)}, "
+            f"training chose {trained['threshold']}"
+        )
     gap = float(np.max(np.abs(served - reference), initial=0.0))
     if not gap <= TOLERANCE:
         problems.append(
@@ -117,7 +146,7 @@ def export_champion(settings: Settings, tracker: Tracker, version: ModelVersion)
         name=version.name,
         version=version.version,
         run_id=version.run_id,
-        model_type=type(pipeline.steps[-1][1]).__name__,
+        model_type=type(estimator_of(pipeline)).__name__,
         inputs=list(MODEL_INPUTS),
         lineage=dict(version.lineage),
     )
@@ -144,9 +173,7 @@ def promote(settings: Settings, tracker: Tracker) -> Decision:
     if champion is not None and champion.version == candidate.version:
         decision = Decision(False, [f"version {candidate.version} is already the champion"])
     if decision.promote:
-        problems = check_servable(
-            candidate_dir(settings), holdout, predict_probability(pipeline, holdout)
-        )
+        problems = check_servable(candidate_dir(settings), holdout, candidate.metrics)
         if problems:
             decision = Decision(False, [f"canary failed: {p}" for p in problems])
     if decision.promote:

@@ -29,6 +29,7 @@ from scipy.special import expit
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
@@ -167,7 +168,11 @@ def _branches(columns: ColumnTransformer) -> list[_Branch]:
 
 
 def _estimator(model: Any) -> Callable[[np.ndarray], FloatArray]:
-    """P(class 1): the second column of predict_proba, as predict_probability takes it."""
+    """P(class 1): the second column of predict_proba, as predict_probability takes it (a
+    FixedThresholdClassifier's probabilities are its estimator's: the threshold only moves
+    the decision, which the API takes at the model's threshold)."""
+    if isinstance(model, FixedThresholdClassifier):
+        model = model.estimator_
     if type(model) is LogisticRegression and model.coef_.shape[0] == 1:
         coef, intercept = model.coef_[0], model.intercept_[0]
         return lambda matrix: np.asarray(expit(matrix @ coef + intercept), dtype=np.float64)

@@ -28,9 +28,8 @@ class Column:
     model_input: bool = True  # False: kept for evaluation (fairness) but never served
 
 
+# The model outputs P(risk = 1); decision.py turns it into a cost-weighted decision.
 TARGET = Column("risk", "1 = good credit risk (repaid), 0 = bad risk", int, ge=0, le=1)
-# The model outputs P(risk = 1); credit is granted (label 1) from this probability on.
-DECISION_THRESHOLD = 0.5
 
 COLUMNS: tuple[Column, ...] = (
     Column("sex", "Applicant's sex (protected: for fairness checks only)", str,
@@ -49,7 +48,10 @@ COLUMNS: tuple[Column, ...] = (
     Column("purpose", "Purpose of the credit", str,
            categories=("business", "car", "domestic appliances", "education",
                        "furniture/equipment", "radio/TV", "repairs", "vacation/others")),
-    Column("age", "Applicant's age (years)", int, ge=18, le=100),
+    # Validated and used for fairness checks (age_group), not a model input: with it, the
+    # cost-weighted decisions refused young applicants far more often (approval-rate gap
+    # 0.39 between age groups; 0.19 without it, within the gate's 0.20 bound).
+    Column("age", "Applicant's age (years)", int, ge=18, le=100, model_input=False),
 )  # fmt: skip
 
 MODEL_INPUTS = tuple(c.name for c in COLUMNS if c.model_input)
@@ -118,7 +120,6 @@ EXAMPLE: dict[str, Any] = {
     "credit_amount": 2500,
     "duration": 24,
     "purpose": "car",
-    "age": 35,
 }
 
 

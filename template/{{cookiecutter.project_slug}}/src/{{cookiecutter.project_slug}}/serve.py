@@ -59,8 +59,9 @@ from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 from . import __version__, model_store
 from .config import ENV_PREFIX, LOG_FORMAT, Settings, get_settings
 from .inference_log import InferenceLog
+from .decision import BAD_RISK, GOOD_RISK, RiskDecision, threshold_of
 from .predict import Scorer, load_scorer
-from .schema import DECISION_THRESHOLD, EXAMPLE, MODEL_INPUTS, Applicant
+from .schema import EXAMPLE, MODEL_INPUTS, Applicant
 
 logger = logging.getLogger(__name__)
 
@@ -102,13 +103,22 @@ class NotReady(BaseModel):
 class Prediction(BaseModel):
     """One applicant's score."""
 
+    decision: RiskDecision = Field(description="good_risk: grant credit; bad_risk: refuse")
     label: int = Field(ge=0, le=1, description="1 = good credit risk (credit granted), 0 = bad")
     probability: float = Field(ge=0, le=1, description="Probability of good credit risk")
 
 
-class PredictionResponse(Prediction):
+class DecisionPolicy(BaseModel):
+    """The threshold behind the decisions; it ships inside the model version that chose it."""
+
     model_name: str
     model_version: str
+    threshold: float = Field(description="Credit is granted from this probability on")
+    threshold_version: str = Field(description="The model version whose training chose it")
+
+
+class PredictionResponse(Prediction, DecisionPolicy):
+    pass
 
 
 class BatchRequest(BaseModel):
@@ -122,18 +132,15 @@ class BatchRequest(BaseModel):
     )
 
 
-class BatchResponse(BaseModel):
-    model_name: str
-    model_version: str
+class BatchResponse(DecisionPolicy):
     predictions: list[Prediction]
 
 
-class CompactBatchResponse(BaseModel):
+class CompactBatchResponse(DecisionPolicy):
     """The batch's predictions as columns: one list per field of Prediction, in request
     order (smaller and faster to produce and parse than a list of objects)."""
 
-    model_name: str
-    model_version: str
+    decision: list[RiskDecision]
     label: list[int]
     probability: list[float]
 
@@ -247,6 +254,7 @@ class Served(NamedTuple):
     scorer: Scorer
     kind: Literal["compiled", "sklearn"]
     metadata: model_store.ModelMetadata
+    threshold: float  # the model's decision threshold (decision.py), swapped with it
 
 
 class ModelSlot:
@@ -303,7 +311,12 @@ class ModelSlot:
         scorer, kind = load_scorer(pipeline)
         previous, self.served = (
             self.served,
-            Served(scorer, "sklearn" if kind == "sklearn" else "compiled", metadata),
+            Served(
+                scorer,
+                "sklearn" if kind == "sklearn" else "compiled",
+                metadata,
+                threshold_of(pipeline),
+            ),
         )
         self.problem = None
         if previous is not None:
@@ -452,16 +465,18 @@ def create_app(
 
     def score(
         request: Request, columns: Mapping[str, list[Any]]
-    ) -> tuple[model_store.ModelMetadata, dict[str, list[Any]]] | None:
-        """Score the columns, count and log the predictions. Returns the served model and
-        the predictions as columns: one list per field of Prediction, in request order
-        (None without a model)."""
+    ) -> tuple[dict[str, Any], dict[str, list[Any]]] | None:
+        """Score the columns, decide at the model's threshold, count and log the
+        predictions. Returns the decision policy (DecisionPolicy's fields) and the
+        predictions as columns: one list per field of Prediction, in request order (None
+        without a model)."""
         start = time.perf_counter()
         served = slot.served if slot.ensure_loaded() else None
         if served is None:
             return None
         probability = served.scorer(columns)
-        labels = (probability >= DECISION_THRESHOLD).astype(int)
+        granted = probability >= served.threshold
+        labels = granted.astype(int)
         metrics.count_predictions(labels, probability)
         if inference_log is not None:
             inference_log.record(
@@ -478,7 +493,19 @@ def create_app(
             "latency_ms": round((time.perf_counter() - start) * 1000, 2),
         }
         logger.info(to_json(record).decode())
-        return served.metadata, {"label": labels.tolist(), "probability": probability.tolist()}
+        decisions = [GOOD_RISK if g else BAD_RISK for g in granted.tolist()]
+        policy = {
+            "model_name": served.metadata.name,
+            "model_version": served.metadata.version,
+            "threshold": served.threshold,
+            "threshold_version": served.metadata.version,
+        }
+        predictions = {
+            "decision": decisions,
+            "label": labels.tolist(),
+            "probability": probability.tolist(),
+        }
+        return policy, predictions
 
     no_model: dict[int | str, dict[str, Any]] = {
         503: {
@@ -526,7 +553,8 @@ def create_app(
         openapi_extra=_body(Applicant),
     )
     async def predict(request: Request) -> Response:
-        """Score one applicant: the label and the probability of good credit risk."""
+        """Score one applicant: the decision (good_risk or bad_risk) at the model's threshold,
+        the label and the probability of good credit risk."""
         try:
             applicant = Applicant.model_validate_json(await request.body())
         except ValidationError as error:
@@ -534,8 +562,8 @@ def create_app(
         scored = score(request, {name: [value] for name, value in applicant})
         if scored is None:
             return not_ready()
-        model, (prediction,) = scored[0], _rows(scored[1])
-        return _json({"model_name": model.name, "model_version": model.version, **prediction})
+        policy, (prediction,) = scored[0], _rows(scored[1])
+        return _json({**policy, **prediction})
 
     @app.post(
         "/predict/batch",
@@ -561,11 +589,10 @@ def create_app(
         scored = score(request, columns)
         if scored is None:
             return not_ready()
-        model, predictions = scored
-        served = {"model_name": model.name, "model_version": model.version}
+        policy, predictions = scored
         if compact:
-            return _json({**served, **predictions})
-        return _json({**served, "predictions": _rows(predictions)})
+            return _json({**policy, **predictions})
+        return _json({**policy, "predictions": _rows(predictions)})
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
     async def prometheus() -> Response:

@@ -1,5 +1,6 @@
 """Model training: an sklearn Pipeline (features + estimator), cross-validated, optionally
-tuned with Optuna, and a baseline it has to beat. Deterministic for a given seed."""
+tuned with Optuna, with a cost-minimising decision threshold chosen on the same folds, and a
+baseline it has to beat. Deterministic for a given seed."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import ClassifierMixin
+from sklearn.base import ClassifierMixin, clone
 from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import FixedThresholdClassifier, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from .config import TrainSettings
+from .config import DecisionSettings, TrainSettings
+from .decision import ThresholdChoice, choose_threshold
 from .features import build_preprocessor
 from .schema import MODEL_INPUTS, TARGET
 
@@ -52,11 +55,18 @@ def search_space(name: str, trial: Any) -> Params:
     }
 
 
-def build_pipeline(name: str, params: Params, seed: int) -> Pipeline:
-    """Preprocessing and estimator in one object: what is trained is what is served."""
+def build_pipeline(name: str, params: Params, seed: int, threshold: float = 0.5) -> Pipeline:
+    """Preprocessing, estimator and decision threshold in one object: what is trained is
+    what is served (predict_proba scores, predict decides at the threshold)."""
     if name not in ESTIMATORS:
         raise ValueError(f"unknown model {name!r}: choose one of {sorted(ESTIMATORS)}")
-    return Pipeline([("features", build_preprocessor()), ("model", ESTIMATORS[name](params, seed))])
+    model = FixedThresholdClassifier(ESTIMATORS[name](params, seed), threshold=threshold)
+    return Pipeline([("features", build_preprocessor()), ("model", model)])
+
+
+def estimator_of(pipeline: Pipeline) -> Any:
+    """The fitted estimator inside a trained pipeline (behind its decision threshold)."""
+    return pipeline[-1].estimator_
 
 
 def build_baseline() -> Pipeline:
@@ -69,12 +79,39 @@ def features_and_target(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     return frame[list(MODEL_INPUTS)], frame[TARGET.name]
 
 
+@dataclass(frozen=True)
+class CrossValidation:
+    """Out-of-fold predictions of every training row and the folds they came from."""
+
+    y_true: np.ndarray
+    probability: np.ndarray
+    folds: list[np.ndarray]
+
+    def roc_auc(self) -> np.ndarray:
+        return np.array(
+            [roc_auc_score(self.y_true[rows], self.probability[rows]) for rows in self.folds]
+        )
+
+
+def cross_validate(
+    pipeline: Pipeline, frame: pd.DataFrame, folds: int, seed: int
+) -> CrossValidation:
+    """Fit on each training fold, predict its validation fold (stratified, seeded)."""
+    x, y = features_and_target(frame)
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    probability = np.zeros(len(y))
+    validation_rows = []
+    for fit_rows, rows in cv.split(x, y):
+        fold_model = clone(pipeline).fit(x.iloc[fit_rows], y.iloc[fit_rows])
+        probability[rows] = fold_model.predict_proba(x.iloc[rows])[:, 1]
+        validation_rows.append(rows)
+    return CrossValidation(y.to_numpy(), probability, validation_rows)
+
+
 def cross_validated_auc(
     pipeline: Pipeline, frame: pd.DataFrame, folds: int, seed: int
 ) -> np.ndarray:
-    x, y = features_and_target(frame)
-    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    return np.asarray(cross_val_score(pipeline, x, y, cv=cv, scoring="roc_auc"))
+    return cross_validate(pipeline, frame, folds, seed).roc_auc()
 
 
 def tune(settings: TrainSettings, frame: pd.DataFrame, seed: int) -> Params:
@@ -100,13 +137,26 @@ class TrainedModel:
     hyperparameters: Params
     cv_roc_auc_mean: float
     cv_roc_auc_std: float
+    threshold: ThresholdChoice
 
 
-def train(frame: pd.DataFrame, settings: TrainSettings, seed: int) -> TrainedModel:
-    """Tune (if asked), cross-validate, then fit on the whole training set."""
+def train(
+    frame: pd.DataFrame,
+    settings: TrainSettings,
+    seed: int,
+    costs: DecisionSettings | None = None,
+) -> TrainedModel:
+    """Tune (if asked), cross-validate, choose the cost-minimising threshold on the
+    out-of-fold predictions, then fit on the whole training set."""
+    costs = costs or DecisionSettings()
     params = tune(settings, frame, seed) if settings.tune else dict(settings.hyperparameters)
-    pipeline = build_pipeline(settings.model, params, seed)
-    scores = cross_validated_auc(pipeline, frame, settings.cv_folds, seed)
-    x, y = features_and_target(frame)
-    pipeline.fit(x, y)
-    return TrainedModel(pipeline, settings.model, params, float(scores.mean()), float(scores.std()))
+    cv = cross_validate(
+        build_pipeline(settings.model, params, seed), frame, settings.cv_folds, seed
+    )
+    choice = choose_threshold(cv.y_true, cv.probability, cv.folds, costs)
+    pipeline = build_pipeline(settings.model, params, seed, threshold=choice.threshold)
+    pipeline.fit(*features_and_target(frame))
+    scores = cv.roc_auc()
+    return TrainedModel(
+        pipeline, settings.model, params, float(scores.mean()), float(scores.std()), choice
+    )

@@ -32,8 +32,12 @@ def test_raw_data_satisfies_the_contract(raw: pd.DataFrame) -> None:
 
 BREAKAGES = [
     ("age", 7, "greater_than_or_equal_to(18)"),
+    ("age", 101, "less_than_or_equal_to(100)"),
     ("duration", 0, "greater_than_or_equal_to(1)"),
+    ("duration", 121, "less_than_or_equal_to(120)"),
     ("credit_amount", -50, "greater_than_or_equal_to(1)"),
+    ("credit_amount", 1_000_001, "less_than_or_equal_to(1000000)"),
+    ("job", 4, "less_than_or_equal_to(3)"),
     ("housing", "castle", "isin"),
     ("purpose", "crypto", "isin"),
     ("checking_account", None, "not_nullable"),
@@ -64,13 +68,17 @@ def test_contract_rejects_missing_and_unexpected_columns(raw: pd.DataFrame) -> N
         schema.validate(raw.assign(customer_name="x"))
 
 
+PROTECTED = ("sex", "age", "age_group")  # pinned here: never model inputs
+
+
 def test_protected_attribute_is_never_a_model_input() -> None:
-    """Data 4: features adhere to meta-level requirements (no protected attribute as input)."""
-    assert "sex" not in schema.MODEL_INPUTS
+    """Data 4: features adhere to meta-level requirements (no protected attribute, sex or
+    age, as input; both stay in the data for the fairness checks)."""
+    assert not set(PROTECTED) & set(schema.MODEL_INPUTS)
     preprocessor = build_preprocessor()
     frame = data.add_slices(schema.validate(pd.read_csv(Settings().data.raw_path).head(50)))
     names = preprocessor.fit(frame).get_feature_names_out()
-    assert not [name for name in names if name.startswith(("sex", "age_group", "risk"))]
+    assert not [name for name in names if name.startswith((*PROTECTED, "risk"))]
 
 
 def test_api_refuses_personal_data_it_does_not_need() -> None:
@@ -93,11 +101,11 @@ def test_every_contract_input_reaches_the_model(train_frame: pd.DataFrame) -> No
 
 def test_derived_features_are_computed_correctly() -> None:
     """Data 7: all input feature code is tested."""
-    frame = pd.DataFrame({"credit_amount": [1200, 500], "duration": [12, 10], "age": [30, 50]})
+    frame = pd.DataFrame({"credit_amount": [1200, 500], "duration": [12, 10]})
     derived = add_derived_features(frame)
     assert derived["monthly_installment"].tolist() == [100.0, 50.0]
-    assert derived["credit_per_age"].tolist() == [40.0, 10.0]
-    assert list(frame.columns) == ["credit_amount", "duration", "age"]  # input untouched
+    assert list(derived.columns) == ["credit_amount", "duration", *DERIVED]
+    assert list(frame.columns) == ["credit_amount", "duration"]  # input untouched
 
 
 def test_preprocessing_handles_unseen_categories_and_yields_finite_values(

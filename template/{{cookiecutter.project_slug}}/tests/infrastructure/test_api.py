@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,8 +18,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sklearn.pipeline import Pipeline
 
 from {{ cookiecutter.project_slug }} import model_store
+from {{ cookiecutter.project_slug }}.decision import decide, threshold_of
 from {{ cookiecutter.project_slug }}.predict import predict_probability
-from {{ cookiecutter.project_slug }}.schema import DECISION_THRESHOLD, EXAMPLE, MODEL_INPUTS
+from {{ cookiecutter.project_slug }}.schema import EXAMPLE, MODEL_INPUTS
 from {{ cookiecutter.project_slug }}.serve import MAX_BATCH, create_app
 from {{ cookiecutter.project_slug }}.train import TrainedModel
 
@@ -110,17 +112,53 @@ def test_ready_reports_the_model(client: TestClient) -> None:
     assert body["model_name"]
 
 
-def test_predict_one(client: TestClient) -> None:
-    """Infrastructure 3: the serving path scores a valid request end to end."""
+def test_predict_one(client: TestClient, trained: TrainedModel) -> None:
+    """Infrastructure 3: the serving path scores a valid request end to end, and returns the
+    decision with its meaning, the probability and the threshold with its version."""
     response = client.post("/predict", json=EXAMPLE)
     assert response.status_code == 200
     body = response.json()
     assert body["model_version"] == "1"
     assert body["model_name"]
-    assert body["label"] in (0, 1)
     assert 0.0 <= body["probability"] <= 1.0
-    assert body["label"] == int(body["probability"] >= DECISION_THRESHOLD)
+    assert body["threshold"] == threshold_of(trained.pipeline)
+    assert body["threshold_version"] == "1"
+    granted = body["probability"] >= body["threshold"]
+    assert body["decision"] == ("good_risk" if granted else "bad_risk")
+    assert body["label"] == int(granted)
     assert response.headers["X-Request-ID"]
+
+
+def test_decisions_follow_the_threshold_on_both_sides(client: TestClient) -> None:
+    """Infrastructure 3: a safe applicant is granted, a risky one refused (at the threshold)."""
+    safe = {**EXAMPLE, "checking_account": "not_known", "saving_accounts": "rich",
+            "duration": 6, "credit_amount": 1000, "purpose": "radio/TV"}  # fmt: skip
+    risky = {**EXAMPLE, "checking_account": "little", "saving_accounts": "little",
+             "duration": 72, "credit_amount": 15000, "purpose": "education"}  # fmt: skip
+    body = client.post("/predict/batch", json={"instances": [safe, risky]}).json()
+    assert [p["decision"] for p in body["predictions"]] == ["good_risk", "bad_risk"]
+    assert [p["label"] for p in body["predictions"]] == [1, 0]
+    for prediction in body["predictions"]:
+        assert (prediction["probability"] >= body["threshold"]) == (prediction["label"] == 1)
+
+
+def test_prediction_logs_carry_no_applicant_data(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Data 5: request logs record the request, never the applicant's data."""
+    applicant = {**EXAMPLE, "credit_amount": 48_113, "duration": 37, "purpose": "repairs"}
+    with caplog.at_level(logging.DEBUG):
+        assert client.post("/predict", json=applicant).status_code == 200
+        batch = client.post("/predict/batch", json={"instances": [applicant]})
+        assert batch.status_code == 200
+    records = [json.loads(r.getMessage()) for r in caplog.records if r.name.endswith(".serve")]
+    assert [r["event"] for r in records] == ["prediction", "prediction"]  # logged, but ...
+    logged = json.dumps(records)
+    for name, value in applicant.items():  # ... without any input, by name or by value
+        assert name not in logged
+        assert value not in [v for r in records for v in r.values()], name
+    assert "48113" not in logged
+    assert "repairs" not in logged
 
 
 def test_predict_batch(client: TestClient) -> None:
@@ -144,11 +182,14 @@ def _without(field: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("payload", "field"),
     [
-        pytest.param(_without("age"), "age", id="missing-field"),
+        pytest.param(_without("duration"), "duration", id="missing-field"),
         pytest.param({**EXAMPLE, "credit_amount": "a lot"}, "credit_amount", id="wrong-type"),
-        pytest.param({**EXAMPLE, "age": 17}, "age", id="age-out-of-range"),
+        pytest.param({**EXAMPLE, "duration": 0}, "duration", id="below-the-contract"),
+        pytest.param({**EXAMPLE, "duration": 121}, "duration", id="above-the-contract"),
+        pytest.param({**EXAMPLE, "credit_amount": 1_000_001}, "credit_amount", id="too-much"),
         pytest.param({**EXAMPLE, "housing": "castle"}, "housing", id="unknown-category"),
         pytest.param({**EXAMPLE, "sex": "female"}, "sex", id="protected-attribute"),
+        pytest.param({**EXAMPLE, "age": 30}, "age", id="not-a-model-input"),
     ],
 )
 def test_bad_request_is_refused(client: TestClient, payload: dict[str, Any], field: str) -> None:
@@ -219,7 +260,8 @@ def test_serving_matches_training(
     served = response.json()["predictions"]
     expected = predict_probability(trained.pipeline, rows)
     np.testing.assert_allclose([p["probability"] for p in served], expected, rtol=0, atol=1e-12)
-    assert [p["label"] for p in served] == (expected >= DECISION_THRESHOLD).astype(int).tolist()
+    decisions = decide(expected, threshold_of(trained.pipeline)).tolist()
+    assert [p["decision"] for p in served] == decisions
 
 
 def test_serving_needs_no_pipeline_dependencies() -> None:

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable
 from pathlib import Path
+from typing import Any
 
+import joblib
+import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
-from {{ cookiecutter.project_slug }} import model_store, pipeline
+from {{ cookiecutter.project_slug }} import data, model_store, pipeline
 from {{ cookiecutter.project_slug }}.config import Settings
+from {{ cookiecutter.project_slug }}.predict import predict_probability
+from {{ cookiecutter.project_slug }}.schema import MODEL_INPUTS
+from {{ cookiecutter.project_slug }}.serve import create_app
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
+from {{ cookiecutter.project_slug }}.train import build_pipeline, features_and_target
 
 from ..conftest import workspace_settings
 
@@ -47,16 +56,13 @@ def test_pipeline_trains_gates_registers_and_exports_a_champion(fresh: Settings)
     assert promotion["promote"] is True
 
 
-def test_an_identical_retrain_does_not_replace_the_champion_and_rollback_works(
-    fresh: Settings,
-) -> None:
-    """Monitoring 7 / Infrastructure 7: a candidate that is not better keeps the champion;
-    serving models can be rolled back to an earlier version."""
+def test_an_identical_retrain_does_not_replace_the_champion(fresh: Settings) -> None:
+    """Monitoring 7: a candidate that is not better keeps the champion."""
     tracker = get_tracker(fresh.tracking)
     pipeline.ingest(fresh)
     first = pipeline.train_candidate(fresh, tracker)
     assert pipeline.promote(fresh, tracker).promote
-    second = pipeline.train_candidate(fresh, tracker)
+    pipeline.train_candidate(fresh, tracker)
     decision = pipeline.promote(fresh, tracker)
 
     assert not decision.promote
@@ -65,14 +71,69 @@ def test_an_identical_retrain_does_not_replace_the_champion_and_rollback_works(
     assert champion is not None
     assert champion.version == first.version
 
-    pipeline.rollback(fresh, tracker, second.version)
-    champion = tracker.get_champion()
-    assert champion is not None
-    assert champion.version == second.version
-    assert model_store.load(fresh.serve.model_dir)[1].version == second.version
-    pipeline.rollback(fresh, tracker, first.version)  # back to a former champion
+
+def served_probabilities(settings: Settings, rows: list[dict[Hashable, Any]]) -> np.ndarray:
+    """What the API, started on the serving directory, answers for `rows`."""
+    with TestClient(create_app(settings.serve.model_dir)) as client:
+        response = client.post("/predict/batch", json={"instances": rows})
+    assert response.status_code == 200, response.text
+    return np.array([p["probability"] for p in response.json()["predictions"]])
+
+
+def test_rollback_serves_the_earlier_model_again(fresh: Settings) -> None:
+    """Infrastructure 7: serving models can be rolled back: after promoting a second,
+    different model, `rollback` makes the API serve the first one's predictions again."""
+    tracker = get_tracker(fresh.tracking)
+    pipeline.ingest(fresh)
+    # Any two different models do; a gate that admits both keeps the test about rollback.
+    unbounded = dict.fromkeys(fresh.gate.max_demographic_parity_difference, 1.0)
+    lenient_gate = {"min_improvement": -1.0, "max_demographic_parity_difference": unbounded}
+    lenient = fresh.model_copy(update={"gate": fresh.gate.model_copy(update=lenient_gate)})
+    forest = lenient.train.model_copy(update={"model": "random_forest", "tune": False})
+    first = pipeline.train_candidate(lenient.model_copy(update={"train": forest}), tracker)
+    assert pipeline.promote(lenient, tracker).promote
+    untuned = lenient.train.model_copy(update={"tune": False})  # quicker; tuning is not tested
+    second = pipeline.train_candidate(lenient.model_copy(update={"train": untuned}), tracker)
+    assert pipeline.promote(lenient, tracker).promote
+
+    holdout = data.read_processed(data.ProcessedPaths.under(fresh.data.processed_dir).test)
+    rows = holdout.head(50)
+    instances = rows[list(MODEL_INPUTS)].to_dict(orient="records")
+    first_model = tracker.load_model(tracker.get_version(first.version))
+    second_model = tracker.load_model(tracker.get_version(second.version))
+    assert not np.allclose(
+        predict_probability(first_model, rows), predict_probability(second_model, rows)
+    )
+    np.testing.assert_allclose(
+        served_probabilities(fresh, instances), predict_probability(second_model, rows)
+    )
+
+    pipeline.rollback(fresh, tracker, first.version)
     champion = tracker.get_champion()
     assert champion is not None
     assert champion.version == first.version
+    np.testing.assert_allclose(
+        served_probabilities(fresh, instances), predict_probability(first_model, rows)
+    )
     with pytest.raises(LookupError, match="no version '99'"):
         pipeline.rollback(fresh, tracker, "99")
+
+
+def test_promote_refuses_when_the_canary_fails(fresh: Settings) -> None:
+    """Infrastructure 6: a candidate whose exported model is not the one the gate judged
+    (here: swapped on disk after training) is refused by `promote`'s canary, and nothing
+    is served."""
+    tracker = get_tracker(fresh.tracking)
+    paths = pipeline.ingest(fresh)
+    untuned = fresh.train.model_copy(update={"tune": False})  # quicker; tuning is not tested
+    candidate = pipeline.train_candidate(fresh.model_copy(update={"train": untuned}), tracker)
+    other = build_pipeline("random_forest", {}, fresh.seed, candidate.metrics["threshold"])
+    other.fit(*features_and_target(data.read_processed(paths.train)))
+    joblib.dump(other, pipeline.candidate_dir(fresh) / model_store.MODEL_FILE)
+
+    decision = pipeline.promote(fresh, tracker)
+    assert not decision.promote
+    assert "canary failed" in str(decision)
+    assert tracker.get_champion() is None
+    with pytest.raises(model_store.ModelNotFoundError):
+        model_store.load(fresh.serve.model_dir)

@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler
 
@@ -38,7 +39,7 @@ from {{ cookiecutter.project_slug }}.predict import (
     load_scorer,
     predict_probability,
 )
-from {{ cookiecutter.project_slug }}.schema import EXAMPLE, MODEL_INPUTS
+from {{ cookiecutter.project_slug }}.schema import EXAMPLE, MODEL_INPUTS, TARGET
 from {{ cookiecutter.project_slug }}.serve import RETRY_AFTER_SECONDS, Metrics, create_app
 from {{ cookiecutter.project_slug }}.train import (
     ESTIMATORS,
@@ -115,14 +116,18 @@ def test_canary_refuses_a_serving_path_that_differs_from_the_pipeline(
     metadata = model_store.ModelMetadata(name="m", version="1", run_id="r", model_type="x")
     directory = model_store.save(tmp_path, trained.pipeline, metadata)
     expected = predict_probability(trained.pipeline, holdout_frame)
-    assert steps.check_servable(directory, holdout_frame, expected) == []
+    measured = {
+        "roc_auc": roc_auc_score(holdout_frame[TARGET.name], expected),
+        "threshold": trained.threshold.threshold,
+    }
+    assert steps.check_servable(directory, holdout_frame, measured) == []
 
     def drifting(pipeline: Pipeline) -> tuple[Any, str]:
         compiled = compile_pipeline(pipeline)
         return (lambda columns: compiled(columns) + 10 * TOLERANCE), "compiled"
 
     monkeypatch.setattr(steps, "load_scorer", drifting)
-    (problem,) = steps.check_servable(directory, holdout_frame, expected)
+    (problem,) = steps.check_servable(directory, holdout_frame, measured)
     assert "compiled serving path differs from the sklearn pipeline" in problem
 
 
@@ -157,13 +162,20 @@ def test_compact_batch_has_the_same_predictions_as_columns(
     client: TestClient, holdout_frame: pd.DataFrame
 ) -> None:
     """Infrastructure 3: `?compact=true` answers a batch with one list per field, the same
-    predictions in the same order as the default list of objects."""
+    decisions and predictions in the same order as the default list of objects, under the
+    same threshold and its version."""
     instances = json.loads(holdout_frame[list(MODEL_INPUTS)].head(50).to_json(orient="records"))
     rows = client.post("/predict/batch", json={"instances": instances}).json()
     compact = client.post("/predict/batch?compact=true", json={"instances": instances}).json()
     assert compact["model_version"] == rows["model_version"]
     assert compact["label"] == [p["label"] for p in rows["predictions"]]
     assert compact["probability"] == [p["probability"] for p in rows["predictions"]]
+    assert compact["decision"] == [p["decision"] for p in rows["predictions"]]
+    assert {"bad_risk", "good_risk"} == set(compact["decision"])
+    assert (compact["threshold"], compact["threshold_version"]) == (
+        rows["threshold"],
+        rows["threshold_version"],
+    )
     assert len(json.dumps(compact)) < len(json.dumps(rows))
 
 

@@ -1,0 +1,105 @@
+"""ML Test Score Infrastructure 5: the model is debuggable: every candidate's model card
+reports its decisions' cost, its confusion matrix, its cross-validation spread and every
+sensitive slice (breaches flagged), with labelled figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.project_slug }} import model_card
+from {{ cookiecutter.project_slug }}.config import Settings
+from {{ cookiecutter.project_slug }}.evaluate import Evaluation, build_figures, evaluate
+from {{ cookiecutter.project_slug }}.model_store import ModelMetadata
+from {{ cookiecutter.project_slug }}.train import TrainedModel
+
+pytestmark = pytest.mark.infrastructure
+
+SENSITIVE = ("sex", "age_group")
+
+
+@pytest.fixture(scope="module")
+def evaluation(
+    trained: TrainedModel, holdout_frame: pd.DataFrame, settings: Settings
+) -> Evaluation:
+    return evaluate(trained.pipeline, holdout_frame, list(SENSITIVE), settings.seed)
+
+
+def card(trained: TrainedModel, evaluation: Evaluation, settings: Settings) -> str:
+    metadata = ModelMetadata(
+        name="m", version="3", run_id="r", model_type=trained.model_name,
+        metrics={"cv_roc_auc_mean": trained.cv_roc_auc_mean,
+                 "cv_roc_auc_std": trained.cv_roc_auc_std,
+                 "cv_expected_cost_mean": trained.threshold.cost_mean,
+                 "cv_expected_cost_std": trained.threshold.cost_std},
+    )  # fmt: skip
+    baseline = {"expected_cost": 0.7}
+    text = model_card.render(metadata, evaluation, baseline, [], Path("."), settings)
+    return " ".join(text.split())  # line breaks of the markdown source do not matter
+
+
+def test_figures_are_labelled_and_the_calibration_plot_counts_its_bins(
+    evaluation: Evaluation, holdout_frame: pd.DataFrame
+) -> None:
+    """Infrastructure 5: every figure has a title and labelled axes; each calibration bin is
+    annotated with its number of applicants; the confusion matrix is at the threshold."""
+    figures = build_figures(evaluation)
+    try:
+        assert set(figures) == {
+            "roc_curve", "confusion_matrix", "calibration", "permutation_importance"
+        }  # fmt: skip
+        for name, figure in figures.items():
+            axes = figure.axes[0]
+            assert axes.get_title(), name
+            assert axes.get_xlabel(), name
+            assert axes.get_ylabel(), name
+        counts = [
+            int(text.get_text().removeprefix("n="))
+            for text in figures["calibration"].axes[0].texts
+            if text.get_text().startswith("n=")
+        ]
+        assert len(counts) == len(evaluation.calibration)
+        assert sum(counts) == len(holdout_frame)
+        assert f"{evaluation.threshold:.2f}" in figures["confusion_matrix"].axes[0].get_title()
+    finally:
+        for figure in figures.values():
+            plt.close(figure)
+
+
+def test_model_card_reports_cost_confusion_spread_and_every_slice(
+    trained: TrainedModel, evaluation: Evaluation, settings: Settings
+) -> None:
+    """Infrastructure 5: the card states the expected cost (against the 0.5 threshold and
+    the baseline), the confusion matrix at the chosen threshold, the CV spread, and a
+    section per sensitive attribute."""
+    text = card(trained, evaluation, settings)
+    m = evaluation.metrics
+    assert f"**{m['expected_cost']:.3f}** at the chosen threshold" in text
+    assert f"{m['expected_cost_at_half']:.3f} at 0.5" in text
+    assert f"| bad risk | {int(m['bad_risk_rejected'])} | {int(m['bad_risk_granted'])} |" in text
+    assert f"| good risk | {int(m['good_risk_rejected'])} | {int(m['good_risk_granted'])} |" in text
+    assert f"{trained.cv_roc_auc_mean:.3f} ± {trained.cv_roc_auc_std:.3f}" in text
+    assert f"{trained.threshold.cost_mean:.3f} ± {trained.threshold.cost_std:.3f}" in text
+    for feature in SENSITIVE:
+        assert f"### By `{feature}`" in text
+    assert "BREACH" not in text
+
+
+def test_model_card_flags_a_fairness_breach(
+    trained: TrainedModel, evaluation: Evaluation, settings: Settings
+) -> None:
+    """Model 7 / Infrastructure 5: a slice whose gap exceeds its bound is flagged in its
+    own section of the card."""
+    bounds = {**settings.gate.max_demographic_parity_difference, "age_group": 0.01}
+    strict = settings.model_copy(
+        update={
+            "gate": settings.gate.model_copy(update={"max_demographic_parity_difference": bounds})
+        }
+    )
+    text = card(trained, evaluation, strict)
+    age_section = text.split("### By `age_group`")[1].split("## ")[0]
+    assert "**BREACH**: exceeds the bound 0.010" in age_section
+    assert "BREACH" not in text.split("### By `sex`")[1].split("###")[0]
