@@ -112,7 +112,10 @@ def check_servable(
     the sklearn pipeline (the reference) and with the API's fast scorer (predict.py), and
     compare with what training measured (`trained`: its held-out ROC AUC and threshold).
     Returns the problems found (empty when the model may serve)."""
-    pipeline, _ = model_store.load(directory)
+    try:
+        pipeline, _ = model_store.load(directory)
+    except model_store.CorruptModelError as error:
+        return [f"the exported model cannot be served: {error}"]
     reference = predict_probability(pipeline, holdout)
     scorer, kind = load_scorer(pipeline)
     served = scorer(frame_columns(holdout))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Hashable
 from pathlib import Path
@@ -129,7 +130,13 @@ def test_promote_refuses_when_the_canary_fails(fresh: Settings) -> None:
     candidate = pipeline.train_candidate(fresh.model_copy(update={"train": untuned}), tracker)
     other = build_pipeline("random_forest", {}, fresh.seed, candidate.metrics["threshold"])
     other.fit(*features_and_target(data.read_processed(paths.train)))
-    joblib.dump(other, pipeline.candidate_dir(fresh) / model_store.MODEL_FILE)
+    swapped = pipeline.candidate_dir(fresh) / model_store.MODEL_FILE
+    joblib.dump(other, swapped)
+    # Re-signed, so that the checksum passes and the canary has to notice the model itself.
+    metadata_file = pipeline.candidate_dir(fresh) / model_store.METADATA_FILE
+    metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
+    metadata["model_sha256"] = hashlib.sha256(swapped.read_bytes()).hexdigest()
+    metadata_file.write_text(json.dumps(metadata), encoding="utf-8")
 
     decision = pipeline.promote(fresh, tracker)
     assert not decision.promote
