@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import OFFLINE_ENV, python_env, render_copier
+from rendering import OFFLINE_ENV, python_env, render_copier
 
 pytestmark = pytest.mark.deep
 
