@@ -129,6 +129,22 @@ def rollback(
     console.print(f"[green]champion is now[/] {target.name} v{target.version}")
 
 
+@app.command("ship-champion")
+def ship_champion() -> None:
+    """Export the registry's champion (by alias, no training) for the serving image."""
+    from .pipeline import ship_champion as run_ship
+    from .tracking import get_tracker
+
+    settings = get_settings()
+    try:
+        champion = run_ship(settings, get_tracker(settings.tracking))
+    except LookupError as error:
+        raise _fail(str(error)) from None
+    console.print(
+        f"[green]champion[/] {champion.name} v{champion.version} -> {settings.serve.model_dir}"
+    )
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface (default: params.yaml).")] = None,
