@@ -130,6 +130,22 @@ def rollback(
     console.print(f"[green]champion is now[/] {target.name} v{target.version}")
 
 
+@app.command("ship-champion")
+def ship_champion() -> None:
+    """Export the registry's champion (by alias, no training) for the serving image."""
+    from .pipeline import ship_champion as run_ship
+    from .tracking import get_tracker
+
+    settings = get_settings()
+    try:
+        champion = run_ship(settings, get_tracker(settings.tracking))
+    except LookupError as error:
+        raise _fail(str(error)) from None
+    console.print(
+        f"[green]champion[/] {champion.name} v{champion.version} -> {settings.serve.model_dir}"
+    )
+
+
 @app.command()
 def explain(
     applicant: Annotated[
@@ -223,12 +239,17 @@ def monitor(
     """Check logged traffic (or a batch) for drift and skew, and the champion for quality
     and age; exit 3 when retraining is recommended, 1 on training/serving skew."""
     from .monitor import DRIFT_EXIT_CODE, EmptyBatchError, run_monitoring
+    from .pipeline import sync_champion
     from .traffic import NotEnoughTrafficError, monitor_traffic
+    from .tracking import get_tracker
 
     settings = get_settings()
     try:
         with console.status("Computing the drift report..."):
             if current is None:
+                # Traffic is judged against the registry's champion (a CI runner starts
+                # with none on disk).
+                sync_champion(settings, get_tracker(settings.tracking))
                 summary = monitor_traffic(settings)
             else:
                 summary = run_monitoring(settings, current)
@@ -278,19 +299,6 @@ def ct() -> None:
         return
     for step in STEPS:
         _run(step.name, settings)
-
-
-@app.command("export-champion")
-def export_champion() -> None:
-    """Export the registry's champion to params.yaml serve.model_dir (what CD ships)."""
-    from .pipeline import sync_champion
-    from .tracking import get_tracker
-
-    settings = get_settings()
-    found = sync_champion(settings, get_tracker(settings.tracking))
-    if found is None:
-        raise _fail("the registry has no champion yet: train and promote one (`make pipeline`)")
-    console.print(f"[green]{settings.serve.model_dir}[/] holds champion v{found.version}")
 
 
 @app.command()

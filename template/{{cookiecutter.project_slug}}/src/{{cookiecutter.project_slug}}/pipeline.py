@@ -160,6 +160,19 @@ def export_champion(settings: Settings, tracker: Tracker, version: ModelVersion)
     return model_store.save(settings.serve.model_dir, pipeline, metadata)
 
 
+def ship_champion(settings: Settings, tracker: Tracker) -> ModelVersion:
+    """Export the registry's champion, resolved by its alias, for serving: what CD builds
+    into the image. It never trains: with no champion in the registry it raises LookupError."""
+    champion = sync_champion(settings, tracker)
+    if champion is None:
+        raise LookupError(
+            "the registry has no champion: CD ships only a version that CT's promotion gate "
+            "promoted there. Point the tracker at the shared store CT writes to (params.yaml "
+            "tracking.uri, or the tracker's CI/CD variables) and run CT first."
+        )
+    return champion
+
+
 def promote(settings: Settings, tracker: Tracker) -> Decision:
     """Run the promotion gate on the candidate; promote and export it if it passes."""
     pipeline, candidate = model_store.load(candidate_dir(settings))

@@ -38,7 +38,8 @@ class MlflowTracker(Tracker):
         return f"{SQLITE}{root / 'models' / 'mlflow.db'}"
 
     def __init__(self, settings: TrackingSettings) -> None:
-        self.uri = USER_TRACKING_URI or settings.uri or self.local_uri(Path())
+        self.configured_uri = USER_TRACKING_URI or settings.uri
+        self.uri = self.configured_uri or self.local_uri(Path())
         self.model_name = settings.model_name
         self.experiment = settings.experiment
         mlflow.set_tracking_uri(self.uri)
@@ -46,8 +47,11 @@ class MlflowTracker(Tracker):
         self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
 
     def shared_store(self) -> str | None:
-        local = self.uri.startswith((SQLITE, "file:")) or "://" not in self.uri
-        return None if local else self.uri.split("@")[-1]  # no credentials in messages
+        # A store the user chose (a tracking server, or a database on a volume every run
+        # mounts) outlives the run; the project's own models/mlflow.db dies with it.
+        if self.configured_uri is None:
+            return None
+        return self.configured_uri.split("@")[-1]  # no credentials in messages
 
     @staticmethod
     def shared_store_setup() -> str:

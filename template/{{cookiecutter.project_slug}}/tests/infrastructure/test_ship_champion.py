@@ -1,0 +1,41 @@
+"""CD ships the champion the registry names, never a model of its own: a runner with an
+empty serving directory, pointed at the store CT wrote to, exports that very version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.project_slug }} import model_store, pipeline
+from {{ cookiecutter.project_slug }}.tracking import get_tracker
+
+from ..conftest import workspace_settings
+
+pytestmark = pytest.mark.infrastructure
+
+
+def test_ship_champion_exports_the_registry_champion_and_refuses_an_empty_registry(
+    tmp_path: Path,
+) -> None:
+    ct = workspace_settings(tmp_path / "ct")
+    cd = ct.model_copy(
+        update={"serve": ct.serve.model_copy(update={"model_dir": tmp_path / "cd" / "champion"})}
+    )
+    with pytest.raises(LookupError, match="the registry has no champion"):
+        pipeline.ship_champion(cd, get_tracker(cd.tracking))
+    assert not cd.serve.model_dir.exists()
+
+    tracker = get_tracker(ct.tracking)
+    pipeline.ingest(ct)
+    pipeline.train_candidate(ct, tracker)
+    assert pipeline.promote(ct, tracker).promote
+    first = tracker.get_champion()
+    assert first is not None
+    second = pipeline.train_candidate(ct, tracker)  # registered, not promoted
+    assert second.version != first.version
+
+    shipped = pipeline.ship_champion(cd, get_tracker(cd.tracking))
+    assert shipped.version == first.version
+    _, served = model_store.load(cd.serve.model_dir)
+    assert served.version == first.version
