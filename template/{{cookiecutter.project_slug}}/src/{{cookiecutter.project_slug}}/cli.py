@@ -240,8 +240,8 @@ def monitor(
     and age; exit 3 when retraining is recommended, 1 on training/serving skew."""
     from .monitor import DRIFT_EXIT_CODE, EmptyBatchError, run_monitoring
     from .pipeline import sync_champion
-    from .traffic import NotEnoughTrafficError, monitor_traffic
     from .tracking import get_tracker
+    from .traffic import NotEnoughTrafficError, monitor_traffic
 
     settings = get_settings()
     try:

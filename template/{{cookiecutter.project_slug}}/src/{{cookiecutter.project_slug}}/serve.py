@@ -58,8 +58,8 @@ from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from . import __version__, model_store
 from .config import ENV_PREFIX, LOG_FORMAT, Settings, get_settings
-from .inference_log import InferenceLog
 from .decision import BAD_RISK, GOOD_RISK, RiskDecision, threshold_of
+from .inference_log import InferenceLog
 from .predict import Scorer, load_scorer
 from .schema import EXAMPLE, MODEL_INPUTS, Applicant
 
