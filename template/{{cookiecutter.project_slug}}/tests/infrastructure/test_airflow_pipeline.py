@@ -25,6 +25,7 @@ from {{ cookiecutter.project_slug }}.tracking import get_tracker
 from ..conftest import PROJECT_ROOT, workspace_environment
 
 pytestmark = pytest.mark.infrastructure
+CALM = ("DRIFT_SHARE_THRESHOLD", "MAX_QUALITY_DROP")  # monitor settings that silence it
 
 DAGS = PROJECT_ROOT / "dags"
 TRAINING = "{{ cookiecutter.project_slug }}_training"
@@ -115,7 +116,9 @@ def test_drift_updates_the_asset_that_schedules_training(
             runs = session.query(AssetDagRunQueue).filter_by(target_dag_id=TRAINING).count()
         return events, runs
 
-    monkeypatch.setenv(f"{ENV_PREFIX}MONITOR__DRIFT_SHARE_THRESHOLD", "1.0")
+    # Calm: no drift and no quality drop count (the bundled batch has both).
+    for setting in CALM:
+        monkeypatch.setenv(f"{ENV_PREFIX}MONITOR__{setting}", "1.0")
     get_settings.cache_clear()
     calm = dags[MONITORING].test()
     assert calm.state == "success"
@@ -123,7 +126,8 @@ def test_drift_updates_the_asset_that_schedules_training(
     assert states["request_retraining"] == "skipped"
     assert queued() == (0, 0)
 
-    monkeypatch.delenv(f"{ENV_PREFIX}MONITOR__DRIFT_SHARE_THRESHOLD")
+    for setting in CALM:
+        monkeypatch.delenv(f"{ENV_PREFIX}MONITOR__{setting}")
     get_settings.cache_clear()
     drifted = dags[MONITORING].test()
     assert drifted.state == "success"

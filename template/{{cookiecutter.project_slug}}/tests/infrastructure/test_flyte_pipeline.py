@@ -19,6 +19,7 @@ from {{ cookiecutter.project_slug }}.tracking import get_tracker
 from ..conftest import PROJECT_ROOT, workspace_environment
 
 pytestmark = pytest.mark.infrastructure
+CALM = ("DRIFT_SHARE_THRESHOLD", "MAX_QUALITY_DROP")  # monitor settings that silence it
 
 WORKFLOWS = PROJECT_ROOT / "orchestration" / "flyte" / "workflows.py"
 
@@ -81,12 +82,15 @@ def test_monitoring_retrains_on_drift_only(
         return model_store.load(candidate_dir(settings))[1].version
 
     before = candidate(get_settings())
-    monkeypatch.setenv(f"{ENV_PREFIX}MONITOR__DRIFT_SHARE_THRESHOLD", "1.0")
+    # Calm: no drift and no quality drop count (the bundled batch has both).
+    for setting in CALM:
+        monkeypatch.setenv(f"{ENV_PREFIX}MONITOR__{setting}", "1.0")
     get_settings.cache_clear()
     assert flyte.monitoring() == "no retraining recommended"
     assert candidate(get_settings()) == before
 
-    monkeypatch.delenv(f"{ENV_PREFIX}MONITOR__DRIFT_SHARE_THRESHOLD")
+    for setting in CALM:
+        monkeypatch.delenv(f"{ENV_PREFIX}MONITOR__{setting}")
     get_settings.cache_clear()
     flyte.monitoring()
     assert candidate(get_settings()) != before

@@ -22,6 +22,7 @@ from {{ cookiecutter.project_slug }}.tracking import get_tracker
 from ..conftest import PROJECT_ROOT, workspace_environment
 
 pytestmark = pytest.mark.infrastructure
+CALM = ("DRIFT_SHARE_THRESHOLD", "MAX_QUALITY_DROP")  # monitor settings that silence it
 
 PIPELINE = PROJECT_ROOT / "orchestration" / "kubeflow" / "pipeline.py"
 
@@ -90,10 +91,13 @@ def test_monitoring_retrains_on_drift_only(
 
     settings = get_settings()
     before = candidate(settings)
-    monkeypatch.setenv(f"{ENV_PREFIX}MONITOR__DRIFT_SHARE_THRESHOLD", "1.0")
+    # Calm: no drift and no quality drop count (the bundled batch has both).
+    for setting in CALM:
+        monkeypatch.setenv(f"{ENV_PREFIX}MONITOR__{setting}", "1.0")
     kubeflow.monitoring()
     assert candidate(settings) == before
 
-    monkeypatch.delenv(f"{ENV_PREFIX}MONITOR__DRIFT_SHARE_THRESHOLD")
+    for setting in CALM:
+        monkeypatch.delenv(f"{ENV_PREFIX}MONITOR__{setting}")
     kubeflow.monitoring()
     assert candidate(settings) != before
