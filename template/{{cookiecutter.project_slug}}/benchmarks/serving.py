@@ -4,7 +4,9 @@
 2. The API (`serve`, one worker per CPU) under wrk (https://github.com/wg/wrk; Debian and
    Ubuntu: `apt-get install wrk`, macOS: `brew install wrk`): requests/s and latency
    percentiles for single rows and 100-row batches (compact responses), at 1 and 32
-   concurrent connections, each load for a fixed time on the loopback interface.
+   concurrent connections, each load for a fixed time on the loopback interface. It runs
+   twice, with the inference log on (as deployed; written to a scratch directory, never to
+   the project's own log) and off, interleaved, to print what the log costs.
 3. When MLflow is installed (tracker=mlflow): the same loads against `mlflow models serve`
    of the same champion (the registry's `champion` alias, `--env-manager local`, the same
    number of workers), interleaved with ours load by load and round by round so that both
@@ -36,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from {{ cookiecutter.project_slug }}.config import get_settings
+from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, get_settings
 from {{ cookiecutter.project_slug }}.data import ProcessedPaths, read_processed
 from {{ cookiecutter.project_slug }}.schema import EXAMPLE, MODEL_INPUTS
 from {{ cookiecutter.project_slug }}.serve import available_cpus
@@ -46,7 +48,7 @@ PACKAGE = "{{ cookiecutter.project_slug }}"
 LUA = Path(__file__).with_name("post.lua")
 BATCH_ROWS = 100
 START_TIMEOUT = 300  # seconds for a server's workers to load the model
-OURS, MLFLOW = "this API", "mlflow models serve"
+OURS, UNLOGGED, MLFLOW = "this API", "this API, log off", "mlflow models serve"
 WRK = shutil.which("wrk") or "wrk"
 MAKE = shutil.which("make") or "make"
 
@@ -71,6 +73,7 @@ class Server:
     name: str
     url: str  # where the POSTs go
     bodies: dict[int, Path]  # rows -> request body file
+    batch_suffix: str = ""  # appended to `url` for batches
 
 
 def free_port() -> int:
@@ -168,15 +171,25 @@ def main() -> int:
         directory = Path(scratch)
         ours, mlflow = write_bodies(directory, batch)
         env = {**os.environ}
-        port = free_port()
-        stack.enter_context(
-            started(
-                [sys.executable, "-m", PACKAGE, "serve", "--host", "127.0.0.1",
-                 "--port", str(port), "--workers", str(args.workers)],
-                f"http://127.0.0.1:{port}/ready", args.workers, directory / "api.log", env,
+        servers = []
+        for name, logged in ((OURS, "true"), (UNLOGGED, "false")):
+            port = free_port()
+            log_env = {
+                **env,
+                f"{ENV_PREFIX}INFERENCE_LOG__ENABLED": logged,
+                f"{ENV_PREFIX}INFERENCE_LOG__URL": str(directory / "inference-log"),
+            }
+            stack.enter_context(
+                started(
+                    [sys.executable, "-m", PACKAGE, "serve", "--host", "127.0.0.1",
+                     "--port", str(port), "--workers", str(args.workers)],
+                    f"http://127.0.0.1:{port}/ready", args.workers,
+                    directory / f"api-{logged}.log", log_env,
+                )
+            )  # fmt: skip
+            servers.append(
+                Server(name, f"http://127.0.0.1:{port}/predict", ours, "/batch?compact=true")
             )
-        )  # fmt: skip
-        servers = [Server(OURS, f"http://127.0.0.1:{port}/predict", ours)]
         if mlflow_cli is not None:
             env["MLFLOW_TRACKING_URI"] = (
                 os.environ.get("MLFLOW_TRACKING_URI")
@@ -200,8 +213,7 @@ def main() -> int:
 
 
 def url_for(server: Server, load: Load) -> str:
-    batch = server.name == OURS and load.rows > 1
-    return server.url + ("/batch?compact=true" if batch else "")
+    return server.url + (server.batch_suffix if load.rows > 1 else "")
 
 
 def measure(
@@ -249,7 +261,13 @@ def report(
     print("batches: this API answers ?compact=true; MLflow answers its default predictions")
     p99 = median[(OURS, LOADS[0].name)]["p99_ms"]
     print(f"target p99 <= 10 ms for a single row at c=1: {p99:.2f} ms")
-    if len(servers) == 1:
+    for load in LOADS:
+        on, off = median[(OURS, load.name)], median[(UNLOGGED, load.name)]
+        print(
+            f"inference log on vs off, {load.name}: req/s {on['rps'] / off['rps']:.2f}x, "
+            f"p99 {on['p99_ms']:.2f} vs {off['p99_ms']:.2f} ms"
+        )
+    if len(servers) == 2:
         return
     ratios = {
         load.name: median[(OURS, load.name)]["rps"] / median[(MLFLOW, load.name)]["rps"]
