@@ -102,7 +102,10 @@ with DAG(
 
 with DAG(
     dag_id=f"{PROJECT}_monitoring",
-    description="Drift, live quality and age of the champion; retraining when they degrade.",
+    description=(
+        "Drift, skew and live quality of the logged traffic, and the champion's age; "
+        "retraining when they degrade."
+    ),
     schedule=CronTriggerTimetable(MONITORING_SCHEDULE, timezone="UTC"),
     start_date=START,
     catchup=False,
@@ -126,9 +129,10 @@ with DAG(
         @task.short_circuit(task_id="monitor")
         def monitor() -> bool:
             """Continue (and update the asset) only when retraining is recommended."""
-            from {{ cookiecutter.project_slug }}.monitor import run_monitoring  # heavy: at run time
+            from {{ cookiecutter.project_slug }}.traffic import monitor_logged_traffic  # heavy
 
-            return run_monitoring(get_settings()).retraining_recommended
+            summary = monitor_logged_traffic(get_settings())  # None: too little traffic
+            return summary is not None and summary.retraining_recommended
 
         @task(outlets=[DRIFT])
         def request_retraining() -> None:

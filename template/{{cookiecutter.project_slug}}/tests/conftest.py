@@ -4,6 +4,7 @@ workspace, the ingested data and a model trained once per session."""
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -11,10 +12,12 @@ import pytest
 
 from {{ cookiecutter.project_slug }} import data, model_store
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings
+from {{ cookiecutter.project_slug }}.schema import MODEL_INPUTS, TARGET
 from {{ cookiecutter.project_slug }}.tracking import local_store_uri
 from {{ cookiecutter.project_slug }}.train import TrainedModel, train
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TRAFFIC_BATCH = 50  # rows per /predict/batch request in served test traffic
 
 # The tests never reach the network, nor a tracking server configured in the shell.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -39,6 +42,9 @@ def workspace_settings(root: Path) -> Settings:
                 update={"reports_dir": root / "reports" / "monitoring"}
             ),
             "serve": base.serve.model_copy(update={"model_dir": root / "models" / "champion"}),
+            "inference_log": base.inference_log.model_copy(
+                update={"url": str(root / "logs" / "inference")}
+            ),
             # The tests' tracker store lives in their workspace, never in the project's own.
             "tracking": base.tracking.model_copy(update={"uri": local_store_uri(root)}),
         }
@@ -58,9 +64,38 @@ def workspace_environment(root: Path) -> dict[str, str]:
             "REPORTS_DIR": settings.reports_dir,
             "MONITOR__REPORTS_DIR": settings.monitor.reports_dir,
             "SERVE__MODEL_DIR": settings.serve.model_dir,
+            "INFERENCE_LOG__URL": settings.inference_log.url,
             "TRACKING__URI": settings.tracking.uri,
         }.items()
     }
+
+
+def serve_traffic(settings: Settings, rows: pd.DataFrame, model_dir: Path | None = None) -> None:
+    """Serve `rows` through the API (the model in `model_dir`, default the champion's
+    directory), which logs them in `settings.inference_log.url`, and let their labels
+    arrive: the traffic that monitoring checks."""
+    from fastapi.testclient import TestClient
+
+    from {{ cookiecutter.project_slug }} import serve
+    from {{ cookiecutter.project_slug }}.inference_log import InferenceLog, read_window, write_labels
+
+    log = InferenceLog(settings.inference_log)
+    app = serve.create_app(model_dir or settings.serve.model_dir, log)
+    with TestClient(app) as client:
+        for i in range(0, len(rows), TRAFFIC_BATCH):
+            chunk = rows.iloc[i : i + TRAFFIC_BATCH]
+            response = client.post(
+                "/predict/batch",
+                json={"instances": chunk[list(MODEL_INPUTS)].to_dict("records")},
+                headers={"X-Request-ID": f"r{i}"},
+            )
+            assert response.status_code == 200, response.text
+    now = datetime.now(UTC)
+    assert len(read_window(settings.inference_log.url, now - timedelta(hours=1), now)) == len(rows)
+    ids = pd.DataFrame({"request_id": [f"r{i - i % TRAFFIC_BATCH}" for i in range(len(rows))]})
+    ids["row"] = [i % TRAFFIC_BATCH for i in range(len(rows))]
+    labels = ids.assign(**{TARGET.name: rows[TARGET.name].to_numpy()})
+    write_labels(settings.inference_log.url, labels, "all")
 
 
 @pytest.fixture(scope="session")

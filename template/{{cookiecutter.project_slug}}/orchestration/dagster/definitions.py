@@ -36,9 +36,9 @@ from dagster import (
 from {{ cookiecutter.project_slug }} import data, model_store, pipeline
 from {{ cookiecutter.project_slug }}.config import Settings, get_settings
 from {{ cookiecutter.project_slug }}.gate import decide
-from {{ cookiecutter.project_slug }}.monitor import run_monitoring
 from {{ cookiecutter.project_slug }}.schema import DataContractError, validate
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
+from {{ cookiecutter.project_slug }}.traffic import monitor_logged_traffic
 
 GROUP = "training"
 DAY = 24 * 60 * 60  # seconds
@@ -128,8 +128,11 @@ weekly_training = ScheduleDefinition(
 
 @sensor(job=training_job, minimum_interval_seconds=DAY)
 def retrain_on_drift(settings: ResourceParam[Settings]) -> RunRequest | SkipReason:
-    """Continuous monitoring: drift, live quality and age of the champion, once a day."""
-    summary = run_monitoring(settings)
+    """Continuous monitoring, once a day: drift, skew and live quality of the traffic the API
+    logged, and the champion's age."""
+    summary = monitor_logged_traffic(settings)
+    if summary is None:
+        return SkipReason("too little traffic logged to judge")
     if not summary.retraining_recommended:
         return SkipReason("no drift, quality holds, model is fresh")
     return RunRequest(

@@ -43,11 +43,13 @@ def run_step(step: str) -> str:
 
 @task(container_image=IMAGE)
 def monitor() -> bool:
-    """Drift, live quality and age of the champion: is retraining recommended?"""
+    """Drift, skew and live quality of the traffic the API logged, and the champion's age:
+    is retraining recommended?"""
     from {{ cookiecutter.project_slug }}.config import get_settings
-    from {{ cookiecutter.project_slug }}.monitor import run_monitoring
+    from {{ cookiecutter.project_slug }}.traffic import monitor_logged_traffic
 
-    return run_monitoring(get_settings()).retraining_recommended
+    summary = monitor_logged_traffic(get_settings())  # None: too little traffic to judge
+    return summary is not None and summary.retraining_recommended
 
 
 @task(container_image=IMAGE)
@@ -81,7 +83,7 @@ def retrain() -> str:
 
 @workflow
 def monitoring() -> str:
-    """Check today's batch; retrain (and gate) when retraining is recommended."""
+    """Check the logged traffic; retrain (and gate) when retraining is recommended."""
     fresh = run_step(step=INGEST).with_overrides(name=INGEST)
     recommended = monitor()
     fresh >> recommended

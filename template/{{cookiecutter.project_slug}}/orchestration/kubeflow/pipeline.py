@@ -45,11 +45,13 @@ def run_step(step: str) -> str:
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def monitor() -> bool:
-    """Drift, live quality and age of the champion: is retraining recommended?"""
+    """Drift, skew and live quality of the traffic the API logged, and the champion's age:
+    is retraining recommended?"""
     from {{ cookiecutter.project_slug }}.config import get_settings
-    from {{ cookiecutter.project_slug }}.monitor import run_monitoring
+    from {{ cookiecutter.project_slug }}.traffic import monitor_logged_traffic
 
-    return run_monitoring(get_settings()).retraining_recommended
+    summary = monitor_logged_traffic(get_settings())  # None: too little traffic to judge
+    return summary is not None and summary.retraining_recommended
 
 
 def steps(names: list[str], after: Any = None) -> None:
@@ -70,7 +72,7 @@ def training() -> None:
 
 @dsl.pipeline(name="{{ cookiecutter.project_slug | replace('_', '-') }}-monitoring")
 def monitoring() -> None:
-    """Check today's batch; retrain (and gate) when retraining is recommended."""
+    """Check the logged traffic; retrain (and gate) when retraining is recommended."""
     ingest, *retrain = [step.name for step in STEPS]
     fresh = run_step(step=ingest).set_display_name(ingest).set_caching_options(False)
     check = monitor().after(fresh).set_caching_options(False)

@@ -1,7 +1,8 @@
-"""Metaflow flow for continuous monitoring: drift, live quality and age of the champion
-(`monitor.run_monitoring`). Deployed to Argo Workflows it runs daily (@schedule) and, when
-retraining is recommended, publishes the event that triggers training_flow.py (@trigger).
-Run locally (`make flow-monitor`) it reports and publishes nothing.
+"""Metaflow flow for continuous monitoring: drift, skew and live quality of the traffic the
+API logged, and the champion's age (`traffic.monitor_logged_traffic`). Deployed to Argo
+Workflows it runs daily (@schedule) and, when retraining is recommended, publishes the event
+that triggers training_flow.py (@trigger). Run locally (`make flow-monitor`) it reports and
+publishes nothing.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from metaflow import FlowSpec, schedule, step
 from metaflow.plugins.argo.argo_events import ArgoEvent  # metaflow.integrations re-exports it
 
 from {{ cookiecutter.project_slug }}.config import get_settings
-from {{ cookiecutter.project_slug }}.monitor import run_monitoring
+from {{ cookiecutter.project_slug }}.traffic import monitor_logged_traffic
 
 RETRAINING_EVENT = "{{ cookiecutter.project_slug }}.retraining_recommended"  # training_flow.py's @trigger
 
@@ -21,15 +22,15 @@ class MonitoringFlow(FlowSpec):
 
     @step
     def start(self) -> None:
-        summary = run_monitoring(get_settings())
-        self.retraining_recommended = summary.retraining_recommended
-        self.reasons = summary.reasons
-        self.drift_share = summary.drift_share
-        if summary.retraining_recommended:
-            print("retraining recommended:", "; ".join(summary.reasons))
+        summary = monitor_logged_traffic(get_settings())  # None: too little traffic to judge
+        self.retraining_recommended = summary is not None and summary.retraining_recommended
+        self.reasons = summary.reasons if summary is not None else []
+        self.drift_share = summary.drift_share if summary is not None else None
+        if self.retraining_recommended:
+            print("retraining recommended:", "; ".join(self.reasons))
             # Sent only when running on Argo Workflows (force=False); a no-op locally.
             event = ArgoEvent(RETRAINING_EVENT)  # type: ignore[no-untyped-call]
-            event.publish(payload={"reasons": summary.reasons}, force=False)  # type: ignore[no-untyped-call]
+            event.publish(payload={"reasons": self.reasons}, force=False)  # type: ignore[no-untyped-call]
         self.next(self.end)
 
     @step

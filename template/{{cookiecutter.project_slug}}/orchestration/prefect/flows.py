@@ -1,8 +1,9 @@
 """Prefect flows over the project's pipeline steps (`pipeline.STEPS`): no ML logic here.
 
 - `training`: one task per step, in the declared order (ingest, train, promote).
-- `monitoring`: the drift, quality and age checks; when they recommend retraining it runs
-  `training` as a subflow, so drift-triggered retraining shows up as one flow run tree.
+- `monitoring`: the checks of the traffic the API logged (drift, skew, live quality) and of
+  the champion's age; when they recommend retraining it runs `training` as a subflow, so
+  drift-triggered retraining shows up as one flow run tree.
 
 Run locally with `make flow` / `make flow-monitor` (no server needed: Prefect starts a
 temporary one); prefect.yaml schedules both on a work pool (see README.md).
@@ -14,8 +15,9 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from {{ cookiecutter.project_slug }}.config import Settings, get_settings
-from {{ cookiecutter.project_slug }}.monitor import DriftSummary, run_monitoring
+from {{ cookiecutter.project_slug }}.monitor import DriftSummary
 from {{ cookiecutter.project_slug }}.pipeline import STEPS, Step
+from {{ cookiecutter.project_slug }}.traffic import monitor_logged_traffic
 
 # Steps read files and talk to the tracker: transient failures (a network file system, a
 # tracking server restart) are worth a retry. No caching: every step writes files or the
@@ -32,9 +34,9 @@ def run_step(step: Step, settings: Settings) -> object:
 
 
 @task(retries=RETRIES, retry_delay_seconds=RETRY_DELAY_SECONDS, cache_policy=NO_CACHE)
-def check_monitoring(settings: Settings) -> DriftSummary:
-    """Drift of the current batch, live quality and age of the champion."""
-    return run_monitoring(settings)
+def check_monitoring(settings: Settings) -> DriftSummary | None:
+    """The logged traffic against the registry's champion (None: too little traffic)."""
+    return monitor_logged_traffic(settings)
 
 
 @flow(name="training")
@@ -49,12 +51,14 @@ def training(settings: Settings | None = None) -> object:
 
 
 @flow(name="monitoring")
-def monitoring(settings: Settings | None = None) -> DriftSummary:
+def monitoring(settings: Settings | None = None) -> DriftSummary | None:
     """Continuous monitoring: retrains (the `training` flow) when the checks recommend it."""
     settings = settings or get_settings()
     summary = check_monitoring(settings)
     logger = get_run_logger()
-    if summary.retraining_recommended:
+    if summary is None:
+        logger.info("too little traffic logged to judge: nothing to retrain on")
+    elif summary.retraining_recommended:
         logger.warning("retraining: %s", "; ".join(summary.reasons))
         training(settings)
     else:

@@ -239,27 +239,21 @@ def monitor(
     """Check logged traffic (or a batch) for drift and skew, and the champion for quality
     and age; exit 3 when retraining is recommended, 1 on training/serving skew."""
     from .monitor import DRIFT_EXIT_CODE, EmptyBatchError, run_monitoring
-    from .pipeline import sync_champion
-    from .tracking import get_tracker
-    from .traffic import NotEnoughTrafficError, monitor_traffic
+    from .traffic import monitor_logged_traffic
 
     settings = get_settings()
     try:
         with console.status("Computing the drift report..."):
             if current is None:
-                # Traffic is judged against the registry's champion (a CI runner starts
-                # with none on disk).
-                sync_champion(settings, get_tracker(settings.tracking))
-                summary = monitor_traffic(settings)
+                summary = monitor_logged_traffic(settings)
             else:
                 summary = run_monitoring(settings, current)
-    except NotEnoughTrafficError as error:
-        console.print(f"[yellow]{error}[/]", soft_wrap=True)
-        return
     except DataContractError as error:
         raise _fail(f"the current batch breaks the data contract\n{error}") from None
     except (FileNotFoundError, EmptyBatchError) as error:
         raise _fail(str(error)) from None
+    if summary is None:  # too little traffic: the warning above says how much
+        return
     colour = "red" if summary.retraining_recommended else "green"
     verdict = "; ".join(summary.reasons) or "no drift, quality holds, model is fresh"
     console.print(

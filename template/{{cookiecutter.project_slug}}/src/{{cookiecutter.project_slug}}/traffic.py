@@ -10,6 +10,9 @@
 * Training/serving skew: the champion's logged inputs re-scored offline with its sklearn
   pipeline; a served probability that differs (beyond predict.TOLERANCE) means serving
   transforms inputs differently from training: a bug to fix, not a reason to retrain.
+
+`monitor_logged_traffic` is continuous monitoring as the CLI's `monitor` and every
+orchestrator run it.
 """
 
 from __future__ import annotations
@@ -33,8 +36,10 @@ from .monitor import (
     detect_drift,
     prediction_drift,
 )
+from .pipeline import ingest, sync_champion
 from .predict import TOLERANCE, predict_probability
 from .schema import MODEL_INPUTS, TARGET
+from .tracking import get_tracker
 
 logger = logging.getLogger(__name__)
 
@@ -118,3 +123,19 @@ def monitor_traffic(settings: Settings, now: datetime | None = None) -> DriftSum
     if summary.retraining_recommended:
         alert(summary, settings.monitor.alert_webhook)
     return summary
+
+
+def monitor_logged_traffic(settings: Settings) -> DriftSummary | None:
+    """Continuous monitoring: the registry's champion and the reference splits onto disk
+    first (a fresh CI runner or an orchestrator's pod has neither), then the log window
+    ending now against them. None, with a warning saying why, when the window holds too
+    little traffic to judge: nothing to retrain on yet."""
+    sync_champion(settings, get_tracker(settings.tracking))
+    paths = data.ProcessedPaths.under(settings.data.processed_dir)
+    if not (paths.train.is_file() and paths.test.is_file()):
+        ingest(settings)
+    try:
+        return monitor_traffic(settings)
+    except NotEnoughTrafficError as error:
+        logger.warning("%s", error)
+        return None

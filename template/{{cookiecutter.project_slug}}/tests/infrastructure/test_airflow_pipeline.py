@@ -17,15 +17,14 @@ from typing import Any
 
 import pytest
 
-from {{ cookiecutter.project_slug }} import model_store
+from {{ cookiecutter.project_slug }} import data, model_store
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, get_settings
 from {{ cookiecutter.project_slug }}.pipeline import STEPS
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 
-from ..conftest import PROJECT_ROOT, workspace_environment
+from ..conftest import PROJECT_ROOT, serve_traffic, workspace_environment
 
 pytestmark = pytest.mark.infrastructure
-CALM = ("DRIFT_SHARE_THRESHOLD", "MAX_QUALITY_DROP")  # monitor settings that silence it
 
 DAGS = PROJECT_ROOT / "dags"
 TRAINING = "{{ cookiecutter.project_slug }}_training"
@@ -102,11 +101,12 @@ def test_the_training_dag_produces_a_champion(dags: dict[str, Any], airflow: Pat
     assert model_store.load(settings.serve.model_dir)[1].version == champion.version
 
 
-def test_drift_updates_the_asset_that_schedules_training(
-    dags: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+def test_drifted_traffic_updates_the_asset_that_schedules_training(
+    dags: dict[str, Any], airflow: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Monitoring 2 and 7: the bundled current batch has drifted, so the monitoring run
-    updates the asset and a training run is queued; without drift, nothing is."""
+    """Monitoring 2 and 7: the monitoring run judges the traffic the API logged. Traffic
+    like the training data (the held-out split) updates nothing; once the API has served
+    the bundled drifted batch, the run updates the asset and a training run is queued."""
     from airflow.models.asset import AssetDagRunQueue, AssetEvent
     from airflow.utils.session import create_session
 
@@ -116,19 +116,18 @@ def test_drift_updates_the_asset_that_schedules_training(
             runs = session.query(AssetDagRunQueue).filter_by(target_dag_id=TRAINING).count()
         return events, runs
 
-    # Calm: no drift and no quality drop count (the bundled batch has both).
-    for setting in CALM:
-        monkeypatch.setenv(f"{ENV_PREFIX}MONITOR__{setting}", "1.0")
-    get_settings.cache_clear()
+    settings = get_settings()
+    batches = data.ProcessedPaths.under(settings.data.processed_dir)
+    serve_traffic(settings, data.read_processed(batches.test))
     calm = dags[MONITORING].test()
     assert calm.state == "success"
     states = {ti.task_id: ti.state for ti in calm.get_task_instances()}
     assert states["request_retraining"] == "skipped"
     assert queued() == (0, 0)
 
-    for setting in CALM:
-        monkeypatch.delenv(f"{ENV_PREFIX}MONITOR__{setting}")
+    monkeypatch.setenv(f"{ENV_PREFIX}INFERENCE_LOG__URL", str(airflow / "drifted-log"))
     get_settings.cache_clear()
+    serve_traffic(get_settings(), data.read_processed(batches.current))
     drifted = dags[MONITORING].test()
     assert drifted.state == "success"
     assert queued() == (1, 1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "true")
@@ -17,7 +18,7 @@ from {{ cookiecutter.project_slug }} import model_store
 from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 
-from ..conftest import workspace_settings
+from ..conftest import serve_traffic, workspace_settings
 
 pytestmark = pytest.mark.infrastructure
 
@@ -54,13 +55,12 @@ def test_assets_materialize_into_a_served_champion_and_pass_their_checks(
     assert (fresh.reports_dir / "model_card.md").is_file()
 
 
-def test_the_sensor_requests_retraining_when_the_monitor_recommends_it(fresh: Settings) -> None:
-    """Monitoring: on the bundled drifted batch the sensor asks for the training job."""
-    materialize(
-        [definitions.raw_data, definitions.processed_splits],
-        resources={"settings": fresh},
-        instance=DagsterInstance.ephemeral(),
-    )
+def test_the_sensor_requests_retraining_when_the_monitor_recommends_it(
+    fresh: Settings, current_frame: pd.DataFrame, champion_dir: Path
+) -> None:
+    """Monitoring: once the API has served the bundled drifted batch, the sensor finds the
+    drift in the logged traffic and asks for the training job."""
+    serve_traffic(fresh, current_frame, champion_dir)
     context = build_sensor_context(resources={"settings": fresh})
 
     request = definitions.retrain_on_drift(context)

@@ -11,15 +11,14 @@ from types import ModuleType
 
 import pytest
 
-from {{ cookiecutter.project_slug }} import model_store
+from {{ cookiecutter.project_slug }} import data, model_store
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings, get_settings
 from {{ cookiecutter.project_slug }}.pipeline import candidate_dir
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 
-from ..conftest import PROJECT_ROOT, workspace_environment
+from ..conftest import PROJECT_ROOT, serve_traffic, workspace_environment
 
 pytestmark = pytest.mark.infrastructure
-CALM = ("DRIFT_SHARE_THRESHOLD", "MAX_QUALITY_DROP")  # monitor settings that silence it
 
 WORKFLOWS = PROJECT_ROOT / "orchestration" / "flyte" / "workflows.py"
 
@@ -72,25 +71,27 @@ def test_the_training_workflow_produces_a_champion(flyte: ModuleType, workspace:
     assert model_store.load(settings.serve.model_dir)[1].version == champion.version
 
 
-def test_monitoring_retrains_on_drift_only(
+def test_monitoring_retrains_on_drifted_traffic_only(
     flyte: ModuleType, workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Monitoring 2 and 7: without drift the monitoring workflow keeps the champion; the
-    bundled current batch has drifted, so it trains (and gates) a new candidate."""
+    """Monitoring 2 and 7: the monitoring workflow judges the traffic the API logged. With
+    none, and with traffic like the training data (the held-out split), it keeps the
+    champion; once the API has served the bundled drifted batch, it trains (and gates) a
+    new candidate."""
 
     def candidate(settings: Settings) -> str:
         return model_store.load(candidate_dir(settings))[1].version
 
-    before = candidate(get_settings())
-    # Calm: no drift and no quality drop count (the bundled batch has both).
-    for setting in CALM:
-        monkeypatch.setenv(f"{ENV_PREFIX}MONITOR__{setting}", "1.0")
-    get_settings.cache_clear()
+    settings = get_settings()
+    before = candidate(settings)
+    assert flyte.monitoring() == "no retraining recommended"  # nothing logged yet
+    batches = data.ProcessedPaths.under(settings.data.processed_dir)
+    serve_traffic(settings, data.read_processed(batches.test))
     assert flyte.monitoring() == "no retraining recommended"
     assert candidate(get_settings()) == before
 
-    for setting in CALM:
-        monkeypatch.delenv(f"{ENV_PREFIX}MONITOR__{setting}")
+    monkeypatch.setenv(f"{ENV_PREFIX}INFERENCE_LOG__URL", str(workspace / "drifted-log"))
     get_settings.cache_clear()
+    serve_traffic(get_settings(), data.read_processed(batches.current))
     flyte.monitoring()
     assert candidate(get_settings()) != before

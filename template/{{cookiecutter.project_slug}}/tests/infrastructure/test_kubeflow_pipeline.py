@@ -14,15 +14,14 @@ from types import ModuleType
 
 import pytest
 
-from {{ cookiecutter.project_slug }} import model_store
+from {{ cookiecutter.project_slug }} import data, model_store
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings, get_settings
 from {{ cookiecutter.project_slug }}.pipeline import STEPS, candidate_dir
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 
-from ..conftest import PROJECT_ROOT, workspace_environment
+from ..conftest import PROJECT_ROOT, serve_traffic, workspace_environment
 
 pytestmark = pytest.mark.infrastructure
-CALM = ("DRIFT_SHARE_THRESHOLD", "MAX_QUALITY_DROP")  # monitor settings that silence it
 
 PIPELINE = PROJECT_ROOT / "orchestration" / "kubeflow" / "pipeline.py"
 
@@ -80,24 +79,25 @@ def test_the_training_pipeline_produces_a_champion(kubeflow: ModuleType, workspa
     assert model_store.load(settings.serve.model_dir)[1].version == champion.version
 
 
-def test_monitoring_retrains_on_drift_only(
+def test_monitoring_retrains_on_drifted_traffic_only(
     kubeflow: ModuleType, workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Monitoring 2 and 7: without drift the monitoring pipeline stops after the check; the
-    bundled current batch has drifted, so it trains (and gates) a new candidate."""
+    """Monitoring 2 and 7: the monitoring pipeline judges the traffic the API logged. With
+    traffic like the training data (the held-out split) it stops after the check; once the
+    API has served the bundled drifted batch, it trains (and gates) a new candidate."""
 
     def candidate(settings: Settings) -> str:
         return model_store.load(candidate_dir(settings))[1].version
 
     settings = get_settings()
     before = candidate(settings)
-    # Calm: no drift and no quality drop count (the bundled batch has both).
-    for setting in CALM:
-        monkeypatch.setenv(f"{ENV_PREFIX}MONITOR__{setting}", "1.0")
+    batches = data.ProcessedPaths.under(settings.data.processed_dir)
+    serve_traffic(settings, data.read_processed(batches.test))
     kubeflow.monitoring()
     assert candidate(settings) == before
 
-    for setting in CALM:
-        monkeypatch.delenv(f"{ENV_PREFIX}MONITOR__{setting}")
+    monkeypatch.setenv(f"{ENV_PREFIX}INFERENCE_LOG__URL", str(workspace / "drifted-log"))
+    get_settings.cache_clear()
+    serve_traffic(get_settings(), data.read_processed(batches.current))
     kubeflow.monitoring()
     assert candidate(settings) != before

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -18,7 +19,7 @@ from {{ cookiecutter.project_slug }} import model_store
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 
-from ..conftest import PROJECT_ROOT, workspace_settings
+from ..conftest import PROJECT_ROOT, serve_traffic, workspace_settings
 
 pytestmark = pytest.mark.infrastructure
 
@@ -68,14 +69,13 @@ def test_training_flow_runs_every_step_into_a_served_champion(
     assert served.version == version
 
 
-def test_monitoring_flow_recommends_retraining_on_the_drifted_batch(
-    fresh: Settings, tmp_path: Path
+def test_monitoring_flow_recommends_retraining_on_drifted_traffic(
+    fresh: Settings, tmp_path: Path, current_frame: pd.DataFrame, champion_dir: Path
 ) -> None:
-    """Monitoring: the monitoring flow finds the bundled batch's drift (deployed, it then
-    publishes the event that triggers the training flow)."""
-    from {{ cookiecutter.project_slug }}.pipeline import ingest
-
-    ingest(fresh)
+    """Monitoring: once the API has served the bundled drifted batch, the monitoring flow
+    finds the drift in the logged traffic (deployed, it then publishes the event that
+    triggers the training flow)."""
+    serve_traffic(fresh, current_frame, champion_dir)
     with Runner(
         str(FLOWS / "monitoring_flow.py"), show_output=False, env=flow_env(fresh, tmp_path)
     ) as runner:

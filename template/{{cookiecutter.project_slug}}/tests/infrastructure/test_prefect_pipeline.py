@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from uuid import UUID
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -26,7 +27,7 @@ from {{ cookiecutter.project_slug }}.gate import Decision
 from {{ cookiecutter.project_slug }}.pipeline import STEPS
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 
-from ..conftest import PROJECT_ROOT, workspace_settings
+from ..conftest import PROJECT_ROOT, serve_traffic, workspace_settings
 
 pytestmark = pytest.mark.infrastructure
 SERVER_STARTUP_TIMEOUT = 180  # seconds; the temporary server migrates a fresh database
@@ -71,13 +72,18 @@ def test_training_flow_runs_every_step_and_serves_a_champion(fresh: Settings) ->
     assert (fresh.reports_dir / "model_card.md").is_file()
 
 
-def test_monitoring_flow_retrains_when_the_monitor_recommends_it(fresh: Settings) -> None:
-    """Monitoring: on the drifted current batch the monitoring flow runs the training flow."""
+def test_monitoring_flow_retrains_when_the_monitor_recommends_it(
+    fresh: Settings, current_frame: pd.DataFrame
+) -> None:
+    """Monitoring: once the API has served the bundled drifted batch, the monitoring flow
+    finds the drift in the logged traffic and runs the training flow."""
     flows.training(fresh)
     first = get_tracker(fresh.tracking).get_champion()
+    serve_traffic(fresh, current_frame)
 
     summary = flows.monitoring(fresh)
 
+    assert summary is not None, "the logged traffic was not judged"
     assert summary.retraining_recommended, summary.reasons
     retrained = model_store.load(fresh.models_dir / "candidate")[1]
     assert first is not None

@@ -4,46 +4,22 @@ training/serving skew, which fires when serving transforms inputs unlike trainin
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 from sklearn.pipeline import Pipeline
 
 from {{ cookiecutter.project_slug }} import serve
 from {{ cookiecutter.project_slug }}.config import Settings
-from {{ cookiecutter.project_slug }}.inference_log import InferenceLog, read_window, write_labels
 from {{ cookiecutter.project_slug }}.predict import Scorer, load_scorer
-from {{ cookiecutter.project_slug }}.schema import MODEL_INPUTS, TARGET
-from {{ cookiecutter.project_slug }}.traffic import monitor_traffic
+from {{ cookiecutter.project_slug }}.traffic import monitor_logged_traffic, monitor_traffic
+
+from ..conftest import serve_traffic, workspace_settings
 
 pytestmark = pytest.mark.monitoring
-
-
-def log_traffic(settings: Settings, rows: pd.DataFrame) -> None:
-    """Serve `rows` through the API, which logs them, and let their labels arrive."""
-    log = InferenceLog(settings.inference_log)
-    with TestClient(serve.create_app(settings.serve.model_dir, log)) as client:
-        for i in range(0, len(rows), 50):
-            chunk = rows.iloc[i : i + 50]
-            response = client.post(
-                "/predict/batch",
-                json={"instances": chunk[list(MODEL_INPUTS)].to_dict("records")},
-                headers={"X-Request-ID": f"r{i}"},
-            )
-            assert response.status_code == 200
-    logged = read_window(
-        settings.inference_log.url, datetime.now(UTC) - timedelta(hours=1), datetime.now(UTC)
-    )
-    ids = pd.DataFrame({"request_id": [f"r{i - i % 50}" for i in range(len(rows))]})
-    ids["row"] = [i % 50 for i in range(len(rows))]
-    labels = ids.assign(**{TARGET.name: rows[TARGET.name].to_numpy()})
-    assert len(logged) == len(rows)
-    write_labels(settings.inference_log.url, labels, "all")
 
 
 @pytest.fixture
@@ -61,7 +37,7 @@ def traffic_settings(settings: Settings, champion_dir: Path, tmp_path: Path) -> 
 def test_clean_traffic_shows_no_skew_and_its_live_quality(
     traffic_settings: Settings, holdout_frame: pd.DataFrame
 ) -> None:
-    log_traffic(traffic_settings, holdout_frame)
+    serve_traffic(traffic_settings, holdout_frame)
     summary = monitor_traffic(traffic_settings)
     assert summary.current_rows == len(holdout_frame)
     assert summary.skew is not None
@@ -89,8 +65,18 @@ def test_skew_fires_on_a_serving_transform(
         return score, kind
 
     monkeypatch.setattr(serve, "load_scorer", skewed_scorer)
-    log_traffic(traffic_settings, holdout_frame)
+    serve_traffic(traffic_settings, holdout_frame)
     summary = monitor_traffic(traffic_settings)
     assert summary.skew is not None
     assert summary.skew.detected
     assert summary.skew.skewed_rows > len(holdout_frame) // 2
+
+
+def test_a_fresh_worker_with_too_little_traffic_recommends_nothing(tmp_path: Path) -> None:
+    """Continuous monitoring as the CLI and every orchestrator run it, on a fresh worker
+    (no reference splits, nothing logged): the splits are ingested, and with too little
+    traffic to judge nothing is recommended (None, not a crash or a retraining)."""
+    fresh = workspace_settings(tmp_path)
+
+    assert monitor_logged_traffic(fresh) is None
+    assert (fresh.data.processed_dir / "train.csv").is_file()
