@@ -9,7 +9,8 @@ trained on), then checks what only that tracker promises:
   registry, without network access (the project's own socket-guard test proves the latter);
 * dvc: `dvc repro` runs the DVC pipeline and a second one is a no-op; DVCLive's metrics appear
   in `dvc exp show`, `dvc metrics diff` and `dvc plots diff` work, `dvc push`/`pull` round-trip
-  through the default local remote, and the GTO-tagged registry names the champion.
+  through the default local remote, the GTO-tagged registry names the champion, and `make ct`
+  pulls the raw data once it is tracked by DVC instead of git.
 
 The summary records `make pipeline`'s wall time and the installed environment's size.
 """
@@ -86,6 +87,20 @@ def check_dvc(project: Path, env: dict[str, str], cli: str, package: str) -> Non
     run(["uv", "run", "--no-sync", cli, "rollback", "1"], project, env)
     shown = run(["uv", "run", "--no-sync", "gto", "show", "--json"], registry, env).stdout
     assert json.loads(shown)[package]["stage"]["champion"] == "v1.0.0", shown
+
+    # Continuous training trains on the data version the commit names: the raw data moved
+    # from git to DVC, then gone from the working tree and the cache, comes back through
+    # `make ct` (run by hand: CI unset).
+    raw = Path("data", "raw", "german_credit.csv")
+    run(["git", "rm", "--cached", "--quiet", str(raw)], project, env)
+    run([*dvc, "add", str(raw)], project, env)
+    run([*dvc, "push"], project, env)
+    run(["git", "add", "--all"], project, env)
+    run(["git", "commit", "--quiet", "--message", "raw data through DVC"], project, env)
+    (project / raw).unlink()
+    shutil.rmtree(project / ".dvc" / "cache")
+    run(["make", "ct"], project, {**env, "CI": "false"})
+    assert (project / raw).is_file(), "make ct did not pull the data version the commit names"
 
 
 @pytest.mark.parametrize("tracker", CASES)
