@@ -36,14 +36,17 @@ __pycache__
 {% if cookiecutter.cloud != 'aws' %}deploy/aws{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.github/workflows/deploy-aws.yml{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.github/workflows/infra-aws.yml{% endif %}
+{% if cookiecutter.cloud != 'aws' %}.github/actions/aws-login{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.gitlab/deploy-aws.yml{% endif %}
 {% if cookiecutter.cloud != 'gcp' %}deploy/gcp{% endif %}
 {% if cookiecutter.cloud != 'gcp' %}.github/workflows/deploy-gcp.yml{% endif %}
 {% if cookiecutter.cloud != 'gcp' %}.github/workflows/infra-gcp.yml{% endif %}
+{% if cookiecutter.cloud != 'gcp' %}.github/actions/gcp-login{% endif %}
 {% if cookiecutter.cloud != 'gcp' %}.gitlab/deploy-gcp.yml{% endif %}
 {% if cookiecutter.cloud != 'azure' %}deploy/azure{% endif %}
 {% if cookiecutter.cloud != 'azure' %}.github/workflows/deploy-azure.yml{% endif %}
 {% if cookiecutter.cloud != 'azure' %}.github/workflows/infra-azure.yml{% endif %}
+{% if cookiecutter.cloud != 'azure' %}.github/actions/azure-login{% endif %}
 {% if cookiecutter.cloud != 'azure' %}.gitlab/deploy-azure.yml{% endif %}
 {% if cookiecutter.ci != 'github' %}.github{% endif %}
 {% if cookiecutter.ci != 'gitlab' %}.gitlab-ci.yml{% endif %}
