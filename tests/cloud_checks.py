@@ -324,6 +324,11 @@ STATIC_KEYS = re.compile(
 )
 
 
+# Google's client libraries read GOOGLE_APPLICATION_CREDENTIALS: in a job with an ID token,
+# the credential configuration written from that token (.gcp-oidc) holds no key.
+KEYLESS = ("GOOGLE_APPLICATION_CREDENTIALS", "$GCP_CREDENTIAL_CONFIG")
+
+
 def github_oidc_problems(workflow: Path) -> list[str]:
     try:
         data = yaml.safe_load(workflow.read_text(encoding="utf-8")) or {}
@@ -365,6 +370,26 @@ def github_cloud_jobs(workflow: Path) -> bool:
     return any(action in text for action in OIDC_ACTIONS) or bool(CLOUD_COMMAND.search(text))
 
 
+class Reference(list[Any]):
+    """GitLab's `!reference [job, key, ...]`: another job's value, reused where it stands."""
+
+
+class GitLabLoader(yaml.SafeLoader):
+    """GitLab CI YAML, whose `!reference` tags a plain YAML loader refuses."""
+
+
+class GitLabDumper(yaml.SafeDumper):
+    """Writes GitLab CI YAML back with its `!reference` tags."""
+
+
+GitLabLoader.add_constructor(
+    "!reference", lambda loader, node: Reference(loader.construct_sequence(node))
+)
+GitLabDumper.add_representer(
+    Reference, lambda dumper, data: dumper.represent_sequence("!reference", data, flow_style=True)
+)
+
+
 def gitlab_oidc_problems(project: Path) -> list[str]:
     """Every GitLab job (with its `extends`) that runs a cloud command has an ID token."""
     sources = [project / ".gitlab-ci.yml", *sorted((project / ".gitlab").glob("*.yml"))]
@@ -372,7 +397,7 @@ def gitlab_oidc_problems(project: Path) -> list[str]:
     for source in sources:
         if source.exists():
             try:
-                data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+                data = yaml.load(source.read_text(encoding="utf-8"), GitLabLoader) or {}
             except yaml.YAMLError as error:
                 return [f"{source}: not YAML: {error}"]
             jobs.update({k: v for k, v in data.items() if isinstance(v, dict)})
@@ -388,12 +413,24 @@ def gitlab_oidc_problems(project: Path) -> list[str]:
                 return value
         return None
 
+    def lines(items: list[Any]) -> list[Any]:
+        """A script with its `!reference`s replaced by the lines they name."""
+        return [
+            line
+            for item in items
+            for line in (lines(resolved(*item) or []) if isinstance(item, Reference) else [item])
+        ]
+
     problems = []
     for name in jobs:
         if name.startswith("."):
             continue
-        commands = [*(resolved(name, "before_script") or []), *(resolved(name, "script") or [])]
-        if STATIC_KEYS.search(json.dumps([commands, resolved(name, "variables")])):
+        script = [*(resolved(name, "before_script") or []), *(resolved(name, "script") or [])]
+        commands = lines(script)
+        variables = dict(resolved(name, "variables") or {})
+        if resolved(name, "id_tokens") and variables.get(KEYLESS[0]) == KEYLESS[1]:
+            del variables[KEYLESS[0]]
+        if STATIC_KEYS.search(json.dumps([commands, variables])):
             problems.append(f"{project}: GitLab job {name} handles a long-lived cloud key")
         cloud = any(CLOUD_COMMAND.search(str(command)) for command in commands)
         if cloud and not resolved(name, "id_tokens"):
