@@ -19,6 +19,9 @@ __pycache__
 {% if cookiecutter.tracker != 'none' %}src/*/tracking/file_tracker{% endif %}
 {% if cookiecutter.orchestrator != 'none' %}.github/workflows/ct.yml{% endif %}
 {% if cookiecutter.orchestrator != 'none' %}.github/workflows/cm.yml{% endif %}
+{% if cookiecutter.orchestrator != 'none' %}.github/actions/aws-login{% endif %}
+{% if cookiecutter.orchestrator != 'none' %}.github/actions/gcp-login{% endif %}
+{% if cookiecutter.orchestrator != 'none' %}.github/actions/azure-login{% endif %}
 {% if cookiecutter.orchestrator != 'none' %}.gitlab/continuous-training.yml{% endif %}
 {% if cookiecutter.orchestrator != 'prefect' %}orchestration/prefect{% endif %}
 {% if cookiecutter.orchestrator != 'prefect' %}tests/infrastructure/test_prefect_pipeline.py{% endif %}
