@@ -344,7 +344,7 @@ def github_oidc_problems(workflow: Path) -> list[str]:
             if github_cloud_jobs(called) and not token:
                 problems.append(f"{where} calls a cloud workflow without id-token: write")
             continue
-        steps = job.get("steps") or []
+        steps = composite_steps(workflow, job.get("steps") or [])
         text = json.dumps(steps)
         if STATIC_KEYS.search(text):
             problems.append(f"{where} handles a long-lived cloud key")
@@ -361,6 +361,21 @@ def github_oidc_problems(workflow: Path) -> list[str]:
         if (cloud or authenticates) and not (authenticates and token):
             problems.append(f"{where} talks to a cloud without OIDC (id-token: write + role)")
     return problems
+
+
+def composite_steps(workflow: Path, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The steps, with each of the repository's own composite actions (`uses: ./path`)
+    replaced by its steps: a job signs in to a cloud through one."""
+    expanded = []
+    for step in steps:
+        uses = str(step.get("uses", ""))
+        action = workflow.parents[2] / uses / "action.yml"
+        if uses.startswith("./") and action.is_file():
+            runs = (yaml.safe_load(action.read_text(encoding="utf-8")) or {}).get("runs", {})
+            expanded += composite_steps(workflow, runs.get("steps") or [])
+        else:
+            expanded.append(step)
+    return expanded
 
 
 def github_cloud_jobs(workflow: Path) -> bool:
