@@ -122,7 +122,11 @@ resource "google_cloud_run_v2_service" "api" {
     ]
   }
 
-  depends_on = [google_project_service.this, google_secret_manager_secret_iam_member.api]
+  depends_on = [
+    google_project_service.this,
+    google_secret_manager_secret_iam_member.api,
+    google_storage_managed_folder_iam_member.api_writes_inference_log,
+  ]
 }
 
 # Off by default: callers present an identity token (roles/run.invoker on this service).
