@@ -324,6 +324,11 @@ STATIC_KEYS = re.compile(
 )
 
 
+# Google's client libraries read GOOGLE_APPLICATION_CREDENTIALS: in a job with an ID token,
+# the credential configuration written from that token (.gcp-oidc) holds no key.
+KEYLESS = ("GOOGLE_APPLICATION_CREDENTIALS", "$GCP_CREDENTIAL_CONFIG")
+
+
 def github_oidc_problems(workflow: Path) -> list[str]:
     try:
         data = yaml.safe_load(workflow.read_text(encoding="utf-8")) or {}
@@ -339,7 +344,7 @@ def github_oidc_problems(workflow: Path) -> list[str]:
             if github_cloud_jobs(called) and not token:
                 problems.append(f"{where} calls a cloud workflow without id-token: write")
             continue
-        steps = job.get("steps") or []
+        steps = composite_steps(workflow, job.get("steps") or [])
         text = json.dumps(steps)
         if STATIC_KEYS.search(text):
             problems.append(f"{where} handles a long-lived cloud key")
@@ -358,11 +363,46 @@ def github_oidc_problems(workflow: Path) -> list[str]:
     return problems
 
 
+def composite_steps(workflow: Path, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The steps, with each of the repository's own composite actions (`uses: ./path`)
+    replaced by its steps: a job signs in to a cloud through one."""
+    expanded = []
+    for step in steps:
+        uses = str(step.get("uses", ""))
+        action = workflow.parents[2] / uses / "action.yml"
+        if uses.startswith("./") and action.is_file():
+            runs = (yaml.safe_load(action.read_text(encoding="utf-8")) or {}).get("runs", {})
+            expanded += composite_steps(workflow, runs.get("steps") or [])
+        else:
+            expanded.append(step)
+    return expanded
+
+
 def github_cloud_jobs(workflow: Path) -> bool:
     if not workflow.exists():
         return False
     text = workflow.read_text(encoding="utf-8")
     return any(action in text for action in OIDC_ACTIONS) or bool(CLOUD_COMMAND.search(text))
+
+
+class Reference(list[Any]):
+    """GitLab's `!reference [job, key, ...]`: another job's value, reused where it stands."""
+
+
+class GitLabLoader(yaml.SafeLoader):
+    """GitLab CI YAML, whose `!reference` tags a plain YAML loader refuses."""
+
+
+class GitLabDumper(yaml.SafeDumper):
+    """Writes GitLab CI YAML back with its `!reference` tags."""
+
+
+GitLabLoader.add_constructor(
+    "!reference", lambda loader, node: Reference(loader.construct_sequence(node))
+)
+GitLabDumper.add_representer(
+    Reference, lambda dumper, data: dumper.represent_sequence("!reference", data, flow_style=True)
+)
 
 
 def gitlab_oidc_problems(project: Path) -> list[str]:
@@ -372,7 +412,7 @@ def gitlab_oidc_problems(project: Path) -> list[str]:
     for source in sources:
         if source.exists():
             try:
-                data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+                data = yaml.load(source.read_text(encoding="utf-8"), GitLabLoader) or {}
             except yaml.YAMLError as error:
                 return [f"{source}: not YAML: {error}"]
             jobs.update({k: v for k, v in data.items() if isinstance(v, dict)})
@@ -388,12 +428,24 @@ def gitlab_oidc_problems(project: Path) -> list[str]:
                 return value
         return None
 
+    def lines(items: list[Any]) -> list[Any]:
+        """A script with its `!reference`s replaced by the lines they name."""
+        return [
+            line
+            for item in items
+            for line in (lines(resolved(*item) or []) if isinstance(item, Reference) else [item])
+        ]
+
     problems = []
     for name in jobs:
         if name.startswith("."):
             continue
-        commands = [*(resolved(name, "before_script") or []), *(resolved(name, "script") or [])]
-        if STATIC_KEYS.search(json.dumps([commands, resolved(name, "variables")])):
+        script = [*(resolved(name, "before_script") or []), *(resolved(name, "script") or [])]
+        commands = lines(script)
+        variables = dict(resolved(name, "variables") or {})
+        if resolved(name, "id_tokens") and variables.get(KEYLESS[0]) == KEYLESS[1]:
+            del variables[KEYLESS[0]]
+        if STATIC_KEYS.search(json.dumps([commands, variables])):
             problems.append(f"{project}: GitLab job {name} handles a long-lived cloud key")
         cloud = any(CLOUD_COMMAND.search(str(command)) for command in commands)
         if cloud and not resolved(name, "id_tokens"):

@@ -207,7 +207,10 @@ def ci_files(projects: list[Path]) -> list[str]:
         + once(
             "gitlab-ci",
             files(projects, is_gitlab_ci),
-            cli("check-jsonschema", "--builtin-schema", "vendor.gitlab-ci"),
+            cli(
+                "check-jsonschema",
+                *("--builtin-schema", "vendor.gitlab-ci", "--data-transform", "gitlab-ci"),
+            ),
         )
     )
 

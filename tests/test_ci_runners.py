@@ -42,6 +42,7 @@ from typing import Any
 
 import pytest
 import yaml
+from cloud_checks import GitLabDumper, GitLabLoader
 
 from rendering import OFFLINE_ENV, python_env, render_copier
 
@@ -219,7 +220,8 @@ def mark_not_run(project: Path) -> list[str]:
             steps[index] |= {"name": label, "run": "echo " + shlex.quote(message)}
             if unconditional:
                 replaced.append(f"{name}:{message}")
-        path.write_text(yaml.safe_dump(data, sort_keys=False, width=1000), encoding="utf-8")
+        text = yaml.dump(data, Dumper=GitLabDumper, sort_keys=False, width=1000)
+        path.write_text(text, encoding="utf-8")
     return replaced
 
 
@@ -673,7 +675,7 @@ def mark_gitlab_environment_limited(project: Path) -> list[str]:
     files = {f for f, _, _ in GITLAB_ENVIRONMENT_LIMITED_LINES} | {".gitlab-ci.yml"}
     for name in sorted(files):
         path = project / name
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), GitLabLoader)
         for job, reason in GITLAB_ENVIRONMENT_LIMITED_JOBS.items():
             if job in data:
                 data[job]["script"] = [
@@ -691,7 +693,8 @@ def mark_gitlab_environment_limited(project: Path) -> list[str]:
             if first:
                 script.insert(index, GCP_LOGIN)
             replaced.append(f"{job}: {start}")
-        path.write_text(yaml.safe_dump(data, sort_keys=False, width=1000), encoding="utf-8")
+        text = yaml.dump(data, Dumper=GitLabDumper, sort_keys=False, width=1000)
+        path.write_text(text, encoding="utf-8")
     return replaced
 
 

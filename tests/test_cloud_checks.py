@@ -97,10 +97,17 @@ DEFECTS: dict[str, tuple[Callable[[list[Path]], list[str]], Plant, list[str]]] =
                 "deploy-aws:\n  extends: .aws-oidc\n",
                 "deploy-aws:\n",
             ),
+            # CM signs in through the repository's own composite action.
+            replace(
+                gh / ".github/actions/aws-login/action.yml",
+                "        role-to-assume:",
+                "        aws-access-key-id:",
+            ),
         ),
         [
             "job deploy talks to a cloud without OIDC",
             "job terraform handles a long-lived cloud key",
+            "job monitor: aws-actions/configure-aws-credentials without OIDC",
             "GitLab job deploy-aws talks to a cloud without id_tokens",
         ],
     ),

@@ -56,15 +56,15 @@ def present(project: Path, pattern: str) -> bool:
 
 
 def answers_for(question: str, value: str, pattern: str | None = None) -> dict[str, str]:
-    """`question=value`, and, when `pattern` lies in another answer's place (a file under
-    .gitlab/ needs ci=gitlab), that answer; every other question at its default."""
+    """`question=value`, and, when `pattern` lies in (or is) another answer's place (a file
+    under .gitlab/ needs ci=gitlab), that answer; every other question at its default."""
     answers = {**defaults(), question: value}
     for other in layout()["owns"]:
         for other_value, paths in owned(other).items():
             if (
                 other != question
                 and pattern is not None
-                and any(pattern.startswith(p.rstrip("/") + "/") for p in paths)
+                and any(pattern == p or pattern.startswith(p.rstrip("/") + "/") for p in paths)
             ):
                 answers[other] = other_value
     return answers

@@ -19,6 +19,9 @@ __pycache__
 {% if cookiecutter.tracker != 'none' %}src/*/tracking/file_tracker{% endif %}
 {% if cookiecutter.orchestrator != 'none' %}.github/workflows/ct.yml{% endif %}
 {% if cookiecutter.orchestrator != 'none' %}.github/workflows/cm.yml{% endif %}
+{% if cookiecutter.orchestrator != 'none' %}.github/actions/aws-login{% endif %}
+{% if cookiecutter.orchestrator != 'none' %}.github/actions/gcp-login{% endif %}
+{% if cookiecutter.orchestrator != 'none' %}.github/actions/azure-login{% endif %}
 {% if cookiecutter.orchestrator != 'none' %}.gitlab/continuous-training.yml{% endif %}
 {% if cookiecutter.orchestrator != 'prefect' %}orchestration/prefect{% endif %}
 {% if cookiecutter.orchestrator != 'prefect' %}tests/infrastructure/test_prefect_pipeline.py{% endif %}
@@ -36,14 +39,17 @@ __pycache__
 {% if cookiecutter.cloud != 'aws' %}deploy/aws{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.github/workflows/deploy-aws.yml{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.github/workflows/infra-aws.yml{% endif %}
+{% if cookiecutter.cloud != 'aws' %}.github/actions/aws-login{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.gitlab/deploy-aws.yml{% endif %}
 {% if cookiecutter.cloud != 'gcp' %}deploy/gcp{% endif %}
 {% if cookiecutter.cloud != 'gcp' %}.github/workflows/deploy-gcp.yml{% endif %}
 {% if cookiecutter.cloud != 'gcp' %}.github/workflows/infra-gcp.yml{% endif %}
+{% if cookiecutter.cloud != 'gcp' %}.github/actions/gcp-login{% endif %}
 {% if cookiecutter.cloud != 'gcp' %}.gitlab/deploy-gcp.yml{% endif %}
 {% if cookiecutter.cloud != 'azure' %}deploy/azure{% endif %}
 {% if cookiecutter.cloud != 'azure' %}.github/workflows/deploy-azure.yml{% endif %}
 {% if cookiecutter.cloud != 'azure' %}.github/workflows/infra-azure.yml{% endif %}
+{% if cookiecutter.cloud != 'azure' %}.github/actions/azure-login{% endif %}
 {% if cookiecutter.cloud != 'azure' %}.gitlab/deploy-azure.yml{% endif %}
 {% if cookiecutter.ci != 'github' %}.github{% endif %}
 {% if cookiecutter.ci != 'gitlab' %}.gitlab-ci.yml{% endif %}

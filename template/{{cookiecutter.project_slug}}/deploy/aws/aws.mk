@@ -50,5 +50,7 @@ aws-train: ## Run the pipeline as a SageMaker training job (the image's training
 eks-deploy: ## Serve on EKS (current kubectl context): IMAGE=<ECR repository>@sha256:...
 	@test -n "$(IMAGE)" || { echo "set IMAGE to the image CD pushed, by digest"; exit 1; }
 	kubectl apply -k deploy/aws/k8s
+	kubectl -n {{ cookiecutter.project_slug | replace('_', '-') }} create configmap inference-log \
+		--from-literal=url=$(call tf_output,inference_log_url) --dry-run=client -o yaml | kubectl apply -f -
 	kubectl -n {{ cookiecutter.project_slug | replace('_', '-') }} set image deployment/api api=$(IMAGE)
 	kubectl -n {{ cookiecutter.project_slug | replace('_', '-') }} rollout status deployment/api --timeout=5m

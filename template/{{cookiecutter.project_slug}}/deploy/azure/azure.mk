@@ -46,6 +46,8 @@ azure-train: ## Run the pipeline as an Azure ML command job (the image's trainin
 aks-deploy: ## Serve on AKS (current kubectl context): IMAGE=<registry image>@sha256:...
 	@test -n "$(IMAGE)" || { echo "set IMAGE to the image CD pushed, by digest"; exit 1; }
 	kubectl apply -k deploy/azure/k8s
+	kubectl -n $(AKS_NAMESPACE) create configmap inference-log \
+		--from-literal=url=$(call tf_output,inference_log_url) --dry-run=client -o yaml | kubectl apply -f -
 	kubectl -n $(AKS_NAMESPACE) annotate serviceaccount api --overwrite \
 		azure.workload.identity/client-id=$(call tf_output,api_client_id)
 	kubectl -n $(AKS_NAMESPACE) set image deployment/api api=$(IMAGE)

@@ -58,6 +58,8 @@ gcp-train: ## Run the pipeline as a Vertex AI custom job (the image's training t
 gke-deploy: ## Serve on GKE (current kubectl context): IMAGE=<Artifact Registry image>@sha256:...
 	@test -n "$(IMAGE)" || { echo "set IMAGE to the image CD pushed, by digest"; exit 1; }
 	kubectl apply -k deploy/gcp/k8s
+	kubectl -n $(GKE_NAMESPACE) create configmap inference-log \
+		--from-literal=url=$(call tf_output,inference_log_url) --dry-run=client -o yaml | kubectl apply -f -
 	kubectl -n $(GKE_NAMESPACE) annotate serviceaccount api --overwrite \
 		iam.gke.io/gcp-service-account=$(call tf_output,api_service_account)
 	kubectl -n $(GKE_NAMESPACE) set image deployment/api api=$(IMAGE)

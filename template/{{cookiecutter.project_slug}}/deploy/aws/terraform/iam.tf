@@ -56,8 +56,8 @@ resource "aws_iam_role_policy" "task_execution" {
 }
 
 # The API's own identity, the same on ECS and on EKS (Pod Identity, service account `api`
-# of deploy/aws/k8s). The model is baked into the image, so it needs no AWS access yet:
-# attach policies here when the API starts reading from AWS.
+# of deploy/aws/k8s). The model is baked into the image; the only thing the API does in AWS
+# is write its inference log under the bucket's inference/ prefix (policy below).
 data "aws_iam_policy_document" "api_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -96,4 +96,38 @@ resource "aws_eks_pod_identity_association" "api" {
   namespace       = var.project
   service_account = "api"
   role_arn        = aws_iam_role.task.arn
+}
+
+# The inference log: create objects under inference/ (never read, overwrite-protected by
+# versioning, never delete), encrypted with the project's key through S3 only. s3fs checks
+# that the bucket exists before it writes (HeadBucket, else GetBucketLocation): the
+# location is the only bucket metadata the API may read.
+data "aws_iam_policy_document" "api" {
+  statement {
+    sid       = "WriteInferenceLog"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.artifacts.arn}/${local.inference_log_prefix}/*"]
+  }
+  statement {
+    sid       = "LocateBucket"
+    actions   = ["s3:GetBucketLocation"]
+    resources = [aws_s3_bucket.artifacts.arn]
+  }
+  statement {
+    sid = "EncryptInferenceLog"
+    # GenerateDataKey encrypts a new object; Decrypt completes a multipart upload (s3fs
+    # uses one above its 50 MiB block size).
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [aws_kms_key.main.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "api" {
+  role   = aws_iam_role.task.id
+  policy = data.aws_iam_policy_document.api.json
 }

@@ -14,6 +14,11 @@ output "artifact_bucket" {
   value       = aws_s3_bucket.artifacts.bucket
 }
 
+output "inference_log_url" {
+  description = "Where the API writes its inference log (CI variable INFERENCE_LOG_URL: CM reads it)."
+  value       = local.inference_log_url
+}
+
 output "ecs_cluster" {
   description = "ECS cluster of the API (CI variable ECS_CLUSTER)."
   value       = aws_ecs_cluster.main.name

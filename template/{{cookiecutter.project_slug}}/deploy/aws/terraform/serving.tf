@@ -45,6 +45,10 @@ resource "aws_ecs_task_definition" "api" {
         tmpfs        = [{ containerPath = "/tmp", size = 64 }]
       }
       portMappings = [{ containerPort = 8000, protocol = "tcp" }]
+      # Every prediction goes to the bucket (../README.md, "Inference log").
+      environment = [
+        { name = "{{ cookiecutter.project_slug | upper }}_INFERENCE_LOG__URL", value = local.inference_log_url },
+      ]
       secrets = [
         for key in var.runtime_secret_keys : {
           name      = key

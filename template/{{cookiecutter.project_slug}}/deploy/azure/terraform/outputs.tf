@@ -25,6 +25,11 @@ output "dvc_remote_url" {
   value       = "azure://${azurerm_storage_container.artifacts.name}/dvc"
 }
 
+output "inference_log_url" {
+  description = "INFERENCE_LOG_URL: where the API writes its inference log (CM reads it)."
+  value       = local.inference_log_url
+}
+
 output "registry" {
   description = "AZURE_REGISTRY: the registry CD pushes to (az acr login --name <registry>)."
   value       = azurerm_container_registry.images.name

@@ -8,7 +8,7 @@ resource "azurerm_user_assigned_identity" "api" {
   location            = azurerm_resource_group.this.location
 }
 
-# The API's only permissions: pull its image, read its runtime secrets.
+# The API's only permissions: pull its image, read its runtime secrets, write its inference log.
 resource "azurerm_role_assignment" "api_pull" {
   scope                = azurerm_container_registry.images.id
   role_definition_name = "AcrPull"
@@ -19,6 +19,52 @@ resource "azurerm_role_assignment" "api_secrets" {
   scope                = azurerm_key_vault.this.id
   role_definition_name = "Key Vault Secrets User"
   principal_id         = azurerm_user_assigned_identity.api.principal_id
+}
+
+# The inference log: the API writes blobs under inference/ of the artifacts container, and
+# nothing else (no read, no delete; versioning keeps any overwritten version). adlfs reads
+# the container's properties before it writes. Microsoft-managed keys encrypt the blobs.
+resource "azurerm_role_definition" "inference_log_writer" {
+  name        = "${var.name} inference log writer"
+  scope       = azurerm_storage_account.artifacts.id
+  description = "Write blobs (the role assignment's condition limits the path to inference/); no read, no delete."
+
+  permissions {
+    actions = ["Microsoft.Storage/storageAccounts/blobServices/containers/read"]
+    data_actions = [
+      "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write",
+      "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action",
+    ]
+  }
+
+  assignable_scopes = [azurerm_storage_account.artifacts.id]
+}
+
+resource "azurerm_role_assignment" "api_writes_inference_log" {
+  scope              = azurerm_storage_container.artifacts.id
+  role_definition_id = azurerm_role_definition.inference_log_writer.role_definition_resource_id
+  principal_id       = azurerm_user_assigned_identity.api.principal_id
+  condition_version  = "2.0"
+  condition          = <<-EOT
+    (
+      (
+        !(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write'})
+        AND
+        !(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action'})
+      )
+      OR
+      (
+        @Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path] StringLike '${local.inference_log_prefix}/*'
+      )
+    )
+  EOT
+}
+
+locals {
+  inference_log_prefix = "inference"
+  # adlfs reads the account from the URL's host and signs in with DefaultAzureCredential
+  # (the managed identity: AZURE_CLIENT_ID below).
+  inference_log_url = "az://${azurerm_storage_container.artifacts.name}@${azurerm_storage_account.artifacts.name}.blob.core.windows.net/${local.inference_log_prefix}"
 }
 
 resource "azurerm_container_app_environment" "this" {
@@ -87,6 +133,18 @@ resource "azurerm_container_app" "api" {
         value = "8000"
       }
 
+      # Every prediction goes to the bucket (../README.md, "Inference log"), written as the
+      # app's user-assigned identity (DefaultAzureCredential reads AZURE_CLIENT_ID).
+      env {
+        name  = "{{ cookiecutter.project_slug | upper }}_INFERENCE_LOG__URL"
+        value = local.inference_log_url
+      }
+
+      env {
+        name  = "AZURE_CLIENT_ID"
+        value = azurerm_user_assigned_identity.api.client_id
+      }
+
       dynamic "env" {
         for_each = var.runtime_secrets
         content {
@@ -129,7 +187,11 @@ resource "azurerm_container_app" "api" {
     ignore_changes = [template[0].container[0].image]
   }
 
-  depends_on = [azurerm_role_assignment.api_pull, azurerm_role_assignment.api_secrets]
+  depends_on = [
+    azurerm_role_assignment.api_pull,
+    azurerm_role_assignment.api_secrets,
+    azurerm_role_assignment.api_writes_inference_log,
+  ]
 }
 
 # AKS: the Kubernetes service account `api` (deploy/azure/k8s) signs in as the same managed

@@ -20,6 +20,11 @@ output "dvc_remote_url" {
   value       = "gs://${google_storage_bucket.artifacts.name}/dvc"
 }
 
+output "inference_log_url" {
+  description = "INFERENCE_LOG_URL: where the API writes its inference log (CM reads it)."
+  value       = local.inference_log_url
+}
+
 output "image_repository" {
   description = "GCP_IMAGE_REPOSITORY: where CD pushes the image (<registry>/<image>)."
   value       = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.images.repository_id}/${var.name}"

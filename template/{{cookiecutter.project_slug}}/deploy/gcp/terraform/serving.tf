@@ -5,7 +5,33 @@
 resource "google_service_account" "api" {
   account_id   = "${var.name}-api"
   display_name = "${var.name} API on Cloud Run"
-  description  = "Runtime identity of the serving API: the model is in the image; it reads its runtime secrets only."
+  description  = "Runtime identity of the serving API: the model is in the image; it reads its runtime secrets and writes its inference log."
+}
+
+# The inference log: a managed folder of the artifact bucket (gs://BUCKET/inference/) where the
+# API may create objects and nothing else (no read, no overwrite, no delete). gcsfs reads the
+# bucket's metadata before it writes (bucketViewer: no object in it). Cloud Storage's service
+# agent encrypts with the bucket's CMEK key, so the API needs no key permission.
+resource "google_storage_managed_folder" "inference" {
+  bucket = google_storage_bucket.artifacts.name
+  name   = "inference/"
+}
+
+resource "google_storage_managed_folder_iam_member" "api_writes_inference_log" {
+  bucket         = google_storage_managed_folder.inference.bucket
+  managed_folder = google_storage_managed_folder.inference.name
+  role           = "roles/storage.objectCreator"
+  member         = "serviceAccount:${google_service_account.api.email}"
+}
+
+resource "google_storage_bucket_iam_member" "api_sees_bucket" {
+  bucket = google_storage_bucket.artifacts.name
+  role   = "roles/storage.bucketViewer"
+  member = "serviceAccount:${google_service_account.api.email}"
+}
+
+locals {
+  inference_log_url = "gs://${google_storage_bucket.artifacts.name}/${trimsuffix(google_storage_managed_folder.inference.name, "/")}"
 }
 
 resource "google_secret_manager_secret_iam_member" "api" {
@@ -37,6 +63,12 @@ resource "google_cloud_run_v2_service" "api" {
 
       ports {
         container_port = 8000
+      }
+
+      # Every prediction goes to the bucket (../README.md, "Inference log").
+      env {
+        name  = "{{ cookiecutter.project_slug | upper }}_INFERENCE_LOG__URL"
+        value = local.inference_log_url
       }
 
       dynamic "env" {
@@ -90,7 +122,11 @@ resource "google_cloud_run_v2_service" "api" {
     ]
   }
 
-  depends_on = [google_project_service.this, google_secret_manager_secret_iam_member.api]
+  depends_on = [
+    google_project_service.this,
+    google_secret_manager_secret_iam_member.api,
+    google_storage_managed_folder_iam_member.api_writes_inference_log,
+  ]
 }
 
 # Off by default: callers present an identity token (roles/run.invoker on this service).
