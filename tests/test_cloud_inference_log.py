@@ -32,6 +32,7 @@ CLUSTERS = {"aws": "eks", "gcp": "gke", "azure": "aks"}
 FILESYSTEMS = {"s3": "s3fs", "gs": "gcsfs", "az": "adlfs"}
 PREFIX = "CREDIT_RISK"  # the default package name, upper-cased: the settings' env prefix
 VARIABLE = f"{PREFIX}_INFERENCE_LOG__URL"
+SWITCH = f"{PREFIX}_INFERENCE_LOG__ENABLED"  # the image sets it false; deployments turn it on
 LOG_FILESYSTEMS = set(FILESYSTEMS.values())
 
 
@@ -131,6 +132,7 @@ def test_aws_serving_role_writes_the_log_and_ci_reads_it(renders: dict[str, Path
 
     serving = (root / "serving.tf").read_text(encoding="utf-8")
     assert f'{{ name = "{VARIABLE}", value = local.inference_log_url }}' in serving
+    assert f'{{ name = "{SWITCH}", value = "true" }}' in serving
 
     # CM in CI runs as the deploy role (the only role trusted on the deploy branch).
     ci = terraform["data"]["aws_iam_policy_document", "ci_deploy"]
@@ -162,6 +164,7 @@ def test_gcp_service_account_writes_the_log_and_ci_reads_it(renders: dict[str, P
     container = block(terraform["resource"]["google_cloud_run_v2_service", "api"], "template")
     env = block(container, "containers")["env"]
     assert {"name": VARIABLE, "value": "${local.inference_log_url}"} in env
+    assert {"name": SWITCH, "value": "true"} in env
 
 
 def test_azure_identity_writes_the_log_and_ci_reads_it(renders: dict[str, Path]) -> None:
@@ -193,6 +196,7 @@ def test_azure_identity_writes_the_log_and_ci_reads_it(renders: dict[str, Path])
     app = block(resources["azurerm_container_app", "api"], "template", "container")
     env = {e["name"]: e.get("value") for e in app["env"]}
     assert env[VARIABLE] == "${local.inference_log_url}"
+    assert env[SWITCH] == "true"
     assert env["AZURE_CLIENT_ID"] == "${azurerm_user_assigned_identity.api.client_id}"
 
     reader = resources["azurerm_role_assignment", "deployer_reads_inference_log"]
@@ -218,6 +222,7 @@ def test_cluster_overlays_get_the_url_from_the_deploy_target(
     assert env[VARIABLE]["valueFrom"] == {
         "configMapKeyRef": {"name": "inference-log", "key": "url"}
     }
+    assert env[SWITCH]["value"] == "true"
     egress = documents["NetworkPolicy"]["spec"]["egress"]
     assert any(
         "to" not in rule and {"port": 443, "protocol": "TCP"} in rule["ports"] for rule in egress

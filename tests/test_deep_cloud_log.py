@@ -1,10 +1,11 @@
 """Deep tier: with cloud=aws, the API writes its inference log to the bucket and `monitor`
 reads it back, through s3fs, against a local S3 endpoint (moto's server).
 
-The URL and the environment variable that carries it are read from the rendered Terraform
-(what ECS gives the container), so the round trip breaks when either drifts from what the
-settings read. Credentials and the endpoint come from the environment, as botocore reads
-them (`AWS_ENDPOINT_URL_S3`); nothing is written to the local default log directory.
+The API runs with the image's own environment (the Dockerfile switches the log off) plus what
+the rendered Terraform gives the ECS container (the URL, and the switch back on), so the
+round trip breaks when either drifts from what the settings read. Credentials and the
+endpoint come from the environment, as botocore reads them (`AWS_ENDPOINT_URL_S3`); nothing
+is written to the local default log directory.
 """
 
 from __future__ import annotations
@@ -68,15 +69,27 @@ def s3_endpoint(log: Path) -> Iterator[str]:
             server.wait(timeout=15)
 
 
-def terraform_inference_log(project: Path) -> tuple[str, str]:
-    """The environment variable ECS sets and the URL it holds, for bucket BUCKET."""
+def container_environment(project: Path) -> tuple[dict[str, str], str]:
+    """The environment the image declares and ECS's task adds (Terraform), for bucket BUCKET;
+    and the inference log's URL in it."""
+    dockerfile = (project / "Dockerfile").read_text(encoding="utf-8").splitlines()
+    instructions = "\n".join(line for line in dockerfile if not line.lstrip().startswith("#"))
+    image = dict(re.findall(r"(\w+_INFERENCE_LOG__\w+)=(\S+)", instructions))
+    assert image, "the Dockerfile no longer sets the inference log's environment"
     terraform = project / "deploy" / "aws" / "terraform"
-    serving = (terraform / "serving.tf").read_text(encoding="utf-8")
-    (name,) = re.findall(r'\{ name = "(\w+)", value = local\.inference_log_url \}', serving)
     storage = (terraform / "storage.tf").read_text(encoding="utf-8")
     (prefix,) = re.findall(r'inference_log_prefix = "([\w-]+)"', storage)
     assert 'inference_log_url    = "s3://${aws_s3_bucket.artifacts.bucket}/' in storage
-    return name, f"s3://{BUCKET}/{prefix}"
+    url = f"s3://{BUCKET}/{prefix}"
+    serving = (terraform / "serving.tf").read_text(encoding="utf-8")
+    task = {
+        name: url if value == "local.inference_log_url" else value.strip('"')
+        for name, value in re.findall(
+            r'\{ name = "(\w+)", value = (local\.inference_log_url|"[^"]*") \}', serving
+        )
+    }
+    assert url in task.values(), f"the ECS task gets no inference log URL: {task}"
+    return image | task, url
 
 
 def test_the_api_logs_to_the_bucket_and_monitor_reads_it_back(
@@ -90,7 +103,7 @@ def test_the_api_logs_to_the_bucket_and_monitor_reads_it_back(
     untuned = {**env, f"{prefix}_TRAIN__TUNE": "false"}
     run(["uv", "run", "--no-sync", cli, "pipeline"], project, untuned)
 
-    variable, url = terraform_inference_log(project)
+    container, url = container_environment(project)
     code = (
         "import json, pandas as pd; "
         f"from {package}.schema import MODEL_INPUTS; "
@@ -103,7 +116,7 @@ def test_the_api_logs_to_the_bucket_and_monitor_reads_it_back(
     with s3_endpoint(tmp_path / "moto.log") as endpoint:
         cloud = {
             **env,
-            variable: url,
+            **container,
             "AWS_ENDPOINT_URL_S3": endpoint,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",

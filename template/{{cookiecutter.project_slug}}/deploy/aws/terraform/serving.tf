@@ -48,6 +48,7 @@ resource "aws_ecs_task_definition" "api" {
       # Every prediction goes to the bucket (../README.md, "Inference log").
       environment = [
         { name = "{{ cookiecutter.project_slug | upper }}_INFERENCE_LOG__URL", value = local.inference_log_url },
+        { name = "{{ cookiecutter.project_slug | upper }}_INFERENCE_LOG__ENABLED", value = "true" }, # the image leaves it off
       ]
       secrets = [
         for key in var.runtime_secret_keys : {

@@ -141,6 +141,11 @@ resource "azurerm_container_app" "api" {
       }
 
       env {
+        name  = "{{ cookiecutter.project_slug | upper }}_INFERENCE_LOG__ENABLED"
+        value = "true" # the image leaves it off
+      }
+
+      env {
         name  = "AZURE_CLIENT_ID"
         value = azurerm_user_assigned_identity.api.client_id
       }

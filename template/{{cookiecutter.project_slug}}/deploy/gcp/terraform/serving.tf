@@ -71,6 +71,11 @@ resource "google_cloud_run_v2_service" "api" {
         value = local.inference_log_url
       }
 
+      env {
+        name  = "{{ cookiecutter.project_slug | upper }}_INFERENCE_LOG__ENABLED"
+        value = "true" # the image leaves it off
+      }
+
       dynamic "env" {
         for_each = google_secret_manager_secret.runtime
         content {
