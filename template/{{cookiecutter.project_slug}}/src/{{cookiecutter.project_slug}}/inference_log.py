@@ -75,6 +75,9 @@ class InferenceLog:
         self.clock = clock
         self.fs, self.root = fsspec.core.url_to_fs(settings.url)
         self._drop, self._hash = set(settings.drop), set(settings.hash)
+        # Day directories made so far: an object store's makedirs is a request (s3fs and
+        # gcsfs check the bucket), so once a day rather than at every flush.
+        self._directories: set[str] = set()
         self._queue: queue.SimpleQueue[_Line] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -142,6 +145,11 @@ class InferenceLog:
                     logger.info("the inference log is written to %s again", self.settings.url)
                     failing = ""
 
+    def _write(self, directory: str, data: bytes) -> None:
+        name = f"{self.clock():%Y%m%dT%H%M%S%f}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
+        with self.fs.open(f"{directory}/{name}", "wb") as stream:
+            stream.write(data)
+
     def flush(self) -> int:
         """Write the queued predictions as one file per day; returns the rows written."""
         by_day: dict[str, list[bytes]] = {}
@@ -155,10 +163,15 @@ class InferenceLog:
             rows += queued.rows
         for day, lines in by_day.items():
             directory = f"{self.root}/{PREDICTIONS}/date={day}"
-            self.fs.makedirs(directory, exist_ok=True)
-            name = f"{self.clock():%Y%m%dT%H%M%S%f}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
-            with self.fs.open(f"{directory}/{name}", "wb") as stream:
-                stream.write(b"\n".join(lines) + b"\n")
+            data = b"\n".join(lines) + b"\n"
+            if directory not in self._directories:
+                self.fs.makedirs(directory, exist_ok=True)
+                self._directories.add(directory)
+            try:
+                self._write(directory, data)
+            except FileNotFoundError:  # the directory went away (a clean-up): make it again
+                self.fs.makedirs(directory, exist_ok=True)
+                self._write(directory, data)
         return rows
 
 

@@ -4,10 +4,12 @@ needs, and leaves out or hashes the inputs the configuration names; labels join 
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -83,3 +85,19 @@ def test_an_unwritable_log_never_fails_a_request_and_is_reported_once(
             time.sleep(0.1)  # several flushes, each failing
     errors = [r for r in caplog.records if r.name.endswith("inference_log")]
     assert len(errors) == 1, [r.getMessage() for r in errors]
+
+
+def test_a_day_directory_removed_between_flushes_is_made_again(tmp_path: Path) -> None:
+    """The writer makes each day's directory once (on an object store that is a request);
+    when it has gone (a clean-up of the local log), the next flush makes it again and loses
+    nothing."""
+    url = str(tmp_path / "log")
+    log = InferenceLog(InferenceLogSettings(url=url))
+    for request in ("first", "second"):
+        log.record(request, "1", {"duration": [12]}, np.array([0.5]), np.array([1]))
+        assert log.flush() == 1
+        if request == "first":
+            shutil.rmtree(url)
+    now = datetime.now(UTC)
+    logged = read_window(url, now - timedelta(hours=1), now + timedelta(minutes=1))
+    assert logged["request_id"].tolist() == ["second"]
