@@ -152,9 +152,20 @@ GITHUB_RUNS = {
     ),
 }
 # In a cloud render, the workflows it shares with the default render are byte-identical
-# (asserted), so their jobs ran there; cd.yml adds the deploy job, which calls the cloud's
-# deploy workflow, run here directly with the input cd.yml gives it.
-SHARED = ("ci.yml", "ct.yml", "cm.yml", "template-update.yml")
+# (asserted), so their jobs ran there; cm.yml adds only the cloud sign-in (asserted; it needs
+# the cloud's OIDC trust, so it cannot run here); cd.yml adds the deploy job, which calls the
+# cloud's deploy workflow, run here directly with the input cd.yml gives it.
+SHARED = ("ci.yml", "ct.yml", "template-update.yml")
+
+
+def without_cloud_login(cm: dict[str, Any], login: str) -> dict[str, Any]:
+    """cm.yml of a cloud render minus what the cloud adds: the monitor job's OIDC permission
+    and its sign-in step (through `login`), which must be there."""
+    monitor = cm["jobs"]["monitor"]
+    assert monitor.pop("permissions") == {"contents": "read", "id-token": "write"}
+    (sign_in,) = [step for step in monitor["steps"] if step.get("uses") == login]
+    monitor["steps"].remove(sign_in)
+    return cm
 
 
 def act(project: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -346,6 +357,8 @@ def accounted_github(renders: dict[str, Path]) -> dict[str, dict[tuple[str, str]
                 accounted[(workflow, job)] = "ran"
             elif name != "default" and workflow in SHARED:
                 accounted[(workflow, job)] = "covered: byte-identical to the default render's"
+            elif name != "default" and workflow == "cm.yml":
+                accounted[(workflow, job)] = "covered: the default render's, plus cloud sign-in"
             elif name != "default" and workflow == "cd.yml" and job != "deploy":
                 accounted[(workflow, job)] = "covered: the default render's cd.yml job"
             elif name != "default" and (workflow, job) == ("cd.yml", "deploy"):
@@ -374,6 +387,11 @@ def test_every_github_job_is_mapped_and_accounted_for(github_renders: dict[str, 
         for shared in SHARED:
             same = (project / ".github/workflows" / shared).read_bytes()
             assert same == (default / ".github/workflows" / shared).read_bytes(), shared
+        # CM signs in to the cloud to read the inference log in its bucket, and otherwise
+        # runs the jobs that ran in the default render.
+        cm = load(project / ".github/workflows/cm.yml")
+        login = f"./.github/actions/{name}-login"
+        assert without_cloud_login(cm, login) == load(default / ".github/workflows/cm.yml")
         jobs = load(project / ".github/workflows/cd.yml")["jobs"]
         deploy = jobs.pop("deploy")
         assert jobs == cd_jobs

@@ -77,7 +77,11 @@ def serve_traffic(settings: Settings, rows: pd.DataFrame, model_dir: Path | None
     from fastapi.testclient import TestClient
 
     from {{ cookiecutter.project_slug }} import serve
-    from {{ cookiecutter.project_slug }}.inference_log import InferenceLog, read_window, write_labels
+    from {{ cookiecutter.project_slug }}.inference_log import (
+        InferenceLog,
+        read_window,
+        write_labels,
+    )
 
     log = InferenceLog(settings.inference_log)
     app = serve.create_app(model_dir or settings.serve.model_dir, log)
