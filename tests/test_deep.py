@@ -180,7 +180,7 @@ def api_server(cli: str, project: Path, env: Mapping[str, str], log: Path) -> It
 
 def example_applicant(project: Path, package: str, env: Mapping[str, str]) -> dict[str, Any]:
     """The data contract's example request body, as the rendered project declares it."""
-    code = f"import json; from {package}.schema import EXAMPLE; print(json.dumps(EXAMPLE))"
+    code = f"import json; from {package}.data.contract import EXAMPLE; print(json.dumps(EXAMPLE))"
     result = run(["uv", "run", "--no-sync", "python", "-c", code], project, env)
     applicant: dict[str, Any] = json.loads(result.stdout)
     return applicant

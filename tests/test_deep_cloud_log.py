@@ -106,7 +106,7 @@ def test_the_api_logs_to_the_bucket_and_monitor_reads_it_back(
     container, url = container_environment(project)
     code = (
         "import json, pandas as pd; "
-        f"from {package}.schema import MODEL_INPUTS; "
+        f"from {package}.data.contract import MODEL_INPUTS; "
         "rows = pd.read_csv('data/processed/current.csv')[list(MODEL_INPUTS)]; "
         "print(rows.to_json(orient='records'))"
     )

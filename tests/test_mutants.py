@@ -43,9 +43,12 @@ def _k(path: str, expression: str) -> tuple[str, ...]:
     return (path, "-k", expression)
 
 
-SCHEMA, FEATURES, TRAIN = "{pkg}/schema.py", "{pkg}/features.py", "{pkg}/train.py"
-GATE, PIPELINE, SERVE = "{pkg}/gate.py", "{pkg}/pipeline.py", "{pkg}/serve.py"
-DECISION, PREDICT_PY, MONITOR = "{pkg}/decision.py", "{pkg}/predict.py", "{pkg}/monitor.py"
+SCHEMA, FEATURES = "{pkg}/data/contract.py", "{pkg}/data/features.py"
+TRAIN, DECISION = "{pkg}/training/train.py", "{pkg}/training/threshold.py"
+GATE, CHAMPION = "{pkg}/registry/gate.py", "{pkg}/registry/champion.py"
+MODEL_STORE, PIPELINE = "{pkg}/registry/model_store.py", "{pkg}/pipeline.py"
+SERVE, SCORER = "{pkg}/serving/routes/predictions.py", "{pkg}/serving/scorer.py"
+MONITOR = "{pkg}/monitoring/champion.py"
 CONTRACT_TESTS, API_TESTS = "tests/data/test_contract.py", "tests/infrastructure/test_api.py"
 QUALITY_TESTS = "tests/model/test_quality.py"
 TRAINING_TESTS = "tests/infrastructure/test_training.py"
@@ -97,7 +100,7 @@ MUTANTS = (
     Mutant("baseline-check-dropped", "Model 5", GATE,
            'auc > baseline["roc_auc"],', "auc > 0,",
            _k(TRAINING_TESTS, "gate")),
-    Mutant("inverted-on-one-purpose", "Model 6", PREDICT_PY, PREDICT,
+    Mutant("inverted-on-one-purpose", "Model 6", MODEL_STORE, PREDICT,
            PREDICT.replace("return np.asarray(", "score = np.asarray(")
            + '\n    return np.where(frame["purpose"] == "car", 1 - score, score)',
            _k(QUALITY_TESTS, "sizeable_slice")),
@@ -112,7 +115,7 @@ MUTANTS = (
            "ungated = set(self.data.sensitive_features) - set(",
            "ungated = set[str]() & set(",
            _k(QUALITY_TESTS, "emptied")),
-    Mutant("breach-not-flagged", "Model 7", "{pkg}/model_card.py",
+    Mutant("breach-not-flagged", "Model 7", "{pkg}/training/model_card.py",
            "elif gap > bound:", "elif gap > 1.0:",
            ("tests/infrastructure/test_model_card.py", "-k", "breach")),
     Mutant("forest-unseeded", "Infrastructure 1", TRAIN,
@@ -130,18 +133,18 @@ MUTANTS = (
     Mutant("gate-floor-ignored", "Infrastructure 4", GATE,
            "auc >= settings.min_roc_auc,", "auc >= 0.0,",
            _k(TRAINING_TESTS, "gate")),
-    Mutant("explanation-sign-flipped", "Infrastructure 5", "{pkg}/explain.py",
+    Mutant("explanation-sign-flipped", "Infrastructure 5", "{pkg}/training/explain.py",
            "contributions = log_odds(scores[:1]) - log_odds(scores[2:])",
            "contributions = log_odds(scores[2:]) - log_odds(scores[:1])",
            ("tests/infrastructure/test_explain.py", "-k", "steps_one")),
-    Mutant("calibration-bins-uncounted", "Infrastructure 5", "{pkg}/evaluate.py",
+    Mutant("calibration-bins-uncounted", "Infrastructure 5", "{pkg}/training/figures.py",
            "for row in table.itertuples():", "for row in table.head(0).itertuples():",
            ("tests/infrastructure/test_model_card.py", "-k", "figures")),
     Mutant("canary-skipped", "Infrastructure 6", PIPELINE,
            "problems = check_servable(candidate_dir(settings), holdout, candidate.metrics)",
            "problems: list[str] = []",
            _k(PIPELINE_TESTS, "canary")),
-    Mutant("rollback-relabels-only", "Infrastructure 7", PIPELINE,
+    Mutant("rollback-relabels-only", "Infrastructure 7", CHAMPION,
            "    pipeline = tracker.load_model(version)\n",
            "    pipeline, _ = model_store.load(candidate_dir(settings))\n",
            _k(PIPELINE_TESTS, "rollback")),
@@ -150,9 +153,9 @@ MUTANTS = (
            "Field(description=column.description, ge=column.ge)",
            _k(API_TESTS, "bad_request")),
     Mutant("serving-converts-currency", "Monitoring 3", SERVE,
-           "        probability = served.scorer(columns)\n",
-           '        amounts = [a / 1.95583 for a in columns["credit_amount"]]  # DM -> EUR\n'
-           '        probability = served.scorer({**columns, "credit_amount": amounts})\n',
+           "    probability = served.scorer(columns)\n",
+           '    amounts = [a / 1.95583 for a in columns["credit_amount"]]  # DM -> EUR\n'
+           '    probability = served.scorer({**columns, "credit_amount": amounts})\n',
            _k(API_TESTS, "serving_matches_training")),
     Mutant("staleness-ignored", "Monitoring 4", MONITOR,
            '"model_stale": age > settings.max_model_age_days,',
@@ -162,12 +165,12 @@ MUTANTS = (
            'columns["credit_amount"] / columns["duration"],',
            '2.0 ** (columns["credit_amount"] / 100) / columns["duration"],',
            _k(QUALITY_TESTS, "edges")),
-    Mutant("scoring-row-by-row", "Monitoring 6", PREDICT_PY, PREDICT,
+    Mutant("scoring-row-by-row", "Monitoring 6", MODEL_STORE, PREDICT,
            "    rows = frame[list(MODEL_INPUTS)]\n"
            "    return np.array([pipeline.predict_proba(rows.iloc[[i]])[0, 1]"
            " for i in range(len(rows))])",
            ("tests/monitoring/test_compute.py",)),
-    Mutant("serving-scorer-uncompiled", "Monitoring 6", PREDICT_PY,
+    Mutant("serving-scorer-uncompiled", "Monitoring 6", SCORER,
            'return compile_pipeline(pipeline), "compiled"',
            'return reference_scorer(pipeline), "compiled"',
            _k("tests/monitoring/test_compute.py", "serving_one")),

@@ -19,11 +19,12 @@ from pathlib import Path
 import pandas as pd
 from sklearn.base import clone
 
-from {{ cookiecutter.project_slug }} import data, model_store
 from {{ cookiecutter.project_slug }}.config import get_settings
-from {{ cookiecutter.project_slug }}.predict import predict_probability
-from {{ cookiecutter.project_slug }}.schema import MODEL_INPUTS
-from {{ cookiecutter.project_slug }}.train import train
+from {{ cookiecutter.project_slug }}.data import ingest
+from {{ cookiecutter.project_slug }}.data.contract import MODEL_INPUTS
+from {{ cookiecutter.project_slug }}.registry import model_store
+from {{ cookiecutter.project_slug }}.registry.model_store import predict_probability
+from {{ cookiecutter.project_slug }}.training.train import train
 
 
 def best_of(repeat: int, action: Callable[[], object]) -> float:
@@ -38,8 +39,8 @@ def best_of(repeat: int, action: Callable[[], object]) -> float:
 
 def main() -> int:
     settings = get_settings()
-    frame = data.add_slices(data.load_raw(settings.data.raw_path))
-    train_frame, holdout = data.split(frame, settings.data.test_size, settings.seed)
+    frame = ingest.add_slices(ingest.load_raw(settings.data.raw_path))
+    train_frame, holdout = ingest.split(frame, settings.data.test_size, settings.seed)
 
     start = time.perf_counter()
     trained = train(train_frame, settings.train, settings.seed, settings.decision)

@@ -39,9 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, get_settings
-from {{ cookiecutter.project_slug }}.data import ProcessedPaths, read_processed
-from {{ cookiecutter.project_slug }}.schema import EXAMPLE, MODEL_INPUTS
-from {{ cookiecutter.project_slug }}.serve import available_cpus
+from {{ cookiecutter.project_slug }}.data.contract import EXAMPLE, MODEL_INPUTS
+from {{ cookiecutter.project_slug }}.data.ingest import ProcessedPaths, read_processed
+from {{ cookiecutter.project_slug }}.serving.server import available_cpus
 from {{ cookiecutter.project_slug }}.tracking import local_store_uri
 
 PACKAGE = "{{ cookiecutter.project_slug }}"

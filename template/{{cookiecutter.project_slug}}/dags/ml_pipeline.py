@@ -37,7 +37,9 @@ MONITORING_SCHEDULE = "41 5 * * *"  # daily 05:41 UTC
 START = datetime(2025, 1, 1)
 # Updated by the monitoring DAG when retraining is recommended; schedules a training run.
 DRIFT = Asset(name=f"{PROJECT}_retraining_recommended")
-DRIFT_EXIT_CODE = 3  # `monitor` exits with it when retraining is recommended (monitor.py)
+DRIFT_EXIT_CODE = (
+    3  # `monitor` exits with it when retraining is recommended (monitoring/summary.py)
+)
 NO_DRIFT_EXIT_CODE = 99  # the monitoring pod's exit code for "nothing to do" (task skipped)
 
 
@@ -129,7 +131,7 @@ with DAG(
         @task.short_circuit(task_id="monitor")
         def monitor() -> bool:
             """Continue (and update the asset) only when retraining is recommended."""
-            from {{ cookiecutter.project_slug }}.traffic import monitor_logged_traffic  # heavy
+            from {{ cookiecutter.project_slug }}.monitoring.traffic import monitor_logged_traffic  # heavy
 
             summary = monitor_logged_traffic(get_settings())  # None: too little traffic
             return summary is not None and summary.retraining_recommended

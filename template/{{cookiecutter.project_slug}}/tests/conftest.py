@@ -10,11 +10,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.project_slug }} import data, model_store
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings
-from {{ cookiecutter.project_slug }}.schema import MODEL_INPUTS, TARGET
+from {{ cookiecutter.project_slug }}.data import ingest
+from {{ cookiecutter.project_slug }}.data.contract import MODEL_INPUTS, TARGET
+from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.tracking import local_store_uri
-from {{ cookiecutter.project_slug }}.train import TrainedModel, train
+from {{ cookiecutter.project_slug }}.training.train import TrainedModel, train
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TRAFFIC_BATCH = 50  # rows per /predict/batch request in served test traffic
@@ -26,28 +27,11 @@ os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 
 def workspace_settings(root: Path) -> Settings:
-    """Settings for the real raw data with every output under `root`."""
+    """Settings for the real raw data with every output under `root`; the tests' tracker
+    store lives there too, never in the project's own."""
     base = Settings()
-    return base.model_copy(
-        update={
-            "models_dir": root / "models",
-            "reports_dir": root / "reports",
-            "data": base.data.model_copy(
-                update={
-                    "raw_path": PROJECT_ROOT / base.data.raw_path,
-                    "processed_dir": root / "data" / "processed",
-                }
-            ),
-            "monitor": base.monitor.model_copy(
-                update={"reports_dir": root / "reports" / "monitoring"}
-            ),
-            "serve": base.serve.model_copy(update={"model_dir": root / "models" / "champion"}),
-            "inference_log": base.inference_log.model_copy(
-                update={"url": str(root / "logs" / "inference")}
-            ),
-            # The tests' tracker store lives in their workspace, never in the project's own.
-            "tracking": base.tracking.model_copy(update={"uri": local_store_uri(root)}),
-        }
+    return base.under(
+        root, tracking_uri=local_store_uri(root), raw_path=PROJECT_ROOT / base.data.raw_path
     )
 
 
@@ -76,15 +60,11 @@ def serve_traffic(settings: Settings, rows: pd.DataFrame, model_dir: Path | None
     arrive: the traffic that monitoring checks."""
     from fastapi.testclient import TestClient
 
-    from {{ cookiecutter.project_slug }} import serve
-    from {{ cookiecutter.project_slug }}.inference_log import (
-        InferenceLog,
-        read_window,
-        write_labels,
-    )
+    from {{ cookiecutter.project_slug }}.serving.app import create_app
+    from {{ cookiecutter.project_slug }}.serving.inference_log import InferenceLog, read_window, write_labels
 
     log = InferenceLog(settings.inference_log)
-    app = serve.create_app(model_dir or settings.serve.model_dir, log)
+    app = create_app(model_dir or settings.serve.model_dir, log)
     with TestClient(app) as client:
         for i in range(0, len(rows), TRAFFIC_BATCH):
             chunk = rows.iloc[i : i + TRAFFIC_BATCH]
@@ -113,23 +93,23 @@ def settings(workspace: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def processed(settings: Settings) -> data.ProcessedPaths:
-    return data.ingest(settings.data, settings.seed)
+def processed(settings: Settings) -> ingest.ProcessedPaths:
+    return ingest.ingest(settings.data, settings.seed)
 
 
 @pytest.fixture(scope="session")
-def train_frame(processed: data.ProcessedPaths) -> pd.DataFrame:
-    return data.read_processed(processed.train)
+def train_frame(processed: ingest.ProcessedPaths) -> pd.DataFrame:
+    return ingest.read_processed(processed.train)
 
 
 @pytest.fixture(scope="session")
-def holdout_frame(processed: data.ProcessedPaths) -> pd.DataFrame:
-    return data.read_processed(processed.test)
+def holdout_frame(processed: ingest.ProcessedPaths) -> pd.DataFrame:
+    return ingest.read_processed(processed.test)
 
 
 @pytest.fixture(scope="session")
-def current_frame(processed: data.ProcessedPaths) -> pd.DataFrame:
-    return data.read_processed(processed.current)
+def current_frame(processed: ingest.ProcessedPaths) -> pd.DataFrame:
+    return ingest.read_processed(processed.current)
 
 
 @pytest.fixture(scope="session")
@@ -145,7 +125,7 @@ def champion_dir(trained: TrainedModel, settings: Settings) -> Path:
         version="1",
         run_id="test-run",
         model_type=trained.model_name,
-        metrics={"roc_auc": trained.cv_roc_auc_mean},
+        metrics={"cv_roc_auc_mean": trained.cv_roc_auc_mean},
         hyperparameters=trained.hyperparameters,
     )
     return model_store.save(settings.serve.model_dir, trained.pipeline, metadata)

@@ -33,19 +33,23 @@ from dagster import (
     sensor,
 )
 
-from {{ cookiecutter.project_slug }} import data, model_store, pipeline
+from {{ cookiecutter.project_slug }} import pipeline
 from {{ cookiecutter.project_slug }}.config import Settings, get_settings
-from {{ cookiecutter.project_slug }}.gate import decide
-from {{ cookiecutter.project_slug }}.schema import DataContractError, validate
+from {{ cookiecutter.project_slug }}.data import ingest
+from {{ cookiecutter.project_slug }}.data.contract import DataContractError, validate
+from {{ cookiecutter.project_slug }}.monitoring.traffic import monitor_logged_traffic
+from {{ cookiecutter.project_slug }}.registry import model_store
+from {{ cookiecutter.project_slug }}.registry.champion import candidate_dir
+from {{ cookiecutter.project_slug }}.registry.gate import review_candidate
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
-from {{ cookiecutter.project_slug }}.traffic import monitor_logged_traffic
+from {{ cookiecutter.project_slug }}.training.candidate import train_candidate
 
 GROUP = "training"
 DAY = 24 * 60 * 60  # seconds
 
 raw_data = AssetSpec(
     "raw_data",
-    description="The raw applicant data (params.yaml data.raw_path), versioned by DVC.",
+    description="The raw applicant data (params.yaml ingest.raw_path), versioned by DVC.",
     group_name=GROUP,
 )
 
@@ -60,9 +64,9 @@ def processed_splits(settings: ResourceParam[Settings]) -> MaterializeResult[Non
 
 @asset_check(asset=processed_splits)
 def data_contract(settings: ResourceParam[Settings]) -> AssetCheckResult:
-    """Every split still satisfies the data contract (schema.py)."""
+    """Every split still satisfies the data contract (data/contract.py)."""
     problems = {}
-    for name, path in asdict(data.ProcessedPaths.under(settings.data.processed_dir)).items():
+    for name, path in asdict(ingest.ProcessedPaths.under(settings.data.processed_dir)).items():
         try:
             validate(pd.read_csv(path))
         except DataContractError as error:
@@ -80,7 +84,7 @@ def candidate_model_and_evaluation(
     settings: ResourceParam[Settings],
 ) -> Iterator[MaterializeResult[None]]:
     """Train a candidate, register it and write its metrics, figures and model card."""
-    metadata = pipeline.train_candidate(settings, get_tracker(settings.tracking))
+    metadata = train_candidate(settings, get_tracker(settings.tracking))
     yield MaterializeResult(
         asset_key="candidate_model",
         metadata={"version": metadata.version, "model_type": metadata.model_type},
@@ -98,9 +102,9 @@ def candidate_model_and_evaluation(
 def passes_the_gate(settings: ResourceParam[Settings]) -> AssetCheckResult:
     """The candidate clears the gate's absolute bars (minimum ROC AUC, the baseline, the
     fairness bound); `champion` then also compares it with the current champion."""
-    _, candidate = model_store.load(pipeline.candidate_dir(settings))
+    _, candidate = model_store.load(candidate_dir(settings))
     baseline = {"roc_auc": candidate.metrics["baseline_roc_auc"]}
-    decision = decide(candidate.metrics, baseline, None, settings.gate)
+    decision = review_candidate(candidate.metrics, baseline, None, settings.gate)
     return AssetCheckResult(passed=decision.promote, metadata={"reasons": decision.reasons})
 
 

@@ -48,7 +48,7 @@ def monitor() -> bool:
     """Drift, skew and live quality of the traffic the API logged, and the champion's age:
     is retraining recommended?"""
     from {{ cookiecutter.project_slug }}.config import get_settings
-    from {{ cookiecutter.project_slug }}.traffic import monitor_logged_traffic
+    from {{ cookiecutter.project_slug }}.monitoring.traffic import monitor_logged_traffic
 
     summary = monitor_logged_traffic(get_settings())  # None: too little traffic to judge
     return summary is not None and summary.retraining_recommended

@@ -11,7 +11,7 @@ from metaflow import FlowSpec, schedule, step
 from metaflow.plugins.argo.argo_events import ArgoEvent  # metaflow.integrations re-exports it
 
 from {{ cookiecutter.project_slug }}.config import get_settings
-from {{ cookiecutter.project_slug }}.traffic import monitor_logged_traffic
+from {{ cookiecutter.project_slug }}.monitoring.traffic import monitor_logged_traffic
 
 RETRAINING_EVENT = "{{ cookiecutter.project_slug }}.retraining_recommended"  # training_flow.py's @trigger
 

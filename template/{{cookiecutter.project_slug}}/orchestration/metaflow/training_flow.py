@@ -19,6 +19,7 @@ from metaflow.cards import Image, Markdown, Table
 from {{ cookiecutter.project_slug }} import pipeline
 from {{ cookiecutter.project_slug }}.config import get_settings
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
+from {{ cookiecutter.project_slug }}.training.candidate import train_candidate
 
 RETRAINING_EVENT = "{{ cookiecutter.project_slug }}.retraining_recommended"
 
@@ -46,7 +47,7 @@ class TrainingFlow(FlowSpec):
     def train(self) -> None:
         """Train, evaluate and register a candidate; its figures go to the card."""
         settings = get_settings()
-        metadata = pipeline.train_candidate(settings, get_tracker(settings.tracking))
+        metadata = train_candidate(settings, get_tracker(settings.tracking))
         self.candidate_version = metadata.version
         self.metrics = metadata.metrics
         evaluation = current.card["evaluation"]

@@ -15,9 +15,9 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from {{ cookiecutter.project_slug }}.config import Settings, get_settings
-from {{ cookiecutter.project_slug }}.monitor import DriftSummary
+from {{ cookiecutter.project_slug }}.monitoring.summary import DriftSummary
+from {{ cookiecutter.project_slug }}.monitoring.traffic import monitor_logged_traffic
 from {{ cookiecutter.project_slug }}.pipeline import STEPS, Step
-from {{ cookiecutter.project_slug }}.traffic import monitor_logged_traffic
 
 # Steps read files and talk to the tracker: transient failures (a network file system, a
 # tracking server restart) are worth a retry. No caching: every step writes files or the

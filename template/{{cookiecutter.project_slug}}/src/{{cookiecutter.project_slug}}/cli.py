@@ -16,8 +16,8 @@ import typer
 from rich.console import Console
 
 from .config import LOG_FORMAT, Settings, get_settings
-from .model_store import ModelNotFoundError
-from .schema import DataContractError
+from .data.contract import DataContractError
+from .registry.model_store import ModelNotFoundError
 
 PROJECT = "{{ cookiecutter.project_name }}"
 
@@ -55,20 +55,21 @@ def _exit_on_sigterm(signum: int, _: FrameType | None) -> None:
 
 def _report(result: object, settings: Settings) -> None:
     """One line on what a step did."""
-    from .data import ProcessedPaths
-    from .gate import Decision
-    from .model_store import ModelMetadata
+    from .data.ingest import ProcessedPaths
+    from .registry.gate import PromotionDecision
+    from .registry.model_store import ModelMetadata
 
     if isinstance(result, ProcessedPaths):
         console.print(f"[green]ingested[/] {settings.data.raw_path} -> {result.train.parent}/")
     elif isinstance(result, ModelMetadata):
         console.print(
             f"[green]trained[/] {result.name} v{result.version}: "
-            f"ROC AUC {result.metrics['roc_auc']:.3f} "
+            f"ROC AUC {result.metrics['cv_roc_auc_mean']:.3f} cross-validated, "
+            f"{result.metrics['roc_auc']:.3f} held-out "
             f"(baseline {result.metrics['baseline_roc_auc']:.3f}); "
             f"report in {settings.reports_dir / 'model_card.md'}"
         )
-    elif isinstance(result, Decision):
+    elif isinstance(result, PromotionDecision):
         console.print(f"[{'green' if result.promote else 'yellow'}]{result}[/]")
 
 
@@ -119,7 +120,7 @@ def rollback(
     version: Annotated[str, typer.Argument(help="Registered version to serve again.")],
 ) -> None:
     """Make an earlier model version the champion again and export it for serving."""
-    from .pipeline import rollback as run_rollback
+    from .registry.champion import rollback as run_rollback
     from .tracking import get_tracker
 
     settings = get_settings()
@@ -133,7 +134,7 @@ def rollback(
 @app.command("ship-champion")
 def ship_champion() -> None:
     """Export the registry's champion (by alias, no training) for the serving image."""
-    from .pipeline import ship_champion as run_ship
+    from .registry.champion import ship_champion as run_ship
     from .tracking import get_tracker
 
     settings = get_settings()
@@ -155,21 +156,21 @@ def explain(
 ) -> None:
     """Step one applicant through the champion: its engineered features, each one's
     contribution to the score, the probability and the decision."""
-    import json
 
     import pandas as pd
     from pydantic import ValidationError
     from rich.table import Table
 
-    from . import data, model_store
-    from .explain import explain as run_explain
-    from .schema import EXAMPLE, Applicant
+    from .data import ingest
+    from .data.contract import EXAMPLE, Applicant
+    from .registry import model_store
+    from .training.explain import explain as run_explain
 
     settings = get_settings()
     try:
         model, metadata = model_store.load(settings.serve.model_dir)
-        reference = data.read_processed(
-            data.ProcessedPaths.under(settings.data.processed_dir).train
+        reference = ingest.read_processed(
+            ingest.ProcessedPaths.under(settings.data.processed_dir).train
         )
     except FileNotFoundError as error:
         raise _fail(str(error)) from None
@@ -216,7 +217,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the champion over HTTP (FastAPI)."""
-    from .serve import available_cpus, run
+    from .serving.server import available_cpus, run
 
     settings = get_settings()
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
@@ -238,8 +239,9 @@ def monitor(
 ) -> None:
     """Check logged traffic (or a batch) for drift and skew, and the champion for quality
     and age; exit 3 when retraining is recommended, 1 on training/serving skew."""
-    from .monitor import DRIFT_EXIT_CODE, EmptyBatchError, run_monitoring
-    from .traffic import monitor_logged_traffic
+    from .monitoring.batch import EmptyBatchError, run_monitoring
+    from .monitoring.summary import DRIFT_EXIT_CODE
+    from .monitoring.traffic import monitor_logged_traffic
 
     settings = get_settings()
     try:
@@ -273,8 +275,14 @@ def monitor(
 def ct() -> None:
     """Continuous training: ingest, train and promote, unless nothing changed since the
     champion was trained; in CI, only with a shared model registry."""
-    from .pipeline import STEPS, sync_champion
-    from .retraining import NoSharedStoreError, require_shared_store, unchanged_since_champion
+    from .pipeline import STEPS
+    from .registry.champion import sync_champion
+    from .registry.gate import PromotionDecision, record_decision
+    from .registry.retraining import (
+        NoSharedStoreError,
+        require_shared_store,
+        unchanged_since_champion,
+    )
     from .tracking import get_tracker
 
     settings = get_settings()
@@ -286,9 +294,8 @@ def ct() -> None:
     champion = sync_champion(settings, tracker)
     reason = unchanged_since_champion(settings, tracker)
     if reason is not None and champion is not None:
-        settings.reports_dir.mkdir(parents=True, exist_ok=True)
-        decision = {"promote": False, "reasons": [reason], "champion_version": champion.version}
-        (settings.reports_dir / "promotion.json").write_text(json.dumps(decision, indent=2))
+        decision = PromotionDecision(False, [reason])
+        record_decision(settings.reports_dir, decision, champion_version=champion.version)
         console.print(f"[green]{reason}[/]")
         return
     for step in STEPS:

@@ -114,7 +114,7 @@ class ServeSettings(BaseModel):
 
 
 class InferenceLogSettings(BaseModel):
-    """Where the API records its predictions (inference_log.py) and what it leaves out."""
+    """Where the API records its predictions (serving/inference_log.py) and what it leaves out."""
 
     enabled: bool = True
     url: str = Field(default="logs/inference", description="A local directory or any fsspec URL.")
@@ -173,6 +173,31 @@ class Settings(BaseSettings):
                 " every data.sensitive_features slice needs one"
             )
         return self
+
+    def under(self, root: Path, *, tracking_uri: str, raw_path: Path | None = None) -> Settings:
+        """These settings with every file they make (splits, models, reports, the inference
+        log, the tracker's store at `tracking_uri`) under `root`: a scratch workspace for
+        the simulation and the tests. The raw data is read from `raw_path` if given."""
+        return self.model_copy(
+            update={
+                "models_dir": root / "models",
+                "reports_dir": root / "reports",
+                "data": self.data.model_copy(
+                    update={
+                        "raw_path": raw_path or self.data.raw_path,
+                        "processed_dir": root / "data" / "processed",
+                    }
+                ),
+                "monitor": self.monitor.model_copy(
+                    update={"reports_dir": root / "reports" / "monitoring"}
+                ),
+                "serve": self.serve.model_copy(update={"model_dir": root / "models" / "champion"}),
+                "inference_log": self.inference_log.model_copy(
+                    update={"url": str(root / "logs" / "inference")}
+                ),
+                "tracking": self.tracking.model_copy(update={"uri": tracking_uri}),
+            }
+        )
 
     @classmethod
     def settings_customise_sources(

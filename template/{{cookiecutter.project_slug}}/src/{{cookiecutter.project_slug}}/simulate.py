@@ -4,13 +4,15 @@ In a scratch workspace (a temporary directory: the project's data, models, track
 and log are left alone), the simulation
 
 1. trains and promotes a champion on 60% of the raw data (the rest is "the future");
-2. serves it with the real API (serve.create_app, uvicorn in a thread) and its inference log;
+2. serves it with the real API (serving.app.create_app, uvicorn in a thread) and its
+   inference log;
 3. replays one batch of requests a day, sampled from the held-out half; from `drift_day` on
    the world changes: credits get larger and longer, and an upstream system swaps the codes
    of two checking-account bands ("little" and "not_known"), so the champion's learned
    relation no longer holds;
 4. each day, once the previous day's labels have arrived (labels come a day late), runs
-   `monitor` on that day's logged traffic (traffic.py): drift share and live ROC AUC;
+   `monitor` on that day's logged traffic (monitoring/traffic.py): drift share and live ROC AUC
+   against the cross-validated ROC AUC that training printed;
 5. when the inputs drift two days running (drift confirmed), makes the labelled
    traffic of those days the new data version, trains, gates and promotes; the API
    hot-swaps the new champion while it keeps serving.
@@ -29,6 +31,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,14 +47,16 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from . import data, inference_log
 from .config import Settings
-from .gate import Decision
+from .data import ingest
+from .data.contract import MODEL_INPUTS
+from .monitoring.traffic import monitor_traffic
 from .pipeline import STEPS
-from .schema import MODEL_INPUTS
-from .serve import create_app
+from .registry.gate import PromotionDecision, read_decision
+from .registry.model_store import ModelMetadata
+from .serving import inference_log
+from .serving.app import create_app
 from .tracking import local_store_uri
-from .traffic import monitor_traffic
 
 logger = logging.getLogger(__name__)
 
@@ -77,17 +82,10 @@ class Day:
 
 def workspace(settings: Settings, root: Path) -> Settings:
     """The settings with every file the loop writes under `root`."""
-    return settings.model_copy(
+    scratch = settings.under(root, tracking_uri=local_store_uri(root), raw_path=root / "raw.csv")
+    return scratch.model_copy(
         update={
-            "models_dir": root / "models",
-            "reports_dir": root / "reports",
-            "data": settings.data.model_copy(
-                update={"raw_path": root / "data" / "raw.csv", "processed_dir": root / "data"}
-            ),
-            "monitor": settings.monitor.model_copy(
-                update={"reports_dir": root / "reports" / "monitoring", "alert_webhook": None}
-            ),
-            "serve": settings.serve.model_copy(update={"model_dir": root / "models" / "champion"}),
+            "monitor": scratch.monitor.model_copy(update={"alert_webhook": None}),
             # The loop's held-out sets are a tenth of the data: too few applicants per age
             # group to judge demographic parity (the real gate does, on the full split), so
             # here the gate weighs quality only. `make pipeline` keeps every bound.
@@ -98,10 +96,9 @@ def workspace(settings: Settings, root: Path) -> Settings:
                     )
                 }
             ),
-            "inference_log": settings.inference_log.model_copy(
-                update={"url": str(root / "logs"), "window_days": 1.0, "min_rows": BATCH}
+            "inference_log": scratch.inference_log.model_copy(
+                update={"window_days": 1.0, "min_rows": BATCH}
             ),
-            "tracking": settings.tracking.model_copy(update={"uri": local_store_uri(root)}),
         }
     )
 
@@ -115,16 +112,24 @@ def drift(batch: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     return batch.astype({"credit_amount": int, "duration": int})
 
 
-def train_and_promote(settings: Settings, labelled: pd.DataFrame) -> Decision:
-    """Make `labelled` the data version and run the pipeline's steps on it."""
+def train_and_promote(
+    settings: Settings, labelled: pd.DataFrame, say: Callable[[str], None]
+) -> PromotionDecision:
+    """Make `labelled` the data version and run the pipeline's steps on it, saying what
+    training measured and what the gate decided."""
     settings.data.raw_path.parent.mkdir(parents=True, exist_ok=True)
     labelled.drop(columns="age_group", errors="ignore").to_csv(settings.data.raw_path, index=False)
-    result: object = None
-    for step in STEPS:
-        result = step.run(settings)
-    if not isinstance(result, Decision):
-        raise TypeError(f"the last step returned {result!r}, not the promotion decision")
-    return result
+    results = {step.name: step.run(settings) for step in STEPS}
+    trained, decision = results["train"], results["promote"]
+    if not isinstance(trained, ModelMetadata) or not isinstance(decision, PromotionDecision):
+        raise TypeError(f"unexpected step results: {results!r}")
+    say(
+        f"v{trained.version} trained on {len(labelled)} rows: ROC AUC "
+        f"{trained.metrics['cv_roc_auc_mean']:.3f} cross-validated, "
+        f"{trained.metrics['roc_auc']:.3f} on the held-out split; "
+        f"{'promoted' if decision.promote else 'kept the champion'}"
+    )
+    return decision
 
 
 class Api:
@@ -166,13 +171,15 @@ class Api:
             time.sleep(0.1)
 
 
-def replay(settings: Settings, root: Path, days: int, drift_day: int) -> list[Day]:
+def replay(
+    settings: Settings, root: Path, days: int, drift_day: int, say: Callable[[str], None]
+) -> list[Day]:
     """Run the loop (see the module's docstring) and return its timeline."""
-    raw = data.load_raw(settings.data.raw_path)
-    initial, future = data.split(raw, FUTURE_SHARE, settings.seed)
+    raw = ingest.load_raw(settings.data.raw_path)
+    initial, future = ingest.split(raw, FUTURE_SHARE, settings.seed)
     ws = workspace(settings, root)
-    logging.getLogger(f"{__package__}.serve").setLevel(logging.WARNING)  # one line a request
-    decision = train_and_promote(ws, initial)
+    logging.getLogger(f"{__package__}.serving").setLevel(logging.WARNING)  # a line a request
+    decision = train_and_promote(ws, initial, say)
     if not decision.promote:
         raise RuntimeError(f"the first model was not promoted: {decision}")
     now = [START]
@@ -205,9 +212,9 @@ def replay(settings: Settings, root: Path, days: int, drift_day: int) -> list[Da
                 event += ", quality drop"
             if len(flagged) >= CONFIRMATIONS:
                 labelled = pd.concat([served[d] for d in flagged[-CONFIRMATIONS:]])
-                decision = train_and_promote(ws, labelled.drop(columns=["request_id", "row"]))
+                decision = train_and_promote(ws, labelled.drop(columns=["request_id", "row"]), say)
                 if decision.promote:
-                    promoted = json.loads((ws.reports_dir / "promotion.json").read_text("utf-8"))
+                    promoted = read_decision(ws.reports_dir)
                     api.wait_for(promoted["candidate_version"])
                     event = f"drift confirmed: v{promoted['candidate_version']} promoted"
                     flagged = []
@@ -238,7 +245,7 @@ def run_simulation(settings: Settings, days: int, drift_day: int, console: Conso
     output = settings.reports_dir / "simulation"
     output.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="simulation-") as root:
-        timeline = replay(settings, Path(root), days, drift_day)
+        timeline = replay(settings, Path(root), days, drift_day, console.print)
     table = Table(title=f"Simulated production loop (drift from day {drift_day})")
     for column in ("day", "drift share", "live ROC AUC", "monitoring", "champion"):
         table.add_column(column)

@@ -7,27 +7,23 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from {{ cookiecutter.project_slug }} import data, schema
 from {{ cookiecutter.project_slug }}.config import Settings
-from {{ cookiecutter.project_slug }}.features import (
-    DERIVED,
-    add_derived_features,
-    build_preprocessor,
-)
+from {{ cookiecutter.project_slug }}.data import contract, ingest
+from {{ cookiecutter.project_slug }}.data.features import DERIVED, add_derived_features, build_preprocessor
 
 pytestmark = pytest.mark.data
 
 
 @pytest.fixture(scope="module")
 def raw(settings: Settings) -> pd.DataFrame:
-    return data.load_raw(settings.data.raw_path)
+    return ingest.load_raw(settings.data.raw_path)
 
 
 def test_raw_data_satisfies_the_contract(raw: pd.DataFrame) -> None:
     """Data 1: feature expectations are captured in a schema, and the data meets them."""
-    assert list(raw.columns) == [schema.TARGET.name, *(c.name for c in schema.COLUMNS)]
+    assert list(raw.columns) == [contract.TARGET.name, *(c.name for c in contract.COLUMNS)]
     assert len(raw) == 1000
-    assert set(raw[schema.TARGET.name]) == {0, 1}
+    assert set(raw[contract.TARGET.name]) == {0, 1}
 
 
 BREAKAGES = [
@@ -53,8 +49,8 @@ def test_contract_rejects_bad_values_with_a_readable_report(
     batch = raw.head(10).copy()
     batch[column] = batch[column].astype(object)
     batch.loc[3, column] = value
-    with pytest.raises(schema.DataContractError) as error:
-        schema.validate(batch)
+    with pytest.raises(contract.DataContractError) as error:
+        contract.validate(batch)
     report = str(error.value)
     assert f"column '{column}'" in report
     assert check in report
@@ -62,10 +58,10 @@ def test_contract_rejects_bad_values_with_a_readable_report(
 
 def test_contract_rejects_missing_and_unexpected_columns(raw: pd.DataFrame) -> None:
     """Data 1: the table's shape is part of the contract."""
-    with pytest.raises(schema.DataContractError, match="column_in_dataframe"):
-        schema.validate(raw.drop(columns="age"))
-    with pytest.raises(schema.DataContractError, match="column_in_schema"):
-        schema.validate(raw.assign(customer_name="x"))
+    with pytest.raises(contract.DataContractError, match="column_in_dataframe"):
+        contract.validate(raw.drop(columns="age"))
+    with pytest.raises(contract.DataContractError, match="column_in_schema"):
+        contract.validate(raw.assign(customer_name="x"))
 
 
 PROTECTED = ("sex", "age", "age_group")  # pinned here: never model inputs
@@ -74,9 +70,9 @@ PROTECTED = ("sex", "age", "age_group")  # pinned here: never model inputs
 def test_protected_attribute_is_never_a_model_input() -> None:
     """Data 4: features adhere to meta-level requirements (no protected attribute, sex or
     age, as input; both stay in the data for the fairness checks)."""
-    assert not set(PROTECTED) & set(schema.MODEL_INPUTS)
+    assert not set(PROTECTED) & set(contract.MODEL_INPUTS)
     preprocessor = build_preprocessor()
-    frame = data.add_slices(schema.validate(pd.read_csv(Settings().data.raw_path).head(50)))
+    frame = ingest.add_slices(contract.validate(pd.read_csv(Settings().data.raw_path).head(50)))
     names = preprocessor.fit(frame).get_feature_names_out()
     assert not [name for name in names if name.startswith((*PROTECTED, "risk"))]
 
@@ -84,17 +80,17 @@ def test_protected_attribute_is_never_a_model_input() -> None:
 def test_api_refuses_personal_data_it_does_not_need() -> None:
     """Data 5: the serving contract accepts the model inputs only (no protected attributes,
     no identifiers), so the service cannot collect them."""
-    schema.Applicant(**schema.EXAMPLE)
+    contract.Applicant(**contract.EXAMPLE)
     for extra in ({"sex": "female"}, {"name": "Jane Doe"}):
         with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
-            schema.Applicant(**schema.EXAMPLE, **extra)
+            contract.Applicant(**contract.EXAMPLE, **extra)
 
 
 def test_every_contract_input_reaches_the_model(train_frame: pd.DataFrame) -> None:
     """Data 6: a new feature needs one line in the contract: the preprocessing picks up
-    every model input of schema.py (plus the derived features) automatically."""
+    every model input of contract.py (plus the derived features) automatically."""
     names = set(build_preprocessor().fit(train_frame).get_feature_names_out())
-    for column in schema.MODEL_INPUTS:
+    for column in contract.MODEL_INPUTS:
         assert any(name == column or name.startswith(f"{column}_") for name in names), column
     assert set(DERIVED) <= names
 
@@ -125,8 +121,8 @@ def test_preprocessing_handles_unseen_categories_and_yields_finite_values(
 def test_split_is_stratified_deterministic_and_disjoint(raw: pd.DataFrame) -> None:
     """Infrastructure 1 (data side): the same seed gives the same split, with the label
     balance of the whole set in both parts."""
-    first_train, first_test = data.split(raw, 0.2, seed=7)
-    second_train, _ = data.split(raw, 0.2, seed=7)
+    first_train, first_test = ingest.split(raw, 0.2, seed=7)
+    second_train, _ = ingest.split(raw, 0.2, seed=7)
     pd.testing.assert_frame_equal(first_train, second_train)
     assert len(first_test) == 200
     assert abs(first_test["risk"].mean() - raw["risk"].mean()) < 0.01
@@ -137,6 +133,6 @@ def test_current_batch_is_valid_data_that_has_shifted(
 ) -> None:
     """Monitoring 2: the replayed production batch keeps the contract yet differs in
     distribution (so drift monitoring has something real to find)."""
-    schema.validate(current_frame.drop(columns="age_group"))
+    contract.validate(current_frame.drop(columns="age_group"))
     assert current_frame["credit_amount"].median() > 1.2 * holdout_frame["credit_amount"].median()
     assert current_frame["age"].mean() < holdout_frame["age"].mean()

@@ -15,15 +15,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.project_slug }}.config import InferenceLogSettings
-from {{ cookiecutter.project_slug }}.inference_log import (
+from {{ cookiecutter.project_slug }}.data.contract import EXAMPLE, MODEL_INPUTS, TARGET
+from {{ cookiecutter.project_slug }}.serving.app import create_app
+from {{ cookiecutter.project_slug }}.serving.inference_log import (
     SERVED_LABEL,
     SERVED_PROBABILITY,
     InferenceLog,
     read_window,
     write_labels,
 )
-from {{ cookiecutter.project_slug }}.schema import EXAMPLE, MODEL_INPUTS, TARGET
-from {{ cookiecutter.project_slug }}.serve import create_app
 
 pytestmark = pytest.mark.data
 

@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from {{ cookiecutter.project_slug }} import data, model_store
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, get_settings
+from {{ cookiecutter.project_slug }}.data import ingest
 from {{ cookiecutter.project_slug }}.pipeline import STEPS
+from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 
 from ..conftest import PROJECT_ROOT, serve_traffic, workspace_environment
@@ -117,8 +118,8 @@ def test_drifted_traffic_updates_the_asset_that_schedules_training(
         return events, runs
 
     settings = get_settings()
-    batches = data.ProcessedPaths.under(settings.data.processed_dir)
-    serve_traffic(settings, data.read_processed(batches.test))
+    batches = ingest.ProcessedPaths.under(settings.data.processed_dir)
+    serve_traffic(settings, ingest.read_processed(batches.test))
     calm = dags[MONITORING].test()
     assert calm.state == "success"
     states = {ti.task_id: ti.state for ti in calm.get_task_instances()}
@@ -127,7 +128,7 @@ def test_drifted_traffic_updates_the_asset_that_schedules_training(
 
     monkeypatch.setenv(f"{ENV_PREFIX}INFERENCE_LOG__URL", str(airflow / "drifted-log"))
     get_settings.cache_clear()
-    serve_traffic(get_settings(), data.read_processed(batches.current))
+    serve_traffic(get_settings(), ingest.read_processed(batches.current))
     drifted = dags[MONITORING].test()
     assert drifted.state == "success"
     assert queued() == (1, 1)

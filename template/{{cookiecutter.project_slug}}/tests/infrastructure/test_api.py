@@ -17,12 +17,13 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sklearn.pipeline import Pipeline
 
-from {{ cookiecutter.project_slug }} import model_store
-from {{ cookiecutter.project_slug }}.decision import decide, threshold_of
-from {{ cookiecutter.project_slug }}.predict import predict_probability
-from {{ cookiecutter.project_slug }}.schema import EXAMPLE, MODEL_INPUTS
-from {{ cookiecutter.project_slug }}.serve import MAX_BATCH, create_app
-from {{ cookiecutter.project_slug }}.train import TrainedModel
+from {{ cookiecutter.project_slug }}.data.contract import EXAMPLE, MODEL_INPUTS
+from {{ cookiecutter.project_slug }}.registry import model_store
+from {{ cookiecutter.project_slug }}.registry.model_store import predict_probability, threshold_of
+from {{ cookiecutter.project_slug }}.serving.app import create_app
+from {{ cookiecutter.project_slug }}.serving.schemas import MAX_BATCH
+from {{ cookiecutter.project_slug }}.training.threshold import decide
+from {{ cookiecutter.project_slug }}.training.train import TrainedModel
 
 pytestmark = pytest.mark.infrastructure
 
@@ -151,7 +152,8 @@ def test_prediction_logs_carry_no_applicant_data(
         assert client.post("/predict", json=applicant).status_code == 200
         batch = client.post("/predict/batch", json={"instances": [applicant]})
         assert batch.status_code == 200
-    records = [json.loads(r.getMessage()) for r in caplog.records if r.name.endswith(".serve")]
+    lines = [r for r in caplog.records if r.name.endswith(".routes.predictions")]
+    records = [json.loads(r.getMessage()) for r in lines]
     assert [r["event"] for r in records] == ["prediction", "prediction"]  # logged, but ...
     logged = json.dumps(records)
     for name, value in applicant.items():  # ... without any input, by name or by value
@@ -268,7 +270,7 @@ def test_serving_needs_no_pipeline_dependencies() -> None:
     """Infrastructure 3: the API imports nothing from the `pipeline` dependency group, so the
     serving image installs only the project's runtime dependencies."""
     code = (
-        "import json, sys, {{ cookiecutter.project_slug }}.serve; "
+        "import json, sys, {{ cookiecutter.project_slug }}.serving.server; "
         "print(json.dumps(sorted({name.split('.')[0] for name in sys.modules})))"
     )
     result = subprocess.run(  # noqa: S603 (our own interpreter and code)

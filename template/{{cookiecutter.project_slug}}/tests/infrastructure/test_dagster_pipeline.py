@@ -14,8 +14,8 @@ os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "true")
 import orchestration.dagster.definitions as definitions
 from dagster import DagsterInstance, RunRequest, build_sensor_context, materialize
 
-from {{ cookiecutter.project_slug }} import model_store
 from {{ cookiecutter.project_slug }}.config import Settings
+from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 
 from ..conftest import serve_traffic, workspace_settings

@@ -14,11 +14,11 @@ from typer.testing import CliRunner
 from {{ cookiecutter.project_slug }} import config
 from {{ cookiecutter.project_slug }}.cli import app
 from {{ cookiecutter.project_slug }}.config import Settings
-from {{ cookiecutter.project_slug }}.decision import decide, threshold_of
-from {{ cookiecutter.project_slug }}.explain import explain, log_odds
-from {{ cookiecutter.project_slug }}.predict import predict_probability
-from {{ cookiecutter.project_slug }}.schema import EXAMPLE, MODEL_INPUTS
-from {{ cookiecutter.project_slug }}.train import TrainedModel, estimator_of
+from {{ cookiecutter.project_slug }}.data.contract import EXAMPLE, MODEL_INPUTS
+from {{ cookiecutter.project_slug }}.registry.model_store import estimator_of, predict_probability, threshold_of
+from {{ cookiecutter.project_slug }}.training.explain import explain, log_odds
+from {{ cookiecutter.project_slug }}.training.threshold import decide
+from {{ cookiecutter.project_slug }}.training.train import TrainedModel
 
 pytestmark = pytest.mark.infrastructure
 

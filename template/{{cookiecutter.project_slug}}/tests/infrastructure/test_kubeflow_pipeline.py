@@ -14,9 +14,11 @@ from types import ModuleType
 
 import pytest
 
-from {{ cookiecutter.project_slug }} import data, model_store
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings, get_settings
-from {{ cookiecutter.project_slug }}.pipeline import STEPS, candidate_dir
+from {{ cookiecutter.project_slug }}.data import ingest
+from {{ cookiecutter.project_slug }}.pipeline import STEPS
+from {{ cookiecutter.project_slug }}.registry import model_store
+from {{ cookiecutter.project_slug }}.registry.champion import candidate_dir
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 
 from ..conftest import PROJECT_ROOT, serve_traffic, workspace_environment
@@ -91,13 +93,13 @@ def test_monitoring_retrains_on_drifted_traffic_only(
 
     settings = get_settings()
     before = candidate(settings)
-    batches = data.ProcessedPaths.under(settings.data.processed_dir)
-    serve_traffic(settings, data.read_processed(batches.test))
+    batches = ingest.ProcessedPaths.under(settings.data.processed_dir)
+    serve_traffic(settings, ingest.read_processed(batches.test))
     kubeflow.monitoring()
     assert candidate(settings) == before
 
     monkeypatch.setenv(f"{ENV_PREFIX}INFERENCE_LOG__URL", str(workspace / "drifted-log"))
     get_settings.cache_clear()
-    serve_traffic(get_settings(), data.read_processed(batches.current))
+    serve_traffic(get_settings(), ingest.read_processed(batches.current))
     kubeflow.monitoring()
     assert candidate(settings) != before

@@ -12,8 +12,10 @@ from fastapi.testclient import TestClient
 
 from {{ cookiecutter.project_slug }} import pipeline
 from {{ cookiecutter.project_slug }}.config import Settings
-from {{ cookiecutter.project_slug }}.serve import create_app
+from {{ cookiecutter.project_slug }}.registry.champion import rollback
+from {{ cookiecutter.project_slug }}.serving.app import create_app
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
+from {{ cookiecutter.project_slug }}.training.candidate import train_candidate
 
 from ..conftest import PROJECT_ROOT, workspace_settings
 
@@ -50,12 +52,12 @@ def test_changed_data_gives_a_version_with_another_data_hash_everywhere(
     raw = own_data.data.raw_path
     tracker = get_tracker(own_data.tracking)
     pipeline.ingest(own_data)
-    first = pipeline.train_candidate(own_data, tracker)
+    first = train_candidate(own_data, tracker)
 
     rows = raw.read_text(encoding="utf-8").splitlines(keepends=True)
     raw.write_text("".join(rows[:-100]), encoding="utf-8")  # new data: 100 rows fewer
     pipeline.ingest(own_data)
-    second = pipeline.train_candidate(own_data, tracker)
+    second = train_candidate(own_data, tracker)
 
     assert first.lineage["data_md5"] != second.lineage["data_md5"]
     assert second.lineage["data_md5"] == hashlib.md5(raw.read_bytes()).hexdigest()  # noqa: S324
@@ -69,7 +71,7 @@ def test_changed_data_gives_a_version_with_another_data_hash_everywhere(
     assert second.lineage["code_commit"] in card
 
     # Serve the first version (rollback exports it from the tracker): /ready names its data.
-    pipeline.rollback(own_data, tracker, first.version)
+    rollback(own_data, tracker, first.version)
     with TestClient(create_app(own_data.serve.model_dir)) as client:
         ready = client.get("/ready").json()
     assert ready["model_version"] == first.version

@@ -15,8 +15,8 @@ os.environ.setdefault("METAFLOW_USER", os.environ.get("USER") or "test")
 
 from metaflow import Run, Runner
 
-from {{ cookiecutter.project_slug }} import model_store
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings
+from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 
 from ..conftest import PROJECT_ROOT, serve_traffic, workspace_settings

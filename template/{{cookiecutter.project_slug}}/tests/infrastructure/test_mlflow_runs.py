@@ -14,7 +14,7 @@ import pytest
 from mlflow import MlflowClient
 
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings
-from {{ cookiecutter.project_slug }}.data import ProcessedPaths
+from {{ cookiecutter.project_slug }}.data.ingest import ProcessedPaths
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 
 from ..conftest import PROJECT_ROOT

@@ -10,11 +10,12 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.project_slug }} import model_card
 from {{ cookiecutter.project_slug }}.config import Settings
-from {{ cookiecutter.project_slug }}.evaluate import Evaluation, build_figures, evaluate
-from {{ cookiecutter.project_slug }}.model_store import ModelMetadata
-from {{ cookiecutter.project_slug }}.train import TrainedModel
+from {{ cookiecutter.project_slug }}.registry.model_store import ModelMetadata
+from {{ cookiecutter.project_slug }}.training import model_card
+from {{ cookiecutter.project_slug }}.training.figures import build_figures
+from {{ cookiecutter.project_slug }}.training.metrics import Evaluation, evaluate
+from {{ cookiecutter.project_slug }}.training.train import TrainedModel
 
 pytestmark = pytest.mark.infrastructure
 

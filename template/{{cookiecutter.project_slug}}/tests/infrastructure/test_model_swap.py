@@ -18,10 +18,10 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.project_slug }} import model_store
-from {{ cookiecutter.project_slug }}.schema import EXAMPLE
-from {{ cookiecutter.project_slug }}.serve import create_app
-from {{ cookiecutter.project_slug }}.train import TrainedModel
+from {{ cookiecutter.project_slug }}.data.contract import EXAMPLE
+from {{ cookiecutter.project_slug }}.registry import model_store
+from {{ cookiecutter.project_slug }}.serving.app import create_app
+from {{ cookiecutter.project_slug }}.training.train import TrainedModel
 
 pytestmark = pytest.mark.infrastructure
 

@@ -13,13 +13,17 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.project_slug }} import data, model_store, pipeline
+from {{ cookiecutter.project_slug }} import pipeline
 from {{ cookiecutter.project_slug }}.config import Settings
-from {{ cookiecutter.project_slug }}.predict import predict_probability
-from {{ cookiecutter.project_slug }}.schema import MODEL_INPUTS
-from {{ cookiecutter.project_slug }}.serve import create_app
+from {{ cookiecutter.project_slug }}.data import ingest
+from {{ cookiecutter.project_slug }}.data.contract import MODEL_INPUTS
+from {{ cookiecutter.project_slug }}.registry import model_store
+from {{ cookiecutter.project_slug }}.registry.champion import candidate_dir, rollback
+from {{ cookiecutter.project_slug }}.registry.model_store import predict_probability
+from {{ cookiecutter.project_slug }}.serving.app import create_app
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
-from {{ cookiecutter.project_slug }}.train import build_pipeline, features_and_target
+from {{ cookiecutter.project_slug }}.training.candidate import train_candidate
+from {{ cookiecutter.project_slug }}.training.train import build_pipeline, features_and_target
 
 from ..conftest import workspace_settings
 
@@ -36,7 +40,7 @@ def test_pipeline_trains_gates_registers_and_exports_a_champion(fresh: Settings)
     registry -> servable model), and Infrastructure 5: it leaves a model card and figures."""
     tracker = get_tracker(fresh.tracking)
     pipeline.ingest(fresh)
-    metadata = pipeline.train_candidate(fresh, tracker)
+    metadata = train_candidate(fresh, tracker)
     decision = pipeline.promote(fresh, tracker)
 
     assert decision.promote, decision
@@ -61,9 +65,9 @@ def test_an_identical_retrain_does_not_replace_the_champion(fresh: Settings) -> 
     """Monitoring 7: a candidate that is not better keeps the champion."""
     tracker = get_tracker(fresh.tracking)
     pipeline.ingest(fresh)
-    first = pipeline.train_candidate(fresh, tracker)
+    first = train_candidate(fresh, tracker)
     assert pipeline.promote(fresh, tracker).promote
-    pipeline.train_candidate(fresh, tracker)
+    train_candidate(fresh, tracker)
     decision = pipeline.promote(fresh, tracker)
 
     assert not decision.promote
@@ -91,13 +95,13 @@ def test_rollback_serves_the_earlier_model_again(fresh: Settings) -> None:
     lenient_gate = {"min_improvement": -1.0, "max_demographic_parity_difference": unbounded}
     lenient = fresh.model_copy(update={"gate": fresh.gate.model_copy(update=lenient_gate)})
     forest = lenient.train.model_copy(update={"model": "random_forest", "tune": False})
-    first = pipeline.train_candidate(lenient.model_copy(update={"train": forest}), tracker)
+    first = train_candidate(lenient.model_copy(update={"train": forest}), tracker)
     assert pipeline.promote(lenient, tracker).promote
     untuned = lenient.train.model_copy(update={"tune": False})  # quicker; tuning is not tested
-    second = pipeline.train_candidate(lenient.model_copy(update={"train": untuned}), tracker)
+    second = train_candidate(lenient.model_copy(update={"train": untuned}), tracker)
     assert pipeline.promote(lenient, tracker).promote
 
-    holdout = data.read_processed(data.ProcessedPaths.under(fresh.data.processed_dir).test)
+    holdout = ingest.read_processed(ingest.ProcessedPaths.under(fresh.data.processed_dir).test)
     rows = holdout.head(50)
     instances = rows[list(MODEL_INPUTS)].to_dict(orient="records")
     first_model = tracker.load_model(tracker.get_version(first.version))
@@ -109,7 +113,7 @@ def test_rollback_serves_the_earlier_model_again(fresh: Settings) -> None:
         served_probabilities(fresh, instances), predict_probability(second_model, rows)
     )
 
-    pipeline.rollback(fresh, tracker, first.version)
+    rollback(fresh, tracker, first.version)
     champion = tracker.get_champion()
     assert champion is not None
     assert champion.version == first.version
@@ -117,7 +121,7 @@ def test_rollback_serves_the_earlier_model_again(fresh: Settings) -> None:
         served_probabilities(fresh, instances), predict_probability(first_model, rows)
     )
     with pytest.raises(LookupError, match="no version '99'"):
-        pipeline.rollback(fresh, tracker, "99")
+        rollback(fresh, tracker, "99")
 
 
 def test_promote_refuses_when_the_canary_fails(fresh: Settings) -> None:
@@ -127,13 +131,13 @@ def test_promote_refuses_when_the_canary_fails(fresh: Settings) -> None:
     tracker = get_tracker(fresh.tracking)
     paths = pipeline.ingest(fresh)
     untuned = fresh.train.model_copy(update={"tune": False})  # quicker; tuning is not tested
-    candidate = pipeline.train_candidate(fresh.model_copy(update={"train": untuned}), tracker)
+    candidate = train_candidate(fresh.model_copy(update={"train": untuned}), tracker)
     other = build_pipeline("random_forest", {}, fresh.seed, candidate.metrics["threshold"])
-    other.fit(*features_and_target(data.read_processed(paths.train)))
-    swapped = pipeline.candidate_dir(fresh) / model_store.MODEL_FILE
+    other.fit(*features_and_target(ingest.read_processed(paths.train)))
+    swapped = candidate_dir(fresh) / model_store.MODEL_FILE
     joblib.dump(other, swapped)
     # Re-signed, so that the checksum passes and the canary has to notice the model itself.
-    metadata_file = pipeline.candidate_dir(fresh) / model_store.METADATA_FILE
+    metadata_file = candidate_dir(fresh) / model_store.METADATA_FILE
     metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
     metadata["model_sha256"] = hashlib.sha256(swapped.read_bytes()).hexdigest()
     metadata_file.write_text(json.dumps(metadata), encoding="utf-8")

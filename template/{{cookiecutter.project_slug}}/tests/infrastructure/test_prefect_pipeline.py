@@ -21,10 +21,10 @@ from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.sorting import TaskRunSort
 from prefect.testing.utilities import prefect_test_harness
 
-from {{ cookiecutter.project_slug }} import model_store
 from {{ cookiecutter.project_slug }}.config import Settings
-from {{ cookiecutter.project_slug }}.gate import Decision
 from {{ cookiecutter.project_slug }}.pipeline import STEPS
+from {{ cookiecutter.project_slug }}.registry import model_store
+from {{ cookiecutter.project_slug }}.registry.gate import PromotionDecision
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 
 from ..conftest import PROJECT_ROOT, serve_traffic, workspace_settings
@@ -62,7 +62,7 @@ def test_training_flow_runs_every_step_and_serves_a_champion(fresh: Settings) ->
     assert state.state_details.flow_run_id is not None
     assert task_names(state.state_details.flow_run_id) == [step.name for step in STEPS]
     decision = state.result()
-    assert isinstance(decision, Decision)
+    assert isinstance(decision, PromotionDecision)
     assert decision.promote, decision
     champion = get_tracker(fresh.tracking).get_champion()
     assert champion is not None

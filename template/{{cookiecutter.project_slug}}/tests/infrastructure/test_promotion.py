@@ -9,10 +9,13 @@ from pathlib import Path
 import joblib
 import pytest
 
-from {{ cookiecutter.project_slug }} import model_store, pipeline
+from {{ cookiecutter.project_slug }} import pipeline
 from {{ cookiecutter.project_slug }}.config import Settings
+from {{ cookiecutter.project_slug }}.registry import model_store
+from {{ cookiecutter.project_slug }}.registry.champion import sync_champion
 from {{ cookiecutter.project_slug }}.tracking import Tracker, get_tracker
-from {{ cookiecutter.project_slug }}.train import TrainedModel
+from {{ cookiecutter.project_slug }}.training.candidate import train_candidate
+from {{ cookiecutter.project_slug }}.training.train import TrainedModel
 
 from ..conftest import workspace_settings
 
@@ -45,9 +48,9 @@ def test_a_crash_between_export_and_alias_is_healed_by_the_next_run(
     between, registry and disk disagree until the next run puts the disk back in line."""
     tracker = get_tracker(fresh.tracking)
     pipeline.ingest(fresh)
-    first = pipeline.train_candidate(fresh, tracker)
+    first = train_candidate(fresh, tracker)
     assert pipeline.promote(fresh, tracker).promote
-    second = pipeline.train_candidate(fresh, tracker)
+    second = train_candidate(fresh, tracker)
 
     def killed(*_: object) -> None:
         raise SystemExit("killed between the export and the alias move")
@@ -60,7 +63,7 @@ def test_a_crash_between_export_and_alias_is_healed_by_the_next_run(
     assert served_version(fresh) == second.version  # but the export happened
 
     next_run = get_tracker(fresh.tracking)
-    assert pipeline.sync_champion(fresh, next_run) is not None
+    assert sync_champion(fresh, next_run) is not None
     assert served_version(fresh) == first.version  # disk follows the registry again
     assert pipeline.promote(fresh, next_run).promote
     assert registered_champion(next_run) == served_version(fresh) == second.version
@@ -70,12 +73,12 @@ def test_a_crash_between_export_and_alias_is_healed_by_the_next_run(
 def test_a_damaged_champion_on_disk_is_exported_again(fresh: Settings) -> None:
     tracker = get_tracker(fresh.tracking)
     pipeline.ingest(fresh)
-    pipeline.train_candidate(fresh, tracker)
+    train_candidate(fresh, tracker)
     assert pipeline.promote(fresh, tracker).promote
     (fresh.serve.model_dir / model_store.MODEL_FILE).write_bytes(b"not a model")
     with pytest.raises(model_store.CorruptModelError):
         model_store.load(fresh.serve.model_dir)
-    pipeline.sync_champion(fresh, tracker)
+    sync_champion(fresh, tracker)
     assert served_version(fresh) == registered_champion(tracker)
 
 

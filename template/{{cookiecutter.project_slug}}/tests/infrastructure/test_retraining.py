@@ -7,14 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.project_slug }} import lineage, pipeline
+from {{ cookiecutter.project_slug }} import pipeline
 from {{ cookiecutter.project_slug }}.config import Settings
-from {{ cookiecutter.project_slug }}.retraining import (
+from {{ cookiecutter.project_slug }}.registry import lineage
+from {{ cookiecutter.project_slug }}.registry.retraining import (
     NoSharedStoreError,
     require_shared_store,
     unchanged_since_champion,
 )
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
+from {{ cookiecutter.project_slug }}.training.candidate import train_candidate
 
 from ..conftest import workspace_settings
 
@@ -43,7 +45,7 @@ def test_nothing_changed_means_no_retraining(
     tracker = get_tracker(settings.tracking)
     assert unchanged_since_champion(settings, tracker) is None  # no champion yet
     pipeline.ingest(settings)
-    pipeline.train_candidate(settings, tracker)
+    train_candidate(settings, tracker)
     assert pipeline.promote(settings, tracker).promote
     reason = unchanged_since_champion(settings, tracker)
     assert reason is not None

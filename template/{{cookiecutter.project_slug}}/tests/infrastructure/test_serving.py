@@ -28,20 +28,22 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler
 
-from {{ cookiecutter.project_slug }} import model_store
-from {{ cookiecutter.project_slug }} import pipeline as steps
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX
-from {{ cookiecutter.project_slug }}.features import build_preprocessor
-from {{ cookiecutter.project_slug }}.predict import (
+from {{ cookiecutter.project_slug }}.data.contract import EXAMPLE, MODEL_INPUTS, TARGET
+from {{ cookiecutter.project_slug }}.data.features import build_preprocessor
+from {{ cookiecutter.project_slug }}.registry import model_store
+from {{ cookiecutter.project_slug }}.registry.model_store import predict_probability
+from {{ cookiecutter.project_slug }}.serving import canary
+from {{ cookiecutter.project_slug }}.serving.app import create_app
+from {{ cookiecutter.project_slug }}.serving.metrics import Metrics
+from {{ cookiecutter.project_slug }}.serving.responses import RETRY_AFTER_SECONDS
+from {{ cookiecutter.project_slug }}.serving.scorer import (
     TOLERANCE,
     compile_pipeline,
     frame_columns,
     load_scorer,
-    predict_probability,
 )
-from {{ cookiecutter.project_slug }}.schema import EXAMPLE, MODEL_INPUTS, TARGET
-from {{ cookiecutter.project_slug }}.serve import RETRY_AFTER_SECONDS, Metrics, create_app
-from {{ cookiecutter.project_slug }}.train import (
+from {{ cookiecutter.project_slug }}.training.train import (
     ESTIMATORS,
     TrainedModel,
     build_pipeline,
@@ -120,14 +122,14 @@ def test_canary_refuses_a_serving_path_that_differs_from_the_pipeline(
         "roc_auc": roc_auc_score(holdout_frame[TARGET.name], expected),
         "threshold": trained.threshold.threshold,
     }
-    assert steps.check_servable(directory, holdout_frame, measured) == []
+    assert canary.check_servable(directory, holdout_frame, measured) == []
 
     def drifting(pipeline: Pipeline) -> tuple[Any, str]:
         compiled = compile_pipeline(pipeline)
         return (lambda columns: compiled(columns) + 10 * TOLERANCE), "compiled"
 
-    monkeypatch.setattr(steps, "load_scorer", drifting)
-    (problem,) = steps.check_servable(directory, holdout_frame, measured)
+    monkeypatch.setattr(canary, "load_scorer", drifting)
+    (problem,) = canary.check_servable(directory, holdout_frame, measured)
     assert "compiled serving path differs from the sklearn pipeline" in problem
 
 

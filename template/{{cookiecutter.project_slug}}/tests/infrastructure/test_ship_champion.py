@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.project_slug }} import model_store, pipeline
+from {{ cookiecutter.project_slug }} import pipeline
+from {{ cookiecutter.project_slug }}.registry import model_store
+from {{ cookiecutter.project_slug }}.registry.champion import ship_champion
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
+from {{ cookiecutter.project_slug }}.training.candidate import train_candidate
 
 from ..conftest import workspace_settings
 
@@ -23,19 +26,19 @@ def test_ship_champion_exports_the_registry_champion_and_refuses_an_empty_regist
         update={"serve": ct.serve.model_copy(update={"model_dir": tmp_path / "cd" / "champion"})}
     )
     with pytest.raises(LookupError, match="the registry has no champion"):
-        pipeline.ship_champion(cd, get_tracker(cd.tracking))
+        ship_champion(cd, get_tracker(cd.tracking))
     assert not cd.serve.model_dir.exists()
 
     tracker = get_tracker(ct.tracking)
     pipeline.ingest(ct)
-    pipeline.train_candidate(ct, tracker)
+    train_candidate(ct, tracker)
     assert pipeline.promote(ct, tracker).promote
     first = tracker.get_champion()
     assert first is not None
-    second = pipeline.train_candidate(ct, tracker)  # registered, not promoted
+    second = train_candidate(ct, tracker)  # registered, not promoted
     assert second.version != first.version
 
-    shipped = pipeline.ship_champion(cd, get_tracker(cd.tracking))
+    shipped = ship_champion(cd, get_tracker(cd.tracking))
     assert shipped.version == first.version
     _, served = model_store.load(cd.serve.model_dir)
     assert served.version == first.version

@@ -11,13 +11,13 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 
-from {{ cookiecutter.project_slug }} import model_store
 from {{ cookiecutter.project_slug }}.config import GateSettings, Settings
-from {{ cookiecutter.project_slug }}.gate import decide
-from {{ cookiecutter.project_slug }}.pipeline import check_servable
-from {{ cookiecutter.project_slug }}.predict import predict_probability
-from {{ cookiecutter.project_slug }}.schema import TARGET
-from {{ cookiecutter.project_slug }}.train import (
+from {{ cookiecutter.project_slug }}.data.contract import TARGET
+from {{ cookiecutter.project_slug }}.registry import model_store
+from {{ cookiecutter.project_slug }}.registry.gate import review_candidate
+from {{ cookiecutter.project_slug }}.registry.model_store import predict_probability
+from {{ cookiecutter.project_slug }}.serving.canary import check_servable
+from {{ cookiecutter.project_slug }}.training.train import (
     ESTIMATORS,
     TrainedModel,
     build_pipeline,
@@ -151,7 +151,7 @@ def test_gate_promotes_only_better_fair_models(
 ) -> None:
     """Infrastructure 4 / Monitoring 7: quality is validated before serving and never
     regresses: a candidate must pass the bar, the baseline, fairness and the champion."""
-    decision = decide(candidate, BASELINE, champion, PINNED_GATE)
+    decision = review_candidate(candidate, BASELINE, champion, PINNED_GATE)
     assert decision.promote is promote
     assert any(reason in r for r in decision.reasons), decision.reasons
 

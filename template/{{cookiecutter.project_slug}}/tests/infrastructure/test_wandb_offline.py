@@ -11,7 +11,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from {{ cookiecutter.project_slug }} import data, model_store, pipeline, predict
+from {{ cookiecutter.project_slug }}.data import ingest
+from {{ cookiecutter.project_slug }}.registry import model_store
+from {{ cookiecutter.project_slug }} import pipeline
+from {{ cookiecutter.project_slug }}.training.candidate import train_candidate
+from {{ cookiecutter.project_slug }}.serving import scorer
 from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 from {{ cookiecutter.project_slug }}.tracking.wandb_tracker.tracker import mode
@@ -83,8 +87,8 @@ def test_wandb_runs_registers_and_promotes_offline_without_any_connection(
     registry still reads the champion back, and nothing leaves the machine."""
     assert mode() == "offline"
     tracker = get_tracker(fresh.tracking)
-    holdout = data.read_processed(pipeline.ingest(fresh).test)
-    first = pipeline.train_candidate(fresh, tracker)
+    holdout = ingest.read_processed(pipeline.ingest(fresh).test)
+    first = train_candidate(fresh, tracker)
     assert pipeline.promote(fresh, tracker).promote
 
     champion = tracker.get_champion()
@@ -93,8 +97,8 @@ def test_wandb_runs_registers_and_promotes_offline_without_any_connection(
     assert champion.lineage == first.lineage
     served, _ = model_store.load(fresh.serve.model_dir)
     np.testing.assert_allclose(
-        predict.predict_probability(tracker.load_model(champion), holdout),
-        predict.predict_probability(served, holdout),
+        model_store.predict_probability(tracker.load_model(champion), holdout),
+        model_store.predict_probability(served, holdout),
     )
     runs = sorted((Path(fresh.tracking.uri or "") / "wandb").glob("offline-run-*"))
     assert len(runs) == 2, runs  # the training run, and the promotion that moved the alias

@@ -8,19 +8,16 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.project_slug }}.config import DecisionSettings, Settings
-from {{ cookiecutter.project_slug }}.decision import (
-    BAD_RISK,
-    GOOD_RISK,
+from {{ cookiecutter.project_slug }}.data.contract import BAD_RISK, GOOD_RISK, TARGET
+from {{ cookiecutter.project_slug }}.registry.model_store import predict_probability, threshold_of
+from {{ cookiecutter.project_slug }}.training.metrics import quality_metrics
+from {{ cookiecutter.project_slug }}.training.threshold import (
     choose_threshold,
     confusion,
     decide,
     expected_cost,
-    threshold_of,
 )
-from {{ cookiecutter.project_slug }}.evaluate import quality_metrics
-from {{ cookiecutter.project_slug }}.predict import predict_probability
-from {{ cookiecutter.project_slug }}.schema import TARGET
-from {{ cookiecutter.project_slug }}.train import TrainedModel, features_and_target
+from {{ cookiecutter.project_slug }}.training.train import TrainedModel, features_and_target
 
 pytestmark = pytest.mark.model
 

@@ -9,9 +9,10 @@ from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
 from {{ cookiecutter.project_slug }}.config import Settings
-from {{ cookiecutter.project_slug }}.evaluate import importance_table
-from {{ cookiecutter.project_slug }}.schema import MODEL_INPUTS, TARGET
-from {{ cookiecutter.project_slug }}.train import TrainedModel, estimator_of
+from {{ cookiecutter.project_slug }}.data.contract import MODEL_INPUTS, TARGET
+from {{ cookiecutter.project_slug }}.registry.model_store import estimator_of
+from {{ cookiecutter.project_slug }}.training.metrics import importance_table
+from {{ cookiecutter.project_slug }}.training.train import TrainedModel
 
 pytestmark = pytest.mark.data
 
@@ -27,7 +28,7 @@ def test_no_model_input_makes_held_out_quality_worse(
     trained: TrainedModel, holdout_frame: pd.DataFrame, settings: Settings
 ) -> None:
     """Data 2: shuffling an input must not *improve* held-out ROC AUC by more than twice
-    its measurement noise. A feature that fails belongs out of the model (schema.py,
+    its measurement noise. A feature that fails belongs out of the model (data/contract.py,
     model_input=False) until it helps."""
     importance = importance_table(trained.pipeline, holdout_frame, settings.seed)
     assert set(importance["feature"]) == set(MODEL_INPUTS)

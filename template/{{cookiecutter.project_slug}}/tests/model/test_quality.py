@@ -12,11 +12,11 @@ from pydantic import ValidationError
 from sklearn.metrics import roc_auc_score
 
 from {{ cookiecutter.project_slug }}.config import GateSettings, Settings
-from {{ cookiecutter.project_slug }}.evaluate import Evaluation, evaluate, slice_metrics
-from {{ cookiecutter.project_slug }}.gate import decide
-from {{ cookiecutter.project_slug }}.predict import predict_probability
-from {{ cookiecutter.project_slug }}.schema import CATEGORICAL_INPUTS, EXAMPLE, TARGET
-from {{ cookiecutter.project_slug }}.train import (
+from {{ cookiecutter.project_slug }}.data.contract import CATEGORICAL_INPUTS, EXAMPLE, TARGET
+from {{ cookiecutter.project_slug }}.registry.gate import review_candidate
+from {{ cookiecutter.project_slug }}.registry.model_store import predict_probability
+from {{ cookiecutter.project_slug }}.training.metrics import Evaluation, evaluate, slice_metrics
+from {{ cookiecutter.project_slug }}.training.train import (
     TrainedModel,
     build_baseline,
     features_and_target,
@@ -128,7 +128,7 @@ def test_the_fairness_checks_cannot_be_silently_emptied(
         params.write_text(text, encoding="utf-8")
         with pytest.raises(ValidationError, match=error):
             Settings()
-    unmeasured = decide(
+    unmeasured = review_candidate(
         {"roc_auc": 0.8, "demographic_parity_difference_sex": 0.0},
         {"roc_auc": 0.5},
         None,

@@ -20,8 +20,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from {{ cookiecutter.project_slug }}.predict import frame_columns, load_scorer, predict_probability
-from {{ cookiecutter.project_slug }}.train import TrainedModel
+from {{ cookiecutter.project_slug }}.registry.model_store import predict_probability
+from {{ cookiecutter.project_slug }}.serving.scorer import frame_columns, load_scorer
+from {{ cookiecutter.project_slug }}.training.train import TrainedModel
 
 pytestmark = pytest.mark.monitoring
 

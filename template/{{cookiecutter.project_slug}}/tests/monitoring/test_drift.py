@@ -20,22 +20,25 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, MonitorSettings, Settings
-from {{ cookiecutter.project_slug }}.data import ProcessedPaths
-from {{ cookiecutter.project_slug }}.model_store import ModelMetadata
-from {{ cookiecutter.project_slug }}.monitor import (
-    DRIFT_EXIT_CODE,
+from {{ cookiecutter.project_slug }}.data.contract import MODEL_INPUTS, TARGET, DataContractError
+from {{ cookiecutter.project_slug }}.data.ingest import ProcessedPaths
+from {{ cookiecutter.project_slug }}.monitoring.alerts import alert
+from {{ cookiecutter.project_slug }}.monitoring.batch import run_monitoring
+from {{ cookiecutter.project_slug }}.monitoring.champion import OFFLINE_ROC_AUC, check_champion
+from {{ cookiecutter.project_slug }}.monitoring.drift import (
+    PREDICTION_REPORT_FILE,
     REPORT_FILE,
+    detect_drift,
+    prediction_drift,
+)
+from {{ cookiecutter.project_slug }}.monitoring.summary import (
+    DRIFT_EXIT_CODE,
     SUMMARY_FILE,
     ColumnDrift,
     DriftSummary,
-    alert,
-    check_champion,
-    detect_drift,
-    run_monitoring,
 )
-from {{ cookiecutter.project_slug }}.predict import predict_probability
-from {{ cookiecutter.project_slug }}.schema import MODEL_INPUTS, TARGET, DataContractError
-from {{ cookiecutter.project_slug }}.train import TrainedModel
+from {{ cookiecutter.project_slug }}.registry.model_store import ModelMetadata, predict_probability
+from {{ cookiecutter.project_slug }}.training.train import TrainedModel
 
 from ..conftest import PROJECT_ROOT
 
@@ -132,27 +135,28 @@ def test_no_drift_between_samples_of_the_same_data(
 
 
 def test_prediction_drift(
-    train_frame: pd.DataFrame,
+    holdout_frame: pd.DataFrame,
     current_frame: pd.DataFrame,
     trained: TrainedModel,
     monitor_settings: MonitorSettings,
 ) -> None:
-    """Monitoring 7: with a model, the distribution of its predictions is compared too."""
-    metadata = ModelMetadata(name="m", version="3", run_id="r", model_type="x")
-    summary = detect_drift(
-        train_frame, current_frame, monitor_settings, (trained.pipeline, metadata)
+    """Monitoring 7: with a model, the distribution of its predictions on the current batch
+    is compared with its predictions on the held-out split, in a report of its own."""
+    expected = predict_probability(trained.pipeline, holdout_frame)
+    shifted = prediction_drift(
+        expected, predict_probability(trained.pipeline, current_frame), monitor_settings
     )
-    assert summary.prediction_drift is not None
-    assert 0.0 <= summary.prediction_drift.score <= 1.0
-    assert summary.model_version == "3"
-    assert set(summary.columns) == set(MODEL_INPUTS)  # the prediction is not an input
+    assert 0.0 <= shifted.score <= 1.0
+    assert (monitor_settings.reports_dir / PREDICTION_REPORT_FILE).is_file()
+    same = prediction_drift(expected, expected, monitor_settings)
+    assert not same.drifted
+    assert same.score == pytest.approx(1.0)
 
 
-def test_reports_are_written(
-    train_frame: pd.DataFrame, current_frame: pd.DataFrame, monitor_settings: MonitorSettings
-) -> None:
+def test_reports_are_written(settings: Settings, processed: ProcessedPaths) -> None:
     """Monitoring 2: each run leaves a readable report and a machine-readable summary."""
-    summary = detect_drift(train_frame, current_frame, monitor_settings)
+    monitor_settings = settings.monitor
+    summary = run_monitoring(settings)
     html = monitor_settings.reports_dir / REPORT_FILE
     assert html.is_file()
     assert "<html" in html.read_text(encoding="utf-8")[:1000].lower()
@@ -264,15 +268,18 @@ def test_quality_drop_on_labelled_data_recommends_retraining(
         )
     )
     metadata = ModelMetadata(
-        name="m", version="1", run_id="r", model_type="x", metrics={"roc_auc": offline}
+        name="m", version="1", run_id="r", model_type="x", metrics={OFFLINE_ROC_AUC: offline}
     )
-    same = check_champion(quiet, trained.pipeline, metadata, holdout_frame, monitor_settings)
+    probability = predict_probability(trained.pipeline, holdout_frame)
+    labels = holdout_frame[TARGET.name].to_numpy()
+    same = check_champion(quiet, metadata, monitor_settings, labels=labels, probability=probability)
     assert same.live_roc_auc == pytest.approx(offline)
     assert not same.quality_degraded
     assert not same.retraining_recommended
 
-    flipped = holdout_frame.assign(**{TARGET.name: 1 - holdout_frame[TARGET.name]})
-    worse = check_champion(quiet, trained.pipeline, metadata, flipped, monitor_settings)
+    worse = check_champion(
+        quiet, metadata, monitor_settings, labels=1 - labels, probability=probability
+    )
     assert worse.quality_degraded
     assert worse.retraining_recommended
     assert "ROC AUC fell" in worse.reasons[0]
@@ -288,15 +295,16 @@ def test_stale_champion_recommends_retraining(
     quiet = summary.model_copy(update={"drift_detected": False})
     metadata = ModelMetadata(name="m", version="1", run_id="r", model_type="x")
     limit = monitor_settings.max_model_age_days
+    probability = predict_probability(trained.pipeline, current_frame)
     fresh = check_champion(
-        quiet, trained.pipeline, metadata, current_frame.drop(columns=TARGET.name),
-        monitor_settings, now=metadata.trained_at + timedelta(days=limit - 1),
+        quiet, metadata, monitor_settings, probability=probability,
+        now=metadata.trained_at + timedelta(days=limit - 1),
     )  # fmt: skip
     assert not fresh.model_stale
     assert fresh.live_roc_auc is None  # no labels, no live quality
     old = check_champion(
-        quiet, trained.pipeline, metadata, current_frame, monitor_settings,
-        now=metadata.trained_at + timedelta(days=limit + 1),
+        quiet, metadata, monitor_settings, labels=current_frame[TARGET.name].to_numpy(),
+        probability=probability, now=metadata.trained_at + timedelta(days=limit + 1),
     )  # fmt: skip
     assert old.model_stale
     assert old.retraining_recommended

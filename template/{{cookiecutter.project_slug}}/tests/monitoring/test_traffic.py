@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from sklearn.pipeline import Pipeline
 
-from {{ cookiecutter.project_slug }} import serve
 from {{ cookiecutter.project_slug }}.config import Settings
-from {{ cookiecutter.project_slug }}.predict import Scorer, load_scorer
-from {{ cookiecutter.project_slug }}.traffic import monitor_logged_traffic, monitor_traffic
+from {{ cookiecutter.project_slug }}.monitoring.traffic import monitor_logged_traffic, monitor_traffic
+from {{ cookiecutter.project_slug }}.serving import slot
+from {{ cookiecutter.project_slug }}.serving.scorer import Scorer, load_scorer
 
 from ..conftest import serve_traffic, workspace_settings
 
@@ -64,7 +64,7 @@ def test_skew_fires_on_a_serving_transform(
 
         return score, kind
 
-    monkeypatch.setattr(serve, "load_scorer", skewed_scorer)
+    monkeypatch.setattr(slot, "load_scorer", skewed_scorer)  # what the API loads
     serve_traffic(traffic_settings, holdout_frame)
     summary = monitor_traffic(traffic_settings)
     assert summary.skew is not None

@@ -18,7 +18,7 @@ CHAMPION = "champion"
 
 @dataclass(frozen=True)
 class ModelVersion:
-    """A registered model version and its lineage (see lineage.py)."""
+    """A registered model version and its lineage (see registry/lineage.py)."""
 
     name: str
     version: str

@@ -1,17 +1,15 @@
-"""Scoring: the fitted sklearn pipeline (the reference) and its compiled form (what the API
-serves).
+"""The compiled scorer: what the API serves instead of the fitted sklearn pipeline.
 
-`predict_probability` scores a DataFrame with the pipeline itself: training, evaluation,
-the promotion gate and monitoring use it. Its fixed cost per call is a few milliseconds
-(ColumnTransformer, imputers and encoders work column by column on DataFrames), which
-dominates a request of a few rows.
+The pipeline itself (registry/model_store.py `predict_probability`) has a fixed cost of a
+few milliseconds per call (ColumnTransformer, imputers and encoders work column by column on
+DataFrames), which dominates a request of a few rows.
 
 `compile_pipeline` turns the fitted pipeline into the same arithmetic on numpy columns:
 the derived features, imputation, scaling and one-hot encoding with the fitted
 statistics, then the estimator (a linear model as one dot product, any other estimator on
 the transformed matrix). It scores a row in tens of microseconds instead of milliseconds,
 and agrees with the pipeline within TOLERANCE; the promotion canary checks that on the
-held-out set before a model may serve (pipeline.check_servable). A pipeline containing a
+held-out set before a model may serve (serving/canary.py). A pipeline containing a
 step this module does not know is not compiled: `load_scorer` serves the pipeline itself
 and logs why.
 """
@@ -33,8 +31,9 @@ from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from .features import DERIVED_FEATURES, add_derived_features
-from .schema import MODEL_INPUTS
+from ..data.contract import MODEL_INPUTS
+from ..data.features import DERIVED_FEATURES, add_derived_features
+from ..registry.model_store import FloatArray, predict_probability
 
 logger = logging.getLogger(__name__)
 
@@ -42,18 +41,11 @@ logger = logging.getLogger(__name__)
 TOLERANCE = 1e-6
 
 Columns = Mapping[str, Any]  # column name -> one-dimensional values (list or numpy array)
-FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 Scorer = Callable[[Columns], FloatArray]
 
 
 class NotCompilableError(TypeError):
     """The pipeline holds a step (or a setting of one) the compiler does not translate."""
-
-
-def predict_probability(pipeline: Pipeline, frame: pd.DataFrame) -> FloatArray:
-    """Probability of good credit risk for each row (the model inputs are picked from
-    `frame`, in contract order, so extra columns such as the label do no harm)."""
-    return np.asarray(pipeline.predict_proba(frame[list(MODEL_INPUTS)])[:, 1], dtype=float)
 
 
 def reference_scorer(pipeline: Pipeline) -> Scorer:
@@ -62,10 +54,10 @@ def reference_scorer(pipeline: Pipeline) -> Scorer:
 
 
 # ---- The compiler: each fitted step becomes a function on a float or object matrix.
-Step = Callable[[np.ndarray], np.ndarray]
+CompiledStep = Callable[[np.ndarray], np.ndarray]
 
 
-def _impute(imputer: SimpleImputer) -> Step:
+def _impute(imputer: SimpleImputer) -> CompiledStep:
     if imputer.add_indicator or not (
         imputer.missing_values is None or pd.isna(imputer.missing_values)
     ):
@@ -79,7 +71,7 @@ def _impute(imputer: SimpleImputer) -> Step:
     return impute
 
 
-def _scale(scaler: StandardScaler) -> Step:
+def _scale(scaler: StandardScaler) -> CompiledStep:
     mean, scale = scaler.mean_, scaler.scale_
 
     def standardise(matrix: np.ndarray) -> np.ndarray:
@@ -94,7 +86,7 @@ def _scale(scaler: StandardScaler) -> Step:
     return standardise
 
 
-def _one_hot(encoder: OneHotEncoder) -> Step:
+def _one_hot(encoder: OneHotEncoder) -> CompiledStep:
     if (
         encoder.drop is not None
         or encoder.handle_unknown != "ignore"
@@ -117,7 +109,7 @@ def _one_hot(encoder: OneHotEncoder) -> Step:
     return encode
 
 
-STEP_COMPILERS: dict[type[Any], Callable[[Any], Step]] = {
+STEP_COMPILERS: dict[type[Any], Callable[[Any], CompiledStep]] = {
     SimpleImputer: _impute,
     StandardScaler: _scale,
     OneHotEncoder: _one_hot,
@@ -129,7 +121,7 @@ class _Branch:
     """One branch of the ColumnTransformer: its columns through its compiled steps."""
 
     names: list[str]
-    steps: list[Step]
+    steps: list[CompiledStep]
     numeric: bool  # its input is converted to float (else kept as objects, e.g. strings)
 
     def __call__(self, columns: Mapping[str, Any]) -> np.ndarray:

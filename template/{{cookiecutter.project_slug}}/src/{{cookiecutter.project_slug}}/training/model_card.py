@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import Settings
-from .evaluate import Evaluation
-from .model_store import ModelMetadata
+from ..config import Settings
+from ..registry.model_store import ModelMetadata
+from .metrics import Evaluation
 
 
 def _cell(value: object) -> str:

@@ -28,8 +28,12 @@ class Column:
     model_input: bool = True  # False: kept for evaluation (fairness) but never served
 
 
-# The model outputs P(risk = 1); decision.py turns it into a cost-weighted decision.
+# The model outputs P(risk = 1); training/threshold.py turns it into a cost-weighted decision.
 TARGET = Column("risk", "1 = good credit risk (repaid), 0 = bad risk", int, ge=0, le=1)
+# What the two decisions are called where they leave the project (the API's answers).
+GOOD_RISK = "good_risk"
+BAD_RISK = "bad_risk"
+RiskDecision = Literal["good_risk", "bad_risk"]
 
 COLUMNS: tuple[Column, ...] = (
     Column("sex", "Applicant's sex (protected: for fairness checks only)", str,

@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..config import Settings
+from ..tracking import Tracker
 from . import lineage
-from .config import Settings
-from .tracking import Tracker
 
 
 class NoSharedStoreError(RuntimeError):

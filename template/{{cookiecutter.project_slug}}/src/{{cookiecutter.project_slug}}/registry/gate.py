@@ -1,16 +1,24 @@
 """The promotion gate: a candidate replaces the champion only if it is good enough, better
-than a trivial baseline and the champion, and fair enough. Every reason is reported."""
+than a trivial baseline and the champion, and fair enough. Every reason is reported, and
+the last decision is kept in `reports/promotion.json`."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
 
-from .config import GateSettings
+from ..config import GateSettings
+
+PROMOTION_FILE = "promotion.json"  # under reports_dir: the last decision and its reasons
 
 
 @dataclass(frozen=True)
-class Decision:
+class PromotionDecision:
+    """Whether the candidate becomes the champion, and every reason why (or why not)."""
+
     promote: bool
     reasons: list[str] = field(default_factory=list)
 
@@ -19,12 +27,12 @@ class Decision:
         return f"{verdict}: " + "; ".join(self.reasons)
 
 
-def decide(
+def review_candidate(
     candidate: Mapping[str, float],
     baseline: Mapping[str, float],
     champion: Mapping[str, float] | None,
     settings: GateSettings,
-) -> Decision:
+) -> PromotionDecision:
     """Compare held-out metrics of the candidate, the baseline and the champion (all
     measured on the same held-out data)."""
     auc = candidate["roc_auc"]
@@ -65,4 +73,18 @@ def decide(
             f"ROC AUC {auc:.3f} does not beat the champion's {champion['roc_auc']:.3f}"
             f" + margin {settings.min_improvement:.3f}",
         )
-    return Decision(promote=not failures, reasons=failures or passes)
+    return PromotionDecision(promote=not failures, reasons=failures or passes)
+
+
+def record_decision(reports_dir: Path, decision: PromotionDecision, **context: Any) -> Path:
+    """Write the decision, with what it was about (versions, figures), to PROMOTION_FILE."""
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    path = reports_dir / PROMOTION_FILE
+    path.write_text(json.dumps({**asdict(decision), **context}, indent=2), encoding="utf-8")
+    return path
+
+
+def read_decision(reports_dir: Path) -> dict[str, Any]:
+    """The last decision PROMOTION_FILE records."""
+    record: dict[str, Any] = json.loads((reports_dir / PROMOTION_FILE).read_text("utf-8"))
+    return record

@@ -11,16 +11,13 @@ always served, rolled back and audited together.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
 
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
-from .config import DecisionSettings
+from ..config import DecisionSettings
+from ..data.contract import BAD_RISK, GOOD_RISK
 
-GOOD_RISK = "good_risk"
-BAD_RISK = "bad_risk"
-RiskDecision = Literal["good_risk", "bad_risk"]
 # Thresholds searched: a grid fine enough for 1,000 applicants, coarse enough to stay stable.
 THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.01), 2)
 
@@ -29,11 +26,6 @@ def decide(probability: np.ndarray, threshold: float) -> np.ndarray:
     """The decision for each probability of good risk: `good_risk` (grant) from the threshold
     on, else `bad_risk` (refuse)."""
     return np.where(np.asarray(probability) >= threshold, GOOD_RISK, BAD_RISK)
-
-
-def threshold_of(model: Any) -> float:
-    """The decision threshold a trained model carries (its last step's threshold)."""
-    return float(model[-1].threshold)
 
 
 def expected_cost(y_true: np.ndarray, granted: np.ndarray, costs: DecisionSettings) -> float:

@@ -22,11 +22,35 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
+import pandas as pd
 from pydantic import BaseModel, Field
 from sklearn.pipeline import Pipeline
 
+from ..data.contract import MODEL_INPUTS
+
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+
+
+def predict_probability(pipeline: Pipeline, frame: pd.DataFrame) -> FloatArray:
+    """Probability of good credit risk for each row, from the fitted pipeline itself (the
+    reference every faster scorer is checked against). The model inputs are picked from
+    `frame` in contract order, so extra columns such as the label do no harm. Its fixed cost
+    per call is a few milliseconds: the API serves the compiled form (serving/scorer.py)."""
+    return np.asarray(pipeline.predict_proba(frame[list(MODEL_INPUTS)])[:, 1], dtype=float)
+
+
+def estimator_of(pipeline: Pipeline) -> Any:
+    """The fitted estimator inside a trained pipeline (behind its decision threshold)."""
+    return pipeline[-1].estimator_
+
+
+def threshold_of(pipeline: Any) -> float:
+    """The decision threshold a trained pipeline carries (its last step's threshold): a model
+    version and its threshold are served, rolled back and audited together."""
+    return float(pipeline[-1].threshold)
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -53,7 +77,7 @@ class ModelMetadata(BaseModel):
     hyperparameters: dict[str, Any] = {}
     inputs: list[str] = []
     lineage: dict[str, str] = Field(
-        default={}, description="The data and code it was trained on (see lineage.py)."
+        default={}, description="The data and code it was trained on (see registry/lineage.py)."
     )
     model_sha256: str | None = Field(
         default=None, description="Checksum of the model file, written by `save`."

@@ -13,11 +13,11 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from .schema import CATEGORICAL_INPUTS, NUMERIC_INPUTS
+from .contract import CATEGORICAL_INPUTS, NUMERIC_INPUTS
 
 # Domain feature: the monthly burden of the credit. It is arithmetic on columns, so the same
 # formula runs on a DataFrame (training) and on numpy columns (the compiled serving path,
-# predict.py). No feature derives from age: age is kept out of the model (schema.py).
+# serving/scorer.py). No feature derives from age: age is kept out of the model (contract.py).
 DERIVED_FEATURES: Mapping[str, Callable[[Any], Any]] = {
     "monthly_installment": lambda columns: columns["credit_amount"] / columns["duration"],
 }

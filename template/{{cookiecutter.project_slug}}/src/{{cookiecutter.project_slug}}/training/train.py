@@ -18,10 +18,10 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import FixedThresholdClassifier, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from .config import DecisionSettings, TrainSettings
-from .decision import ThresholdChoice, choose_threshold
-from .features import build_preprocessor
-from .schema import MODEL_INPUTS, TARGET
+from ..config import DecisionSettings, TrainSettings
+from ..data.contract import MODEL_INPUTS, TARGET
+from ..data.features import build_preprocessor
+from .threshold import ThresholdChoice, choose_threshold
 
 Params = dict[str, Any]
 
@@ -62,11 +62,6 @@ def build_pipeline(name: str, params: Params, seed: int, threshold: float = 0.5)
         raise ValueError(f"unknown model {name!r}: choose one of {sorted(ESTIMATORS)}")
     model = FixedThresholdClassifier(ESTIMATORS[name](params, seed), threshold=threshold)
     return Pipeline([("features", build_preprocessor()), ("model", model)])
-
-
-def estimator_of(pipeline: Pipeline) -> Any:
-    """The fitted estimator inside a trained pipeline (behind its decision threshold)."""
-    return pipeline[-1].estimator_
 
 
 def build_baseline() -> Pipeline:

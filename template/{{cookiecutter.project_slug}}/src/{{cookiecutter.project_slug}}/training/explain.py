@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .decision import decide, threshold_of
-from .schema import MODEL_INPUTS
+from ..data.contract import MODEL_INPUTS
+from ..registry.model_store import threshold_of
+from .threshold import decide
 
 EPSILON = 1e-12  # keeps the log-odds of probabilities of exactly 0 or 1 finite
 

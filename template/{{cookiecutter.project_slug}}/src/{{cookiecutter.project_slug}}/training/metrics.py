@@ -1,19 +1,13 @@
 """Held-out evaluation: quality metrics, slices, fairness, calibration and explanations.
 
 Everything a reviewer needs to decide whether a model may serve: the promotion gate reads
-the metrics, the model card and the figures present the rest.
+the metrics, the model card and the figures (figures.py) present the rest.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only: no display needed on servers and CI
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from fairlearn.metrics import (
@@ -22,11 +16,8 @@ from fairlearn.metrics import (
     equalized_odds_difference,
     selection_rate,
 )
-from matplotlib.figure import Figure
 from sklearn.inspection import permutation_importance
 from sklearn.metrics import (
-    ConfusionMatrixDisplay,
-    RocCurveDisplay,
     accuracy_score,
     average_precision_score,
     brier_score_loss,
@@ -38,10 +29,10 @@ from sklearn.metrics import (
 )
 from sklearn.pipeline import Pipeline
 
-from .config import DecisionSettings
-from .decision import confusion, expected_cost, threshold_of
-from .predict import predict_probability
-from .schema import MODEL_INPUTS, TARGET
+from ..config import DecisionSettings
+from ..data.contract import MODEL_INPUTS, TARGET
+from ..registry.model_store import predict_probability, threshold_of
+from .threshold import confusion, expected_cost
 
 MIN_GROUP_SIZE = 20  # default: smaller groups are reported but too noisy to judge
 
@@ -200,78 +191,3 @@ def evaluate(
         y_true=y_true,
         probability=probability,
     )
-
-
-def build_figures(evaluation: Evaluation) -> dict[str, Figure]:
-    """ROC curve, confusion matrix at the decision threshold, calibration (with the number
-    of applicants in each bin) and permutation importance, each titled and labelled."""
-    y_true, probability = evaluation.y_true, evaluation.probability
-    figures: dict[str, Figure] = {}
-
-    figure, axes = plt.subplots(figsize=(5, 5))
-    RocCurveDisplay.from_predictions(y_true, probability, ax=axes, plot_chance_level=True)
-    axes.set(
-        xlabel="false positive rate (bad risks granted)",
-        ylabel="true positive rate (good risks granted)",
-        title="ROC curve (held-out)",
-    )
-    figures["roc_curve"] = figure
-
-    figure, axes = plt.subplots(figsize=(5, 5))
-    ConfusionMatrixDisplay.from_predictions(
-        y_true,
-        (probability >= evaluation.threshold).astype(int),
-        labels=[0, 1],
-        display_labels=["bad risk", "good risk"],
-        ax=axes,
-        colorbar=False,
-    )
-    axes.set(
-        xlabel="decision (good risk = credit granted)",
-        ylabel="actual outcome",
-        title=f"Decisions at threshold {evaluation.threshold:.2f} (held-out)",
-    )
-    figures["confusion_matrix"] = figure
-
-    figure, axes = plt.subplots(figsize=(5, 5))
-    table = evaluation.calibration
-    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
-    axes.plot(table["predicted"], table["observed"], marker="o", label="model")
-    for row in table.itertuples():
-        axes.annotate(
-            f"n={row.count}", (row.predicted, row.observed), textcoords="offset points",
-            xytext=(4, -10), fontsize=7,
-        )  # fmt: skip
-    axes.set(
-        xlabel="mean predicted probability of good risk",
-        ylabel="observed share of good risks",
-        title="Calibration (held-out, quantile bins)",
-        xlim=(0, 1),
-        ylim=(0, 1),
-    )
-    axes.legend(loc="upper left")
-    figures["calibration"] = figure
-
-    figure, axes = plt.subplots(figsize=(6, 4))
-    importance = evaluation.importance.iloc[::-1]
-    axes.barh(importance["feature"], importance["importance"], xerr=importance["std"])
-    axes.set(
-        xlabel="drop in held-out ROC AUC when the input is permuted",
-        ylabel="model input",
-        title="Permutation importance",
-    )
-    figures["permutation_importance"] = figure
-    return figures
-
-
-def write_figures(evaluation: Evaluation, directory: Path) -> list[Path]:
-    """The figures of build_figures as PNG files."""
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, figure in build_figures(evaluation).items():
-        path = directory / f"{name}.png"
-        figure.tight_layout()
-        figure.savefig(path, dpi=100)
-        plt.close(figure)
-        paths.append(path)
-    return paths

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from .config import DataSettings
-from .schema import TARGET, validate
+from ..config import DataSettings
+from .contract import TARGET, validate
 
 AGE_BINS = (18, 25, 40, 60, 101)
 AGE_LABELS = ("18-24", "25-39", "40-59", "60+")

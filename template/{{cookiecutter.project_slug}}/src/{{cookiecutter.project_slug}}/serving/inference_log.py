@@ -39,8 +39,8 @@ import numpy as np
 import pandas as pd
 from pydantic_core import to_json
 
-from .config import InferenceLogSettings
-from .schema import TARGET
+from ..config import InferenceLogSettings
+from ..data.contract import TARGET
 
 logger = logging.getLogger(__name__)
 

@@ -1,14 +1,14 @@
 """Monitoring on real traffic: the last `inference_log.window_days` of the inference log
-(inference_log.py) as the current batch.
+(serving/inference_log.py) as the current batch.
 
 * Input drift: every model input logged as it was received (not dropped, not hashed),
   against the training data.
 * Prediction drift: the probabilities the API served, against the champion's predictions
   on the held-out split.
 * Live quality: the ROC AUC of what the champion served, on the rows whose labels arrived.
-* Model age: as for any batch (monitor.check_champion).
+* Model age: as for any batch (champion.py).
 * Training/serving skew: the champion's logged inputs re-scored offline with its sklearn
-  pipeline; a served probability that differs (beyond predict.TOLERANCE) means serving
+  pipeline; a served probability that differs (beyond scorer.TOLERANCE) means serving
   transforms inputs differently from training: a bug to fix, not a reason to retrain.
 
 `monitor_logged_traffic` is continuous monitoring as the CLI's `monitor` and every
@@ -22,24 +22,20 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 
-from . import data, inference_log, model_store
-from .config import Settings
-from .monitor import (
-    SUMMARY_FILE,
-    DriftSummary,
-    SkewCheck,
-    alert,
-    check_champion,
-    detect_drift,
-    prediction_drift,
-)
-from .pipeline import ingest, sync_champion
-from .predict import TOLERANCE, predict_probability
-from .schema import MODEL_INPUTS, TARGET
-from .tracking import get_tracker
+from ..config import Settings
+from ..data import ingest
+from ..data.contract import MODEL_INPUTS, TARGET
+from ..registry import model_store
+from ..registry.champion import sync_champion
+from ..serving import inference_log
+from ..serving.scorer import TOLERANCE
+from ..tracking import get_tracker
+from .alerts import publish
+from .champion import check_champion
+from .drift import detect_drift, prediction_drift
+from .summary import DriftSummary, SkewCheck
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +46,7 @@ class NotEnoughTrafficError(LookupError):
 
 def check_skew(model: Pipeline, logged: pd.DataFrame) -> SkewCheck:
     """Re-score logged rows (all model inputs, as received) and compare with what was served."""
-    offline = predict_probability(model, logged[list(MODEL_INPUTS)])
+    offline = model_store.predict_probability(model, logged[list(MODEL_INPUTS)])
     gap = np.abs(offline - logged[inference_log.SERVED_PROBABILITY].to_numpy(dtype=float))
     return SkewCheck(
         rows=len(logged),
@@ -61,8 +57,8 @@ def check_skew(model: Pipeline, logged: pd.DataFrame) -> SkewCheck:
 
 
 def monitor_traffic(settings: Settings, now: datetime | None = None) -> DriftSummary:
-    """Check the log window ending `now` (default: the current time); alert when
-    retraining is recommended or serving is skewed. Raises NotEnoughTrafficError."""
+    """Check the log window ending `now` (default: the current time); write the summary and
+    alert when retraining is recommended or serving is skewed. Raises NotEnoughTrafficError."""
     config = settings.inference_log
     end = now or datetime.now(UTC)
     start = end - timedelta(days=config.window_days)
@@ -74,54 +70,33 @@ def monitor_traffic(settings: Settings, now: datetime | None = None) -> DriftSum
             "nothing to test yet (check a file instead with `monitor --current <csv>`)"
         )
     raw = [c for c in MODEL_INPUTS if c in logged.columns and c not in config.hash]
-    paths = data.ProcessedPaths.under(settings.data.processed_dir)
-    reference = data.read_processed(paths.train)
-    summary = detect_drift(reference, logged, settings.monitor, inputs=raw)
-    update: dict[str, object] = {"source": f"{config.url} from {start:%Y-%m-%d %H:%M} UTC"}
+    paths = ingest.ProcessedPaths.under(settings.data.processed_dir)
+    summary = detect_drift(ingest.read_processed(paths.train), logged, settings.monitor, inputs=raw)
+    summary = summary.model_copy(update={"source": f"{config.url} from {start:%Y-%m-%d %H:%M} UTC"})
     try:
         model, metadata = model_store.load(settings.serve.model_dir)
     except model_store.ModelNotFoundError:
         logger.info("no champion in %s: checking data drift only", settings.serve.model_dir)
     else:
-        holdout = data.read_processed(paths.test)
+        holdout = ingest.read_processed(paths.test)
         served = logged[inference_log.SERVED_PROBABILITY].to_numpy(dtype=float)
-        update["prediction_drift"] = prediction_drift(
-            model, holdout, logged, settings.monitor, served
-        )
-        update["model_version"] = metadata.version
+        update: dict[str, object] = {
+            "prediction_drift": prediction_drift(
+                model_store.predict_probability(model, holdout), served, settings.monitor
+            )
+        }
         own = logged[logged["model_version"].astype(str) == metadata.version]
         if len(raw) == len(MODEL_INPUTS) and not own.empty:
             update["skew"] = check_skew(model, own)
-        summary = check_champion(
-            summary.model_copy(update=update), model, metadata, pd.DataFrame(), settings.monitor
-        )
         labelled = own.dropna(subset=[TARGET.name])
-        offline = metadata.metrics.get("roc_auc")
-        if offline is not None and labelled[TARGET.name].nunique() == 2:
-            live = float(
-                roc_auc_score(
-                    labelled[TARGET.name].astype(int), labelled[inference_log.SERVED_PROBABILITY]
-                )
-            )
-            update |= {
-                "live_roc_auc": live,
-                "offline_roc_auc": offline,
-                "quality_degraded": offline - live > settings.monitor.max_quality_drop,
-            }
-    summary = summary.model_copy(update=update)
-    (settings.monitor.reports_dir / SUMMARY_FILE).write_text(
-        summary.model_dump_json(indent=2), encoding="utf-8"
-    )
-    if summary.skew is not None and summary.skew.detected:
-        logger.error(
-            "training/serving skew: %d of %d served probabilities differ from the champion's "
-            "offline scores (by up to %.3g): serving transforms the inputs differently",
-            summary.skew.skewed_rows,
-            summary.skew.rows,
-            summary.skew.max_gap,
+        summary = check_champion(
+            summary.model_copy(update=update),
+            metadata,
+            settings.monitor,
+            labels=labelled[TARGET.name].to_numpy(dtype=int),
+            probability=labelled[inference_log.SERVED_PROBABILITY].to_numpy(dtype=float),
         )
-    if summary.retraining_recommended:
-        alert(summary, settings.monitor.alert_webhook)
+    publish(summary, settings.monitor)
     return summary
 
 
@@ -131,9 +106,9 @@ def monitor_logged_traffic(settings: Settings) -> DriftSummary | None:
     ending now against them. None, with a warning saying why, when the window holds too
     little traffic to judge: nothing to retrain on yet."""
     sync_champion(settings, get_tracker(settings.tracking))
-    paths = data.ProcessedPaths.under(settings.data.processed_dir)
+    paths = ingest.ProcessedPaths.under(settings.data.processed_dir)
     if not (paths.train.is_file() and paths.test.is_file()):
-        ingest(settings)
+        ingest.ingest(settings.data, settings.seed)
     try:
         return monitor_traffic(settings)
     except NotEnoughTrafficError as error:

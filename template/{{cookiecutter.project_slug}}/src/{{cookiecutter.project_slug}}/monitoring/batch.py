@@ -1,0 +1,76 @@
+"""Monitoring a batch file (`monitor --current <csv>`; default: the processed current
+batch): data drift against the training data and, with a champion, prediction drift,
+live quality when the batch carries labels, and age."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from ..config import Settings
+from ..data import ingest
+from ..data.contract import COLUMNS, TARGET, validate
+from ..registry import model_store
+from .alerts import publish
+from .champion import check_champion
+from .drift import detect_drift, prediction_drift
+from .summary import DriftSummary
+
+logger = logging.getLogger(__name__)
+
+COLUMNS_OUTSIDE_MODEL = tuple(c.name for c in COLUMNS if not c.model_input)
+
+
+class EmptyBatchError(ValueError):
+    """The batch to monitor has no rows."""
+
+
+def read_batch(path: Path) -> pd.DataFrame:
+    """A batch to check, validated against the data contract: labelled, unlabelled, or
+    model inputs only (e.g. logged API requests, which carry no protected attributes)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found")
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise EmptyBatchError(f"the batch is empty: {path} has no header and no rows") from None
+    if frame.empty:
+        raise EmptyBatchError(f"the batch is empty: {path} has a header but no rows")
+    labelled = TARGET.name in frame.columns
+    inputs_only = not set(COLUMNS_OUTSIDE_MODEL) & set(frame.columns)
+    return validate(frame, with_target=labelled, inputs_only=inputs_only)
+
+
+def run_monitoring(settings: Settings, current_path: Path | None = None) -> DriftSummary:
+    """Check a batch (default: the processed current batch) against the training data, and
+    the champion (if any) for prediction drift, live quality and age; write the summary and
+    alert when retraining is recommended."""
+    paths = ingest.ProcessedPaths.under(settings.data.processed_dir)
+    reference = ingest.read_processed(paths.train)
+    current = (
+        ingest.read_processed(paths.current) if current_path is None else read_batch(current_path)
+    )
+    summary = detect_drift(reference, current, settings.monitor)
+    summary = summary.model_copy(update={"source": str(current_path or paths.current)})
+    try:
+        model, metadata = model_store.load(settings.serve.model_dir)
+    except model_store.ModelNotFoundError:
+        logger.info("no champion in %s: checking data drift only", settings.serve.model_dir)
+    else:
+        holdout = ingest.read_processed(paths.test)
+        probability = model_store.predict_probability(model, current)
+        summary = summary.model_copy(
+            update={
+                "prediction_drift": prediction_drift(
+                    model_store.predict_probability(model, holdout), probability, settings.monitor
+                )
+            }
+        )
+        labels = current[TARGET.name].to_numpy() if TARGET.name in current.columns else None
+        summary = check_champion(
+            summary, metadata, settings.monitor, labels=labels, probability=probability
+        )
+    publish(summary, settings.monitor)
+    return summary

@@ -1,0 +1,85 @@
+"""What a monitoring run found: one summary, written as drift_summary.json by the entry
+points (batch.py, traffic.py) and sent to the alert webhook."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, Field, computed_field
+
+DRIFT_EXIT_CODE = 3  # `monitor` exits with it when retraining is recommended
+SUMMARY_FILE = "drift_summary.json"  # under monitor.reports_dir
+
+
+class ColumnDrift(BaseModel):
+    """The drift test of one column."""
+
+    method: str
+    score: float = Field(description="The test's p-value: small means the column has drifted.")
+    drifted: bool
+
+
+class SkewCheck(BaseModel):
+    """Training/serving skew: logged inputs re-scored offline with the champion's pipeline,
+    compared with the probabilities the API served for them (see traffic.py)."""
+
+    rows: int = Field(description="Logged predictions of the champion that were re-scored.")
+    skewed_rows: int = Field(description="Rows whose served probability differs.")
+    max_gap: float = Field(description="Largest absolute difference of probabilities.")
+    tolerance: float
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def detected(self) -> bool:
+        return self.skewed_rows > 0
+
+
+class DriftSummary(BaseModel):
+    """What a monitoring run found; written as drift_summary.json and sent to the webhook."""
+
+    generated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    drift_detected: bool
+    drift_share: float = Field(description="Share of the model inputs that drifted.")
+    drift_share_threshold: float
+    column_drift_threshold: float
+    drifted_columns: list[str]
+    columns: dict[str, ColumnDrift]
+    prediction_drift: ColumnDrift | None = Field(
+        default=None, description="Drift of the predicted probability (with a model only)."
+    )
+    reference_rows: int
+    current_rows: int
+    model_version: str | None = None
+    report: str = Field(description="Evidently's HTML report.")
+    live_roc_auc: float | None = Field(
+        default=None, description="The champion's ROC AUC on the batch, when it has labels."
+    )
+    offline_roc_auc: float | None = Field(
+        default=None, description="The champion's ROC AUC on the held-out split."
+    )
+    quality_degraded: bool = False
+    model_age_days: float | None = None
+    model_stale: bool = False
+    source: str = Field(default="", description="What was checked: a file or a log window.")
+    skew: SkewCheck | None = Field(
+        default=None, description="Training/serving skew (on logged traffic only)."
+    )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def retraining_recommended(self) -> bool:
+        return self.drift_detected or self.quality_degraded or self.model_stale
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def reasons(self) -> list[str]:
+        reasons = []
+        if self.drift_detected:
+            reasons.append(f"{round(self.drift_share * 100)}% of the inputs drifted")
+        if self.quality_degraded:
+            reasons.append(
+                f"ROC AUC fell from {self.offline_roc_auc:.3f} to {self.live_roc_auc:.3f}"
+            )
+        if self.model_stale:
+            reasons.append(f"the champion is {self.model_age_days:.0f} days old")
+        return reasons

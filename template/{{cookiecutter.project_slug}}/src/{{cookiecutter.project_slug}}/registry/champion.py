@@ -1,0 +1,91 @@
+"""The champion's operations: the tracker's registry holds the versions and the `champion`
+alias (the single source of truth); these keep the serving directory (params.yaml
+`serve.model_dir`) in line with it, and move the alias."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from pathlib import Path
+
+from sklearn.pipeline import Pipeline
+
+from ..config import Settings
+from ..data.contract import MODEL_INPUTS
+from ..tracking import ModelVersion, Tracker
+from . import model_store
+
+
+def candidate_dir(settings: Settings) -> Path:
+    """Where the train step leaves the candidate it registered."""
+    return settings.models_dir / "candidate"
+
+
+def export_champion(settings: Settings, tracker: Tracker, version: ModelVersion) -> Path:
+    """Write a registered version to the serving directory (params.yaml serve.model_dir)."""
+    pipeline = tracker.load_model(version)
+    metadata = model_store.ModelMetadata(
+        name=version.name,
+        version=version.version,
+        run_id=version.run_id,
+        model_type=type(model_store.estimator_of(pipeline)).__name__,
+        inputs=list(MODEL_INPUTS),
+        lineage=dict(version.lineage),
+    )
+    with suppress(model_store.ModelNotFoundError):  # richer metadata when it is the candidate
+        _, candidate = model_store.load(candidate_dir(settings))
+        if candidate.version == version.version:
+            metadata = candidate
+    return model_store.save(settings.serve.model_dir, pipeline, metadata)
+
+
+def sync_champion(settings: Settings, tracker: Tracker) -> ModelVersion | None:
+    """Make the serving directory hold the registry's champion: export it when the
+    directory is empty, holds another version (e.g. after a crash between an export and the
+    alias move) or cannot be loaded. Returns the champion (None when there is none)."""
+    registered = tracker.get_champion()
+    if registered is None:
+        return None
+    try:
+        _, exported = model_store.load(settings.serve.model_dir)
+        on_disk: str | None = exported.version
+    except (model_store.ModelNotFoundError, model_store.CorruptModelError):
+        on_disk = None
+    if on_disk != registered.version:
+        export_champion(settings, tracker, registered)
+    return registered
+
+
+def ship_champion(settings: Settings, tracker: Tracker) -> ModelVersion:
+    """Export the registry's champion, resolved by its alias, for serving: what CD builds
+    into the image. It never trains: with no champion in the registry it raises LookupError."""
+    champion = sync_champion(settings, tracker)
+    if champion is None:
+        raise LookupError(
+            "the registry has no champion: CD ships only a version that CT's promotion gate "
+            "promoted there. Point the tracker at the shared store CT writes to (params.yaml "
+            "tracking.uri, or the tracker's CI/CD variables) and run CT first."
+        )
+    return champion
+
+
+def crown(
+    settings: Settings,
+    tracker: Tracker,
+    pipeline: Pipeline,
+    metadata: model_store.ModelMetadata,
+) -> ModelVersion:
+    """Make a registered version the champion: export it first, then move the alias, so
+    that a crash in between leaves the registry on the old champion (and the next
+    `sync_champion` puts the disk back in line)."""
+    model_store.save(settings.serve.model_dir, pipeline, metadata)
+    champion = ModelVersion(metadata.name, metadata.version, metadata.run_id)
+    tracker.set_champion(champion)
+    return champion
+
+
+def rollback(settings: Settings, tracker: Tracker, version: str) -> ModelVersion:
+    """Make an earlier registered version the champion again and serve it."""
+    target = tracker.get_version(version)
+    export_champion(settings, tracker, target)
+    tracker.set_champion(target)
+    return target

@@ -1,0 +1,84 @@
+"""The train step's work: train a candidate, evaluate it against a baseline on the held-out
+split, register it in the tracker and write its reports (metrics, figures, model card)."""
+
+from __future__ import annotations
+
+import json
+
+from ..config import Settings
+from ..data import ingest
+from ..data.contract import MODEL_INPUTS, TARGET
+from ..registry import lineage, model_store, retraining
+from ..registry.champion import candidate_dir
+from ..tracking import Tracker
+from . import model_card
+from .figures import write_figures
+from .metrics import evaluate, quality_metrics
+from .train import build_baseline, features_and_target, train
+
+METRICS_FILE = "metrics.json"  # under reports_dir: the candidate's held-out metrics
+
+
+def train_candidate(settings: Settings, tracker: Tracker) -> model_store.ModelMetadata:
+    """Train, evaluate against a baseline, register a new version and write its reports."""
+    paths = ingest.ProcessedPaths.under(settings.data.processed_dir)
+    train_frame = ingest.read_processed(paths.train)
+    holdout = ingest.read_processed(paths.test)
+    figures_dir = settings.reports_dir / "figures"
+    with tracker.start_run("train") as run_id:
+        tracker.log_params(settings.model_dump(mode="json"))
+        trained = train(train_frame, settings.train, settings.seed, settings.decision)
+        evaluation = evaluate(
+            trained.pipeline,
+            holdout,
+            settings.data.sensitive_features,
+            settings.seed,
+            settings.decision,
+            settings.gate.min_group_size,
+        )
+        baseline = build_baseline().fit(*features_and_target(train_frame))
+        baseline_metrics = quality_metrics(
+            holdout[TARGET.name].to_numpy(),
+            model_store.predict_probability(baseline, holdout),
+            trained.threshold.threshold,
+            settings.decision,
+        )
+        metrics = {
+            **evaluation.metrics,
+            "cv_roc_auc_mean": trained.cv_roc_auc_mean,
+            "cv_roc_auc_std": trained.cv_roc_auc_std,
+            "cv_expected_cost_mean": trained.threshold.cost_mean,
+            "cv_expected_cost_std": trained.threshold.cost_std,
+            **{f"baseline_{name}": value for name, value in baseline_metrics.items()},
+        }
+        trained_on = lineage.describe(settings.data.raw_path, retraining.model_params(settings))
+        tracker.log_params({"model": trained.hyperparameters, "lineage": trained_on})
+        tracker.log_metrics(metrics)
+        version = tracker.register_model(
+            trained.pipeline, holdout[list(MODEL_INPUTS)].head(5), trained_on
+        )
+        metadata = model_store.ModelMetadata(
+            name=version.name,
+            version=version.version,
+            run_id=run_id,
+            model_type=trained.model_name,
+            metrics=metrics,
+            hyperparameters=trained.hyperparameters,
+            inputs=list(MODEL_INPUTS),
+            lineage=dict(version.lineage),
+        )
+        figures = write_figures(evaluation, figures_dir)
+        card = model_card.write(
+            settings.reports_dir / "model_card.md",
+            metadata,
+            evaluation,
+            baseline_metrics,
+            figures,
+            settings,
+        )
+        metrics_file = settings.reports_dir / METRICS_FILE
+        metrics_file.write_text(json.dumps(metrics, indent=2, sort_keys=True), encoding="utf-8")
+        for artifact in (figures_dir, card, metrics_file):
+            tracker.log_artifact(artifact)
+        model_store.save(candidate_dir(settings), trained.pipeline, metadata)
+    return metadata
