@@ -27,48 +27,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
+from template_spec import ROOT, Question, choice_values, load_layout, load_questions
 
-ROOT = Path(__file__).resolve().parent.parent
-OPTIONS = ROOT / "options.yml"
-LAYOUT = ROOT / "layout.yml"
 COPIER = ROOT / "copier.yml"
 COOKIECUTTER_JSON = ROOT / "template" / "cookiecutter.json"
 PRE_GEN = ROOT / "template" / "hooks" / "pre_gen_project.py"
 POST_GEN = ROOT / "template" / "hooks" / "post_gen_project.py"
 GENERATED_MARKER = "# ---- Generated from options.yml by scripts/sync_options.py"
-
-
-def load_questions() -> dict[str, dict[str, Any]]:
-    """Questions of options.yml, in order."""
-    questions = yaml.safe_load(OPTIONS.read_text(encoding="utf-8"))
-    for name, spec in questions.items():
-        if not isinstance(spec, dict) or "type" not in spec:
-            raise SystemExit(f"options.yml: question {name!r} needs a mapping with a 'type'")
-    return questions
-
-
-def load_layout() -> dict[str, Any]:
-    """layout.yml, checked against the questions it speaks of."""
-    layout: dict[str, Any] = yaml.safe_load(LAYOUT.read_text(encoding="utf-8"))
-    questions = load_questions()
-    for question, owned in layout["owns"].items():
-        values = choice_values(questions.get(question, {}))
-        if values is None:
-            raise SystemExit(f"layout.yml: owns: {question!r} is not a choice question")
-        if sorted(owned) != sorted(values):
-            raise SystemExit(
-                f"layout.yml: owns: {question} must list exactly its values {values}, "
-                f"not {list(owned)}"
-            )
-    for name, spec in layout["derived"].items():
-        if not name.startswith("__"):
-            raise SystemExit(f"layout.yml: derived value {name!r} must start with '__'")
-        if "from" in spec and sorted(spec["values"]) != sorted(
-            choice_values(questions[spec["from"]]) or []
-        ):
-            raise SystemExit(f"layout.yml: {name} must map every value of {spec['from']}")
-    return layout
 
 
 def as_text(result: str | list[str]) -> str:
@@ -103,14 +68,6 @@ def exclude_patterns(layout: dict[str, Any]) -> list[str]:
     return lines
 
 
-def choice_values(spec: dict[str, Any]) -> list[str] | None:
-    """The values of a choice question (labels dropped), or None for free text."""
-    choices = spec.get("choices")
-    if choices is None:
-        return None
-    return [str(v) for v in (choices.values() if isinstance(choices, dict) else choices)]
-
-
 STRING_LITERAL = re.compile(r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
 
 
@@ -133,7 +90,7 @@ def to_cookiecutter_namespace(text: str, names: list[str]) -> str:
     )
 
 
-def cookiecutter_json(questions: dict[str, dict[str, Any]], layout: dict[str, Any]) -> str:
+def cookiecutter_json(questions: dict[str, Question], layout: dict[str, Any]) -> str:
     names = list(questions)
     context: dict[str, Any] = {}
     prompts: dict[str, Any] = {}
@@ -159,7 +116,7 @@ def cookiecutter_json(questions: dict[str, dict[str, Any]], layout: dict[str, An
     return json.dumps(context, indent=2, ensure_ascii=False) + "\n"
 
 
-def copier_generated_block(questions: dict[str, dict[str, Any]], layout: dict[str, Any]) -> str:
+def copier_generated_block(questions: dict[str, Question], layout: dict[str, Any]) -> str:
     pairs = ", ".join(
         [f'"{name}": {name}' for name in questions]
         + [f'"{name}": ({derived_expression(spec)})' for name, spec in layout["derived"].items()]
@@ -178,7 +135,7 @@ def copier_generated_block(questions: dict[str, dict[str, Any]], layout: dict[st
     )
 
 
-def copier_yml(questions: dict[str, dict[str, Any]], layout: dict[str, Any]) -> str:
+def copier_yml(questions: dict[str, Question], layout: dict[str, Any]) -> str:
     text = COPIER.read_text(encoding="utf-8")
     head, marker, _ = text.partition(GENERATED_MARKER)
     if not marker:
@@ -186,7 +143,7 @@ def copier_yml(questions: dict[str, dict[str, Any]], layout: dict[str, Any]) -> 
     return head + copier_generated_block(questions, layout)
 
 
-def pre_gen_hook(questions: dict[str, dict[str, Any]]) -> str:
+def pre_gen_hook(questions: dict[str, Question]) -> str:
     bindings = "\n".join(f"{{%- set {name} = cookiecutter.{name} %}}" for name in questions)
     checks = "\n".join(
         f'    "{name}": {{% filter tojson %}}{spec["validator"]}{{% endfilter %}},'
@@ -252,7 +209,7 @@ for line in PATTERNS.splitlines():
 
 def expected_files() -> dict[Path, str]:
     questions = load_questions()
-    layout = load_layout()
+    layout = load_layout(questions)
     return {
         COOKIECUTTER_JSON: cookiecutter_json(questions, layout),
         COPIER: copier_yml(questions, layout),
