@@ -46,7 +46,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     module = report.nodeid.split("::")[0]
     for name, value in report.user_properties:
         if name == "combinations" and report.passed:
-            _verified[module] = _verified.get(module, 0) + int(value)
+            _verified[module] = _verified.get(module, 0) + int(str(value))
         elif name == "wall_time":
             _wall_times.append(str(value))
         elif name == "tree" and report.passed:

@@ -42,31 +42,72 @@ def append(path: Path, text: str) -> None:
 
 Plant = Callable[[Path, Path], None]  # (GitHub project, GitLab project)
 
+
+def plant_terraform_syntax_and_format(gh: Path, gl: Path) -> None:
+    append(gh / TERRAFORM / "kms.tf", 'resource "aws_kms_key" "broken" {\n')
+    replace(gl / TERRAFORM / "registry.tf", "  name                 =", "  name =")
+
+
+def plant_kubernetes_schema_and_build(gh: Path, gl: Path) -> None:
+    replace(gh / DEPLOYMENT, "readOnlyRootFilesystem: true", "readOnlyRootFs: true")
+    replace(gl / "deploy/aws/k8s/kustomization.yaml", "ingress.yaml", "missing.yaml")
+
+
+def plant_checkov_terraform_kubernetes_dockerfile(gh: Path, gl: Path) -> None:
+    replace(gh / TERRAFORM / "storage.tf", "block_public_acls       = true", "")
+    replace(gh / DEPLOYMENT, "privileged: false", "privileged: true")
+    replace(gh / "Dockerfile", "USER 10001:10001", "USER root")
+    append(gl / TERRAFORM / "kms.tf", 'resource "aws_kms_key" "broken" {\n')
+
+
+def plant_zizmor(gh: Path, gl: Path) -> None:
+    replace(
+        gh / GITHUB_DEPLOY,
+        'bash deploy/aws/deploy.sh "${IMAGE,,}"',
+        'bash deploy/aws/deploy.sh "${{ github.event.head_commit.message }}"',
+    )
+
+
+def plant_oidc(gh: Path, gl: Path) -> None:
+    replace(gh / GITHUB_DEPLOY, "      id-token: write  # OIDC", "      # no token")
+    replace(
+        gh / ".github/workflows/infra-aws.yml",
+        "          role-to-assume: ${{ vars.AWS_PLAN_ROLE_ARN }}",
+        "          aws-secret-access-key: ${{ secrets.AWS_SECRET_ACCESS_KEY }}",
+    )
+    replace(
+        gl / ".gitlab/deploy-aws.yml",
+        "deploy-aws:\n  extends: .aws-oidc\n",
+        "deploy-aws:\n",
+    )
+    # CM signs in through the repository's own composite action.
+    replace(
+        gh / ".github/actions/aws-login/action.yml",
+        "        role-to-assume:",
+        "        aws-access-key-id:",
+    )
+
+
+def plant_credentials(gh: Path, gl: Path) -> None:
+    # Assembled here so that no scanner mistakes this test for a leak.
+    append(gh / ".env.example", "AWS_ACCESS_KEY_ID=" + "AKIA" + "Q3EGRIT7EXAMPLE7" + "\n")
+    append(gl / "params.yaml", 'api_token: "' + "s3cr3t-" + "value-12345" + '"\n')
+
+
 DEFECTS: dict[str, tuple[Callable[[list[Path]], list[str]], Plant, list[str]]] = {
     "terraform-syntax-and-format": (
         cloud_checks.terraform_files,
-        lambda gh, gl: (
-            append(gh / TERRAFORM / "kms.tf", 'resource "aws_kms_key" "broken" {\n'),
-            replace(gl / TERRAFORM / "registry.tf", "  name                 =", "  name ="),
-        ),
+        plant_terraform_syntax_and_format,
         ["kms.tf: HCL does not parse", "terraform fmt -check failed", "registry.tf"],
     ),
     "kubernetes-schema-and-build": (
         cloud_checks.kubernetes_manifests,
-        lambda gh, gl: (
-            replace(gh / DEPLOYMENT, "readOnlyRootFilesystem: true", "readOnlyRootFs: true"),
-            replace(gl / "deploy/aws/k8s/kustomization.yaml", "ingress.yaml", "missing.yaml"),
-        ),
+        plant_kubernetes_schema_and_build,
         ["readOnlyRootFs", "kubectl kustomize", "missing.yaml"],
     ),
     "checkov-terraform-kubernetes-dockerfile": (
         cloud_checks.checkov,
-        lambda gh, gl: (
-            replace(gh / TERRAFORM / "storage.tf", "block_public_acls       = true", ""),
-            replace(gh / DEPLOYMENT, "privileged: false", "privileged: true"),
-            replace(gh / "Dockerfile", "USER 10001:10001", "USER root"),
-            append(gl / TERRAFORM / "kms.tf", 'resource "aws_kms_key" "broken" {\n'),
-        ),
+        plant_checkov_terraform_kubernetes_dockerfile,
         [
             "CKV_AWS_53",  # S3 bucket blocks public ACLs
             "CKV_K8S_16",  # container not privileged
@@ -76,34 +117,12 @@ DEFECTS: dict[str, tuple[Callable[[list[Path]], list[str]], Plant, list[str]]] =
     ),
     "zizmor": (
         cloud_checks.workflow_security,
-        lambda gh, gl: replace(
-            gh / GITHUB_DEPLOY,
-            'bash deploy/aws/deploy.sh "${IMAGE,,}"',
-            'bash deploy/aws/deploy.sh "${{ github.event.head_commit.message }}"',
-        ),
+        plant_zizmor,
         ["template-injection"],
     ),
     "oidc": (
         cloud_checks.cloud_ci_uses_oidc,
-        lambda gh, gl: (
-            replace(gh / GITHUB_DEPLOY, "      id-token: write  # OIDC", "      # no token"),
-            replace(
-                gh / ".github/workflows/infra-aws.yml",
-                "          role-to-assume: ${{ vars.AWS_PLAN_ROLE_ARN }}",
-                "          aws-secret-access-key: ${{ secrets.AWS_SECRET_ACCESS_KEY }}",
-            ),
-            replace(
-                gl / ".gitlab/deploy-aws.yml",
-                "deploy-aws:\n  extends: .aws-oidc\n",
-                "deploy-aws:\n",
-            ),
-            # CM signs in through the repository's own composite action.
-            replace(
-                gh / ".github/actions/aws-login/action.yml",
-                "        role-to-assume:",
-                "        aws-access-key-id:",
-            ),
-        ),
+        plant_oidc,
         [
             "job deploy talks to a cloud without OIDC",
             "job terraform handles a long-lived cloud key",
@@ -113,11 +132,7 @@ DEFECTS: dict[str, tuple[Callable[[list[Path]], list[str]], Plant, list[str]]] =
     ),
     "credentials": (
         cloud_checks.no_credentials,
-        lambda gh, gl: (
-            # Assembled here so that no scanner mistakes this test for a leak.
-            append(gh / ".env.example", "AWS_ACCESS_KEY_ID=" + "AKIA" + "Q3EGRIT7EXAMPLE7" + "\n"),
-            append(gl / "params.yaml", 'api_token: "' + "s3cr3t-" + "value-12345" + '"\n'),
-        ),
+        plant_credentials,
         [".env.example", "params.yaml"],
     ),
 }

@@ -28,6 +28,7 @@ from support.deep import (
     timed,
 )
 from support.rendering import defaults
+from support.reporting import RecordProperty
 
 pytestmark = pytest.mark.deep
 
@@ -39,7 +40,7 @@ def test_rendered_project_runs_end_to_end(
     tracker: str,
     copier_source: Path,
     tmp_path: Path,
-    record_property: pytest.RecordProperty,
+    record_property: RecordProperty,
 ) -> None:
     for tool in ("uv", "make"):
         assert shutil.which(tool), f"the deep tests need `{tool}` on PATH"

@@ -31,6 +31,7 @@ from support.deep import (
     run,
 )
 from support.rendering import defaults
+from support.reporting import RecordProperty
 
 pytestmark = pytest.mark.deep
 
@@ -93,7 +94,7 @@ def container_environment(project: Path) -> tuple[dict[str, str], str]:
 
 
 def test_the_api_logs_to_the_bucket_and_monitor_reads_it_back(
-    copier_source: Path, tmp_path: Path, record_property: pytest.RecordProperty
+    copier_source: Path, tmp_path: Path, record_property: RecordProperty
 ) -> None:
     answers = {**defaults(), "cloud": "aws", "tracker": "none", "ci": "none"}
     project, env, cli, package = installed_project(copier_source, answers, tmp_path / "project")

@@ -21,16 +21,25 @@ import sys
 import time
 import tomllib
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 
 from support import cloud_cli_stand_in
 from support.deep import project_env, require_interpreter, run
 from support.rendering import defaults, render_copier
+from support.reporting import RecordProperty
 
 pytestmark = pytest.mark.deep
 
-CLOUDS = {
+
+class CloudTraining(TypedDict):
+    target: str  # the make target
+    outputs: dict[str, str]  # what `terraform output -raw <name>` prints
+    results: str  # where the job leaves its outputs, inside the stand-in storage (a glob)
+
+
+CLOUDS: dict[str, CloudTraining] = {
     "gcp": {
         "target": "gcp-train",
         "outputs": {
@@ -73,7 +82,7 @@ def stand_ins(directory: Path) -> Path:
 
 @pytest.mark.parametrize("cloud", sorted(CLOUDS))
 def test_cloud_training_target_trains_from_the_bucket(
-    cloud: str, copier_source: Path, tmp_path: Path, record_property: pytest.RecordProperty
+    cloud: str, copier_source: Path, tmp_path: Path, record_property: RecordProperty
 ) -> None:
     spec = CLOUDS[cloud]
     answers = {**defaults(), "cloud": cloud, "tracker": "none", "ci": "github"}

@@ -34,6 +34,7 @@ from support.deep import (
     timed,
 )
 from support.rendering import defaults
+from support.reporting import RecordProperty
 
 pytestmark = pytest.mark.deep
 
@@ -108,7 +109,7 @@ def test_tracker_project_runs_end_to_end(
     tracker: str,
     copier_source: Path,
     tmp_path: Path,
-    record_property: pytest.RecordProperty,
+    record_property: RecordProperty,
 ) -> None:
     for tool in ("uv", "make", "git"):
         assert shutil.which(tool), f"the deep tests need `{tool}` on PATH"

@@ -67,7 +67,7 @@ def test_every_test_is_collected_by_a_job_of_the_template_ci() -> None:
 
 def imported_modules(path: Path) -> set[str]:
     """The top-level names of the modules a file imports."""
-    names = set()
+    names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             names.update(alias.name.split(".")[0] for alias in node.names)

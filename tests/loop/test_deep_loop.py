@@ -16,6 +16,7 @@ import pytest
 
 from support.deep import installed_project, timed
 from support.rendering import defaults
+from support.reporting import RecordProperty
 
 pytestmark = pytest.mark.deep
 
@@ -24,7 +25,7 @@ RECOVERY = 0.1  # how far live ROC AUC must climb back above its low under drift
 
 
 def test_simulated_loop_retrains_and_recovers_after_drift(
-    copier_source: Path, tmp_path: Path, record_property: pytest.RecordProperty
+    copier_source: Path, tmp_path: Path, record_property: RecordProperty
 ) -> None:
     project, env, _, _ = installed_project(copier_source, defaults(), tmp_path / "project")
     timed(["make", "simulate"], project, env, record_property, "default: make simulate")

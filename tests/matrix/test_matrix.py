@@ -37,6 +37,7 @@ from support.rendering import (
     shards,
     structural_questions,
 )
+from support.reporting import RecordProperty
 
 SHARDS = 12
 
@@ -119,7 +120,7 @@ def structural_fingerprint(project: Path, answers: dict[str, str]) -> str:
 
 @pytest.mark.parametrize("shard", range(SHARDS), ids=lambda i: f"shard{i + 1}of{SHARDS}")
 def test_every_combination_renders_and_passes_static_checks(
-    shard: int, copier_source: Path, tmp_path: Path, record_property: pytest.RecordProperty
+    shard: int, copier_source: Path, tmp_path: Path, record_property: RecordProperty
 ) -> None:
     projects = []
     problems: list[str] = []

@@ -23,6 +23,7 @@ import pytest
 
 from support.deep import installed_project
 from support.rendering import defaults
+from support.reporting import RecordProperty
 
 pytestmark = pytest.mark.deep
 
@@ -226,7 +227,7 @@ def test_mutants_are_unique_and_name_their_item() -> None:
 
 
 def test_the_rendered_suite_kills_every_mutant(
-    copier_source: Path, tmp_path: Path, record_property: pytest.RecordProperty
+    copier_source: Path, tmp_path: Path, record_property: RecordProperty
 ) -> None:
     start = time.perf_counter()
     project, env, _, package = installed_project(copier_source, defaults(), tmp_path / "project")

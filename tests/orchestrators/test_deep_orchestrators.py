@@ -30,6 +30,7 @@ import pytest
 
 from support.deep import installed_project, run, timed
 from support.rendering import defaults
+from support.reporting import RecordProperty
 
 pytestmark = pytest.mark.deep
 
@@ -56,7 +57,7 @@ def test_orchestrator_runs_the_pipeline(
     orchestrator: str,
     copier_source: Path,
     tmp_path: Path,
-    record_property: pytest.RecordProperty,
+    record_property: RecordProperty,
 ) -> None:
     for tool in ("uv", "make", "du"):
         assert shutil.which(tool), f"the deep tests need `{tool}` on PATH"

@@ -8,6 +8,7 @@ Cosmetic questions keep their defaults here: the matrix covers them.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from support.rendering import (
     structural_combinations,
     tree_bytes,
 )
+from support.reporting import RecordProperty
 
 SHARDS = 8
 COPIER_ONLY = (".copier-answers.yml",)
@@ -26,10 +28,10 @@ COPIER_ONLY = (".copier-answers.yml",)
 @pytest.mark.parametrize("shard", range(SHARDS), ids=lambda i: f"shard{i + 1}of{SHARDS}")
 def test_copier_and_cookiecutter_render_identical_trees(
     shard: int,
-    cookies,  # pytest-cookies' fixture; its type is not public
+    cookies: Any,  # pytest-cookies' fixture; its type is not public
     copier_source: Path,
     tmp_path: Path,
-    record_property: pytest.RecordProperty,
+    record_property: RecordProperty,
 ) -> None:
     mismatches = []
     combinations = shards(structural_combinations(), SHARDS)[shard]

@@ -22,6 +22,7 @@ import copier
 import pytest
 
 from support.rendering import choices, defaults, python_env
+from support.reporting import RecordProperty
 
 pytestmark = pytest.mark.deep
 
@@ -44,7 +45,7 @@ def lock(directory: Path) -> tuple[Path, int, str]:
 
 
 def test_every_rendered_dependency_set_resolves(
-    copier_source: Path, tmp_path: Path, record_property: pytest.RecordProperty
+    copier_source: Path, tmp_path: Path, record_property: RecordProperty
 ) -> None:
     start = time.perf_counter()
     renders: dict[bytes, list[str]] = {}

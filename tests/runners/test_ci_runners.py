@@ -45,6 +45,7 @@ import yaml
 
 from support.gitlab_yaml import GitLabDumper, GitLabLoader
 from support.rendering import OFFLINE_ENV, python_env, render_copier
+from support.reporting import RecordProperty
 
 pytestmark = pytest.mark.deep
 
@@ -190,7 +191,7 @@ def listed_jobs(project: Path, env: dict[str, str]) -> set[tuple[str, str]]:
 
 
 def load(path: Path) -> dict[str, Any]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data: dict[Any, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
     if True in data:  # YAML 1.1 reads the key `on` as true
         data["on"] = data.pop(True)
     return data
@@ -224,8 +225,9 @@ def mark_not_run(project: Path) -> list[str]:
         data = load(path)
         for (_, job, label), message in wanted.items():
             steps = data["jobs"][job]["steps"]
-            (index,) = [i for i, s in enumerate(steps) if step_label(s) == label] or [None]
-            assert index is not None, f"{name}:{job} has no step {label!r} any more"
+            found = [i for i, s in enumerate(steps) if step_label(s) == label]
+            assert found, f"{name}:{job} has no step {label!r} any more"
+            (index,) = found
             unconditional = "if" not in steps[index]
             steps[index] = {k: v for k, v in steps[index].items() if k in ("id", "if")}
             steps[index] |= {"name": label, "run": "echo " + shlex.quote(message)}
@@ -432,7 +434,7 @@ def champion_in(store: Path) -> tuple[str, int]:
 
 
 def test_rendered_workflows_pass_under_act(
-    github_renders: dict[str, Path], tmp_path: Path, record_property: pytest.RecordProperty
+    github_renders: dict[str, Path], tmp_path: Path, record_property: RecordProperty
 ) -> None:
     env = runner_env()
     store = tmp_path / "store"
@@ -704,8 +706,9 @@ def mark_gitlab_environment_limited(project: Path) -> list[str]:
             if file != name:
                 continue
             script = data[job]["script"]
-            (index,) = [i for i, line in enumerate(script) if line.startswith(start)] or [None]
-            assert index is not None, f"{file}:{job} has no line starting {start!r} any more"
+            found = [i for i, line in enumerate(script) if line.startswith(start)]
+            assert found, f"{file}:{job} has no line starting {start!r} any more"
+            (index,) = found
             first = not any(r.startswith(f"{job}: ") for r in replaced)
             script[index] = "echo " + shlex.quote(f"environment-limited: {start}: {reason}")
             if first:
@@ -757,7 +760,7 @@ def test_every_gitlab_pipeline_has_its_jobs_and_each_is_accounted_for(
 
 
 def test_rendered_gitlab_pipelines_pass_under_gitlab_ci_local(
-    gitlab_render: Path, tmp_path: Path, record_property: pytest.RecordProperty
+    gitlab_render: Path, tmp_path: Path, record_property: RecordProperty
 ) -> None:
     """CT, CM (cm-monitor hands DRIFT to cm-retrain through a dotenv report), CD's champion
     job and the GCP jobs, for real. No --shell-isolation: it wipes a job's outputs before
@@ -771,7 +774,7 @@ def test_rendered_gitlab_pipelines_pass_under_gitlab_ci_local(
     # The shell executor runs the jobs in the project directory itself.
     shared += [f"CI_PROJECT_DIR={gitlab_render}"]
     started = time.monotonic()
-    outputs = []
+    outputs: list[str] = []
     versions_before_cd = None
     for variables, jobs in GITLAB_RUNS:
         if "champion" in jobs:

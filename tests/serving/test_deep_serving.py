@@ -34,6 +34,7 @@ from support.deep import (
     run,
 )
 from support.rendering import defaults
+from support.reporting import RecordProperty
 
 pytestmark = pytest.mark.deep
 
@@ -127,7 +128,7 @@ def wrk_load(
 def test_api_survives_fuzzing_and_load(
     copier_source: Path,
     tmp_path: Path,
-    record_property: pytest.RecordProperty,
+    record_property: RecordProperty,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Every worker process imports the scientific stack and loads the model: on a busy

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from support.rendering import OFFLINE_ENV, python_env, render_copier
+from support.reporting import RecordProperty
 
 DRIFT_EXIT_CODE = 3
 READY_TIMEOUT = 90  # seconds for the API to load the champion and answer /ready
@@ -63,7 +64,7 @@ def timed(
     command: Sequence[str],
     project: Path,
     env: Mapping[str, str],
-    record_property: pytest.RecordProperty,
+    record_property: RecordProperty,
     label: str,
 ) -> float:
     start = time.perf_counter()

@@ -17,8 +17,9 @@ from typing import Any
 import copier
 
 import template_spec
-from template_spec import ROOT, Question
+from template_spec import Question
 
+ROOT = template_spec.ROOT
 TEMPLATE = ROOT / "template"
 
 # Choice questions that only change file *contents* (a version string, a licence text).

@@ -28,6 +28,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import copier
 import pytest
@@ -151,9 +152,19 @@ def render(releases: Releases, answers: dict[str, str], destination: Path, ref: 
     return destination
 
 
-def update(project: Path, **kwargs: object) -> None:
+def update(
+    project: Path, data: dict[str, str] | None = None, conflict: Literal["inline", "rej"] = "inline"
+) -> None:
     """`copier update --defaults [--data k=v ...]`: to the newest release, no --trust."""
-    copier.run_update(project, defaults=True, overwrite=True, quiet=True, unsafe=False, **kwargs)
+    copier.run_update(
+        project,
+        data=data,
+        conflict=conflict,
+        defaults=True,
+        overwrite=True,
+        quiet=True,
+        unsafe=False,
+    )
 
 
 def insert_after_first_line(text: str, line: str) -> str:
@@ -558,7 +569,8 @@ def test_github_job_opens_one_issue_per_newer_release(
         env = {"TITLE": newer, "BODY": issue["env"]["BODY"], "GH_LOG": str(log)}
         result = run_script(issue["run"], project, shims, {**env, "GH_EXISTING": existing})
         assert result.returncode == 0, result.stdout + result.stderr
-        return json.loads(log.read_text().splitlines()[-1])
+        reported: list[str] = json.loads(log.read_text().splitlines()[-1])
+        return reported
 
     newer = title()
     assert newer == f"Template update available: {OLD[1:]} -> {NEW[1:]}"
