@@ -21,13 +21,22 @@ Usage: python scripts/sync_options.py [--check]
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
-from template_spec import ROOT, Question, choice_values, load_layout, load_questions
+from template_spec import (
+    PROJECT_TEMPLATE,
+    ROOT,
+    Question,
+    choice_values,
+    load_layout,
+    load_questions,
+    matches,
+)
 
 COPIER = ROOT / "copier.yml"
 COOKIECUTTER_JSON = ROOT / "template" / "cookiecutter.json"
@@ -50,8 +59,17 @@ def derived_expression(spec: dict[str, Any]) -> str:
     return f"{{{mapping}}}[{spec['from']}]"
 
 
+def chosen_in(question: str, values: list[str], negate: bool = False) -> str:
+    """`cookiecutter.<question>` is one of `values` (or, negated, none of them)."""
+    if len(values) == 1:
+        return f"cookiecutter.{question} {'!=' if negate else '=='} {values[0]!r}"
+    listed = "[" + ", ".join(map(repr, values)) + "]"
+    return f"cookiecutter.{question} {'not in' if negate else 'in'} {listed}"
+
+
 def exclude_patterns(layout: dict[str, Any]) -> list[str]:
-    """`_exclude` lines: fixed ignores, then each owned path unless its owner is chosen."""
+    """`_exclude` lines: fixed ignores, each owned path unless its owner is chosen, then the
+    directories that exclusion would leave empty."""
     lines = [str(p) for p in layout["ignore"]]
     for question, owned in layout["owns"].items():
         owners: dict[str, list[str]] = {}
@@ -59,12 +77,64 @@ def exclude_patterns(layout: dict[str, Any]) -> list[str]:
             for path in paths:
                 owners.setdefault(str(path), []).append(str(value))
         for path, values in owners.items():
-            test = (
-                f"!= {values[0]!r}"
-                if len(values) == 1
-                else "not in [" + ", ".join(map(repr, values)) + "]"
+            lines.append(
+                f"{{% if {chosen_in(question, values, negate=True)} %}}{path}{{% endif %}}"
             )
-            lines.append(f"{{% if cookiecutter.{question} {test} %}}{path}{{% endif %}}")
+    return lines + emptied_directories(layout)
+
+
+# When a file exists: for each question that owns it (or one of its directories), the values
+# under which it does. Empty: a shared file, rendered whatever the answers.
+Presence = frozenset[tuple[str, tuple[str, ...]]]
+
+
+def presence(layout: dict[str, Any], relative: str) -> Presence:
+    owners: dict[str, list[str]] = {}
+    for question, owned in layout["owns"].items():
+        for value, paths in owned.items():
+            if any(matches(str(path), relative) for path in paths):
+                owners.setdefault(question, []).append(str(value))
+    return frozenset((question, tuple(values)) for question, values in owners.items())
+
+
+def emptied_directories(layout: dict[str, Any]) -> list[str]:
+    """`_exclude` lines for the template directories whose every file belongs to answers
+    (e.g. orchestration/, the orchestrators' places): each is excluded when none of its
+    files is rendered, so that no render holds an empty directory. Both engines exclude
+    a path without touching its parent; this is where the parent goes too."""
+    ignored = [str(p) for p in layout["ignore"]]
+    files = [
+        path.relative_to(PROJECT_TEMPLATE).as_posix()
+        for path in sorted(PROJECT_TEMPLATE.rglob("*"))
+        if path.is_file()
+        and not any(fnmatch.fnmatchcase(part, p) for part in path.parts for p in ignored)
+    ]
+    directories = sorted(
+        {"/".join(f.split("/")[:n]) for f in files for n in range(1, f.count("/") + 1)}
+    )
+    lines = []
+    for directory in directories:
+        if "{" in directory:  # a name the answers render (src/<package>): shared code
+            continue
+        below = {presence(layout, f) for f in files if f.startswith(directory + "/")}
+        if presence(layout, directory) in below:  # a file exists whenever the directory does
+            continue
+        questions = {question for condition in below for question, _ in condition}
+        if all(len(condition) == 1 for condition in below) and len(questions) == 1:
+            (question,) = questions
+            order = list(layout["owns"][question])
+            values = sorted({v for ((_, vs),) in below for v in vs}, key=order.index)
+            test = chosen_in(question, values, negate=True)
+        else:
+            test = (
+                "not ("
+                + " or ".join(
+                    "(" + " and ".join(chosen_in(q, list(vs)) for q, vs in sorted(c)) + ")"
+                    for c in sorted(below, key=sorted)
+                )
+                + ")"
+            )
+        lines.append(f"{{% if {test} %}}/{directory}{{% endif %}}")
     return lines
 
 

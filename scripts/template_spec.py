@@ -8,6 +8,7 @@ layout.yml must declare. It needs PyYAML and nothing else of the repository.
 
 from __future__ import annotations
 
+import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 OPTIONS = ROOT / "options.yml"
 LAYOUT = ROOT / "layout.yml"
+PROJECT_TEMPLATE = ROOT / "template" / "{{cookiecutter.project_slug}}"
 
 # A question as options.yml writes it (Copier's format: type, help, default, choices, ...).
 Question = dict[str, Any]
@@ -31,6 +33,13 @@ def choice_values(spec: Question) -> list[str] | None:
     if choices is None:
         return None
     return [str(v) for v in (choices.values() if isinstance(choices, dict) else choices)]
+
+
+def matches(pattern: str, relative: str) -> bool:
+    """gitignore-style, as `_exclude` reads layout.yml's paths: the pattern names the path
+    or one of its parent directories."""
+    parts = relative.split("/")
+    return any(fnmatch.fnmatchcase("/".join(parts[:n]), pattern) for n in range(1, len(parts) + 1))
 
 
 def load_questions() -> dict[str, Question]:

@@ -1,4 +1,4 @@
-"""The cloud checks (cloud_checks.py) catch what they claim to: each is shown the renders of
+"""The cloud checks (support/cloud_checks.py) catch what they claim to: each is shown the renders of
 cloud=aws (GitHub and GitLab) clean, then with defects planted, and must name every one.
 
 Without this, a check that silently checks nothing (no file matched, a tool that exits 0

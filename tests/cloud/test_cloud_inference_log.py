@@ -1,6 +1,6 @@
 """With a cloud, the inference log goes to its bucket: what each cloud's render promises,
 read from the render itself (Terraform, Kubernetes overlays, Make targets, CI, the
-project's dependencies). tests/test_deep_cloud_log.py runs the AWS round trip for real.
+project's dependencies). tests/deep/test_deep_cloud_log.py runs the AWS round trip for real.
 
 Per cloud: the serving image can write the URL (fsspec's filesystem package for its scheme
 is a runtime dependency); the serving identity may create objects under the bucket's

@@ -1,6 +1,6 @@
 """What deploy/gcp and deploy/azure promise (their README tables, the issue's security
 bar), read from the rendered Terraform itself: every combination of CI provider, since the
-CI identities differ per provider. checkov covers the generic rules (tests/cloud_checks.py);
+CI identities differ per provider. checkov covers the generic rules (tests/support/cloud_checks.py);
 these are the promises it has no rule for, such as CMEK on every GCP store, probes on the
 API's own endpoints, Key Vault in RBAC mode or no key-based identity anywhere.
 """

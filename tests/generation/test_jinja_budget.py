@@ -6,6 +6,12 @@
 * Files every project shares branch on what a choice *means* (layout.yml's derived values,
   `cookiecutter.__x`), never on a tool question directly, and on each question at most once.
   Files that belong to one answer (layout.yml `owns`) are that tool's own business.
+* The content questions (rendering.COSMETIC: the Python version, the licence) are the
+  exception, by rule: they choose text, never files or tools, so a shared file may branch
+  on them directly and as often as its text needs (LICENSE holds the four licences).
+* Whether a file exists is layout.yml's business alone: no template path carries a Jinja
+  condition in its name, except Copier's answers file, whose name is Copier's own setting
+  (`_copier_conf.answers_file`, absent under Cookiecutter).
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ EXPRESSION = re.compile(r"{{(.*?)}}", re.DOTALL)
 NAME = re.compile(r"cookiecutter\.(\w+)")
 # The one import that chooses an adapter.
 SELECTION_IMPORT = "src/{{cookiecutter.project_slug}}/tracking/__init__.py"
+# The one conditional name: Copier writes its answers file under the name it is configured
+# with, and Cookiecutter (which has no `_copier_conf`) writes none.
+ANSWERS_FILE = "{% if _copier_conf is defined %}{{ _copier_conf.answers_file }}{% endif %}"
 
 
 def tool_questions() -> set[str]:
@@ -84,7 +93,8 @@ def test_shared_files_branch_on_derived_values_at_most_once_per_question() -> No
             e for e in EXPRESSION.findall(text) if " if " in e
         ]
         for condition in conditions:
-            names = set(NAME.findall(condition))
+            # Content questions choose text, not tools: the rule above allows them.
+            names = set(NAME.findall(condition)) - set(COSMETIC)
             problems += [
                 f"{relative}: branches on the question {n!r}, not on what it means (a "
                 f"derived value in layout.yml)"
@@ -100,10 +110,27 @@ def test_shared_files_branch_on_derived_values_at_most_once_per_question() -> No
     assert not problems, "\n".join(problems)
 
 
+def test_whether_a_file_exists_is_declared_in_layout_yml_only() -> None:
+    """One mechanism for conditional files: layout.yml `owns` (which generates `_exclude`
+    and the post-gen hook); no name in the template tree carries a condition of its own,
+    and the content questions own no paths."""
+    conditional = sorted(
+        path.relative_to(PROJECT).as_posix()
+        for path in PROJECT.rglob("*")
+        if "{%" in path.name and path.name != ANSWERS_FILE
+    )
+    assert not conditional, f"declare these in layout.yml `owns` instead: {conditional}"
+    assert (PROJECT / ANSWERS_FILE).is_file()
+    assert not set(COSMETIC) & set(layout()["owns"]), "a content question owns paths"
+
+
 def test_the_checks_see_the_template() -> None:
     """The budget tests read real files: the project's tree and a known shared file."""
     files = dict(template_files())
     assert SELECTION_IMPORT in files
     assert "README.md" in files
     assert not owned("README.md")
+    # A shared file that branches on a content question, as the rule allows.
+    assert not owned("LICENSE")
+    assert "{% elif cookiecutter.license ==" in files["LICENSE"]
     assert owned("src/{{cookiecutter.project_slug}}/tracking/mlflow_tracker/tracker.py")

@@ -6,10 +6,11 @@ another answer, e.g. a GitLab file needs ci=gitlab). Then:
 
 * every path the value owns is rendered, and none is rendered for a value that does not
   own it (the declaration drives `_exclude` and the hook; this proves the result);
-* a value is hollow when it renders no path of its own (one no other value of the
-  question renders). The values still hollow are listed in layout.yml `hollow`, a ratchet:
-  a listed value that is no longer hollow, or an unlisted one that is, fails the test;
-* while a value is hollow, its help text says so, in options.yml and in the docs.
+* no value is hollow: each renders a path of its own (one no other value of the question
+  renders), except those layout.yml lists under `nothing` (a value meaning "no tool"),
+  which render none of the others' paths;
+* no render holds an empty directory (excluding a tool's place takes its emptied parent too);
+* and no document claims a choice is not implemented yet.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from support.rendering import (
     ROOT,
     choices,
     defaults,
+    empty_directories,
     layout,
     matches,
     questions,
@@ -39,15 +41,8 @@ def owned(question: str) -> dict[str, list[str]]:
 
 
 def exclusive(question: str, value: str) -> list[str]:
-    """The paths only `value` owns among the values of its question. A hollow value's
-    paths (the fallback it renders until its own place lands) take nothing from the others."""
-    hollow = set(layout()["hollow"])
-    others = {
-        p
-        for v, paths in owned(question).items()
-        if v != value and (f"{question}={value}" in hollow or f"{question}={v}" not in hollow)
-        for p in paths
-    }
+    """The paths only `value` owns among the values of its question."""
+    others = {p for v, paths in owned(question).items() if v != value for p in paths}
     return [p for p in owned(question)[value] if p not in others]
 
 
@@ -93,7 +88,7 @@ def render(copier_source: Path, tmp_path_factory: pytest.TempPathFactory) -> Ren
 def test_the_declaration_covers_every_value_of_the_questions_it_names() -> None:
     for question, values in layout()["owns"].items():
         assert sorted(values) == sorted(choices(question)), question
-    for entry in layout()["hollow"] + layout()["nothing"]:
+    for entry in layout()["nothing"]:
         question, _, value = entry.partition("=")
         assert value in choices(question), f"layout.yml names an unknown value: {entry}"
 
@@ -121,13 +116,17 @@ def hollow_values(render: Renders) -> set[str]:
     }
 
 
-def test_no_choice_is_hollow_except_the_listed_ones(render: Renders) -> None:
+def test_no_choice_is_hollow(render: Renders) -> None:
+    """Every value renders a path of its own, and no render leaves an empty directory
+    (the renders are those of every value of every question)."""
     hollow = hollow_values(render) - set(layout()["nothing"])
-    listed = set(layout()["hollow"])
-    assert not listed - hollow, (
-        f"no longer hollow, delete from layout.yml `hollow`: {sorted(listed - hollow)}"
-    )
-    assert not hollow - listed, f"render nothing of their own: {sorted(hollow - listed)}"
+    assert not hollow, f"render nothing of their own: {sorted(hollow)}"
+    empty = {
+        f"{project.name}: {directory}"
+        for project in render.done.values()
+        for directory in empty_directories(project)
+    }
+    assert not empty, f"empty directories: {sorted(empty)}"
 
 
 def test_values_that_mean_no_tool_render_no_tool(render: Renders) -> None:
@@ -149,18 +148,13 @@ def help_texts(question: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("document", ["options.yml", "README.md", "docs/questions.md"])
-def test_hollow_values_say_they_are_not_implemented_yet(document: str) -> None:
+def test_no_document_says_a_choice_is_not_implemented_yet(document: str) -> None:
+    """Every choice renders its own files (above), so a help text or a page that still says
+    one is missing is out of date."""
     text = (ROOT / document).read_text(encoding="utf-8")
-    lines = [line for line in text.splitlines() if NOT_YET in line.lower()]
-    for entry in layout()["hollow"]:
-        question, _, value = entry.partition("=")
-        if document == "options.yml":
-            assert NOT_YET in help_texts(question)[value], f"options.yml: {entry} label"
-        else:
-            assert any(f"`{value}`" in line or value in line for line in lines), (
-                f"{document}: no line says {entry} is {NOT_YET}"
-            )
-    for line in lines:  # and nothing else claims to be missing
-        assert any(e.partition("=")[2] in line for e in layout()["hollow"]), (
-            f"{document}: '{NOT_YET}' on a line that names no hollow value: {line}"
-        )
+    stale = [line for line in text.splitlines() if NOT_YET in line.lower()]
+    assert not stale, f"{document}: {stale}"
+    if document == "options.yml":
+        for question in layout()["owns"]:
+            labels = help_texts(question).values()
+            assert not [label for label in labels if NOT_YET in label.lower()], question

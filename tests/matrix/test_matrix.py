@@ -8,7 +8,7 @@ once (pairwise coverage; the full 4,032-product would cost twelve times as long 
 content-only variations). A question added to options.yml joins the product unaided.
 
 The combinations are split into shards; each shard renders its projects in-process and
-runs every validator CLI once over all of them (see static_checks.py).
+runs every validator CLI once over all of them (see support/static_checks.py).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from support.rendering import (
     choice_questions,
     choices,
     combination_id,
+    empty_directories,
     matrix,
     pairs,
     render_copier,
@@ -129,6 +130,7 @@ def test_every_combination_renders_and_passes_static_checks(
         project = render_copier(copier_source, answers, tmp_path / combination_id(combination))
         projects.append(project)
         problems += foreign_tool_files(project, answers)
+        problems += [f"{project.name}: empty directory {d}" for d in empty_directories(project)]
         record_property("tree", structural_fingerprint(project, answers))
     problems += check_all(projects)
     record_property("combinations", len(projects))

@@ -12,7 +12,8 @@ with uv (the `orchestrator` dependency group comes with `dev`), then
 * run the project's strict type checks, which cover the orchestration code (ruff checks
   every render in test_matrix.py).
 
-The rest of the project's suite is the same for every orchestrator and runs in test_deep.py.
+The rest of the project's suite is the same for every orchestrator and runs in
+tests/deep/test_deep.py.
 The cluster-facing halves (Kubernetes pods, work pools, recurring runs, launch plans) need a
 cluster or a server and are checked statically by the same rendered tests. Install and run
 wall times and the environment size of each project appear in the summary.

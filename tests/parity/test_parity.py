@@ -14,6 +14,7 @@ import pytest
 
 from support.rendering import (
     combination_id,
+    empty_directories,
     render_copier,
     shards,
     structural_combinations,
@@ -43,6 +44,9 @@ def test_copier_and_cookiecutter_render_identical_trees(
         assert baked.exit_code == 0
         copied = render_copier(copier_source, answers, tmp_path / combination_id(answers))
         assert (copied / ".copier-answers.yml").is_file()
+        for engine, project in (("cookiecutter", Path(baked.project_path)), ("copier", copied)):
+            if empty := empty_directories(project):
+                mismatches.append(f"{combination_id(answers)}: {engine} left empty {empty}")
         by_cookiecutter = tree_bytes(Path(baked.project_path))
         by_copier = tree_bytes(copied, ignore=COPIER_ONLY)
         if by_cookiecutter != by_copier:

@@ -18,7 +18,7 @@ script lines (GitLab) are named below with their reason; the test replaces each 
 of that reason in the working tree (the commit the jobs check out is untouched) and asserts
 that every name still matches a step, so the list cannot rot. Everything else runs and must
 pass. Every job of every render is run here or named with its reason: covered (the same job
-runs in another render here, or by tests/test_deep.py) or environment-limited.
+runs in another render here, or by tests/deep/test_deep.py) or environment-limited.
 
 The renders are committed without uv.lock, as a new project's first push is: the jobs that
 ran prove that the first push passes. One uv cache serves every render and runner.
@@ -104,8 +104,8 @@ ENVIRONMENT_LIMITED_STEPS = {
 }
 # Steps that do not run here because another test runs the same command on the same render.
 COVERED_STEPS = {
-    ("ci.yml", "test", "make test"): "tests/test_deep.py runs `make test` on this same default "
-    "render; running the project's whole suite twice would double the tier's time",
+    ("ci.yml", "test", "make test"): "tests/deep/test_deep.py runs `make test` on this same "
+    "default render; running the project's whole suite twice would double the tier's time",
 }
 # Repository variables the cloud workflows read (their READMEs list them), shaped as
 # `terraform output` gives them.
@@ -594,9 +594,9 @@ GITLAB_RUNS = (
     (MERGE_REQUEST, ("terraform-gcp",)),
 )
 GITLAB_COVERED = {
-    "lint": "tests/test_deep.py runs its commands (ruff, mypy) on the default render; the "
+    "lint": "tests/deep/test_deep.py runs its commands (ruff, mypy) on the default render; the "
     "job's wiring (.uv: the first-push lock, uv sync) is that of the jobs that run here",
-    "test": "tests/test_deep.py runs the project's tests on the default render; same wiring",
+    "test": "tests/deep/test_deep.py runs the project's tests on the default render; same wiring",
     "pipeline": "extends .train as ct-train does, which runs here; its rules are checked "
     "by the pipeline listing",
 }

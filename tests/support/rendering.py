@@ -4,7 +4,6 @@ options.yml and layout.yml are read by scripts/template_spec.py, as the generato
 
 from __future__ import annotations
 
-import fnmatch
 import itertools
 import os
 import shutil
@@ -63,11 +62,7 @@ def layout() -> dict[str, Any]:
     return template_spec.load_layout(questions())
 
 
-def matches(pattern: str, relative: str) -> bool:
-    """gitignore-style, as `_exclude` reads layout.yml's paths: the pattern names the path
-    or one of its parent directories."""
-    parts = relative.split("/")
-    return any(fnmatch.fnmatchcase("/".join(parts[:n]), pattern) for n in range(1, len(parts) + 1))
+matches = template_spec.matches
 
 
 def choices(name: str) -> list[str]:
@@ -146,6 +141,15 @@ def render_copier(source: Path, answers: Mapping[str, str], destination: Path) -
 
 def rendered_files(project: Path) -> list[Path]:
     return sorted(p for p in project.rglob("*") if p.is_file())
+
+
+def empty_directories(project: Path) -> list[str]:
+    """Directories of a render that hold nothing (git would not even keep them)."""
+    return sorted(
+        p.relative_to(project).as_posix()
+        for p in project.rglob("*")
+        if p.is_dir() and not any(p.iterdir())
+    )
 
 
 def tree_bytes(project: Path, ignore: tuple[str, ...] = ()) -> dict[str, bytes]:
