@@ -18,10 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import copier
-import yaml
 from cookiecutter.main import cookiecutter
 
-ROOT = Path(__file__).resolve().parent.parent
+from template_spec import ROOT, choice_values, load_questions
 
 
 def timed(action: Callable[[], None], repeat: int) -> list[float]:
@@ -57,8 +56,11 @@ def main() -> int:
         cookiecutter_s = timed(render_cookiecutter, args.repeat)
         files = sum(1 for p in (work / "cp0").rglob("*") if p.is_file())
 
-    questions = yaml.safe_load((ROOT / "options.yml").read_text(encoding="utf-8"))
-    sizes = {n: len(q["choices"]) for n, q in questions.items() if "choices" in q}
+    sizes = {
+        name: len(values)
+        for name, spec in load_questions().items()
+        if (values := choice_values(spec)) is not None
+    }
     print(
         json.dumps(
             {

@@ -21,54 +21,28 @@ Usage: python scripts/sync_options.py [--check]
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
+from template_spec import (
+    PROJECT_TEMPLATE,
+    ROOT,
+    Question,
+    choice_values,
+    load_layout,
+    load_questions,
+    matches,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-OPTIONS = ROOT / "options.yml"
-LAYOUT = ROOT / "layout.yml"
 COPIER = ROOT / "copier.yml"
 COOKIECUTTER_JSON = ROOT / "template" / "cookiecutter.json"
 PRE_GEN = ROOT / "template" / "hooks" / "pre_gen_project.py"
 POST_GEN = ROOT / "template" / "hooks" / "post_gen_project.py"
 GENERATED_MARKER = "# ---- Generated from options.yml by scripts/sync_options.py"
-
-
-def load_questions() -> dict[str, dict[str, Any]]:
-    """Questions of options.yml, in order."""
-    questions = yaml.safe_load(OPTIONS.read_text(encoding="utf-8"))
-    for name, spec in questions.items():
-        if not isinstance(spec, dict) or "type" not in spec:
-            raise SystemExit(f"options.yml: question {name!r} needs a mapping with a 'type'")
-    return questions
-
-
-def load_layout() -> dict[str, Any]:
-    """layout.yml, checked against the questions it speaks of."""
-    layout: dict[str, Any] = yaml.safe_load(LAYOUT.read_text(encoding="utf-8"))
-    questions = load_questions()
-    for question, owned in layout["owns"].items():
-        values = choice_values(questions.get(question, {}))
-        if values is None:
-            raise SystemExit(f"layout.yml: owns: {question!r} is not a choice question")
-        if sorted(owned) != sorted(values):
-            raise SystemExit(
-                f"layout.yml: owns: {question} must list exactly its values {values}, "
-                f"not {list(owned)}"
-            )
-    for name, spec in layout["derived"].items():
-        if not name.startswith("__"):
-            raise SystemExit(f"layout.yml: derived value {name!r} must start with '__'")
-        if "from" in spec and sorted(spec["values"]) != sorted(
-            choice_values(questions[spec["from"]]) or []
-        ):
-            raise SystemExit(f"layout.yml: {name} must map every value of {spec['from']}")
-    return layout
 
 
 def as_text(result: str | list[str]) -> str:
@@ -85,8 +59,17 @@ def derived_expression(spec: dict[str, Any]) -> str:
     return f"{{{mapping}}}[{spec['from']}]"
 
 
+def chosen_in(question: str, values: list[str], negate: bool = False) -> str:
+    """`cookiecutter.<question>` is one of `values` (or, negated, none of them)."""
+    if len(values) == 1:
+        return f"cookiecutter.{question} {'!=' if negate else '=='} {values[0]!r}"
+    listed = "[" + ", ".join(map(repr, values)) + "]"
+    return f"cookiecutter.{question} {'not in' if negate else 'in'} {listed}"
+
+
 def exclude_patterns(layout: dict[str, Any]) -> list[str]:
-    """`_exclude` lines: fixed ignores, then each owned path unless its owner is chosen."""
+    """`_exclude` lines: fixed ignores, each owned path unless its owner is chosen, then the
+    directories that exclusion would leave empty."""
     lines = [str(p) for p in layout["ignore"]]
     for question, owned in layout["owns"].items():
         owners: dict[str, list[str]] = {}
@@ -94,21 +77,65 @@ def exclude_patterns(layout: dict[str, Any]) -> list[str]:
             for path in paths:
                 owners.setdefault(str(path), []).append(str(value))
         for path, values in owners.items():
-            test = (
-                f"!= {values[0]!r}"
-                if len(values) == 1
-                else "not in [" + ", ".join(map(repr, values)) + "]"
+            lines.append(
+                f"{{% if {chosen_in(question, values, negate=True)} %}}{path}{{% endif %}}"
             )
-            lines.append(f"{{% if cookiecutter.{question} {test} %}}{path}{{% endif %}}")
+    return lines + emptied_directories(layout)
+
+
+# When a file exists: for each question that owns it (or one of its directories), the values
+# under which it does. Empty: a shared file, rendered whatever the answers.
+Presence = frozenset[tuple[str, tuple[str, ...]]]
+
+
+def presence(layout: dict[str, Any], relative: str) -> Presence:
+    owners: dict[str, list[str]] = {}
+    for question, owned in layout["owns"].items():
+        for value, paths in owned.items():
+            if any(matches(str(path), relative) for path in paths):
+                owners.setdefault(question, []).append(str(value))
+    return frozenset((question, tuple(values)) for question, values in owners.items())
+
+
+def emptied_directories(layout: dict[str, Any]) -> list[str]:
+    """`_exclude` lines for the template directories whose every file belongs to answers
+    (e.g. orchestration/, the orchestrators' places): each is excluded when none of its
+    files is rendered, so that no render holds an empty directory. Both engines exclude
+    a path without touching its parent; this is where the parent goes too."""
+    ignored = [str(p) for p in layout["ignore"]]
+    files = [
+        path.relative_to(PROJECT_TEMPLATE).as_posix()
+        for path in sorted(PROJECT_TEMPLATE.rglob("*"))
+        if path.is_file()
+        and not any(fnmatch.fnmatchcase(part, p) for part in path.parts for p in ignored)
+    ]
+    directories = sorted(
+        {"/".join(f.split("/")[:n]) for f in files for n in range(1, f.count("/") + 1)}
+    )
+    lines = []
+    for directory in directories:
+        if "{" in directory:  # a name the answers render (src/<package>): shared code
+            continue
+        below = {presence(layout, f) for f in files if f.startswith(directory + "/")}
+        if presence(layout, directory) in below:  # a file exists whenever the directory does
+            continue
+        questions = {question for condition in below for question, _ in condition}
+        if all(len(condition) == 1 for condition in below) and len(questions) == 1:
+            (question,) = questions
+            order = list(layout["owns"][question])
+            values = sorted({v for ((_, vs),) in below for v in vs}, key=order.index)
+            test = chosen_in(question, values, negate=True)
+        else:
+            test = (
+                "not ("
+                + " or ".join(
+                    "(" + " and ".join(chosen_in(q, list(vs)) for q, vs in sorted(c)) + ")"
+                    for c in sorted(below, key=sorted)
+                )
+                + ")"
+            )
+        lines.append(f"{{% if {test} %}}/{directory}{{% endif %}}")
     return lines
-
-
-def choice_values(spec: dict[str, Any]) -> list[str] | None:
-    """The values of a choice question (labels dropped), or None for free text."""
-    choices = spec.get("choices")
-    if choices is None:
-        return None
-    return [str(v) for v in (choices.values() if isinstance(choices, dict) else choices)]
 
 
 STRING_LITERAL = re.compile(r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
@@ -133,7 +160,7 @@ def to_cookiecutter_namespace(text: str, names: list[str]) -> str:
     )
 
 
-def cookiecutter_json(questions: dict[str, dict[str, Any]], layout: dict[str, Any]) -> str:
+def cookiecutter_json(questions: dict[str, Question], layout: dict[str, Any]) -> str:
     names = list(questions)
     context: dict[str, Any] = {}
     prompts: dict[str, Any] = {}
@@ -159,7 +186,7 @@ def cookiecutter_json(questions: dict[str, dict[str, Any]], layout: dict[str, An
     return json.dumps(context, indent=2, ensure_ascii=False) + "\n"
 
 
-def copier_generated_block(questions: dict[str, dict[str, Any]], layout: dict[str, Any]) -> str:
+def copier_generated_block(questions: dict[str, Question], layout: dict[str, Any]) -> str:
     pairs = ", ".join(
         [f'"{name}": {name}' for name in questions]
         + [f'"{name}": ({derived_expression(spec)})' for name, spec in layout["derived"].items()]
@@ -178,7 +205,7 @@ def copier_generated_block(questions: dict[str, dict[str, Any]], layout: dict[st
     )
 
 
-def copier_yml(questions: dict[str, dict[str, Any]], layout: dict[str, Any]) -> str:
+def copier_yml(questions: dict[str, Question], layout: dict[str, Any]) -> str:
     text = COPIER.read_text(encoding="utf-8")
     head, marker, _ = text.partition(GENERATED_MARKER)
     if not marker:
@@ -186,7 +213,7 @@ def copier_yml(questions: dict[str, dict[str, Any]], layout: dict[str, Any]) -> 
     return head + copier_generated_block(questions, layout)
 
 
-def pre_gen_hook(questions: dict[str, dict[str, Any]]) -> str:
+def pre_gen_hook(questions: dict[str, Question]) -> str:
     bindings = "\n".join(f"{{%- set {name} = cookiecutter.{name} %}}" for name in questions)
     checks = "\n".join(
         f'    "{name}": {{% filter tojson %}}{spec["validator"]}{{% endfilter %}},'
@@ -252,7 +279,7 @@ for line in PATTERNS.splitlines():
 
 def expected_files() -> dict[Path, str]:
     questions = load_questions()
-    layout = load_layout()
+    layout = load_layout(questions)
     return {
         COOKIECUTTER_JSON: cookiecutter_json(questions, layout),
         COPIER: copier_yml(questions, layout),

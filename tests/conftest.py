@@ -1,4 +1,4 @@
-"""Fixtures and reporting shared by the template's tests (helpers: rendering.py)."""
+"""Fixtures and reporting shared by the template's tests (helpers: the support package)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rendering import ROOT, TEMPLATE
+from support.rendering import ROOT, TEMPLATE
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +46,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     module = report.nodeid.split("::")[0]
     for name, value in report.user_properties:
         if name == "combinations" and report.passed:
-            _verified[module] = _verified.get(module, 0) + int(value)
+            _verified[module] = _verified.get(module, 0) + int(str(value))
         elif name == "wall_time":
             _wall_times.append(str(value))
         elif name == "tree" and report.passed:
@@ -60,6 +60,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(f"{module}: {count} combinations rendered and verified")
     if _trees:
         terminalreporter.write_line(
-            f"tests/test_matrix.py: {len(_trees)} structurally distinct trees "
+            f"tests/matrix/test_matrix.py: {len(_trees)} structurally distinct trees "
             f"(cosmetic answers blanked; as many as combinations once no choice is hollow)"
         )

@@ -52,9 +52,15 @@ __pycache__
 {% if cookiecutter.cloud != 'azure' %}.github/actions/azure-login{% endif %}
 {% if cookiecutter.cloud != 'azure' %}.gitlab/deploy-azure.yml{% endif %}
 {% if cookiecutter.ci != 'github' %}.github{% endif %}
+{% if cookiecutter.ci not in ['github', 'gitlab'] %}deploy/aws/terraform/ci.tf{% endif %}
+{% if cookiecutter.ci not in ['github', 'gitlab'] %}deploy/gcp/terraform/ci.tf{% endif %}
+{% if cookiecutter.ci not in ['github', 'gitlab'] %}deploy/azure/terraform/ci.tf{% endif %}
+{% if cookiecutter.ci not in ['github', 'gitlab'] %}deploy/gcp/deploy.sh{% endif %}
+{% if cookiecutter.ci not in ['github', 'gitlab'] %}deploy/azure/deploy.sh{% endif %}
 {% if cookiecutter.ci != 'gitlab' %}.gitlab-ci.yml{% endif %}
 {% if cookiecutter.ci != 'gitlab' %}.gitlab{% endif %}
 {% if cookiecutter.ci != 'gitlab' %}renovate.json{% endif %}
+{% if cookiecutter.orchestrator not in ['prefect', 'dagster', 'kubeflow', 'flyte', 'metaflow'] %}/orchestration{% endif %}
 """
 
 

@@ -1,0 +1,48 @@
+"""Deep tier: the production loop of the default render, watched with `make simulate`.
+
+Days of traffic go through the real API into its inference log; drift is injected part-way
+and labels arrive a day late; monitoring runs daily on the logged traffic, retraining on the
+new labelled data follows confirmed drift, and the API hot-swaps the promoted champion. The
+test asserts on the timeline the simulation writes: the champion changed after the drift,
+and the live ROC AUC, which fell with the drift, recovered under the new champion.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from support.deep import installed_project, timed
+from support.rendering import defaults
+from support.reporting import RecordProperty
+
+pytestmark = pytest.mark.deep
+
+DRIFT_DAY = 4  # the simulation's default first day of drifted traffic
+RECOVERY = 0.1  # how far live ROC AUC must climb back above its low under drift
+
+
+def test_simulated_loop_retrains_and_recovers_after_drift(
+    copier_source: Path, tmp_path: Path, record_property: RecordProperty
+) -> None:
+    project, env, _, _ = installed_project(copier_source, defaults(), tmp_path / "project")
+    timed(["make", "simulate"], project, env, record_property, "default: make simulate")
+
+    with (project / "reports" / "simulation" / "timeline.csv").open(encoding="utf-8") as file:
+        days = list(csv.DictReader(file))
+    assert (project / "reports" / "simulation" / "timeline.png").stat().st_size > 0
+    before = [d for d in days if int(d["day"]) < DRIFT_DAY]
+    after = [d for d in days if int(d["day"]) >= DRIFT_DAY]
+    assert before, "no day before the drift"
+    assert after, "no day after the drift"
+    assert {d["champion_version"] for d in before} == {before[0]["champion_version"]}
+    assert days[-1]["champion_version"] != before[0]["champion_version"], (
+        f"the champion never changed after the drift: {days}"
+    )
+    assert any(float(d["drift_share"]) >= 0.3 for d in after), f"no drift detected: {days}"
+    auc = {int(d["day"]): float(d["live_roc_auc"]) for d in days}
+    low = min(auc[int(d["day"])] for d in after)
+    assert auc[int(days[-1]["day"])] >= low + RECOVERY, f"live quality did not recover: {auc}"
+    assert auc[int(days[-1]["day"])] >= min(auc[int(d["day"])] for d in before) - 0.05, auc

@@ -1,0 +1,153 @@
+"""Every combination renders with Copier and passes every static check.
+
+Size: the full Cartesian product of the *structural* choice questions (every choice
+question except the cosmetic ones in rendering.COSMETIC: today tracker x orchestrator x
+cloud x ci = 4 x 7 x 4 x 3 = 336), each paired with cosmetic answers (python_version,
+license) chosen so that every pair of values of any two questions is rendered at least
+once (pairwise coverage; the full 4,032-product would cost twelve times as long for
+content-only variations). A question added to options.yml joins the product unaided.
+
+The combinations are split into shards; each shard renders its projects in-process and
+runs every validator CLI once over all of them (see support/static_checks.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from support import static_checks
+from support.checks import check_all
+from support.rendering import (
+    LONGEST_NAME,
+    LONGEST_SLUG,
+    choice_questions,
+    choices,
+    combination_id,
+    empty_directories,
+    matrix,
+    pairs,
+    render_copier,
+    rendered_files,
+    shards,
+    structural_questions,
+)
+from support.reporting import RecordProperty
+
+SHARDS = 12
+
+
+@pytest.fixture(scope="module", autouse=True)
+def validated_once(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One memo of validated files for the whole run, shared by the xdist workers (their
+    base temporary directories are siblings), so each distinct file is validated once."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    static_checks.MEMO = shared / "validated-files"
+    yield
+    static_checks.MEMO = None
+
+
+# Tool names that appear in every project for another reason: DVC versions the data of
+# every project, whatever the experiment tracker.
+ALWAYS_PRESENT = {"dvc"}
+# Choice values that mean "no tool".
+NO_TOOL = {"none", "local"}
+
+
+def test_matrix_is_the_full_structural_product_with_pairwise_cosmetics() -> None:
+    combos = matrix()
+    expected = math.prod(len(choices(n)) for n in structural_questions())
+    assert len(combos) == expected
+    assert len({combination_id(c) for c in combos}) == expected
+    covered = {p for c in combos for p in pairs(c)}
+    wanted = {
+        frozenset({(a, va), (b, vb)})
+        for a, b in itertools.combinations(choice_questions(), 2)
+        for va in choices(a)
+        for vb in choices(b)
+    }
+    assert wanted <= covered, f"pairs never rendered: {sorted(map(sorted, wanted - covered))[:5]}"
+
+
+def tool_paths(project: Path, value: str) -> list[str]:
+    """Rendered paths that carry a tool's name in one of their parts."""
+    token = value.lower()
+    return [
+        p.relative_to(project).as_posix()
+        for p in rendered_files(project)
+        if any(token in part.lower() for part in p.relative_to(project).parts)
+    ]
+
+
+def foreign_tool_files(project: Path, answers: dict[str, str]) -> list[str]:
+    problems = []
+    for question in structural_questions():
+        for value in choices(question):
+            if value == answers[question] or value in NO_TOOL | ALWAYS_PRESENT:
+                continue
+            problems += [
+                f"{project.name}: {path} belongs to {question}={value}, not chosen"
+                for path in tool_paths(project, value)
+            ]
+    return problems
+
+
+def structural_fingerprint(project: Path, answers: dict[str, str]) -> str:
+    """A hash of the tree with the cosmetic answers blanked out (the licence text, the
+    Python version): two combinations that differ only by tool choices get the same hash
+    exactly when those choices render nothing different."""
+    version = answers.get("python_version", "")
+    licence = answers.get("license", "").lower().encode()
+    digest = hashlib.sha256()
+    for path in rendered_files(project):
+        relative = path.relative_to(project).as_posix()
+        if relative in {".copier-answers.yml", "LICENSE"}:
+            continue
+        lines = path.read_bytes().splitlines()
+        content = b"\n".join(line for line in lines if not licence or licence not in line.lower())
+        if version:
+            for text in (version, "py" + version.replace(".", "")):
+                content = content.replace(text.encode(), b"<python>")
+        digest.update(relative.encode() + b"\0" + content + b"\0")
+    return digest.hexdigest()[:16]
+
+
+@pytest.mark.parametrize("shard", range(SHARDS), ids=lambda i: f"shard{i + 1}of{SHARDS}")
+def test_every_combination_renders_and_passes_static_checks(
+    shard: int, copier_source: Path, tmp_path: Path, record_property: RecordProperty
+) -> None:
+    projects = []
+    problems: list[str] = []
+    for combination in shards(matrix(), SHARDS)[shard]:
+        answers = dict(combination)
+        project = render_copier(copier_source, answers, tmp_path / combination_id(combination))
+        projects.append(project)
+        problems += foreign_tool_files(project, answers)
+        problems += [f"{project.name}: empty directory {d}" for d in empty_directories(project)]
+        record_property("tree", structural_fingerprint(project, answers))
+    problems += check_all(projects)
+    record_property("combinations", len(projects))
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("tracker", choices("tracker"))
+def test_the_longest_allowed_names_still_render_lint_clean_code(
+    tracker: str, copier_source: Path, tmp_path: Path
+) -> None:
+    """Line lengths depend on the package name: a project named as long as the validator
+    allows must still pass ruff (check and format), like the default one."""
+    assert (len(LONGEST_SLUG), len(LONGEST_NAME)) == (32, 60)
+    answers = {
+        "project_slug": LONGEST_SLUG,
+        "project_name": LONGEST_NAME,
+        "tracker": tracker,
+    }
+    project = render_copier(copier_source, answers, tmp_path / "long")
+    assert check_all([project]) == []

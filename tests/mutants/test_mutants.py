@@ -1,0 +1,267 @@
+"""Mutation tier: the rendered project's own tests must kill every planted defect.
+
+Each mutant is a small, realistic defect in a default render (a bound dropped, a seed lost,
+the canary skipped, a threshold ignored, ...), named after the ML Test Score item it
+attacks. The project is rendered and installed once; each mutant is applied, the tests
+that police its item run with `-x`, and the file is restored. A mutant counts as killed
+only when a test *fails* (pytest exit code 1): a crash at collection or a run that selects
+no test does not count. The tier prints the kill rate and fails unless every mutant dies:
+a mutant the suite cannot kill is a missing test, not a mutant to delete.
+
+Before the mutants, the same test selections run once on the unmutated project and must
+pass, so that each kill is the mutant's doing.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from support.deep import installed_project
+from support.rendering import defaults
+from support.reporting import RecordProperty
+
+pytestmark = pytest.mark.deep
+
+PER_RUN_TIMEOUT = 1800  # seconds for one selection of the rendered project's tests (busy CI)
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    item: str  # the ML Test Score item (or decision requirement) it attacks
+    path: str  # in the rendered project; {pkg} is the package directory
+    old: str  # must occur exactly once in the file
+    new: str
+    tests: tuple[str, ...]  # pytest arguments selecting the tests that must kill it
+
+
+def _k(path: str, expression: str) -> tuple[str, ...]:
+    return (path, "-k", expression)
+
+
+SCHEMA, FEATURES = "{pkg}/data/contract.py", "{pkg}/data/features.py"
+TRAIN, DECISION = "{pkg}/training/train.py", "{pkg}/training/threshold.py"
+GATE, CHAMPION = "{pkg}/registry/gate.py", "{pkg}/registry/champion.py"
+MODEL_STORE, PIPELINE = "{pkg}/registry/model_store.py", "{pkg}/pipeline.py"
+SERVE, SCORER = "{pkg}/serving/routes/predictions.py", "{pkg}/serving/scorer.py"
+MONITOR = "{pkg}/monitoring/champion.py"
+CONTRACT_TESTS, API_TESTS = "tests/data/test_contract.py", "tests/infrastructure/test_api.py"
+QUALITY_TESTS = "tests/model/test_quality.py"
+TRAINING_TESTS = "tests/infrastructure/test_training.py"
+DECISION_TESTS, DRIFT_TESTS = "tests/model/test_decisions.py", "tests/monitoring/test_drift.py"
+PIPELINE_TESTS = "tests/infrastructure/test_pipeline.py"
+PREDICT = (
+    "    return np.asarray(pipeline.predict_proba(frame[list(MODEL_INPUTS)])[:, 1], dtype=float)"
+)
+
+MUTANTS = (
+    Mutant("duration-upper-bound-dropped", "Data 1", SCHEMA,
+           "int, ge=1, le=120),", "int, ge=1),",
+           _k(CONTRACT_TESTS, "rejects_bad_values")),
+    Mutant("useless-input-added", "Data 2", SCHEMA,
+           "int, ge=0, le=3, model_input=False),", "int, ge=0, le=3, model_input=True),",
+           ("tests/model/test_features_beneficial.py",)),
+    Mutant("protected-attribute-as-input", "Data 4", SCHEMA,
+           'categories=("female", "male"), model_input=False),',
+           'categories=("female", "male"), model_input=True),',
+           _k(CONTRACT_TESTS, "protected")),
+    Mutant("applicant-data-logged", "Data 5", SERVE,
+           '"instances": len(labels),', '"instances": len(labels), "applicants": columns,',
+           _k(API_TESTS, "logs")),
+    Mutant("categorical-input-dropped", "Data 6", FEATURES,
+           '("categorical", categorical, list(CATEGORICAL_INPUTS)),',
+           '("categorical", categorical, list(CATEGORICAL_INPUTS)[:-1]),',
+           _k(CONTRACT_TESTS, "reaches_the_model")),
+    Mutant("derived-feature-off-by-one", "Data 7", FEATURES,
+           'columns["credit_amount"] / columns["duration"],',
+           'columns["credit_amount"] / (columns["duration"] + 1),',
+           _k(CONTRACT_TESTS, "derived")),
+    Mutant("cost-matrix-flattened", "Model 1 (costs)", "params.yaml",
+           "cost_approve_bad_risk: 5.0", "cost_approve_bad_risk: 1.0",
+           _k(DECISION_TESTS, "documented")),
+    Mutant("threshold-stuck-at-half", "Model 1 (costs)", DECISION,
+           "best = int(np.argmin(per_fold.mean(axis=0)))",
+           "best = int(np.argmin(np.abs(THRESHOLDS - 0.5)))",
+           _k(DECISION_TESTS, "bayes")),
+    Mutant("decision-inverted", "Model 1 (costs)", SERVE,
+           "granted = probability >= served.threshold", "granted = probability < served.threshold",
+           _k(API_TESTS, "decisions_follow")),
+    Mutant("champion-untuned", "Model 3", "params.yaml",
+           "  tune: true", "  tune: false",
+           _k(QUALITY_TESTS, "shipped_champion")),
+    Mutant("search-result-ignored", "Model 3", TRAIN,
+           "return {**settings.hyperparameters, **study.best_params}",
+           "return dict(settings.hyperparameters)",
+           _k(QUALITY_TESTS, "shipped_champion")),
+    Mutant("baseline-check-dropped", "Model 5", GATE,
+           'auc > baseline["roc_auc"],', "auc > 0,",
+           _k(TRAINING_TESTS, "gate")),
+    Mutant("inverted-on-one-purpose", "Model 6", MODEL_STORE, PREDICT,
+           PREDICT.replace("return np.asarray(", "score = np.asarray(")
+           + '\n    return np.where(frame["purpose"] == "car", 1 - score, score)',
+           _k(QUALITY_TESTS, "sizeable_slice")),
+    Mutant("gate-checks-first-slice-only", "Model 7", GATE,
+           "for feature, bound in settings.max_demographic_parity_difference.items():",
+           "for feature, bound in list(settings.max_demographic_parity_difference.items())[:1]:",
+           _k(TRAINING_TESTS, "gate")),
+    Mutant("slice-list-shortened", "Model 7", "params.yaml",
+           "sensitive_features: [sex, age_group]", "sensitive_features: [sex]",
+           _k(QUALITY_TESTS, "sliced_and_gated")),
+    Mutant("empty-slice-list-accepted", "Model 7", "{pkg}/config.py",
+           "ungated = set(self.data.sensitive_features) - set(",
+           "ungated = set[str]() & set(",
+           _k(QUALITY_TESTS, "emptied")),
+    Mutant("breach-not-flagged", "Model 7", "{pkg}/training/model_card.py",
+           "elif gap > bound:", "elif gap > 1.0:",
+           ("tests/infrastructure/test_model_card.py", "-k", "breach")),
+    Mutant("forest-unseeded", "Infrastructure 1", TRAIN,
+           "**p}, random_state=seed, n_jobs=1", "**p}, random_state=None, n_jobs=1",
+           _k(TRAINING_TESTS, "deterministically")),
+    Mutant("forest-cannot-split", "Infrastructure 2", TRAIN,
+           '"min_samples_leaf": 5,', '"min_samples_leaf": 500,',
+           _k(TRAINING_TESTS, "learns")),
+    Mutant("auc-floor-loosened", "Infrastructure 4", "params.yaml",
+           "min_roc_auc: 0.70", "min_roc_auc: 0.50",
+           _k(QUALITY_TESTS, "pinned_floors")),
+    Mutant("fairness-bound-loosened", "Infrastructure 4", "params.yaml",
+           "age_group: 0.20", "age_group: 0.50",
+           _k(QUALITY_TESTS, "sliced_and_gated")),
+    Mutant("gate-floor-ignored", "Infrastructure 4", GATE,
+           "auc >= settings.min_roc_auc,", "auc >= 0.0,",
+           _k(TRAINING_TESTS, "gate")),
+    Mutant("explanation-sign-flipped", "Infrastructure 5", "{pkg}/training/explain.py",
+           "contributions = log_odds(scores[:1]) - log_odds(scores[2:])",
+           "contributions = log_odds(scores[2:]) - log_odds(scores[:1])",
+           ("tests/infrastructure/test_explain.py", "-k", "steps_one")),
+    Mutant("calibration-bins-uncounted", "Infrastructure 5", "{pkg}/training/figures.py",
+           "for row in table.itertuples():", "for row in table.head(0).itertuples():",
+           ("tests/infrastructure/test_model_card.py", "-k", "figures")),
+    Mutant("canary-skipped", "Infrastructure 6", PIPELINE,
+           "problems = check_servable(candidate_dir(settings), holdout, candidate.metrics)",
+           "problems: list[str] = []",
+           _k(PIPELINE_TESTS, "canary")),
+    Mutant("rollback-relabels-only", "Infrastructure 7", CHAMPION,
+           "    pipeline = tracker.load_model(version)\n",
+           "    pipeline, _ = model_store.load(candidate_dir(settings))\n",
+           _k(PIPELINE_TESTS, "rollback")),
+    Mutant("api-upper-bounds-dropped", "Monitoring 2", SCHEMA,
+           "Field(description=column.description, ge=column.ge, le=column.le)",
+           "Field(description=column.description, ge=column.ge)",
+           _k(API_TESTS, "bad_request")),
+    Mutant("serving-converts-currency", "Monitoring 3", SERVE,
+           "    probability = served.scorer(columns)\n",
+           '    amounts = [a / 1.95583 for a in columns["credit_amount"]]  # DM -> EUR\n'
+           '    probability = served.scorer({**columns, "credit_amount": amounts})\n',
+           _k(API_TESTS, "serving_matches_training")),
+    Mutant("staleness-ignored", "Monitoring 4", MONITOR,
+           '"model_stale": age > settings.max_model_age_days,',
+           '"model_stale": age > 10 * settings.max_model_age_days,',
+           _k(DRIFT_TESTS, "stale")),
+    Mutant("overflowing-feature", "Monitoring 5", FEATURES,
+           'columns["credit_amount"] / columns["duration"],',
+           '2.0 ** (columns["credit_amount"] / 100) / columns["duration"],',
+           _k(QUALITY_TESTS, "edges")),
+    Mutant("scoring-row-by-row", "Monitoring 6", MODEL_STORE, PREDICT,
+           "    rows = frame[list(MODEL_INPUTS)]\n"
+           "    return np.array([pipeline.predict_proba(rows.iloc[[i]])[0, 1]"
+           " for i in range(len(rows))])",
+           ("tests/monitoring/test_compute.py",)),
+    Mutant("serving-scorer-uncompiled", "Monitoring 6", SCORER,
+           'return compile_pipeline(pipeline), "compiled"',
+           'return reference_scorer(pipeline), "compiled"',
+           _k("tests/monitoring/test_compute.py", "serving_one")),
+    Mutant("champion-regression-tolerated", "Monitoring 7", GATE,
+           "auc > needed,", "auc >= needed - 0.05,",
+           _k(TRAINING_TESTS, "gate")),
+    Mutant("live-quality-drop-ignored", "Model 2 / Monitoring 7", MONITOR,
+           '"quality_degraded": offline - live > settings.max_quality_drop,',
+           '"quality_degraded": offline - live > 1.0,',
+           _k(DRIFT_TESTS, "quality_drop")),
+)  # fmt: skip
+
+
+def pytest_args(project: Path, tests: tuple[str, ...]) -> list[str]:
+    python = str(project / ".venv" / "bin" / "python")
+    return [python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+
+
+def run_tests(project: Path, env: dict[str, str], tests: tuple[str, ...]) -> tuple[int, str]:
+    result = subprocess.run(
+        pytest_args(project, tests),
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=PER_RUN_TIMEOUT,
+    )
+    return result.returncode, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def clean_selection() -> tuple[str, ...]:
+    """Every test some mutant runs, in one pytest call (a file's name selects all of it)."""
+    files, keywords = set(), set()
+    for mutant in MUTANTS:
+        file, *rest = mutant.tests
+        files.add(file)
+        keywords.add(rest[1] if rest else Path(file).stem)
+    return (*sorted(files), "-k", " or ".join(sorted(keywords)))
+
+
+def per_item(mutants: tuple[Mutant, ...], survivors: list[str]) -> list[str]:
+    """The kill rate per rubric item, e.g. `Infrastructure 4: 3/3`."""
+    survived = {s.split(" (", 1)[0] for s in survivors}
+    items: dict[str, list[bool]] = {}
+    for mutant in mutants:
+        items.setdefault(mutant.item, []).append(mutant.name not in survived)
+    return [f"{item}: {sum(kills)}/{len(kills)}" for item, kills in items.items()]
+
+
+def test_mutants_are_unique_and_name_their_item() -> None:
+    """The catalogue itself: at least 25 mutants, unique names, each naming its item."""
+    assert len(MUTANTS) >= 25
+    assert len({m.name for m in MUTANTS}) == len(MUTANTS)
+    assert all(m.item and m.tests and m.old != m.new for m in MUTANTS)
+
+
+def test_the_rendered_suite_kills_every_mutant(
+    copier_source: Path, tmp_path: Path, record_property: RecordProperty
+) -> None:
+    start = time.perf_counter()
+    project, env, _, package = installed_project(copier_source, defaults(), tmp_path / "project")
+
+    code, output = run_tests(project, env, clean_selection())
+    assert code == 0, f"the unmutated project fails the tests that kill the mutants:\n{output}"
+
+    survivors: list[str] = []
+    lines = []
+    for mutant in MUTANTS:
+        path = project / mutant.path.format(pkg=f"src/{package}")
+        original = path.read_text(encoding="utf-8")
+        assert original.count(mutant.old) == 1, f"{mutant.name}: the patch no longer applies"
+        path.write_text(original.replace(mutant.old, mutant.new), encoding="utf-8")
+        began = time.perf_counter()
+        try:
+            code, output = run_tests(project, env, mutant.tests)
+        finally:
+            path.write_text(original, encoding="utf-8")
+        killed = code == 1
+        lines.append(
+            f"{'killed  ' if killed else 'SURVIVED'} {mutant.item:<24} {mutant.name:<32} "
+            f"{time.perf_counter() - began:5.1f} s"
+        )
+        if not killed:
+            survivors.append(f"{mutant.name} ({mutant.item}), exit {code}:\n{output}")
+
+    seconds = time.perf_counter() - start
+    kills = len(MUTANTS) - len(survivors)
+    rate = kills / len(MUTANTS)
+    summary = f"mutants killed: {kills}/{len(MUTANTS)} ({rate:.0%}) in {seconds:.0f} s"
+    print("\n".join([*lines, *per_item(MUTANTS, survivors), summary]))
+    record_property("wall_time", f"mutation tier: {summary}")
+    assert not survivors, "\n\n".join(survivors)

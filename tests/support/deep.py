@@ -1,0 +1,204 @@
+"""What the deep tiers share: a rendered project installed with uv and run as its user would
+run it (commands, its API on a free local port, its example request).
+
+Each command runs in the project's own environment (offline, every supported interpreter
+visible, nothing of the template's virtual environment leaking in) and fails the test with
+its output when it fails.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+
+from support.rendering import OFFLINE_ENV, python_env, render_copier
+from support.reporting import RecordProperty
+
+DRIFT_EXIT_CODE = 3
+READY_TIMEOUT = 90  # seconds for the API to load the champion and answer /ready
+COMMAND_TIMEOUT = 1800  # seconds for any one command (uv sync, make test, make pipeline)
+
+
+def project_env(project: Path) -> dict[str, str]:
+    """Offline, with every supported interpreter visible, and no environment of ours leaking
+    into the project's (the tests run inside the template's own virtual environment)."""
+    env = {**python_env(), **OFFLINE_ENV}
+    for name in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH", "MLFLOW_TRACKING_URI"):
+        env.pop(name, None)
+    env["PWD"] = str(project)
+    return env
+
+
+def run(
+    command: Sequence[str], project: Path, env: Mapping[str, str], *, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        list(command),
+        cwd=project,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=COMMAND_TIMEOUT,
+    )
+    if check and result.returncode != 0:
+        pytest.fail(
+            f"`{' '.join(command)}` exited {result.returncode} in {project}\n"
+            f"--- stdout ---\n{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}"
+        )
+    return result
+
+
+def timed(
+    command: Sequence[str],
+    project: Path,
+    env: Mapping[str, str],
+    record_property: RecordProperty,
+    label: str,
+) -> float:
+    start = time.perf_counter()
+    run(command, project, env)
+    seconds = time.perf_counter() - start
+    record_property("wall_time", f"{label}: {seconds:.1f} s")
+    print(f"{label}: {seconds:.1f} s")
+    return seconds
+
+
+def require_interpreter(version: str, project: Path, env: Mapping[str, str]) -> None:
+    """Fail (never skip) when uv can neither find nor download the project's Python."""
+    found = run(["uv", "python", "find", version], project, env, check=False)
+    if found.returncode == 0:
+        return
+    downloads = env.get("UV_PYTHON_DOWNLOADS", "automatic")
+    if downloads in {"never", "manual"}:
+        pytest.fail(
+            f"no Python {version} interpreter found and UV_PYTHON_DOWNLOADS={downloads}: "
+            f"install Python {version} (e.g. `pyenv install {version}`) or allow uv to "
+            f"download it (unset UV_PYTHON_DOWNLOADS).\n{found.stderr}"
+        )
+
+
+class Installed(NamedTuple):
+    """A rendered project with its environment synced."""
+
+    project: Path
+    env: dict[str, str]
+    cli: str  # the console script, as the rendered pyproject.toml declares it (credit-risk)
+    package: str  # the import name (credit_risk)
+
+
+def installed_project(source: Path, answers: Mapping[str, str], destination: Path) -> Installed:
+    """Render with Copier, check the interpreter the project asks for, and `uv sync`."""
+    project = render_copier(source, answers, destination)
+    env = project_env(project)
+    scripts = tomllib.loads((project / "pyproject.toml").read_text("utf-8"))["project"]["scripts"]
+    ((cli, entry_point),) = scripts.items()
+    require_interpreter(answers["python_version"], project, env)
+    run(["uv", "sync"], project, env)
+    return Installed(project, env, cli, entry_point.split(".")[0])
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http(method: str, url: str, body: Any = None) -> tuple[int, str]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+@contextmanager
+def api_server(cli: str, project: Path, env: Mapping[str, str], log: Path) -> Iterator[str]:
+    """The project's API on a free local port; stopped (and its log shown) afterwards."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with log.open("w", encoding="utf-8") as output:
+        server = subprocess.Popen(
+            ["uv", "run", "--no-sync", cli, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=project,
+            env=dict(env),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + READY_TIMEOUT
+            status = 0
+            while time.monotonic() < deadline:
+                if server.poll() is not None:
+                    pytest.fail(
+                        f"the API exited with {server.returncode}:\n{log.read_text('utf-8')}"
+                    )
+                try:
+                    status, _ = http("GET", f"{base}/ready")
+                except OSError:  # not listening yet
+                    status = 0
+                if status == 200:
+                    break
+                time.sleep(0.5)
+            else:
+                pytest.fail(
+                    f"/ready did not answer 200 within {READY_TIMEOUT} s (last status {status}):"
+                    f"\n{log.read_text('utf-8')}"
+                )
+            yield base
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=15)
+
+
+def example_applicant(project: Path, package: str, env: Mapping[str, str]) -> dict[str, Any]:
+    """The data contract's example request body, as the rendered project declares it."""
+    code = f"import json; from {package}.data.contract import EXAMPLE; print(json.dumps(EXAMPLE))"
+    result = run(["uv", "run", "--no-sync", "python", "-c", code], project, env)
+    applicant: dict[str, Any] = json.loads(result.stdout)
+    return applicant
+
+
+def check_api(base: str, applicant: dict[str, Any]) -> None:
+    status, body = http("GET", f"{base}/health")
+    assert status == 200, body
+
+    status, body = http("POST", f"{base}/predict", applicant)
+    assert status == 200, body
+    prediction = json.loads(body)
+    assert prediction["label"] in (0, 1)
+    assert 0.0 <= prediction["probability"] <= 1.0
+
+    status, body = http("POST", f"{base}/predict/batch", {"instances": [applicant, applicant]})
+    assert status == 200, body
+    predictions = json.loads(body)["predictions"]
+    assert len(predictions) == 2
+    assert predictions[0] == predictions[1]
+
+    incomplete = dict(list(applicant.items())[1:])
+    status, body = http("POST", f"{base}/predict", incomplete)
+    assert status == 422, f"a request missing a field was accepted: {body}"
+
+    status, body = http("GET", f"{base}/metrics")
+    assert status == 200, body
+    assert "model_predictions_total" in body
+    assert "http_request_duration_seconds" in body
