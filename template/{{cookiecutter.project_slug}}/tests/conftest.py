@@ -117,6 +117,25 @@ def trained(train_frame: pd.DataFrame, settings: Settings) -> TrainedModel:
     return train(train_frame, settings.train, settings.seed, settings.decision)
 
 
+def without_search(settings: Settings, found: TrainedModel) -> Settings:
+    """`settings` training the model the shipped search found (`found`: the session's
+    `trained`) without searching again: the same hyper-parameters, cross-validation,
+    threshold and final fit, in a fraction of the time. For tests of what happens around
+    training (pipeline, registry, lineage, CT/CD); the search itself is tested on the
+    shipped configuration (tests/model/test_quality.py, tests/infrastructure/test_training.py)."""
+    replayed = settings.train.model_copy(
+        update={"tune": False, "hyperparameters": found.hyperparameters}
+    )
+    return settings.model_copy(update={"train": replayed})
+
+
+@pytest.fixture
+def fresh_workspace(tmp_path: Path, trained: TrainedModel) -> Settings:
+    """An empty workspace of the test's own (data splits, tracker store, models, reports)
+    that trains the shipped model without repeating its search (see `without_search`)."""
+    return without_search(workspace_settings(tmp_path), trained)
+
+
 @pytest.fixture(scope="session")
 def champion_dir(trained: TrainedModel, settings: Settings) -> Path:
     """A servable model directory, as the promotion step exports it."""

@@ -17,7 +17,7 @@ from {{ cookiecutter.project_slug }}.serving.app import create_app
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 from {{ cookiecutter.project_slug }}.training.candidate import train_candidate
 
-from ..conftest import PROJECT_ROOT, workspace_settings
+from ..conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.infrastructure
 
@@ -34,9 +34,9 @@ def _commit() -> str:
 
 
 @pytest.fixture
-def own_data(tmp_path: Path) -> Settings:
+def own_data(tmp_path: Path, fresh_workspace: Settings) -> Settings:
     """A workspace with its own copy of the raw data, free to change."""
-    settings = workspace_settings(tmp_path)
+    settings = fresh_workspace
     raw = tmp_path / "raw" / settings.data.raw_path.name
     raw.parent.mkdir()
     shutil.copyfile(settings.data.raw_path, raw)

@@ -31,13 +31,16 @@ pytestmark = pytest.mark.infrastructure
 
 
 @pytest.fixture
-def fresh(tmp_path: Path) -> Settings:
-    return workspace_settings(tmp_path)
+def fresh(fresh_workspace: Settings) -> Settings:
+    return fresh_workspace
 
 
-def test_pipeline_trains_gates_registers_and_exports_a_champion(fresh: Settings) -> None:
+def test_pipeline_trains_gates_registers_and_exports_a_champion(tmp_path: Path) -> None:
     """Infrastructure 3: the ML pipeline is integration tested (ingest -> train -> gate ->
-    registry -> servable model), and Infrastructure 5: it leaves a model card and figures."""
+    registry -> servable model), and Infrastructure 5: it leaves a model card and figures.
+    The shipped configuration, hyper-parameter search included, end to end (the other
+    tests here replay the search's result)."""
+    fresh = workspace_settings(tmp_path)
     tracker = get_tracker(fresh.tracking)
     pipeline.ingest(fresh)
     metadata = train_candidate(fresh, tracker)
@@ -94,11 +97,12 @@ def test_rollback_serves_the_earlier_model_again(fresh: Settings) -> None:
     unbounded = dict.fromkeys(fresh.gate.max_demographic_parity_difference, 1.0)
     lenient_gate = {"min_improvement": -1.0, "max_demographic_parity_difference": unbounded}
     lenient = fresh.model_copy(update={"gate": fresh.gate.model_copy(update=lenient_gate)})
-    forest = lenient.train.model_copy(update={"model": "random_forest", "tune": False})
+    forest = lenient.train.model_copy(
+        update={"model": "random_forest", "tune": False, "hyperparameters": {}}
+    )
     first = train_candidate(lenient.model_copy(update={"train": forest}), tracker)
     assert pipeline.promote(lenient, tracker).promote
-    untuned = lenient.train.model_copy(update={"tune": False})  # quicker; tuning is not tested
-    second = train_candidate(lenient.model_copy(update={"train": untuned}), tracker)
+    second = train_candidate(lenient, tracker)
     assert pipeline.promote(lenient, tracker).promote
 
     holdout = ingest.read_processed(ingest.ProcessedPaths.under(fresh.data.processed_dir).test)
@@ -130,8 +134,7 @@ def test_promote_refuses_when_the_canary_fails(fresh: Settings) -> None:
     is served."""
     tracker = get_tracker(fresh.tracking)
     paths = pipeline.ingest(fresh)
-    untuned = fresh.train.model_copy(update={"tune": False})  # quicker; tuning is not tested
-    candidate = train_candidate(fresh.model_copy(update={"train": untuned}), tracker)
+    candidate = train_candidate(fresh, tracker)
     other = build_pipeline("random_forest", {}, fresh.seed, candidate.metrics["threshold"])
     other.fit(*features_and_target(ingest.read_processed(paths.train)))
     swapped = candidate_dir(fresh) / model_store.MODEL_FILE

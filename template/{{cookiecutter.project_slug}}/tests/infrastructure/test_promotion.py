@@ -17,14 +17,12 @@ from {{ cookiecutter.project_slug }}.tracking import Tracker, get_tracker
 from {{ cookiecutter.project_slug }}.training.candidate import train_candidate
 from {{ cookiecutter.project_slug }}.training.train import TrainedModel
 
-from ..conftest import workspace_settings
-
 pytestmark = pytest.mark.infrastructure
 
 
 @pytest.fixture
-def fresh(tmp_path: Path) -> Settings:
-    settings = workspace_settings(tmp_path)
+def fresh(fresh_workspace: Settings) -> Settings:
+    settings = fresh_workspace
     # Any candidate beats the champion, so that a second version is promoted.
     return settings.model_copy(
         update={"gate": settings.gate.model_copy(update={"min_improvement": -1.0})}

@@ -18,8 +18,6 @@ from {{ cookiecutter.project_slug }}.registry.retraining import (
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 from {{ cookiecutter.project_slug }}.training.candidate import train_candidate
 
-from ..conftest import workspace_settings
-
 pytestmark = pytest.mark.infrastructure
 
 
@@ -36,12 +34,12 @@ def test_ct_in_ci_without_a_shared_registry_says_what_to_configure(
 
 
 def test_nothing_changed_means_no_retraining(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, fresh_workspace: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Infrastructure 2 / Monitoring 7: retraining on the same data, code and parameters
     would reproduce the champion, so CT skips it; a change of any of them retrains."""
     monkeypatch.setattr(lineage, "code_version", lambda: ("abc123", False))
-    settings = workspace_settings(tmp_path)
+    settings = fresh_workspace
     tracker = get_tracker(settings.tracking)
     assert unchanged_since_champion(settings, tracker) is None  # no champion yet
     pipeline.ingest(settings)

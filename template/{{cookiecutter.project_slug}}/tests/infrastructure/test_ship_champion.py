@@ -12,16 +12,17 @@ from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.registry.champion import ship_champion
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 from {{ cookiecutter.project_slug }}.training.candidate import train_candidate
+from {{ cookiecutter.project_slug }}.training.train import TrainedModel
 
-from ..conftest import workspace_settings
+from ..conftest import without_search, workspace_settings
 
 pytestmark = pytest.mark.infrastructure
 
 
 def test_ship_champion_exports_the_registry_champion_and_refuses_an_empty_registry(
-    tmp_path: Path,
+    tmp_path: Path, trained: TrainedModel
 ) -> None:
-    ct = workspace_settings(tmp_path / "ct")
+    ct = without_search(workspace_settings(tmp_path / "ct"), trained)
     cd = ct.model_copy(
         update={"serve": ct.serve.model_copy(update={"model_dir": tmp_path / "cd" / "champion"})}
     )
