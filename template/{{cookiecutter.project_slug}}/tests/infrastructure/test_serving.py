@@ -250,7 +250,7 @@ def test_several_workers_count_every_request(champion_dir: Path, tmp_path: Path)
         while log.read_text().count("Application startup complete") < 2:
             assert server.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.5)
+            time.sleep(0.1)
         assert _get(f"{base}/ready")[0] == 200
         total = 60
         with ThreadPoolExecutor(max_workers=8) as pool:
