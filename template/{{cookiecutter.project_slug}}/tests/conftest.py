@@ -4,11 +4,13 @@ workspace, the ingested data and a model trained once per session."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
 
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings
 from {{ cookiecutter.project_slug }}.data import ingest
@@ -80,6 +82,16 @@ def serve_traffic(settings: Settings, rows: pd.DataFrame, model_dir: Path | None
     ids["row"] = [i % TRAFFIC_BATCH for i in range(len(rows))]
     labels = ids.assign(**{TARGET.name: rows[TARGET.name].to_numpy()})
     write_labels(settings.inference_log.url, labels, "all")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_thread_per_process() -> Iterator[None]:
+    """Native thread pools (OpenMP, BLAS) use one thread in the test process. `make test`
+    already runs one worker process per CPU: a pool per CPU in each of them only spins
+    against the others (gradient boosting's fit took 40x longer on a busy 2-core host).
+    Results do not depend on it; subprocesses the tests start keep their defaults."""
+    with threadpool_limits(limits=1):
+        yield
 
 
 @pytest.fixture(scope="session")
