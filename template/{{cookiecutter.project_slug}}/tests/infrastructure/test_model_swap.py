@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import socket
 import threading
 import time
@@ -131,9 +133,16 @@ def test_a_damaged_export_does_not_replace_the_served_model(
 ) -> None:
     directory = tmp_path / "champion"
     export(directory, trained, "1")
+    # Version 2 is exported and damaged beside the served directory, then swapped in as
+    # model_store.save swaps (two renames): the API never sees it intact, however busy
+    # the host (damaged in place, a reload could come between the export and the damage).
+    staging = tmp_path / "staging"
+    shutil.copytree(directory, staging)
+    export(staging, trained, "2")
+    (staging / model_store.MODEL_FILE).write_bytes(b"truncated")
     with running(directory) as base:
         assert predict(base) == (200, "1")
-        export(directory, trained, "2")
-        (directory / model_store.MODEL_FILE).write_bytes(b"truncated")
+        os.replace(directory, tmp_path / "retired")
+        os.replace(staging, directory)
         time.sleep(0.3)  # several reload attempts
         assert predict(base) == (200, "1")
