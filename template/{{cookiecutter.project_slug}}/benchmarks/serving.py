@@ -1,4 +1,5 @@
-"""`make bench`: how fast the project trains and serves, on this machine, now.
+"""The second part of `make bench` (after benchmarks/performance.py, the model's own
+costs): how fast the project trains and serves, on this machine, now.
 
 1. The wall time of `make pipeline`.
 2. The API (`serve`, one worker per CPU) under wrk (https://github.com/wg/wrk; Debian and
