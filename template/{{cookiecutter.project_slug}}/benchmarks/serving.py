@@ -182,7 +182,8 @@ def main() -> int:
             }
             stack.enter_context(
                 started(
-                    [sys.executable, "-m", PACKAGE, "serve", "--host", "127.0.0.1",
+                    # --verbose: each worker's "Application startup complete" is shown.
+                    [sys.executable, "-m", PACKAGE, "--verbose", "serve", "--host", "127.0.0.1",
                      "--port", str(port), "--workers", str(args.workers)],
                     f"http://127.0.0.1:{port}/ready", args.workers,
                     directory / f"api-{logged}.log", log_env,

@@ -57,7 +57,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from . import __version__, model_store
-from .config import ENV_PREFIX, LOG_FORMAT, Settings, get_settings
+from .config import ENV_PREFIX, Settings, configure_logging, get_settings
 from .decision import BAD_RISK, GOOD_RISK, RiskDecision, threshold_of
 from .inference_log import InferenceLog
 from .predict import Scorer, load_scorer
@@ -605,7 +605,7 @@ def create_app(
 def app_from_settings() -> FastAPI:
     """The app for this process's settings (what each worker process builds; its logging is
     set up as the command line's)."""
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    configure_logging()
     settings = get_settings()
     return create_app(settings.serve.model_dir, inference_log_for(settings))
 
@@ -641,7 +641,7 @@ def run(settings: Settings, workers: int = 1) -> None:
     serve = settings.serve
     if workers == 1:
         app = create_app(serve.model_dir, inference_log_for(settings))
-        uvicorn.run(app, host=serve.host, port=serve.port, access_log=False)
+        uvicorn.run(app, host=serve.host, port=serve.port, access_log=False, log_config=None)
         return
     os.environ[f"{ENV_PREFIX}SERVE__MODEL_DIR"] = str(serve.model_dir)
     given = os.environ.get(MULTIPROCESS_DIR)
@@ -657,6 +657,8 @@ def run(settings: Settings, workers: int = 1) -> None:
             port=serve.port,
             workers=workers,
             access_log=False,
+            log_config=None,  # uvicorn logs as the project does (configure_logging)
+            log_level=logging.getLogger("uvicorn").getEffectiveLevel(),  # in workers too
             # A worker imports the scientific stack and loads the model before it answers
             # the supervisor's health checks: give it more than uvicorn's 5 s on a busy host.
             timeout_worker_healthcheck=WORKER_STARTUP_SECONDS,
