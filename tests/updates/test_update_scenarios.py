@@ -19,12 +19,14 @@ the documented move from cruft to Copier (run as written), the release-tag check
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -665,3 +667,227 @@ def test_the_minimum_copier_version_renders_and_updates_like_the_tested_one(
     (min_render, min_update), (render_, update_) = results
     assert min_render == render_
     assert min_update == update_
+
+
+# ---- This release's moves: the flat modules into stage packages, between real releases ----
+
+# The previous release: the last commit with the flat `src/<pkg>/*.py` modules. The scenario
+# needs the repository's history (template-ci.yml checks the updates tier out in full).
+FLAT_RELEASE = "abca039f06ab5f30a931f41e07b3929fa38ea22a"
+GATE_RULE = "TEAM_MIN_GROUPS = 3  # team rule: every fairness report covers three groups"
+TEAM_THRESHOLDS = "THRESHOLDS = np.round(np.arange(0.10, 0.91, 0.01), 2)  # team range"
+
+
+def replace_once(old: str, new: str) -> Callable[[str], str]:
+    def edit(text: str) -> str:
+        assert text.count(old) == 1, f"the edit expects one {old!r}"
+        return text.replace(old, new)
+
+    return edit
+
+
+# Edits of two modules this release moves (gate.py -> registry/gate.py, decision.py ->
+# training/threshold.py), each with the line that must stay in sight...
+MOVED_EDITS: dict[str, tuple[Callable[[str], str], str]] = {
+    "gate.py": (lambda text: f"{text}\n\n{GATE_RULE}\n", GATE_RULE),
+    "decision.py": (
+        replace_once("THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.01), 2)", TEAM_THRESHOLDS),
+        TEAM_THRESHOLDS,
+    ),
+}
+# ...and of one that stays, in a line the release does not touch (it changes the module
+# elsewhere): the edit must land on this release's config.py.
+STAYING, STAYING_EDIT = (
+    "config.py",
+    replace_once(
+        "min_roc_auc: float = Field(default=0.70,", "min_roc_auc: float = Field(default=0.75,"
+    ),
+)
+TEAM_MODULE = "team_features.py"
+
+
+@dataclass(frozen=True)
+class FlatProject:
+    template: Path  # a git repository: the previous release tagged OLD, this tree NEW
+    project: Path  # rendered at OLD, edited by the user, committed
+    package: str  # the project's `src/<package>`
+    fresh: dict[str, bytes]  # a fresh render of NEW
+
+
+@pytest.fixture(scope="module")
+def flat_project(tmp_path_factory: pytest.TempPathFactory) -> FlatProject:
+    """The previous release's real content as v1.0.0, this working tree as v1.1.0, and a
+    project rendered at v1.0.0 with the user's edits committed."""
+    template = tmp_path_factory.mktemp("flat-then-staged")
+    parts = ("copier.yml", "options.yml", "template")
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", FLAT_RELEASE, *parts],
+        capture_output=True,
+        check=False,
+    )
+    assert archive.returncode == 0, (
+        f"the previous release {FLAT_RELEASE[:7]} is not in this clone (shallow? "
+        f"`git fetch --unshallow`): {archive.stderr.decode().strip()}"
+    )
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(template, filter="data")
+    git(template, "init", "-q", "-b", "main")
+    commit_all(template, "the flat modules")
+    git(template, "tag", OLD)
+    shutil.rmtree(template / "template")
+    shutil.copytree(TEMPLATE, template / "template")
+    for name in ("copier.yml", "options.yml"):
+        shutil.copy2(ROOT / name, template / name)
+    commit_all(template, "the stage packages")
+    git(template, "tag", NEW)
+
+    def render_at(ref: str, destination: Path) -> Path:
+        copier.run_copy(
+            str(template), destination, vcs_ref=ref, defaults=True, quiet=True, unsafe=False
+        )
+        return destination
+
+    project = render_at(OLD, tmp_path_factory.mktemp("flat") / "project")
+    package = edit_flat_project(project)
+    fresh = project_files(render_at(NEW, tmp_path_factory.mktemp("staged") / "fresh"))
+    return FlatProject(template, project, package, fresh)
+
+
+def edit_flat_project(project: Path) -> str:
+    """Commit the render, then the user's edits; returns the package's name."""
+    (package,) = (path.name for path in (project / "src").iterdir() if path.is_dir())
+    source = project / "src" / package
+    assert (source / "gate.py").is_file(), f"{FLAT_RELEASE[:7]} is not the flat layout"
+    assert not (source / "registry").exists()
+    git(project, "init", "-q", "-b", "main")
+    commit_all(project, f"rendered from {OLD}")
+    for module, (edit, _) in MOVED_EDITS.items():
+        (source / module).write_text(edit((source / module).read_text()), encoding="utf-8")
+    (source / STAYING).write_text(STAYING_EDIT((source / STAYING).read_text()), encoding="utf-8")
+    (source / TEAM_MODULE).write_text(USER_MODULE, encoding="utf-8")
+    commit_all(project, "our edits")
+    return package
+
+
+def changelog_moves() -> dict[str, list[str]]:
+    """The Unreleased section's table: previous module -> the modules it moved to."""
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    unreleased = changelog.split("\n## [Unreleased]\n", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\s*\| `(\w+\.py)` \| (`.+`) \|$", unreleased, re.M)
+    return {old: re.findall(r"`([\w/]+\.py)`", new) for old, new in rows}
+
+
+def changelog_commands(step: str) -> str:
+    """The ```bash block of the Unreleased manual step that starts with `step`."""
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    unreleased = changelog.split("\n## [Unreleased]\n", 1)[1].split("\n## ", 1)[0]
+    block = re.search(rf"^- {re.escape(step)}.*?```bash\n(.*?)\s*```", unreleased, re.S | re.M)
+    assert block, f"CHANGELOG.md's Unreleased section has no commands under {step!r}"
+    return re.sub(r"^\s+", "", block.group(1), flags=re.M)
+
+
+def updated_copy(flat: FlatProject, tmp_path: Path) -> Path:
+    return shutil.copytree(flat.project, tmp_path / "project", symlinks=True)
+
+
+def assert_staying_work_kept(flat: FlatProject, files: dict[str, bytes]) -> None:
+    """(b) the edit of a module that stays, on this release's version; (c) the user's own
+    module, byte for byte."""
+    source = f"src/{flat.package}"
+    assert files[f"{source}/{STAYING}"].decode() == STAYING_EDIT(
+        flat.fresh[f"{source}/{STAYING}"].decode()
+    )
+    assert files[f"{source}/{TEAM_MODULE}"] == USER_MODULE.encode()
+
+
+def test_make_update_template_deletes_a_moved_module_with_the_edit_as_any_other(
+    flat_project: FlatProject, tmp_path: Path, shims: Path
+) -> None:
+    """What Copier does with an edit in a module this release moves, by default (inline
+    conflicts, the rendered `make update-template`): it deletes the module, and `git status`
+    lists it among the moved modules the user never touched. The edit is only in the last
+    commit, which is why the CHANGELOG's manual step takes this release with `.rej` files."""
+    project = updated_copy(flat_project, tmp_path)
+
+    make_update_template(project, shims)
+
+    files = project_files(project)
+    assert_staying_work_kept(flat_project, files)
+    source = f"src/{flat_project.package}"
+    deleted = {
+        line[3:] for line in git(project, "status", "--porcelain").splitlines() if line[:3] == " D "
+    }
+    assert deleted == {f"{source}/{old}" for old in changelog_moves()}
+    for module, (_, line) in MOVED_EDITS.items():
+        assert f"{source}/{module}" not in files
+        assert line in git(project, "show", f"HEAD:{source}/{module}")
+        assert not [name for name, text in files.items() if line.encode() in text]
+    assert not [name for name in files if name.endswith(".rej")]
+    assert yaml.safe_load(files[".copier-answers.yml"])["_commit"] == NEW
+
+
+def test_the_changelog_step_for_the_moves_leaves_each_moved_edit_in_sight(
+    flat_project: FlatProject, tmp_path: Path, shims: Path
+) -> None:
+    """The CHANGELOG's manual step, run as written: every edit of a moved module is a
+    `.rej` patch that `git status` shows; the CHANGELOG's table names every module the
+    release removes and where it went."""
+    project = updated_copy(flat_project, tmp_path)
+
+    commands = changelog_commands("**Your edits of the moved modules.**")
+    result = run_script(commands, project, shims, {})
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    files = project_files(project)
+    assert_staying_work_kept(flat_project, files)
+    source = f"src/{flat_project.package}"
+    rejected = {f"?? {source}/{module}.rej" for module in MOVED_EDITS}
+    assert set(result.stdout.splitlines()) == rejected  # the listing the CHANGELOG shows
+    for module, (_, line) in MOVED_EDITS.items():
+        assert f"+{line}" in files[f"{source}/{module}.rej"].decode()
+    # The table: every module the update deleted, each moved to modules this release has.
+    moves = changelog_moves()
+    status = git(project, "status", "--porcelain").splitlines()
+    assert {line[3:] for line in status if line[:3] == " D "} == {f"{source}/{m}" for m in moves}
+    for old, new in moves.items():
+        assert new, f"the CHANGELOG's table moves {old} nowhere"
+        assert {f"{source}/{module}" for module in new} <= set(files), f"{old} -> {new}"
+    for module in MOVED_EDITS:
+        for new_module in moves[module]:
+            path = f"{source}/{new_module}"
+            assert files[path] == flat_project.fresh[path]  # the user moves the edit by hand
+    assert yaml.safe_load(files[".copier-answers.yml"])["_commit"] == NEW
+
+
+def test_cruft_carries_each_edit_of_a_moved_module_into_the_working_tree(
+    flat_project: FlatProject, tmp_path: Path, shims: Path
+) -> None:
+    """A Cookiecutter project's `make update-template` (cruft) loses no edit of a moved
+    module either: git's rename detection carries it to the new module (as conflict
+    markers where the release changed the same lines), or the old module stays."""
+    created = subprocess.run(
+        [
+            *(str(BIN / "cruft"), "create", "--no-input", "--directory", "template"),
+            *("--checkout", OLD, "--output-dir", str(tmp_path / "cruft")),
+            str(flat_project.template),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    (project,) = (tmp_path / "cruft").iterdir()
+    package = edit_flat_project(project)
+
+    make_update_template(project, shims, f"TEMPLATE_REF={NEW}")
+
+    files = project_files(project)
+    source = f"src/{package}"
+    assert package == flat_project.package
+    assert_staying_work_kept(flat_project, files)
+    for module, (_, line) in MOVED_EDITS.items():
+        holding = {name for name, text in files.items() if line.encode() in text}
+        assert holding, f"cruft lost the edit of {module}"
+        # In the old module or in the modules the CHANGELOG says it moved to.
+        places = [module, *changelog_moves()[module]]
+        assert holding <= {f"{source}/{place}" for place in places}, holding

@@ -1,4 +1,5 @@
-"""Performance figures of the model and its features (ML Test Score Data 3, Monitoring 6).
+"""Performance figures of the model and its features (ML Test Score Data 3, Monitoring 6):
+the first part of `make bench` (benchmarks/serving.py, the API under load, is the second).
 
 Prints training time, scoring latency and throughput, the model's size on disk and the
 compute cost of each feature's preprocessing, so that a change that makes any of them

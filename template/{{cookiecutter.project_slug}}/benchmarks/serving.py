@@ -1,4 +1,5 @@
-"""`make bench`: how fast the project trains and serves, on this machine, now.
+"""The second part of `make bench` (after benchmarks/performance.py, the model's own
+costs): how fast the project trains and serves, on this machine, now.
 
 1. The wall time of `make pipeline`.
 2. The API (`serve`, one worker per CPU) under wrk (https://github.com/wg/wrk; Debian and
@@ -181,7 +182,8 @@ def main() -> int:
             }
             stack.enter_context(
                 started(
-                    [sys.executable, "-m", PACKAGE, "serve", "--host", "127.0.0.1",
+                    # --verbose: each worker's "Application startup complete" is shown.
+                    [sys.executable, "-m", PACKAGE, "--verbose", "serve", "--host", "127.0.0.1",
                      "--port", str(port), "--workers", str(args.workers)],
                     f"http://127.0.0.1:{port}/ready", args.workers,
                     directory / f"api-{logged}.log", log_env,

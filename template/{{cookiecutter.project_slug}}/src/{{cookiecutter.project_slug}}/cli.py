@@ -10,14 +10,19 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from .config import LOG_FORMAT, Settings, get_settings
-from .data.contract import DataContractError
-from .registry.model_store import ModelNotFoundError
+from .config import ConfigurationError, Settings, configure_logging, get_settings
+
+if TYPE_CHECKING:
+    from .data.contract import DataContractError
+
+# The scientific stack is imported by the commands that need it, after the settings are
+# read: a configuration error (and --help) answers at once.
 
 PROJECT = "{{ cookiecutter.project_name }}"
 
@@ -26,23 +31,53 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
-console = Console(stderr=True)
+# soft_wrap: a line is never broken at the terminal's width (nor at 80 columns in a log).
+console = Console(stderr=True, soft_wrap=True)
+SHOWN_VIOLATIONS = 3  # of a data contract breach, in its one line (--verbose: all)
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+def main(
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Show every library's logs and warnings, and tracebacks."
+        ),
+    ] = False,
+) -> None:
     """Settings come from params.yaml and {{ cookiecutter.project_slug | upper }}_* variables."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format=LOG_FORMAT,
-    )
+    configure_logging(verbose)
     if threading.current_thread() is threading.main_thread():  # where signals are handled
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    """One line on what is wrong (a traceback only with --verbose, from the caller)."""
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code=1)
+
+
+def _settings() -> Settings:
+    """The settings, or one line naming the file (or variable) and key that is wrong."""
+    try:
+        return get_settings()
+    except ConfigurationError as error:
+        if _verbose():
+            raise
+        raise _fail(str(error)) from None
+
+
+def _verbose() -> bool:
+    """--verbose was given (its logging shows the project's DEBUG lines)."""
+    return logging.getLogger(__package__).isEnabledFor(logging.DEBUG)
+
+
+def _one_line(breach: DataContractError) -> str:
+    """`<file>: N data contract violation(s): <the first few>`."""
+    heading, *violations = str(breach).splitlines()
+    shown = [line.removeprefix("- ") for line in violations[:SHOWN_VIOLATIONS]]
+    more = "; ... (--verbose lists them all)" if len(violations) > SHOWN_VIOLATIONS else ""
+    return f"{heading.removesuffix(':')}: {'; '.join(shown)}{more}"
 
 
 def _exit_on_sigterm(signum: int, _: FrameType | None) -> None:
@@ -74,6 +109,7 @@ def _report(result: object, settings: Settings) -> None:
 
 
 def _run(step: str, settings: Settings) -> None:
+    from .data.contract import DataContractError
     from .pipeline import STEPS
 
     (found,) = (s for s in STEPS if s.name == step)
@@ -81,8 +117,12 @@ def _run(step: str, settings: Settings) -> None:
         with console.status(f"Running {step}..."):
             result = found.run(settings)
     except DataContractError as error:
-        raise _fail(f"the data breaks its contract\n{error}") from None
-    except (FileNotFoundError, ModelNotFoundError) as error:
+        if _verbose():
+            raise
+        raise _fail(_one_line(error)) from None
+    except FileNotFoundError as error:  # a ModelNotFoundError too
+        if _verbose():
+            raise
         raise _fail(str(error)) from None
     _report(result, settings)
 
@@ -90,27 +130,27 @@ def _run(step: str, settings: Settings) -> None:
 @app.command()
 def ingest() -> None:
     """Validate the raw data and write the train, test and current splits."""
-    _run("ingest", get_settings())
+    _run("ingest", _settings())
 
 
 @app.command()
 def train() -> None:
     """Train and evaluate a candidate; log it to the tracker and register it."""
-    _run("train", get_settings())
+    _run("train", _settings())
 
 
 @app.command()
 def promote() -> None:
     """Promote the candidate to champion if it passes the gate (the reason is printed)."""
-    _run("promote", get_settings())
+    _run("promote", _settings())
 
 
 @app.command()
 def pipeline() -> None:
     """Run every step in order (ingest, train, promote)."""
+    settings = _settings()
     from .pipeline import STEPS
 
-    settings = get_settings()
     for step in STEPS:
         _run(step.name, settings)
 
@@ -120,10 +160,10 @@ def rollback(
     version: Annotated[str, typer.Argument(help="Registered version to serve again.")],
 ) -> None:
     """Make an earlier model version the champion again and export it for serving."""
+    settings = _settings()
     from .registry.champion import rollback as run_rollback
     from .tracking import get_tracker
 
-    settings = get_settings()
     try:
         target = run_rollback(settings, get_tracker(settings.tracking), version)
     except LookupError as error:
@@ -134,10 +174,10 @@ def rollback(
 @app.command("ship-champion")
 def ship_champion() -> None:
     """Export the registry's champion (by alias, no training) for the serving image."""
+    settings = _settings()
     from .registry.champion import ship_champion as run_ship
     from .tracking import get_tracker
 
-    settings = get_settings()
     try:
         champion = run_ship(settings, get_tracker(settings.tracking))
     except LookupError as error:
@@ -156,7 +196,7 @@ def explain(
 ) -> None:
     """Step one applicant through the champion: its engineered features, each one's
     contribution to the score, the probability and the decision."""
-
+    settings = _settings()
     import pandas as pd
     from pydantic import ValidationError
     from rich.table import Table
@@ -166,7 +206,6 @@ def explain(
     from .registry import model_store
     from .training.explain import explain as run_explain
 
-    settings = get_settings()
     try:
         model, metadata = model_store.load(settings.serve.model_dir)
         reference = ingest.read_processed(
@@ -217,14 +256,17 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the champion over HTTP (FastAPI)."""
+    settings = _settings()
     from .serving.server import available_cpus, run
 
-    settings = get_settings()
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    run(
-        settings.model_copy(update={"serve": settings.serve.model_copy(update=overrides)}),
-        workers or available_cpus(),
+    served = settings.serve.model_copy(update=overrides)
+    workers = workers or available_cpus()
+    console.print(
+        f"[green]serving[/] {served.model_dir} on http://{served.host}:{served.port} "
+        f"({workers} worker{'s' if workers > 1 else ''}; API docs at /docs, Ctrl+C stops)"
     )
+    run(settings.model_copy(update={"serve": served}), workers)
 
 
 @app.command()
@@ -239,11 +281,12 @@ def monitor(
 ) -> None:
     """Check logged traffic (or a batch) for drift and skew, and the champion for quality
     and age; exit 3 when retraining is recommended, 1 on training/serving skew."""
+    settings = _settings()
+    from .data.contract import DataContractError
     from .monitoring.batch import EmptyBatchError, run_monitoring
     from .monitoring.summary import DRIFT_EXIT_CODE
     from .monitoring.traffic import monitor_logged_traffic
 
-    settings = get_settings()
     try:
         with console.status("Computing the drift report..."):
             if current is None:
@@ -251,8 +294,12 @@ def monitor(
             else:
                 summary = run_monitoring(settings, current)
     except DataContractError as error:
-        raise _fail(f"the current batch breaks the data contract\n{error}") from None
+        if _verbose():
+            raise
+        raise _fail(_one_line(error)) from None
     except (FileNotFoundError, EmptyBatchError) as error:
+        if _verbose():
+            raise
         raise _fail(str(error)) from None
     if summary is None:  # too little traffic: the warning above says how much
         return
@@ -275,6 +322,7 @@ def monitor(
 def ct() -> None:
     """Continuous training: ingest, train and promote, unless nothing changed since the
     champion was trained; in CI, only with a shared model registry."""
+    settings = _settings()
     from .pipeline import STEPS
     from .registry.champion import sync_champion
     from .registry.gate import PromotionDecision, record_decision
@@ -285,7 +333,6 @@ def ct() -> None:
     )
     from .tracking import get_tracker
 
-    settings = get_settings()
     tracker = get_tracker(settings.tracking)
     try:
         require_shared_store(tracker)
@@ -309,7 +356,7 @@ def simulate(
 ) -> None:
     """Replay days of traffic through the API, drifting part-way: monitor, retrain and
     hot-swap as in production (in a scratch workspace; see simulate.py)."""
+    settings = _settings()
     from .simulate import run_simulation
 
-    settings = get_settings()
     run_simulation(settings, days=days, drift_day=drift_day, console=console)

@@ -9,12 +9,15 @@ parameters). Any value can be overridden without editing the file, e.g.
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+import yaml
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +28,19 @@ from pydantic_settings import (
 ENV_PREFIX = "{{ cookiecutter.project_slug | upper }}_"
 PARAMS_FILE = Path(os.environ.get(f"{ENV_PREFIX}PARAMS", "params.yaml"))
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+PACKAGE = __name__.rpartition(".")[0]
+
+
+def configure_logging(verbose: bool = False) -> None:
+    """What a run prints: the project's own log lines from INFO up and, of the libraries it
+    uses, errors only. Python warnings become log records (logger "py.warnings") and follow
+    the same rule. `verbose` shows everything, the libraries' INFO and DEBUG logs and
+    warnings included. Libraries that give their logger a level of their own are handled
+    where they are used (e.g. the MLflow adapter, the server)."""
+    logging.basicConfig(format=LOG_FORMAT)
+    logging.getLogger().setLevel(logging.DEBUG if verbose else logging.ERROR)
+    logging.getLogger(PACKAGE).setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.captureWarnings(True)
 
 
 class DataSettings(BaseModel):
@@ -212,7 +228,38 @@ class Settings(BaseSettings):
         return init_settings, env_settings, YamlConfigSettingsSource(settings_cls)
 
 
+class ConfigurationError(ValueError):
+    """A setting is invalid; the message is one line naming the file (or the environment
+    variable) and the key."""
+
+
 @cache
 def get_settings() -> Settings:
-    """The settings of this process (read once)."""
-    return Settings()
+    """The settings of this process (read once); raises ConfigurationError."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = (_describe(problem, os.environ) for problem in error.errors())
+        raise ConfigurationError("; ".join(problems)) from error
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise ConfigurationError(f"{PARAMS_FILE}{line}: not valid YAML") from error
+
+
+def _describe(problem: Mapping[str, Any], environment: Mapping[str, str]) -> str:
+    """One validation problem as `<where>: <key>: <what is wrong> (got <value>)`, where is
+    the environment variable that set the key, if one did, else params.yaml."""
+    location = [str(part) for part in problem["loc"]]
+    key = ".".join(location)
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    given = problem.get("input")
+    got = f" (got {given!r})" if isinstance(given, str | int | float | bool) else ""
+    if problem["type"] == "extra_forbidden":
+        return f"{PARAMS_FILE}: {key}: unknown key (config.py lists the settings)"
+    names = {name.upper() for name in environment}  # the variables' names ignore case
+    for depth in range(len(location), 0, -1):  # `A__B` sets a.b; `A` sets a, as JSON
+        variable = f"{ENV_PREFIX}{'__'.join(location[:depth])}".upper()
+        if variable in names:
+            return f"{variable}: {key}: {message}{got}"
+    return f"{PARAMS_FILE}: {key}: {message}{got}" if key else f"{PARAMS_FILE}: {message}"

@@ -8,14 +8,18 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings
+from {{ cookiecutter.project_slug }}.data.contract import MODEL_INPUTS
 from {{ cookiecutter.project_slug }}.data.ingest import ProcessedPaths
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
+from {{ cookiecutter.project_slug }}.training.train import TrainedModel
 
 from ..conftest import PROJECT_ROOT
 
@@ -40,6 +44,25 @@ def test_a_failing_step_ends_its_run_as_failed(settings: Settings, tmp_path: Pat
     with pytest.raises(RuntimeError), get_tracker(tracking).start_run("train"):
         raise RuntimeError("training broke")
     assert _statuses(uri, "failing") == ["FAILED"]
+
+
+def test_a_model_is_registered_without_a_warning(
+    settings: Settings,
+    trained: TrainedModel,
+    holdout_frame: pd.DataFrame,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a user reads: registering a model warns of nothing (MLflow infers a signature
+    from an example with integer columns, and warns twice, unless one is declared)."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # MLflow exports it: restored after
+    tracker = get_tracker(settings.tracking.model_copy(update={"uri": uri}))
+    example = holdout_frame[list(MODEL_INPUTS)].head(5)
+    with warnings.catch_warnings(record=True) as caught, tracker.start_run("train"):
+        warnings.simplefilter("always")
+        tracker.register_model(trained.pipeline, example, {})
+    assert [str(warning.message) for warning in caught] == []
 
 
 def test_a_terminated_training_ends_its_run_as_failed(

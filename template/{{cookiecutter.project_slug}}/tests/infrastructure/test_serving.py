@@ -237,7 +237,10 @@ def test_several_workers_count_every_request(champion_dir: Path, tmp_path: Path)
         f"{ENV_PREFIX}SERVE__MODEL_DIR": str(champion_dir),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
     }
-    command = [sys.executable, "-m", PACKAGE, "serve", "--port", str(port), "--workers", "2"]
+    # --verbose: uvicorn's own lines, "Application startup complete" once a worker, are shown.
+    command = [
+        sys.executable, "-m", PACKAGE, "--verbose", "serve", "--port", str(port), "--workers", "2"
+    ]  # fmt: skip
     log = tmp_path / "serve.log"
     with log.open("w") as output:
         server = subprocess.Popen(  # noqa: S603 (our own interpreter and code)

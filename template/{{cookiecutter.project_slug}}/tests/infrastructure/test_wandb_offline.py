@@ -11,14 +11,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from {{ cookiecutter.project_slug }} import pipeline
+from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.data import ingest
 from {{ cookiecutter.project_slug }}.registry import model_store
-from {{ cookiecutter.project_slug }} import pipeline
-from {{ cookiecutter.project_slug }}.training.candidate import train_candidate
-from {{ cookiecutter.project_slug }}.serving import scorer
-from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 from {{ cookiecutter.project_slug }}.tracking.wandb_tracker.tracker import mode
+from {{ cookiecutter.project_slug }}.training.candidate import train_candidate
 
 from ..conftest import workspace_settings
 

@@ -101,9 +101,14 @@ def _describe(case: Any) -> str:
 
 
 def validate(
-    frame: pd.DataFrame, *, with_target: bool = True, inputs_only: bool = False
+    frame: pd.DataFrame,
+    *,
+    with_target: bool = True,
+    inputs_only: bool = False,
+    source: object = "the batch",
 ) -> pd.DataFrame:
-    """Validate (and coerce) a batch, or raise DataContractError listing every problem."""
+    """Validate (and coerce) a batch (read from `source`), or raise DataContractError
+    listing every problem."""
     schema = dataframe_schema(with_target=with_target, inputs_only=inputs_only)
     try:
         return schema.validate(frame, lazy=True)
@@ -112,7 +117,7 @@ def validate(
         lines = [_describe(row) for row in cases.head(20).itertuples()]
         more = f"\n... and {len(cases) - 20} more" if len(cases) > 20 else ""
         raise DataContractError(
-            f"{len(cases)} data contract violation(s):\n" + "\n".join(lines) + more
+            f"{source}: {len(cases)} data contract violation(s):\n" + "\n".join(lines) + more
         ) from None
 
 

@@ -27,7 +27,7 @@ def load_raw(path: Path) -> pd.DataFrame:
         raise FileNotFoundError(
             f"raw data not found at {path}: run `dvc pull` or check params.yaml"
         )
-    return validate(pd.read_csv(path))
+    return validate(pd.read_csv(path), source=path)
 
 
 def add_slices(frame: pd.DataFrame) -> pd.DataFrame:
@@ -88,4 +88,4 @@ def read_processed(path: Path) -> pd.DataFrame:
     """A processed batch, validated again (files on disk can be edited) and sliced."""
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: run the ingest step first (`make pipeline`)")
-    return add_slices(validate(pd.read_csv(path)))
+    return add_slices(validate(pd.read_csv(path), source=path))

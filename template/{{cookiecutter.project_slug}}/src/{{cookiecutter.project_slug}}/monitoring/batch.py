@@ -40,7 +40,7 @@ def read_batch(path: Path) -> pd.DataFrame:
         raise EmptyBatchError(f"the batch is empty: {path} has a header but no rows")
     labelled = TARGET.name in frame.columns
     inputs_only = not set(COLUMNS_OUTSIDE_MODEL) & set(frame.columns)
-    return validate(frame, with_target=labelled, inputs_only=inputs_only)
+    return validate(frame, with_target=labelled, inputs_only=inputs_only, source=path)
 
 
 def run_monitoring(settings: Settings, current_path: Path | None = None) -> DriftSummary:

@@ -13,7 +13,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
-from ..config import ENV_PREFIX, LOG_FORMAT, Settings, get_settings
+from ..config import ENV_PREFIX, Settings, configure_logging, get_settings
 from .app import create_app
 from .inference_log import InferenceLog
 from .metrics import MULTIPROCESS_DIR
@@ -24,7 +24,7 @@ WORKER_STARTUP_SECONDS = 60
 def app_from_settings() -> FastAPI:
     """The app for this process's settings (what each worker process builds; its logging is
     set up as the command line's)."""
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    configure_logging()
     settings = get_settings()
     return create_app(settings.serve.model_dir, inference_log_for(settings))
 
@@ -60,7 +60,7 @@ def run(settings: Settings, workers: int = 1) -> None:
     serve = settings.serve
     if workers == 1:
         app = create_app(serve.model_dir, inference_log_for(settings))
-        uvicorn.run(app, host=serve.host, port=serve.port, access_log=False)
+        uvicorn.run(app, host=serve.host, port=serve.port, access_log=False, log_config=None)
         return
     os.environ[f"{ENV_PREFIX}SERVE__MODEL_DIR"] = str(serve.model_dir)
     given = os.environ.get(MULTIPROCESS_DIR)
@@ -76,6 +76,8 @@ def run(settings: Settings, workers: int = 1) -> None:
             port=serve.port,
             workers=workers,
             access_log=False,
+            log_config=None,  # uvicorn logs as the project does (configure_logging)
+            log_level=logging.getLogger("uvicorn").getEffectiveLevel(),  # in workers too
             # A worker imports the scientific stack and loads the model before it answers
             # the supervisor's health checks: give it more than uvicorn's 5 s on a busy host.
             timeout_worker_healthcheck=WORKER_STARTUP_SECONDS,

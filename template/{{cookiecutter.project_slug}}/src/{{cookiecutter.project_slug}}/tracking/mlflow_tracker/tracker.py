@@ -8,9 +8,11 @@ artifacts in models/mlartifacts/ beside it. `make mlflow-ui` browses it.
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,8 @@ import pandas as pd
 import skops.io  # type: ignore[import-untyped]  # skops ships no type information
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, DataType, Schema
 from sklearn.pipeline import Pipeline
 
 from ...config import TrackingSettings
@@ -30,6 +34,10 @@ ALLOW_DESERIALIZATION = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
 # Read before this process configures MLflow, which exports the URI it is given to the
 # environment: only a URI the user set may override params.yaml.
 USER_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI")
+# MLflow gives its logger a level of its own (INFO) when imported: let it follow the level
+# the project's logging sets (config.configure_logging: errors only, all with --verbose).
+MLFLOW_LOGGER = logging.getLogger("mlflow")
+MLFLOW_LOGGER.setLevel(logging.NOTSET)
 
 
 class MlflowTracker(Tracker):
@@ -94,15 +102,17 @@ class MlflowTracker(Tracker):
         run = mlflow.active_run()
         if run is None:  # without this check MLflow would silently open a run of its own
             raise RuntimeError("register_model needs an active run: call it inside start_run")
-        info = mlflow.sklearn.log_model(
-            pipeline,
-            name="model",
-            input_example=input_example,
-            registered_model_name=self.model_name,
-            # skops refuses types it does not know; these are the ones this very pipeline
-            # (built by this project, e.g. its feature functions) is made of.
-            skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(pipeline)),
-        )
+        with _registration_lines_shown(MLFLOW_LOGGER.isEnabledFor(logging.INFO)):
+            info = mlflow.sklearn.log_model(
+                pipeline,
+                name="model",
+                input_example=input_example,
+                signature=_signature(input_example),
+                registered_model_name=self.model_name,
+                # skops refuses types it does not know; these are the ones this very pipeline
+                # (built by this project, e.g. its feature functions) is made of.
+                skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(pipeline)),
+            )
         number = str(info.registered_model_version)
         # The version's tags carry its lineage (shown on its page in the MLflow UI).
         for key, value in lineage.items():
@@ -143,6 +153,41 @@ class MlflowTracker(Tracker):
                 f"models:/{version.name}/{version.version}"
             )
         return pipeline
+
+
+def _signature(example: pd.DataFrame) -> ModelSignature:
+    """The model's signature, declared rather than inferred from the example: inferring it
+    warns, twice per model, that an integer column cannot hold a missing value. The data
+    contract allows none (schema.py), so the example's integers are longs here as MLflow
+    would infer them; the output is the class label."""
+    return ModelSignature(
+        inputs=Schema(
+            [ColSpec(_column_type(dtype), str(name)) for name, dtype in example.dtypes.items()]
+        ),
+        outputs=Schema([ColSpec(DataType.long)]),
+    )
+
+
+def _column_type(dtype: Any) -> DataType:
+    if pd.api.types.is_bool_dtype(dtype):
+        return DataType.boolean
+    if pd.api.types.is_integer_dtype(dtype):
+        return DataType.long
+    if pd.api.types.is_float_dtype(dtype):
+        return DataType.double
+    return DataType.string
+
+
+@contextmanager
+def _registration_lines_shown(shown: bool) -> Iterator[None]:
+    """MLflow prints "Successfully registered model ..." and "Created version ..." straight
+    to stderr, bypassing its logger: they are shown only when its INFO logs are. (The
+    project's log handlers keep the stderr they were given, so its own lines still show.)"""
+    if shown:
+        yield
+        return
+    with redirect_stderr(io.StringIO()):
+        yield
 
 
 @contextmanager
