@@ -30,6 +30,10 @@ ALLOW_DESERIALIZATION = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
 # Read before this process configures MLflow, which exports the URI it is given to the
 # environment: only a URI the user set may override params.yaml.
 USER_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI")
+# MLflow also exports the URIs it is set to, for subprocesses to inherit: a subprocess
+# (an orchestrator's task, another workspace's run) would take them for the user's and
+# use this process's store instead of its own params.yaml. The setting stays in-process.
+EXPORTED_URIS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 
 
 class MlflowTracker(Tracker):
@@ -42,8 +46,9 @@ class MlflowTracker(Tracker):
         self.uri = self.configured_uri or self.local_uri(Path())
         self.model_name = settings.model_name
         self.experiment = settings.experiment
-        mlflow.set_tracking_uri(self.uri)
-        mlflow.set_registry_uri(self.uri)  # the registry lives in the same store
+        with _environment_kept(*EXPORTED_URIS):
+            mlflow.set_tracking_uri(self.uri)
+            mlflow.set_registry_uri(self.uri)  # the registry lives in the same store
         self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
 
     def shared_store(self) -> str | None:
@@ -156,3 +161,17 @@ def _trusted_deserialization() -> Iterator[None]:
             del os.environ[ALLOW_DESERIALIZATION]
         else:
             os.environ[ALLOW_DESERIALIZATION] = previous
+
+
+@contextmanager
+def _environment_kept(*names: str) -> Iterator[None]:
+    """The variables `names` as they were before the block, whatever it exports."""
+    previous = {name: os.environ.get(name) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
