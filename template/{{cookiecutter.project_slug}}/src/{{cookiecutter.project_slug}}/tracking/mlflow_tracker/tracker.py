@@ -23,7 +23,7 @@ from mlflow.exceptions import MlflowException
 from sklearn.pipeline import Pipeline
 
 from ...config import TrackingSettings
-from ..base import CHAMPION, ModelVersion, Tracker, flatten
+from ..base import CHAMPION, ModelVersion, Tracker, environment_kept, flatten
 
 SQLITE = "sqlite:///"
 ALLOW_DESERIALIZATION = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
@@ -46,7 +46,7 @@ class MlflowTracker(Tracker):
         self.uri = self.configured_uri or self.local_uri(Path())
         self.model_name = settings.model_name
         self.experiment = settings.experiment
-        with _environment_kept(*EXPORTED_URIS):
+        with environment_kept(*EXPORTED_URIS):
             mlflow.set_tracking_uri(self.uri)
             mlflow.set_registry_uri(self.uri)  # the registry lives in the same store
         self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
@@ -162,16 +162,3 @@ def _trusted_deserialization() -> Iterator[None]:
         else:
             os.environ[ALLOW_DESERIALIZATION] = previous
 
-
-@contextmanager
-def _environment_kept(*names: str) -> Iterator[None]:
-    """The variables `names` as they were before the block, whatever it exports."""
-    previous = {name: os.environ.get(name) for name in names}
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
