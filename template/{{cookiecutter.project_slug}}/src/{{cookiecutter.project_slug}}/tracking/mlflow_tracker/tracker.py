@@ -161,4 +161,3 @@ def _trusted_deserialization() -> Iterator[None]:
             del os.environ[ALLOW_DESERIALIZATION]
         else:
             os.environ[ALLOW_DESERIALIZATION] = previous
-
