@@ -28,6 +28,9 @@ from support.reporting import RecordProperty
 DRIFT_EXIT_CODE = 3
 READY_TIMEOUT = 90  # seconds for the API to load the champion and answer /ready
 COMMAND_TIMEOUT = 1800  # seconds for any one command (uv sync, make test, make pipeline)
+# The folder of the reversed_collection pytest plugin, alone so that putting it on the
+# render's PYTHONPATH exposes nothing else.
+REVERSED_COLLECTION = Path(__file__).parent / "order"
 
 
 def project_env(project: Path) -> dict[str, str]:
@@ -73,6 +76,25 @@ def timed(
     record_property("wall_time", f"{label}: {seconds:.1f} s")
     print(f"{label}: {seconds:.1f} s")
     return seconds
+
+
+def suite_in_both_orders(
+    project: Path, env: Mapping[str, str], record_property: RecordProperty, label: str
+) -> None:
+    """The render's whole suite as its user runs it (`make test`, pytest's order), then once
+    more in reverse order: a test that passes only because another ran before it (a
+    variable, a file or a registry left behind) fails one of the two runs. The reversal is
+    a plugin from outside the render, and the run keeps no cache: the render is left as the
+    user would find it."""
+    timed(["make", "test"], project, env, record_property, f"{label}: make test")
+    reverse = ["uv", "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider"]
+    timed(
+        [*reverse, "-p", "reversed_collection"],
+        project,
+        {**env, "PYTHONPATH": str(REVERSED_COLLECTION)},
+        record_property,
+        f"{label}: make test's suite in reverse order",
+    )
 
 
 def require_interpreter(version: str, project: Path, env: Mapping[str, str]) -> None:

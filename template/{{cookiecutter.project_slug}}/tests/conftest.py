@@ -4,7 +4,11 @@ workspace, the ingested data and a model trained once per session."""
 from __future__ import annotations
 
 import os
+<<<<<<< HEAD
 from collections.abc import Iterator
+=======
+from collections.abc import Iterator, Mapping
+>>>>>>> issue-21-hygiene
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,6 +30,27 @@ TRAFFIC_BATCH = 50  # rows per /predict/batch request in served test traffic
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
+@pytest.fixture(autouse=True)
+def environment_as_found() -> Iterator[None]:
+    """Each test leaves os.environ as it found it, whatever it or a library it calls
+    exports: the next test's subprocesses (an orchestrator's tasks) inherit this process's
+    environment, and a stale variable would point them at another test's workspace."""
+    before = dict(os.environ)
+    yield
+    for name in environment_changes(before):
+        if name in before:
+            os.environ[name] = before[name]
+        else:
+            del os.environ[name]
+
+
+def environment_changes(before: Mapping[str, str]) -> dict[str, str | None]:
+    """The variables set, changed or removed (None) since `before`."""
+    now = dict(os.environ)
+    names = before.keys() | now.keys()
+    return {name: now.get(name) for name in names if before.get(name) != now.get(name)}
 
 
 def workspace_settings(root: Path) -> Settings:

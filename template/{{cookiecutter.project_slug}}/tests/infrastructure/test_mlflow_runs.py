@@ -78,8 +78,6 @@ def test_a_terminated_training_ends_its_run_as_failed(
         f"{ENV_PREFIX}REPORTS_DIR": str(tmp_path / "reports"),
         f"{ENV_PREFIX}TRACKING__URI": uri,
     }
-    # MLflow exports the URI a client in this process was given; it would win over ours.
-    env.pop("MLFLOW_TRACKING_URI", None)
     experiment = settings.tracking.experiment
     training = subprocess.Popen(  # noqa: S603 (our own interpreter and code)
         [sys.executable, "-m", PACKAGE, "train"],

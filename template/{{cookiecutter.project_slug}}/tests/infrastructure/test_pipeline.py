@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from {{ cookiecutter.project_slug }}.tracking import get_tracker
 from {{ cookiecutter.project_slug }}.training.candidate import train_candidate
 from {{ cookiecutter.project_slug }}.training.train import build_pipeline, features_and_target
 
-from ..conftest import workspace_settings
+from ..conftest import environment_changes, workspace_settings
 
 pytestmark = pytest.mark.infrastructure
 
@@ -39,8 +40,11 @@ def test_pipeline_trains_gates_registers_and_exports_a_champion(tmp_path: Path) 
     """Infrastructure 3: the ML pipeline is integration tested (ingest -> train -> gate ->
     registry -> servable model), and Infrastructure 5: it leaves a model card and figures.
     The shipped configuration, hyper-parameter search included, end to end (the other
-    tests here replay the search's result)."""
+    tests here replay the search's result). The tracker leaves the process environment as
+    it found it (a subprocess started after it, such as an orchestrator's task, would take
+    what it exported for the user's own)."""
     fresh = workspace_settings(tmp_path)
+    environment = dict(os.environ)
     tracker = get_tracker(fresh.tracking)
     pipeline.ingest(fresh)
     metadata = train_candidate(fresh, tracker)
@@ -62,6 +66,7 @@ def test_pipeline_trains_gates_registers_and_exports_a_champion(tmp_path: Path) 
     }  # fmt: skip
     promotion = json.loads((fresh.reports_dir / "promotion.json").read_text(encoding="utf-8"))
     assert promotion["promote"] is True
+    assert environment_changes(environment) == {}
 
 
 def test_an_identical_retrain_does_not_replace_the_champion(fresh: Settings) -> None:

@@ -3,9 +3,10 @@ the model registry. One adapter per tool implements it."""
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,3 +95,19 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, 
             yield from flatten(value, f"{name}.")
         else:
             yield name, value
+
+
+@contextmanager
+def environment_kept(*names: str) -> Iterator[None]:
+    """The variables `names` as they were before the block, whatever a library exports in it
+    for its subprocesses: a subprocess started later (an orchestrator's task) would take
+    them for the user's settings."""
+    previous = {name: os.environ.get(name) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -27,17 +27,24 @@ from mlflow.types import ColSpec, DataType, Schema
 from sklearn.pipeline import Pipeline
 
 from ...config import TrackingSettings
-from ..base import CHAMPION, ModelVersion, Tracker, flatten
+from ..base import CHAMPION, ModelVersion, Tracker, environment_kept, flatten
 
 SQLITE = "sqlite:///"
 ALLOW_DESERIALIZATION = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
 # Read before this process configures MLflow, which exports the URI it is given to the
 # environment: only a URI the user set may override params.yaml.
 USER_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI")
+<<<<<<< HEAD
 # MLflow gives its logger a level of its own (INFO) when imported: let it follow the level
 # the project's logging sets (config.configure_logging: errors only, all with --verbose).
 MLFLOW_LOGGER = logging.getLogger("mlflow")
 MLFLOW_LOGGER.setLevel(logging.NOTSET)
+=======
+# MLflow also exports the URIs it is set to, for subprocesses to inherit: a subprocess
+# (an orchestrator's task, another workspace's run) would take them for the user's and
+# use this process's store instead of its own params.yaml. The setting stays in-process.
+EXPORTED_URIS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+>>>>>>> issue-21-hygiene
 
 
 class MlflowTracker(Tracker):
@@ -50,8 +57,9 @@ class MlflowTracker(Tracker):
         self.uri = self.configured_uri or self.local_uri(Path())
         self.model_name = settings.model_name
         self.experiment = settings.experiment
-        mlflow.set_tracking_uri(self.uri)
-        mlflow.set_registry_uri(self.uri)  # the registry lives in the same store
+        with environment_kept(*EXPORTED_URIS):
+            mlflow.set_tracking_uri(self.uri)
+            mlflow.set_registry_uri(self.uri)  # the registry lives in the same store
         self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
 
     def shared_store(self) -> str | None:

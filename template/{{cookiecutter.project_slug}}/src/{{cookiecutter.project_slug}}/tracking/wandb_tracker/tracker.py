@@ -27,12 +27,13 @@ from sklearn.pipeline import Pipeline
 from wandb.errors import CommError
 
 from ...config import TrackingSettings
-from ..base import CHAMPION, ModelVersion, Tracker
+from ..base import CHAMPION, ModelVersion, Tracker, environment_kept
 
 MODEL_FILE = "model.joblib"
 VERSION_FILE = "version.json"  # the run and lineage: also makes every version's content unique
 ARTIFACT_TYPE = "model"
 FIGURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".svg"}
+SERVICE_ADDRESS = "WANDB_SERVICE"
 
 
 def mode() -> str:
@@ -64,14 +65,17 @@ class WandbTracker(Tracker):
 
     def _init(self, job_type: str, name: str | None = None) -> Any:
         self.dir.mkdir(parents=True, exist_ok=True)
-        return wandb.init(
-            project=self.project,
-            dir=self.dir,
-            mode="online" if self.online else "offline",
-            job_type=job_type,
-            name=name,
-            settings=wandb.Settings(silent=True, console="off", x_disable_stats=True),
-        )
+        # W&B exports its service's address for subprocesses to attach to: one started
+        # later (an orchestrator's task) would log through this process's service.
+        with environment_kept(SERVICE_ADDRESS):
+            return wandb.init(
+                project=self.project,
+                dir=self.dir,
+                mode="online" if self.online else "offline",
+                job_type=job_type,
+                name=name,
+                settings=wandb.Settings(silent=True, console="off", x_disable_stats=True),
+            )
 
     @property
     def run(self) -> Any:
