@@ -4,11 +4,7 @@ workspace, the ingested data and a model trained once per session."""
 from __future__ import annotations
 
 import os
-<<<<<<< HEAD
-from collections.abc import Iterator
-=======
 from collections.abc import Iterator, Mapping
->>>>>>> issue-21-hygiene
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 

@@ -34,17 +34,14 @@ ALLOW_DESERIALIZATION = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
 # Read before this process configures MLflow, which exports the URI it is given to the
 # environment: only a URI the user set may override params.yaml.
 USER_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI")
-<<<<<<< HEAD
 # MLflow gives its logger a level of its own (INFO) when imported: let it follow the level
 # the project's logging sets (config.configure_logging: errors only, all with --verbose).
 MLFLOW_LOGGER = logging.getLogger("mlflow")
 MLFLOW_LOGGER.setLevel(logging.NOTSET)
-=======
 # MLflow also exports the URIs it is set to, for subprocesses to inherit: a subprocess
 # (an orchestrator's task, another workspace's run) would take them for the user's and
 # use this process's store instead of its own params.yaml. The setting stays in-process.
 EXPORTED_URIS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
->>>>>>> issue-21-hygiene
 
 
 class MlflowTracker(Tracker):
