@@ -20,6 +20,7 @@ from .config import ConfigurationError, Settings, configure_logging, get_setting
 
 if TYPE_CHECKING:
     from .data.contract import DataContractError
+    from .monitoring.summary import DriftSummary
 
 # The scientific stack is imported by the commands that need it, after the settings are
 # read: a configuration error (and --help) answers at once.
@@ -269,6 +270,19 @@ def serve(
     run(settings.model_copy(update={"serve": served}), workers)
 
 
+def _monitor(settings: Settings, current: Path | None) -> DriftSummary | None:
+    """The batch `current`, or else the inference log's window, checked (monitoring/)."""
+    from .monitoring.batch import run_monitoring
+    from .monitoring.traffic import monitor_logged_traffic
+
+    with console.status("Computing the drift report..."):
+        return (
+            monitor_logged_traffic(settings)
+            if current is None
+            else run_monitoring(settings, current)
+        )
+
+
 @app.command()
 def monitor(
     current: Annotated[
@@ -283,16 +297,12 @@ def monitor(
     and age; exit 3 when retraining is recommended, 1 on training/serving skew."""
     settings = _settings()
     from .data.contract import DataContractError
-    from .monitoring.batch import EmptyBatchError, run_monitoring
-    from .monitoring.summary import DRIFT_EXIT_CODE
-    from .monitoring.traffic import monitor_logged_traffic
+    from .data.ingest import EmptyBatchError, read_batch
 
     try:
-        with console.status("Computing the drift report..."):
-            if current is None:
-                summary = monitor_logged_traffic(settings)
-            else:
-                summary = run_monitoring(settings, current)
+        if current is not None:  # a missing, empty or invalid batch: before Evidently loads
+            read_batch(current)
+        summary = _monitor(settings, current)
     except DataContractError as error:
         if _verbose():
             raise
@@ -315,6 +325,8 @@ def monitor(
             f"probabilities differ from the champion's offline scores"
         )
     if summary.retraining_recommended:
+        from .monitoring.summary import DRIFT_EXIT_CODE
+
         raise typer.Exit(code=DRIFT_EXIT_CODE)
 
 

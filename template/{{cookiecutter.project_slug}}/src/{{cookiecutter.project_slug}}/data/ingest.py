@@ -1,4 +1,5 @@
-"""Getting data in: load and validate the raw batch, split it, replay a drifted batch.
+"""Getting data in: load and validate the raw batch, split it, replay a drifted batch, and
+read a batch to check (`monitor --current`).
 
 `load_raw` is the one place to change when the data comes from somewhere else (a
 warehouse query, a feature store, object storage): everything downstream takes a
@@ -15,7 +16,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from ..config import DataSettings
-from .contract import TARGET, validate
+from .contract import COLUMNS, TARGET, validate
 
 AGE_BINS = (18, 25, 40, 60, 101)
 AGE_LABELS = ("18-24", "25-39", "40-59", "60+")
@@ -89,3 +90,26 @@ def read_processed(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: run the ingest step first (`make pipeline`)")
     return add_slices(validate(pd.read_csv(path), source=path))
+
+
+COLUMNS_OUTSIDE_MODEL = tuple(c.name for c in COLUMNS if not c.model_input)
+
+
+class EmptyBatchError(ValueError):
+    """The batch to monitor has no rows."""
+
+
+def read_batch(path: Path) -> pd.DataFrame:
+    """A batch to check, validated against the data contract: labelled, unlabelled, or
+    model inputs only (e.g. logged API requests, which carry no protected attributes)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found")
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise EmptyBatchError(f"the batch is empty: {path} has no header and no rows") from None
+    if frame.empty:
+        raise EmptyBatchError(f"the batch is empty: {path} has a header but no rows")
+    labelled = TARGET.name in frame.columns
+    inputs_only = not set(COLUMNS_OUTSIDE_MODEL) & set(frame.columns)
+    return validate(frame, with_target=labelled, inputs_only=inputs_only, source=path)

@@ -7,11 +7,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import pandas as pd
-
 from ..config import Settings
 from ..data import ingest
-from ..data.contract import COLUMNS, TARGET, validate
+from ..data.contract import TARGET
+from ..data.ingest import read_batch
 from ..registry import model_store
 from .alerts import publish
 from .champion import check_champion
@@ -19,28 +18,6 @@ from .drift import detect_drift, prediction_drift
 from .summary import DriftSummary
 
 logger = logging.getLogger(__name__)
-
-COLUMNS_OUTSIDE_MODEL = tuple(c.name for c in COLUMNS if not c.model_input)
-
-
-class EmptyBatchError(ValueError):
-    """The batch to monitor has no rows."""
-
-
-def read_batch(path: Path) -> pd.DataFrame:
-    """A batch to check, validated against the data contract: labelled, unlabelled, or
-    model inputs only (e.g. logged API requests, which carry no protected attributes)."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found")
-    try:
-        frame = pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise EmptyBatchError(f"the batch is empty: {path} has no header and no rows") from None
-    if frame.empty:
-        raise EmptyBatchError(f"the batch is empty: {path} has a header but no rows")
-    labelled = TARGET.name in frame.columns
-    inputs_only = not set(COLUMNS_OUTSIDE_MODEL) & set(frame.columns)
-    return validate(frame, with_target=labelled, inputs_only=inputs_only, source=path)
 
 
 def run_monitoring(settings: Settings, current_path: Path | None = None) -> DriftSummary:
