@@ -84,7 +84,11 @@ def serve_traffic(settings: Settings, rows: pd.DataFrame, model_dir: Path | None
     from fastapi.testclient import TestClient
 
     from {{ cookiecutter.project_slug }}.serving.app import create_app
-    from {{ cookiecutter.project_slug }}.serving.inference_log import InferenceLog, read_window, write_labels
+    from {{ cookiecutter.project_slug }}.serving.inference_log import (
+        InferenceLog,
+        read_window,
+        write_labels,
+    )
 
     log = InferenceLog(settings.inference_log)
     app = create_app(model_dir or settings.serve.model_dir, log)

@@ -9,7 +9,11 @@ from pydantic import ValidationError
 
 from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.data import contract, ingest
-from {{ cookiecutter.project_slug }}.data.features import DERIVED, add_derived_features, build_preprocessor
+from {{ cookiecutter.project_slug }}.data.features import (
+    DERIVED,
+    add_derived_features,
+    build_preprocessor,
+)
 
 pytestmark = pytest.mark.data
 

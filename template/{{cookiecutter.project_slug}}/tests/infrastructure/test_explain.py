@@ -15,7 +15,11 @@ from {{ cookiecutter.project_slug }} import config
 from {{ cookiecutter.project_slug }}.cli import app
 from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.data.contract import EXAMPLE, MODEL_INPUTS
-from {{ cookiecutter.project_slug }}.registry.model_store import estimator_of, predict_probability, threshold_of
+from {{ cookiecutter.project_slug }}.registry.model_store import (
+    estimator_of,
+    predict_probability,
+    threshold_of,
+)
 from {{ cookiecutter.project_slug }}.training.explain import explain, log_odds
 from {{ cookiecutter.project_slug }}.training.threshold import decide
 from {{ cookiecutter.project_slug }}.training.train import TrainedModel

@@ -103,7 +103,7 @@ def test_rollback_serves_the_earlier_model_again(fresh: Settings) -> None:
     lenient_gate = {"min_improvement": -1.0, "max_demographic_parity_difference": unbounded}
     lenient = fresh.model_copy(update={"gate": fresh.gate.model_copy(update=lenient_gate)})
     forest = lenient.train.model_copy(
-        update={"model": "random_forest", "tune": False, "hyperparameters": {}}
+        update={"model": "random_forest", "hyperparameters": {}, "tune": False}
     )
     first = train_candidate(lenient.model_copy(update={"train": forest}), tracker)
     assert pipeline.promote(lenient, tracker).promote

@@ -13,7 +13,10 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from {{ cookiecutter.project_slug }}.config import Settings
-from {{ cookiecutter.project_slug }}.monitoring.traffic import monitor_logged_traffic, monitor_traffic
+from {{ cookiecutter.project_slug }}.monitoring.traffic import (
+    monitor_logged_traffic,
+    monitor_traffic,
+)
 from {{ cookiecutter.project_slug }}.serving import slot
 from {{ cookiecutter.project_slug }}.serving.scorer import Scorer, load_scorer
 
