@@ -1,10 +1,10 @@
 """Deep tier for the trackers with adapters of their own: W&B and DVC, end to end.
 
 Each render rotates the other answers (W&B: GitLab CI, Python 3.13; DVC: no CI, Python 3.11),
-installs with uv inside a fresh git repository, runs the project's own tests (`make test`,
-then once more in reverse order) and its pipeline, serves the champion (whose /ready body
-names the data hash and commit it was trained on), then checks what only that tracker
-promises:
+installs with uv inside a fresh git repository, runs the project's own tests (`make test`;
+the orchestrator tier runs every tracker's suite reversed too) and its pipeline, serves the
+champion (whose /ready body names the data hash and commit it was trained on), then checks
+what only that tracker promises:
 
 * wandb: offline runs on disk for `wandb sync`, and the champion read back from the local
   registry, without network access (the project's own socket-guard test proves the latter);
@@ -32,7 +32,6 @@ from support.deep import (
     http,
     installed_project,
     run,
-    suite_in_both_orders,
     timed,
 )
 from support.rendering import defaults
@@ -125,7 +124,7 @@ def test_tracker_project_runs_end_to_end(
     run(["git", "commit", "--quiet", "--message", "rendered"], project, env)
     commit = run(["git", "rev-parse", "HEAD"], project, env).stdout.strip()
 
-    suite_in_both_orders(project, env, record_property, tracker)
+    timed(["make", "test"], project, env, record_property, f"{tracker}: make test")
     timed(["make", "pipeline"], project, env, record_property, f"{tracker}: make pipeline")
     applicant = example_applicant(project, package, env)
     with api_server(cli, project, env, tmp_path / f"api-{tracker}.log") as base:
