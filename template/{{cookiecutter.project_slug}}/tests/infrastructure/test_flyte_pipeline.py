@@ -46,6 +46,14 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     get_settings.cache_clear()
 
 
+@pytest.fixture(scope="module")
+def decision(flyte: ModuleType, workspace: Path) -> str:
+    """The training workflow, run once for the module: the monitoring test needs its
+    champion, whichever order the tests run in."""
+    result: str = flyte.training()
+    return result
+
+
 def test_the_launch_plans_schedule_training_and_monitoring(flyte: ModuleType) -> None:
     """Continuous training and monitoring: cron launch plans of the two workflows, every
     task in the configured image."""
@@ -59,11 +67,9 @@ def test_the_launch_plans_schedule_training_and_monitoring(flyte: ModuleType) ->
         assert task.container_image == flyte.IMAGE
 
 
-def test_the_training_workflow_produces_a_champion(flyte: ModuleType, workspace: Path) -> None:
+def test_the_training_workflow_produces_a_champion(decision: str, workspace: Path) -> None:
     """Infrastructure 3: ingest -> train -> promote through Flyte leaves a champion in the
     registry and a servable model."""
-    decision = flyte.training()
-
     assert decision.startswith("PROMOTE")
     settings = get_settings()
     assert str(settings.models_dir).startswith(str(workspace))
@@ -73,7 +79,7 @@ def test_the_training_workflow_produces_a_champion(flyte: ModuleType, workspace:
 
 
 def test_monitoring_retrains_on_drifted_traffic_only(
-    flyte: ModuleType, workspace: Path, monkeypatch: pytest.MonkeyPatch
+    flyte: ModuleType, decision: str, workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Monitoring 2 and 7: the monitoring workflow judges the traffic the API logged. With
     none, and with traffic like the training data (the held-out split), it keeps the

@@ -54,6 +54,14 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     get_settings.cache_clear()
 
 
+@pytest.fixture(scope="module")
+def trained(kubeflow: ModuleType, workspace: Path) -> Path:
+    """The training pipeline, run once for the module: the monitoring test needs its
+    champion, whichever order the tests run in."""
+    kubeflow.training()
+    return workspace
+
+
 def test_the_pipelines_compile_to_specs_kfp_loads(kubeflow: ModuleType, tmp_path: Path) -> None:
     """`make pipeline-compile`'s YAML is a valid pipeline spec: every component runs the
     configured image, training has one task per declared step."""
@@ -69,20 +77,18 @@ def test_the_pipelines_compile_to_specs_kfp_loads(kubeflow: ModuleType, tmp_path
     assert len(training.root.dag.tasks) == len(STEPS)
 
 
-def test_the_training_pipeline_produces_a_champion(kubeflow: ModuleType, workspace: Path) -> None:
+def test_the_training_pipeline_produces_a_champion(trained: Path) -> None:
     """Infrastructure 3: ingest -> train -> promote through KFP leaves a champion in the
     registry and a servable model."""
-    kubeflow.training()
-
     settings = get_settings()
-    assert str(settings.models_dir).startswith(str(workspace))
+    assert str(settings.models_dir).startswith(str(trained))
     champion = get_tracker(settings.tracking).get_champion()
     assert champion is not None
     assert model_store.load(settings.serve.model_dir)[1].version == champion.version
 
 
 def test_monitoring_retrains_on_drifted_traffic_only(
-    kubeflow: ModuleType, workspace: Path, monkeypatch: pytest.MonkeyPatch
+    kubeflow: ModuleType, trained: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Monitoring 2 and 7: the monitoring pipeline judges the traffic the API logged. With
     traffic like the training data (the held-out split) it stops after the check; once the
@@ -98,7 +104,7 @@ def test_monitoring_retrains_on_drifted_traffic_only(
     kubeflow.monitoring()
     assert candidate(settings) == before
 
-    monkeypatch.setenv(f"{ENV_PREFIX}INFERENCE_LOG__URL", str(workspace / "drifted-log"))
+    monkeypatch.setenv(f"{ENV_PREFIX}INFERENCE_LOG__URL", str(trained / "drifted-log"))
     get_settings.cache_clear()
     serve_traffic(get_settings(), ingest.read_processed(batches.current))
     kubeflow.monitoring()
