@@ -72,6 +72,13 @@ def dags(airflow: Path) -> dict[str, Any]:
     return dict(bag.dags)
 
 
+@pytest.fixture(scope="module")
+def training_run(dags: dict[str, Any]) -> Any:
+    """The training DAG, run once for the module: the monitoring test needs its champion,
+    whichever order the tests run in."""
+    return dags[TRAINING].test()
+
+
 def test_the_dags_import_with_the_declared_steps_and_schedules(dags: dict[str, Any]) -> None:
     """Both DAGs parse (no import error, no cycle); training chains the declared steps and
     runs weekly or when the monitoring DAG updates its asset."""
@@ -89,12 +96,10 @@ def test_the_dags_import_with_the_declared_steps_and_schedules(dags: dict[str, A
     assert monitoring.get_task("request_retraining").upstream_task_ids == {"monitor"}
 
 
-def test_the_training_dag_produces_a_champion(dags: dict[str, Any], airflow: Path) -> None:
+def test_the_training_dag_produces_a_champion(training_run: Any, airflow: Path) -> None:
     """Infrastructure 3: ingest -> train -> promote through Airflow leaves a champion in
     the registry and a servable model."""
-    run = dags[TRAINING].test()
-
-    assert run.state == "success"
+    assert training_run.state == "success"
     settings = get_settings()
     assert str(settings.models_dir).startswith(str(airflow))
     champion = get_tracker(settings.tracking).get_champion()
@@ -102,6 +107,7 @@ def test_the_training_dag_produces_a_champion(dags: dict[str, Any], airflow: Pat
     assert model_store.load(settings.serve.model_dir)[1].version == champion.version
 
 
+@pytest.mark.usefixtures("training_run")  # the monitoring run judges that champion
 def test_drifted_traffic_updates_the_asset_that_schedules_training(
     dags: dict[str, Any], airflow: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
