@@ -4,6 +4,7 @@ workspace, the ingested data and a model trained once per session."""
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +17,7 @@ from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings
 from {{ cookiecutter.project_slug }}.data import ingest
 from {{ cookiecutter.project_slug }}.data.contract import MODEL_INPUTS, TARGET
 from {{ cookiecutter.project_slug }}.registry import model_store
-from {{ cookiecutter.project_slug }}.tracking import local_store_uri
+from {{ cookiecutter.project_slug }}.tracking import get_tracker, local_store_uri
 from {{ cookiecutter.project_slug }}.training.train import TrainedModel, train
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -51,11 +52,35 @@ def environment_changes(before: Mapping[str, str]) -> dict[str, str | None]:
 
 def workspace_settings(root: Path) -> Settings:
     """Settings for the real raw data with every output under `root`; the tests' tracker
-    store lives there too, never in the project's own."""
+    store lives there too, never in the project's own. A new `root` starts from a copy of
+    the session's empty tracker store (see `empty_tracker_store`)."""
+    if EMPTY_STORES:
+        for entry in EMPTY_STORES[0].iterdir():
+            if not (root / entry.name).exists():  # never over a store in use
+                shutil.copytree(entry, root / entry.name)
+    return _settings_under(root)
+
+
+def _settings_under(root: Path) -> Settings:
     base = Settings()
     return base.under(
         root, tracking_uri=local_store_uri(root), raw_path=PROJECT_ROOT / base.data.raw_path
     )
+
+
+# The session's empty tracker store, once `empty_tracker_store` has made it.
+EMPTY_STORES: list[Path] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def empty_tracker_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace holding the tracker's store, created and empty, made once per session:
+    creating a store can take seconds (MLflow migrates its database schema), copying one
+    takes milliseconds, and every test workspace starts with one."""
+    root = tmp_path_factory.mktemp("empty-tracker-store")
+    get_tracker(_settings_under(root).tracking)  # the adapter creates its store
+    EMPTY_STORES[:] = [root]
+    return root
 
 
 def workspace_environment(root: Path) -> dict[str, str]:

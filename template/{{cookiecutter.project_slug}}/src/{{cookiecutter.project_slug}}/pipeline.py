@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .config import Settings
 from .data import ingest as ingestion
-from .data.contract import TARGET
-from .registry import model_store
-from .registry.champion import candidate_dir, crown, sync_champion
-from .registry.gate import PromotionDecision, record_decision, review_candidate
-from .serving.canary import check_servable
-from .tracking import Tracker, get_tracker
-from .training.candidate import train_candidate
-from .training.metrics import quality_metrics
+
+if TYPE_CHECKING:
+    from .registry.gate import PromotionDecision
+    from .registry.model_store import ModelMetadata
+    from .tracking import Tracker
+
+# Each step imports what only it uses (the trainer, the tracker, the registry) when it runs:
+# `ingest`, and a data contract breach, answer without loading the training stack.
 
 
 def ingest(settings: Settings) -> ingestion.ProcessedPaths:
@@ -31,6 +32,13 @@ def promote(settings: Settings, tracker: Tracker) -> PromotionDecision:
     """Run the promotion gate on the candidate (training/candidate.py registered it): against
     the baseline and the champion re-scored on today's held-out data, then the canary;
     crown it if all pass. The decision is recorded in reports/promotion.json."""
+    from .data.contract import TARGET
+    from .registry import model_store
+    from .registry.champion import candidate_dir, crown, sync_champion
+    from .registry.gate import PromotionDecision, record_decision, review_candidate
+    from .serving.canary import check_servable
+    from .training.metrics import quality_metrics
+
     pipeline, candidate = model_store.load(candidate_dir(settings))
     holdout = ingestion.read_processed(
         ingestion.ProcessedPaths.under(settings.data.processed_dir).test
@@ -74,8 +82,22 @@ class Step:
     run: Callable[[Settings], object]
 
 
+def train(settings: Settings) -> ModelMetadata:
+    """Train and evaluate a candidate, log it to the tracker and register it."""
+    from .tracking import get_tracker
+    from .training.candidate import train_candidate
+
+    return train_candidate(settings, get_tracker(settings.tracking))
+
+
+def promote_with_configured_tracker(settings: Settings) -> PromotionDecision:
+    from .tracking import get_tracker
+
+    return promote(settings, get_tracker(settings.tracking))
+
+
 STEPS: tuple[Step, ...] = (
     Step("ingest", ingest),
-    Step("train", lambda settings: train_candidate(settings, get_tracker(settings.tracking))),
-    Step("promote", lambda settings: promote(settings, get_tracker(settings.tracking))),
+    Step("train", train),
+    Step("promote", promote_with_configured_tracker),
 )

@@ -21,12 +21,19 @@ from {{ cookiecutter.project_slug }}.data.ingest import ProcessedPaths
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 from {{ cookiecutter.project_slug }}.training.train import TrainedModel
 
-from ..conftest import PROJECT_ROOT
+from ..conftest import PROJECT_ROOT, workspace_settings
 
 pytestmark = pytest.mark.infrastructure
 
 PACKAGE = "{{ cookiecutter.project_slug }}"
 RUN_START_TIMEOUT = 180  # seconds for the CLI to import the stack and open its run
+
+
+def _empty_store(root: Path) -> str:
+    """The URI of an empty MLflow store under `root` (a copy of the session's)."""
+    uri = workspace_settings(root).tracking.uri
+    assert uri is not None
+    return uri
 
 
 def _statuses(uri: str, experiment: str) -> list[str]:
@@ -39,7 +46,7 @@ def _statuses(uri: str, experiment: str) -> list[str]:
 
 def test_a_failing_step_ends_its_run_as_failed(settings: Settings, tmp_path: Path) -> None:
     """Infrastructure 3: an exception inside a run marks it FAILED."""
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    uri = _empty_store(tmp_path)
     tracking = settings.tracking.model_copy(update={"uri": uri, "experiment": "failing"})
     with pytest.raises(RuntimeError), get_tracker(tracking).start_run("train"):
         raise RuntimeError("training broke")
@@ -55,7 +62,7 @@ def test_a_model_is_registered_without_a_warning(
 ) -> None:
     """What a user reads: registering a model warns of nothing (MLflow infers a signature
     from an example with integer columns, and warns twice, unless one is declared)."""
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    uri = _empty_store(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # MLflow exports it: restored after
     tracker = get_tracker(settings.tracking.model_copy(update={"uri": uri}))
     example = holdout_frame[list(MODEL_INPUTS)].head(5)
@@ -70,7 +77,7 @@ def test_a_terminated_training_ends_its_run_as_failed(
 ) -> None:
     """Infrastructure 3: SIGTERM (a cancelled CI job, an orchestrator stopping a task) during
     `train` ends the MLflow run as FAILED and exits 143, instead of leaving it RUNNING."""
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    uri = _empty_store(tmp_path)
     env = {
         **os.environ,
         f"{ENV_PREFIX}DATA__PROCESSED_DIR": str(settings.data.processed_dir),
