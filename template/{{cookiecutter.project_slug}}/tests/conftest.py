@@ -54,10 +54,8 @@ def workspace_settings(root: Path) -> Settings:
     """Settings for the real raw data with every output under `root`; the tests' tracker
     store lives there too, never in the project's own. A new `root` starts from a copy of
     the session's empty tracker store (see `empty_tracker_store`)."""
-    if EMPTY_STORES:
-        for entry in EMPTY_STORES[0].iterdir():
-            if not (root / entry.name).exists():  # never over a store in use
-                shutil.copytree(entry, root / entry.name)
+    if EMPTY_STORES and not (root.exists() and any(root.iterdir())):  # a new workspace
+        shutil.copytree(EMPTY_STORES[0], root, dirs_exist_ok=True)
     return _settings_under(root)
 
 
