@@ -121,7 +121,7 @@ def _run(step: str, settings: Settings) -> None:
         if _verbose():
             raise
         raise _fail(_one_line(error)) from None
-    except FileNotFoundError as error:  # a ModelNotFoundError too
+    except (FileNotFoundError, ConfigurationError) as error:  # a ModelNotFoundError too
         if _verbose():
             raise
         raise _fail(str(error)) from None

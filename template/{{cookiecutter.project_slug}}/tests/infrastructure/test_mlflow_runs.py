@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings
+from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, ConfigurationError, Settings
 from {{ cookiecutter.project_slug }}.data.contract import MODEL_INPUTS
 from {{ cookiecutter.project_slug }}.data.ingest import ProcessedPaths
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
@@ -108,3 +108,13 @@ def test_a_terminated_training_ends_its_run_as_failed(
             training.wait()
     assert training.returncode == 128 + signal.SIGTERM, output
     assert _statuses(uri, experiment) == ["FAILED"]
+
+
+def test_a_store_mlflow_refuses_is_one_error_naming_the_setting(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A tracking URI MLflow refuses (a plain directory: MLflow 3 no longer opens file
+    stores) is a configuration error naming tracking.uri: the CLI prints it as its one line."""
+    directory = str(tmp_path / "mlruns")
+    with pytest.raises(ConfigurationError, match=r"^tracking\.uri '.*mlruns': "):
+        get_tracker(settings.tracking.model_copy(update={"uri": directory}))

@@ -26,7 +26,7 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, DataType, Schema
 from sklearn.pipeline import Pipeline
 
-from ...config import TrackingSettings
+from ...config import ConfigurationError, TrackingSettings
 from ..base import CHAMPION, ModelVersion, Tracker, environment_kept, flatten
 
 SQLITE = "sqlite:///"
@@ -57,7 +57,15 @@ class MlflowTracker(Tracker):
         with environment_kept(*EXPORTED_URIS):
             mlflow.set_tracking_uri(self.uri)
             mlflow.set_registry_uri(self.uri)  # the registry lives in the same store
-        self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+        try:
+            self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+        except MlflowException as error:  # e.g. a directory: MLflow 3 refuses file stores
+            where = "MLFLOW_TRACKING_URI" if USER_TRACKING_URI else "tracking.uri"
+            reason = error.message.split(". ")[0]  # MLflow's first sentence: what is wrong
+            raise ConfigurationError(
+                f"{where} {self.uri!r}: {reason} (MLflow takes a server URL or a database URI, "
+                f"e.g. {self.local_uri(Path())})"
+            ) from error
 
     def shared_store(self) -> str | None:
         # A store the user chose (a tracking server, or a database on a volume every run
