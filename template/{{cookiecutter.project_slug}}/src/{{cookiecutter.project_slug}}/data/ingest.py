@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from ..config import DataSettings
 from .contract import COLUMNS, TARGET, validate
@@ -39,6 +38,10 @@ def add_slices(frame: pd.DataFrame) -> pd.DataFrame:
 
 def split(frame: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stratified train/test split; deterministic for a given seed."""
+    # Here, not at the top: reading and validating a batch (`monitor --current`, a contract
+    # breach) answers without loading scikit-learn.
+    from sklearn.model_selection import train_test_split
+
     train, test = train_test_split(
         frame, test_size=test_size, random_state=seed, stratify=frame[TARGET.name]
     )
