@@ -38,6 +38,12 @@ class Mutant:
     old: str  # must occur exactly once in the file
     new: str
     tests: tuple[str, ...]  # pytest arguments selecting the tests that must kill it
+    # More (old, new) edits of the same file, each occurring once, that the defect needs to
+    # load at all (e.g. a new model input also needs a value in the contract's example).
+    also: tuple[tuple[str, str], ...] = ()
+
+    def edits(self) -> tuple[tuple[str, str], ...]:
+        return ((self.old, self.new), *self.also)
 
 
 def _k(path: str, expression: str) -> tuple[str, ...]:
@@ -45,6 +51,7 @@ def _k(path: str, expression: str) -> tuple[str, ...]:
 
 
 SCHEMA, FEATURES = "{pkg}/data/contract.py", "{pkg}/data/features.py"
+CONTRACT = "contract.yaml"  # the data contract: what the data is (SCHEMA loads it)
 TRAIN, DECISION = "{pkg}/training/train.py", "{pkg}/training/threshold.py"
 GATE, CHAMPION = "{pkg}/registry/gate.py", "{pkg}/registry/champion.py"
 MODEL_STORE, PIPELINE = "{pkg}/registry/model_store.py", "{pkg}/pipeline.py"
@@ -60,16 +67,18 @@ PREDICT = (
 )
 
 MUTANTS = (
-    Mutant("duration-upper-bound-dropped", "Data 1", SCHEMA,
-           "int, ge=1, le=120),", "int, ge=1),",
+    Mutant("duration-upper-bound-dropped", "Data 1", CONTRACT,
+           "    ge: 1\n    le: 120\n", "    ge: 1\n",
            _k(CONTRACT_TESTS, "rejects_bad_values")),
-    Mutant("useless-input-added", "Data 2", SCHEMA,
-           "int, ge=0, le=3, model_input=False),", "int, ge=0, le=3, model_input=True),",
-           ("tests/model/test_features_beneficial.py",)),
-    Mutant("protected-attribute-as-input", "Data 4", SCHEMA,
-           'categories=("female", "male"), model_input=False),',
-           'categories=("female", "male"), model_input=True),',
-           _k(CONTRACT_TESTS, "protected")),
+    Mutant("useless-input-added", "Data 2", CONTRACT,
+           "    role: ignored", "    role: feature",
+           ("tests/model/test_features_beneficial.py",),
+           also=(("  purpose: car\n", "  purpose: car\n  job: 2\n"),)),
+    Mutant("protected-attribute-as-input", "Data 4", CONTRACT,
+           "    categories: [female, male]\n    role: sensitive",
+           "    categories: [female, male]\n    role: feature",
+           _k(CONTRACT_TESTS, "protected"),
+           also=(("  purpose: car\n", "  purpose: car\n  sex: female\n"),)),
     Mutant("applicant-data-logged", "Data 5", SERVE,
            '"instances": len(labels),', '"instances": len(labels), "applicants": columns,',
            _k(API_TESTS, "logs")),
@@ -77,9 +86,9 @@ MUTANTS = (
            '("categorical", categorical, list(CATEGORICAL_INPUTS)),',
            '("categorical", categorical, list(CATEGORICAL_INPUTS)[:-1]),',
            _k(CONTRACT_TESTS, "reaches_the_model")),
-    Mutant("derived-feature-off-by-one", "Data 7", FEATURES,
-           'columns["credit_amount"] / columns["duration"],',
-           'columns["credit_amount"] / (columns["duration"] + 1),',
+    Mutant("derived-feature-off-by-one", "Data 7", CONTRACT,
+           "monthly_installment: credit_amount / duration",
+           "monthly_installment: credit_amount / (duration + 1)",
            _k(CONTRACT_TESTS, "derived")),
     Mutant("cost-matrix-flattened", "Model 1 (costs)", "params.yaml",
            "cost_approve_bad_risk: 5.0", "cost_approve_bad_risk: 1.0",
@@ -109,12 +118,12 @@ MUTANTS = (
            "for feature, bound in settings.max_demographic_parity_difference.items():",
            "for feature, bound in list(settings.max_demographic_parity_difference.items())[:1]:",
            _k(TRAINING_TESTS, "gate")),
-    Mutant("slice-list-shortened", "Model 7", "params.yaml",
-           "sensitive_features: [sex, age_group]", "sensitive_features: [sex]",
+    Mutant("slice-list-shortened", "Model 7", CONTRACT,
+           "fairness: [sex, age_group]", "fairness: [sex]",
            _k(QUALITY_TESTS, "sliced_and_gated")),
-    Mutant("empty-slice-list-accepted", "Model 7", "{pkg}/config.py",
-           "ungated = set(self.data.sensitive_features) - set(",
-           "ungated = set[str]() & set(",
+    Mutant("empty-slice-list-accepted", "Model 7", SCHEMA,
+           "ungated = set(SENSITIVE_ATTRIBUTES) - set(bounds)",
+           "ungated = set[str]() & set(bounds)",
            _k(QUALITY_TESTS, "emptied")),
     Mutant("breach-not-flagged", "Model 7", "{pkg}/training/model_card.py",
            "elif gap > bound:", "elif gap > 1.0:",
@@ -162,9 +171,11 @@ MUTANTS = (
            '"model_stale": age > settings.max_model_age_days,',
            '"model_stale": age > 10 * settings.max_model_age_days,',
            _k(DRIFT_TESTS, "stale")),
-    Mutant("overflowing-feature", "Monitoring 5", FEATURES,
-           'columns["credit_amount"] / columns["duration"],',
-           '2.0 ** (columns["credit_amount"] / 100) / columns["duration"],',
+    # Infinite at a valid edge (a one-month credit): the formulas allow + - * / only, so a
+    # division by zero is how a derived feature blows up.
+    Mutant("overflowing-feature", "Monitoring 5", CONTRACT,
+           "monthly_installment: credit_amount / duration",
+           "monthly_installment: credit_amount / (duration - 1)",
            _k(QUALITY_TESTS, "edges")),
     Mutant("scoring-row-by-row", "Monitoring 6", MODEL_STORE, PREDICT,
            "    rows = frame[list(MODEL_INPUTS)]\n"
@@ -242,9 +253,11 @@ def test_the_rendered_suite_kills_every_mutant(
     lines = []
     for mutant in MUTANTS:
         path = project / mutant.path.format(pkg=f"src/{package}")
-        original = path.read_text(encoding="utf-8")
-        assert original.count(mutant.old) == 1, f"{mutant.name}: the patch no longer applies"
-        path.write_text(original.replace(mutant.old, mutant.new), encoding="utf-8")
+        original = mutated = path.read_text(encoding="utf-8")
+        for old, new in mutant.edits():
+            assert original.count(old) == 1, f"{mutant.name}: the patch no longer applies"
+            mutated = mutated.replace(old, new)
+        path.write_text(mutated, encoding="utf-8")
         began = time.perf_counter()
         try:
             code, output = run_tests(project, env, mutant.tests)

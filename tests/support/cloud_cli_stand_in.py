@@ -48,10 +48,16 @@ class Call:
 
     def run_job(self, command: list[str], env: Mapping[str, str], image: str) -> int:
         """Run a job as the training image would: its command, a fresh working directory,
-        the image's params.yaml, the environment `docker build --target training` installs."""
+        the image's params.yaml and contract.yaml, the environment `docker build --target
+        training` installs."""
         assert image.startswith(os.environ["STAND_IN_IMAGE_REPOSITORY"] + ":"), image
         self.workdir.mkdir(parents=True, exist_ok=True)
-        job_env = {**os.environ, **env, f"{self.prefix}PARAMS": str(self.project / "params.yaml")}
+        job_env = {
+            **os.environ,
+            **env,
+            f"{self.prefix}PARAMS": str(self.project / "params.yaml"),
+            f"{self.prefix}CONTRACT": str(self.project / "contract.yaml"),
+        }
         job_env.pop("VIRTUAL_ENV", None)
         job_env["PATH"] = str(self.project / ".venv" / "bin") + os.pathsep + job_env["PATH"]
         return subprocess.run(command, cwd=self.workdir, env=job_env, check=False).returncode

@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 import threading
+from importlib import import_module
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
@@ -59,13 +60,16 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _settings() -> Settings:
-    """The settings, or one line naming the file (or variable) and key that is wrong."""
+    """The settings, with the data contract read, or one line naming the file (or variable)
+    and key that is wrong."""
     try:
-        return get_settings()
+        settings = get_settings()
+        import_module(f"{__package__}.data.contract")  # reads and checks contract.yaml
     except ConfigurationError as error:
         if _verbose():
             raise
         raise _fail(str(error)) from None
+    return settings
 
 
 def _verbose() -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +13,7 @@ from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.data import contract, ingest
 from {{ cookiecutter.project_slug }}.data.features import (
     DERIVED,
+    DERIVED_FEATURES,
     add_derived_features,
     build_preprocessor,
 )
@@ -91,8 +94,8 @@ def test_api_refuses_personal_data_it_does_not_need() -> None:
 
 
 def test_every_contract_input_reaches_the_model(train_frame: pd.DataFrame) -> None:
-    """Data 6: a new feature needs one line in the contract: the preprocessing picks up
-    every model input of contract.py (plus the derived features) automatically."""
+    """Data 6: a new feature needs one declaration in the contract: the preprocessing picks up
+    every model input of contract.yaml (plus the derived features) automatically."""
     names = set(build_preprocessor().fit(train_frame).get_feature_names_out())
     for column in contract.MODEL_INPUTS:
         assert any(name == column or name.startswith(f"{column}_") for name in names), column
@@ -106,6 +109,70 @@ def test_derived_features_are_computed_correctly() -> None:
     assert derived["monthly_installment"].tolist() == [100.0, 50.0]
     assert list(derived.columns) == ["credit_amount", "duration", *DERIVED]
     assert list(frame.columns) == ["credit_amount", "duration"]  # input untouched
+
+
+def test_derived_features_are_the_same_on_numpy_columns() -> None:
+    """Data 7: the compiled serving path (numpy columns) derives what training derives."""
+    columns = {"credit_amount": np.array([1200.0, 500.0]), "duration": np.array([12.0, 10.0])}
+    derived = DERIVED_FEATURES["monthly_installment"](columns)
+    np.testing.assert_array_equal(derived, [100.0, 50.0])
+
+
+def test_age_groups_bucket_at_the_declared_edges() -> None:
+    """Model 7: the age slice the fairness gate checks groups ages as it always has (the
+    contract's edges, each group from its lower edge up to the next one)."""
+    ages = pd.DataFrame({"age": [18, 24, 25, 39, 40, 59, 60, 100]})
+    groups = ingest.add_slices(ages)["age_group"].tolist()
+    assert groups == ["18-24", "18-24", "25-39", "25-39", "40-59", "40-59", "60+", "60+"]
+
+
+# A defect planted in a copy of contract.yaml, and the key its one-line error must name.
+CONTRACT_DEFECTS = [
+    pytest.param("  duration:\n    dtype: int", "  duration:\n    dtype: integer",
+                 "columns.duration.dtype: Input should be 'int', 'float' or 'str'", id="dtype"),
+    pytest.param("    role: ignored", "    role: protected",
+                 "columns.job.role: Input should be 'feature', 'sensitive', ", id="role"),
+    pytest.param("monthly_installment: credit_amount / duration",
+                 "monthly_installment: log(credit_amount) / duration",
+                 "derived.monthly_installment: only column names, numbers and + - * / are "
+                 "allowed, not a call (log(credit_amount))", id="derived-call"),
+    pytest.param("monthly_installment: credit_amount / duration",
+                 "monthly_installment: credit_amount / age",
+                 "derived.monthly_installment: 'age' is not a numeric feature column",
+                 id="derived-from-a-non-input"),
+    pytest.param("    column: age\n", "    column: birth_year\n",
+                 "slices.age_group.column: 'birth_year' is not a column of the contract",
+                 id="slice-of-a-missing-column"),
+    pytest.param("  positive: 1\n", "  positive: 0\n",
+                 "target.positive: 1 is the class the model scores", id="positive-class-0"),
+    pytest.param("task: binary", "task: multiclass",
+                 "task: 'multiclass' is not supported yet (only binary is implemented)",
+                 id="task-not-implemented"),
+    pytest.param("fairness: [sex, age_group]", "fairness: [sex, age]",
+                 "fairness: 'age' is neither a categorical column nor a slice",
+                 id="fairness-of-a-numeric-column"),
+    pytest.param("  duration: 24\n", "  duration: 240\n",
+                 "example.duration: Input should be less than or equal to 120", id="bad-example"),
+    pytest.param("task: binary", "task: [binary", "): not valid YAML", id="not-yaml"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("old", "new", "message"), CONTRACT_DEFECTS)
+def test_a_broken_contract_is_refused_in_one_line_naming_the_file_and_key(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    """Data 1: the contract itself is checked when it is loaded: a wrong type, an unknown
+    role, code in a derived formula or a slice of a missing column is refused at once,
+    naming the file and the key, instead of failing somewhere downstream."""
+    text = contract.CONTRACT.path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, old
+    broken = tmp_path / "contract.yaml"
+    broken.write_text(text.replace(old, new), encoding="utf-8")
+    with pytest.raises(contract.ContractError) as error:
+        contract.load_contract(broken)
+    assert str(error.value).startswith(str(broken))
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
 
 
 def test_preprocessing_handles_unseen_categories_and_yields_finite_values(

@@ -93,6 +93,7 @@ def _breached_raw_data(settings: Settings, directory: Path) -> Path:
         ("an unknown key in params.yaml", "train"),
         ("a wrong type in an environment variable", "train"),
         ("a data contract breach in the raw data", "ingest"),
+        ("an unknown role in contract.yaml", "ingest"),
     ],
 )
 def test_an_error_is_one_line_naming_the_file_and_the_key(
@@ -110,9 +111,14 @@ def test_an_error_is_one_line_naming_the_file_and_the_key(
     elif case == "a wrong type in an environment variable":
         where, what = f"{ENV_PREFIX}GATE__MIN_ROC_AUC", "gate.min_roc_auc"
         env[where] = "high"
-    else:
+    elif case == "a data contract breach in the raw data":
         where, what = str(_breached_raw_data(settings, tmp_path)), "'housing'"
         env[f"{ENV_PREFIX}DATA__RAW_PATH"] = where
+    else:
+        contract = (PROJECT_ROOT / "contract.yaml").read_text(encoding="utf-8")
+        where, what = str(tmp_path / "contract.yaml"), "columns.job.role"
+        Path(where).write_text(contract.replace("role: ignored", "role: unused"), "utf-8")
+        env[f"{ENV_PREFIX}CONTRACT"] = where
     code, output = run_cli(command, env=env)
     assert code != 0, output
     assert len(output.splitlines()) == 1, output

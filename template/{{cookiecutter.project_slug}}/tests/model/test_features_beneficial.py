@@ -28,8 +28,8 @@ def test_no_model_input_makes_held_out_quality_worse(
     trained: TrainedModel, holdout_frame: pd.DataFrame, settings: Settings
 ) -> None:
     """Data 2: shuffling an input must not *improve* held-out ROC AUC by more than twice
-    its measurement noise. A feature that fails belongs out of the model (data/contract.py,
-    model_input=False) until it helps."""
+    its measurement noise. A feature that fails belongs out of the model (contract.yaml,
+    role: ignored) until it helps."""
     importance = importance_table(trained.pipeline, holdout_frame, settings.seed)
     assert set(importance["feature"]) == set(MODEL_INPUTS)
     harmful = importance[importance["importance"] + 2 * importance["std"] < 0]

@@ -11,7 +11,8 @@ import pytest
 from pydantic import ValidationError
 from sklearn.metrics import roc_auc_score
 
-from {{ cookiecutter.project_slug }}.config import GateSettings, Settings
+from {{ cookiecutter.project_slug }}.config import ConfigurationError, GateSettings, Settings
+from {{ cookiecutter.project_slug }}.data import contract
 from {{ cookiecutter.project_slug }}.data.contract import CATEGORICAL_INPUTS, EXAMPLE, TARGET
 from {{ cookiecutter.project_slug }}.registry.gate import review_candidate
 from {{ cookiecutter.project_slug }}.registry.model_store import predict_probability
@@ -104,9 +105,9 @@ def test_params_are_no_looser_than_the_pinned_floors(settings: Settings) -> None
 
 
 def test_every_sensitive_attribute_is_sliced_and_gated(settings: Settings) -> None:
-    """Model 7 / Infrastructure 4: params.yaml slices and gates every sensitive attribute,
-    no looser than the pinned bound."""
-    assert set(SENSITIVE) <= set(settings.data.sensitive_features)
+    """Model 7 / Infrastructure 4: the contract slices every sensitive attribute and
+    params.yaml gates each, no looser than the pinned bound."""
+    assert set(SENSITIVE) <= set(contract.SENSITIVE_ATTRIBUTES)
     bounds = settings.gate.max_demographic_parity_difference
     assert set(SENSITIVE) <= set(bounds)
     assert all(bound <= MAX_PARITY_GAP for bound in bounds.values()), bounds
@@ -116,18 +117,22 @@ def test_every_sensitive_attribute_is_sliced_and_gated(settings: Settings) -> No
 def test_the_fairness_checks_cannot_be_silently_emptied(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Model 7: a params file with an empty slice list, or a slice without a gate bound, is
-    refused; so is a candidate whose gap was never measured."""
+    """Model 7: a contract with an empty fairness list, or a params file without a gate
+    bound for one of its attributes, is refused; so is a candidate whose gap was never
+    measured."""
+    empty = tmp_path / "contract.yaml"
+    text = contract.CONTRACT.path.read_text(encoding="utf-8")
+    empty.write_text(text.replace("fairness: [sex, age_group]", "fairness: []"), encoding="utf-8")
+    with pytest.raises(contract.ContractError, match="fairness: List should have at least 1"):
+        contract.load_contract(empty)
     params = tmp_path / "params.yaml"
     monkeypatch.setitem(Settings.model_config, "yaml_file", params)
-    for text, error in [
-        ("data: {sensitive_features: []}\n", "at least 1 item"),
-        ("gate:\n  max_demographic_parity_difference: {sex: 0.2}\n", "no bound for .'age_group'."),
-        ("gate:\n  max_demographic_parity_difference: {}\n", "at least 1 item"),
-    ]:
-        params.write_text(text, encoding="utf-8")
-        with pytest.raises(ValidationError, match=error):
-            Settings()
+    params.write_text("gate:\n  max_demographic_parity_difference: {sex: 0.2}\n", "utf-8")
+    with pytest.raises(ConfigurationError, match=r"no bound for \['age_group'\]"):
+        contract.check_fairness_bounds(Settings().gate.max_demographic_parity_difference)
+    params.write_text("gate:\n  max_demographic_parity_difference: {}\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="at least 1 item"):
+        Settings()
     unmeasured = review_candidate(
         {"roc_auc": 0.8, "demographic_parity_difference_sex": 0.0},
         {"roc_auc": 0.5},

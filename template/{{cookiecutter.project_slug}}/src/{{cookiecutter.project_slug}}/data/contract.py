@@ -1,18 +1,36 @@
-"""The data contract: one declaration drives data validation and the API's request model.
+"""The data contract: contract.yaml, loaded and checked once, drives data validation, the
+model's inputs and derived features, the evaluation slices, the fairness checks and the
+API's request model.
 
-Add or change a feature here and ingest validation (pandera), the serving API's request
-model (pydantic) and its OpenAPI documentation follow.
+Add or change a column in contract.yaml and ingest validation (pandera), the model's inputs,
+the serving API's request model (pydantic) and its OpenAPI documentation follow. A contract
+that does not hold together (an unknown dtype or role, a derived formula that is not plain
+arithmetic, a slice of a missing column, ...) is refused when it is loaded, in one line
+naming the file and the key.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 import pandera.pandas as pa
+import yaml
 from pandera.errors import SchemaErrors
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from ..config import CONTRACT_FILE, ENV_PREFIX, PARAMS_FILE, ConfigurationError
+from .contract_file import ContractFile, describe_problem
+from .expressions import Formula, compile_formula
+
+DTYPES: Mapping[str, type[int] | type[float] | type[str]] = {"int": int, "float": float, "str": str}
+
+
+class ContractError(ConfigurationError):
+    """contract.yaml is missing or invalid; the message is one line naming the file and key."""
 
 
 @dataclass(frozen=True)
@@ -25,42 +43,150 @@ class Column:
     categories: tuple[str, ...] = ()
     ge: float | None = None
     le: float | None = None
-    model_input: bool = True  # False: kept for evaluation (fairness) but never served
+    nullable: bool = False
+    role: str = "feature"  # contract_file.Role
+
+    @property
+    def model_input(self) -> bool:
+        """Served and fed to the model; every other role is validated but kept out of it."""
+        return self.role == "feature"
 
 
-# The model outputs P(risk = 1); training/threshold.py turns it into a cost-weighted decision.
-TARGET = Column("risk", "1 = good credit risk (repaid), 0 = bad risk", int, ge=0, le=1)
-# What the two decisions are called where they leave the project (the API's answers).
-GOOD_RISK = "good_risk"
-BAD_RISK = "bad_risk"
-RiskDecision = Literal["good_risk", "bad_risk"]
+@dataclass(frozen=True)
+class Slice:
+    """Groups of a numeric column: bucket i holds edges[i] <= value < edges[i + 1]."""
 
-COLUMNS: tuple[Column, ...] = (
-    Column("sex", "Applicant's sex (protected: for fairness checks only)", str,
-           categories=("female", "male"), model_input=False),
-    # Validated but not used: it made held-out ROC AUC worse (ML Test Score Data 2, see
-    # tests/model/test_features_beneficial.py); set model_input=True to try it again.
-    Column("job", "0 unskilled non-resident, 1 unskilled resident, 2 skilled, 3 highly skilled",
-           int, ge=0, le=3, model_input=False),
-    Column("housing", "Housing situation", str, categories=("free", "own", "rent")),
-    Column("saving_accounts", "Savings account balance band", str,
-           categories=("little", "moderate", "not_known", "quite rich", "rich")),
-    Column("checking_account", "Checking account balance band", str,
-           categories=("little", "moderate", "not_known", "rich")),
-    Column("credit_amount", "Credit amount (Deutsche Mark)", int, ge=1, le=1_000_000),
-    Column("duration", "Duration of the credit (months)", int, ge=1, le=120),
-    Column("purpose", "Purpose of the credit", str,
-           categories=("business", "car", "domestic appliances", "education",
-                       "furniture/equipment", "radio/TV", "repairs", "vacation/others")),
-    # Validated and used for fairness checks (age_group), not a model input: with it, the
-    # cost-weighted decisions refused young applicants far more often (approval-rate gap
-    # 0.39 between age groups; 0.19 without it, within the gate's 0.20 bound).
-    Column("age", "Applicant's age (years)", int, ge=18, le=100, model_input=False),
-)  # fmt: skip
+    column: str
+    edges: tuple[float, ...]
+    labels: tuple[str, ...]
 
+    def groups(self, values: pd.Series) -> pd.Series:
+        buckets = pd.cut(values, bins=list(self.edges), labels=list(self.labels), right=False)
+        return buckets.astype(str)
+
+
+@dataclass(frozen=True)
+class Contract:
+    """contract.yaml, checked and ready to use."""
+
+    path: Path
+    row_noun: str
+    target: Column
+    positive_class: str  # the name of the class the model scores (the granting decision)
+    negative_class: str
+    class_meanings: Mapping[str, str]
+    columns: tuple[Column, ...]
+    derived: Mapping[str, Formula]
+    slices: Mapping[str, Slice]
+    fairness: tuple[str, ...]
+    example: Mapping[str, Any]
+
+
+def load_contract(path: Path) -> Contract:
+    """Read and check the contract at `path`; raises ContractError (one line)."""
+    if not path.is_file():
+        raise ContractError(
+            f"{path}: data contract not found (keep it beside {PARAMS_FILE}, or point "
+            f"{ENV_PREFIX}CONTRACT at it)"
+        )
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        spec = ContractFile.model_validate(raw)
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise ContractError(f"{path}{line}: not valid YAML") from None
+    except ValidationError as error:
+        problems = (describe_problem(path, problem) for problem in error.errors())
+        raise ContractError("; ".join(problems)) from None
+    numeric_features = frozenset(
+        name for name, c in spec.columns.items() if c.role == "feature" and c.dtype != "str"
+    )
+    derived: dict[str, Formula] = {}
+    for name, text in spec.derived.items():
+        try:
+            derived[name] = compile_formula(text, numeric_features)
+        except ValueError as error:
+            raise ContractError(f"{path}: derived.{name}: {error}") from None
+    classes = spec.target.classes
+    (negative,) = (label for label in classes if label != spec.target.positive)
+    contract = Contract(
+        path=path,
+        row_noun=spec.row_noun,
+        target=Column(spec.target.name, spec.target.description, int,
+                      ge=min(classes), le=max(classes)),
+        positive_class=classes[spec.target.positive].name,
+        negative_class=classes[negative].name,
+        class_meanings={c.name: c.meaning for c in classes.values()},
+        columns=tuple(
+            Column(name, c.description, DTYPES[c.dtype], tuple(c.categories), c.ge, c.le,
+                   c.nullable, c.role)
+            for name, c in spec.columns.items()
+        ),
+        derived=derived,
+        slices={name: Slice(s.column, tuple(s.edges), tuple(s.labels or s.default_labels()))
+                for name, s in spec.slices.items()},
+        fairness=tuple(spec.fairness),
+        example=dict(spec.example),
+    )  # fmt: skip
+    try:
+        request_model(contract)(**contract.example)
+    except ValidationError as error:
+        problems = (describe_problem(path, p, prefix=("example",)) for p in error.errors())
+        raise ContractError("; ".join(problems)) from None
+    return contract
+
+
+def _field(column: Column) -> tuple[Any, Any]:
+    annotation: Any = Literal[column.categories] if column.categories else column.dtype
+    if column.nullable:
+        annotation = annotation | None
+    return annotation, Field(description=column.description, ge=column.ge, le=column.le)
+
+
+def request_model(contract: Contract) -> type[BaseModel]:
+    """The API's request model: one row, the model inputs only (anything else is refused)."""
+    fields: dict[str, Any] = {c.name: _field(c) for c in contract.columns if c.model_input}
+    examples: list[Any] = [dict(contract.example)]
+    return create_model(
+        contract.row_noun.title().replace(" ", ""),
+        __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": examples}),
+        __doc__=f"One {contract.row_noun} as the API receives it: the model inputs of the "
+        "contract only.",
+        **fields,
+    )
+
+
+CONTRACT = load_contract(CONTRACT_FILE)
+
+# The model outputs P(target = positive class); training/threshold.py turns it into a
+# cost-weighted decision, named after the classes where it leaves the project (the API).
+TARGET = CONTRACT.target
+GOOD_RISK = CONTRACT.positive_class
+BAD_RISK = CONTRACT.negative_class
+if TYPE_CHECKING:  # the decision's values are only known once the contract is read
+    RiskDecision = str
+else:
+    RiskDecision = Literal[GOOD_RISK, BAD_RISK]
+
+COLUMNS = CONTRACT.columns
 MODEL_INPUTS = tuple(c.name for c in COLUMNS if c.model_input)
 CATEGORICAL_INPUTS = tuple(c.name for c in COLUMNS if c.model_input and c.categories)
 NUMERIC_INPUTS = tuple(c.name for c in COLUMNS if c.model_input and not c.categories)
+# The attributes whose groups the fairness checks compare (sensitive columns and slices).
+SENSITIVE_ATTRIBUTES = CONTRACT.fairness
+ROWS = f"{CONTRACT.row_noun}s"
+
+
+def check_fairness_bounds(bounds: Mapping[str, float]) -> None:
+    """Every fairness attribute of the contract has a bound in the gate (params.yaml), or
+    ConfigurationError: an attribute without one would never be checked."""
+    ungated = set(SENSITIVE_ATTRIBUTES) - set(bounds)
+    if ungated:
+        raise ConfigurationError(
+            f"{PARAMS_FILE}: gate.max_demographic_parity_difference has no bound for "
+            f"{sorted(ungated)}: every fairness attribute of {CONTRACT.path} needs one"
+        )
 
 
 class DataContractError(ValueError):
@@ -85,11 +211,11 @@ def dataframe_schema(*, with_target: bool = True, inputs_only: bool = False) -> 
     if with_target:
         columns.insert(0, TARGET)
     return pa.DataFrameSchema(
-        {c.name: pa.Column(c.dtype, _checks(c), nullable=False, description=c.description)
+        {c.name: pa.Column(c.dtype, _checks(c), nullable=c.nullable, description=c.description)
          for c in columns},
         strict=True,
         coerce=True,
-        name="labelled_applicants" if with_target else "applicants",
+        name=f"labelled_{ROWS}" if with_target else ROWS,
     )  # fmt: skip
 
 
@@ -122,30 +248,13 @@ def validate(
 
 
 # A valid request body: shown in the API docs and used by the tests.
-EXAMPLE: dict[str, Any] = {
-    "housing": "own",
-    "saving_accounts": "little",
-    "checking_account": "moderate",
-    "credit_amount": 2500,
-    "duration": 24,
-    "purpose": "car",
-}
-
-
-def _field(column: Column) -> tuple[Any, Any]:
-    annotation: Any = Literal[column.categories] if column.categories else column.dtype
-    return annotation, Field(description=column.description, ge=column.ge, le=column.le)
+EXAMPLE: dict[str, Any] = dict(CONTRACT.example)
 
 
 if TYPE_CHECKING:  # a static stand-in: type checkers cannot follow create_model
 
     class Applicant(BaseModel):
-        """One applicant as the API receives it."""
+        """One row as the API receives it."""
 
 else:
-    Applicant = create_model(
-        "Applicant",
-        __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]}),
-        __doc__="One applicant as the API receives it: the model inputs of the contract only.",
-        **{c.name: _field(c) for c in COLUMNS if c.model_input},
-    )
+    Applicant = request_model(CONTRACT)

@@ -4,8 +4,7 @@ every saved model."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import pandas as pd
 from sklearn.compose import ColumnTransformer
@@ -13,14 +12,12 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from .contract import CATEGORICAL_INPUTS, NUMERIC_INPUTS
+from .contract import CATEGORICAL_INPUTS, CONTRACT, NUMERIC_INPUTS
 
-# Domain feature: the monthly burden of the credit. It is arithmetic on columns, so the same
-# formula runs on a DataFrame (training) and on numpy columns (the compiled serving path,
-# serving/scorer.py). No feature derives from age: age is kept out of the model (contract.py).
-DERIVED_FEATURES: Mapping[str, Callable[[Any], Any]] = {
-    "monthly_installment": lambda columns: columns["credit_amount"] / columns["duration"],
-}
+# The contract's derived features (contract.yaml `derived`): arithmetic on columns, so the
+# same formula runs on a DataFrame (training) and on numpy columns (the compiled serving
+# path, serving/scorer.py).
+DERIVED_FEATURES = CONTRACT.derived
 DERIVED = tuple(DERIVED_FEATURES)
 
 

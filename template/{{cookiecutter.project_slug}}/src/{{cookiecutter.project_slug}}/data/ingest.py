@@ -15,10 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import DataSettings
-from .contract import COLUMNS, TARGET, validate
-
-AGE_BINS = (18, 25, 40, 60, 101)
-AGE_LABELS = ("18-24", "25-39", "40-59", "60+")
+from .contract import COLUMNS, CONTRACT, TARGET, validate
 
 
 def load_raw(path: Path) -> pd.DataFrame:
@@ -31,9 +28,11 @@ def load_raw(path: Path) -> pd.DataFrame:
 
 
 def add_slices(frame: pd.DataFrame) -> pd.DataFrame:
-    """Columns used to slice evaluation and fairness checks (never model inputs)."""
-    ages = pd.cut(frame["age"], bins=AGE_BINS, labels=AGE_LABELS, right=False)
-    return frame.assign(age_group=ages.astype(str))
+    """Columns used to slice evaluation and fairness checks (contract.yaml `slices`; never
+    model inputs)."""
+    return frame.assign(
+        **{name: bucket.groups(frame[bucket.column]) for name, bucket in CONTRACT.slices.items()}
+    )
 
 
 def split(frame: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
-from ..data.contract import EXAMPLE, Applicant, RiskDecision
+from ..data.contract import BAD_RISK, CONTRACT, EXAMPLE, GOOD_RISK, Applicant, RiskDecision
 
 MAX_BATCH = 1000
 
@@ -40,7 +40,10 @@ class NotReady(BaseModel):
 class Prediction(BaseModel):
     """One applicant's score."""
 
-    decision: RiskDecision = Field(description="good_risk: grant credit; bad_risk: refuse")
+    decision: RiskDecision = Field(
+        description=f"{GOOD_RISK}: {CONTRACT.class_meanings[GOOD_RISK]}; "
+        f"{BAD_RISK}: {CONTRACT.class_meanings[BAD_RISK]}"
+    )
     label: int = Field(ge=0, le=1, description="1 = good credit risk (credit granted), 0 = bad")
     probability: float = Field(ge=0, le=1, description="Probability of good credit risk")
 

@@ -7,7 +7,7 @@ import json
 
 from ..config import Settings
 from ..data import ingest
-from ..data.contract import MODEL_INPUTS, TARGET
+from ..data.contract import MODEL_INPUTS, SENSITIVE_ATTRIBUTES, TARGET, check_fairness_bounds
 from ..registry import lineage, model_store, retraining
 from ..registry.champion import candidate_dir
 from ..tracking import Tracker
@@ -21,6 +21,7 @@ METRICS_FILE = "metrics.json"  # under reports_dir: the candidate's held-out met
 
 def train_candidate(settings: Settings, tracker: Tracker) -> model_store.ModelMetadata:
     """Train, evaluate against a baseline, register a new version and write its reports."""
+    check_fairness_bounds(settings.gate.max_demographic_parity_difference)
     paths = ingest.ProcessedPaths.under(settings.data.processed_dir)
     train_frame = ingest.read_processed(paths.train)
     holdout = ingest.read_processed(paths.test)
@@ -31,7 +32,7 @@ def train_candidate(settings: Settings, tracker: Tracker) -> model_store.ModelMe
         evaluation = evaluate(
             trained.pipeline,
             holdout,
-            settings.data.sensitive_features,
+            list(SENSITIVE_ATTRIBUTES),
             settings.seed,
             settings.decision,
             settings.gate.min_group_size,

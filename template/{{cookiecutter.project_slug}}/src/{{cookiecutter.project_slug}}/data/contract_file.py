@@ -1,0 +1,140 @@
+"""The shape of contract.yaml (pydantic models): every key, its type and the rules that tie
+keys together (a slice names a column, a fairness attribute is sensitive, ...). contract.py
+loads the file with them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Role = Literal["feature", "sensitive", "ignored", "identifier", "event_time"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnSpec(_Strict):
+    dtype: Literal["int", "float", "str"]
+    description: str
+    categories: list[str] = []
+    ge: int | float | None = None  # an int bound stays one (pandera names it in reports)
+    le: int | float | None = None
+    nullable: bool = False
+    role: Role
+
+
+class TargetClass(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    meaning: str
+
+
+class TargetSpec(_Strict):
+    name: str
+    description: str
+    positive: int = Field(description="The label of the class the model scores (granted).")
+    classes: dict[int, TargetClass] = Field(min_length=2)
+
+
+class SliceSpec(_Strict):
+    column: str
+    edges: list[int | float] = Field(min_length=2)
+    labels: list[str] | None = None
+
+    def default_labels(self) -> list[str]:
+        return [f"[{low}, {high})" for low, high in zip(self.edges, self.edges[1:], strict=False)]
+
+
+class ContractFile(_Strict):
+    task: Literal["binary", "multiclass", "regression"]
+    row_noun: str = Field(min_length=1, description="What one row is, e.g. applicant.")
+    target: TargetSpec
+    columns: dict[str, ColumnSpec] = Field(min_length=1)
+    derived: dict[str, str] = {}
+    slices: dict[str, SliceSpec] = {}
+    fairness: list[str] = Field(min_length=1)
+    example: dict[str, Any]
+
+    @model_validator(mode="after")
+    def _holds_together(self) -> ContractFile:
+        for problem in (
+            self._task_problem(),
+            *self._column_problems(),
+            *self._slice_problems(),
+            *self._fairness_problems(),
+        ):
+            if problem:
+                raise ValueError(problem)
+        return self
+
+    def _task_problem(self) -> str | None:
+        if self.task != "binary":
+            return f"task: {self.task!r} is not supported yet (only binary is implemented)"
+        if len(self.target.classes) != 2:
+            return f"target.classes: a binary target has 2 classes, not {len(self.target.classes)}"
+        if set(self.target.classes) != {0, 1}:
+            return "target.classes: a binary target is labelled 0 and 1 (relabel the data)"
+        if self.target.positive != 1:
+            # The model scores P(label = 1), the class sklearn orders last.
+            return "target.positive: 1 is the class the model scores (relabel the data)"
+        if len({c.name for c in self.target.classes.values()}) != 2:
+            return "target.classes: the two classes need different names"
+        return None
+
+    def _column_problems(self) -> list[str]:
+        problems = []
+        if self.target.name in self.columns:
+            problems.append(f"columns.{self.target.name}: the target is declared under target")
+        for name, column in self.columns.items():
+            if column.categories and column.dtype != "str":
+                problems.append(f"columns.{name}.categories: only a str column has categories")
+            if column.role == "feature" and column.dtype == "str" and not column.categories:
+                problems.append(f"columns.{name}.categories: a str feature declares them")
+        for name in self.derived:
+            if name in self.columns or name == self.target.name:
+                problems.append(f"derived.{name}: a column of that name exists")
+        return problems
+
+    def _slice_problems(self) -> list[str]:
+        problems = []
+        for name, spec in self.slices.items():
+            where = f"slices.{name}"
+            column = self.columns.get(spec.column)
+            if name in self.columns or name in self.derived:
+                problems.append(f"{where}: a column of that name exists")
+            if column is None:
+                problems.append(f"{where}.column: {spec.column!r} is not a column of the contract")
+            elif column.dtype == "str":
+                problems.append(f"{where}.column: {spec.column!r} is not numeric")
+            elif (column.ge is not None and column.ge < spec.edges[0]) or (
+                column.le is not None and column.le >= spec.edges[-1]
+            ):
+                problems.append(f"{where}.edges: they do not cover {spec.column}'s valid range")
+            if any(low >= high for low, high in zip(spec.edges, spec.edges[1:], strict=False)):
+                problems.append(f"{where}.edges: they must increase")
+            if spec.labels is not None and len(spec.labels) != len(spec.edges) - 1:
+                problems.append(f"{where}.labels: one label per bucket ({len(spec.edges) - 1})")
+        return problems
+
+    def _fairness_problems(self) -> list[str]:
+        categorical = {n for n, c in self.columns.items() if c.categories}
+        return [
+            f"fairness: {name!r} is neither a categorical column nor a slice (numeric columns "
+            "are checked through a slice of them)"
+            for name in self.fairness
+            if name not in categorical | set(self.slices)
+        ]
+
+
+def describe_problem(path: Path, problem: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> str:
+    """One validation problem as `<file>: <key>: <what is wrong> (got <value>)`."""
+    key = ".".join(str(part) for part in (*prefix, *problem["loc"]))
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    given = problem.get("input")
+    got = f" (got {given!r})" if isinstance(given, str | int | float | bool) else ""
+    if problem["type"] == "extra_forbidden":
+        return f"{path}: {key}: unknown key"
+    return f"{path}: {key}: {message}{got}" if key else f"{path}: {message}"
