@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import sys
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +19,7 @@ from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings
 from {{ cookiecutter.project_slug }}.data import ingest
 from {{ cookiecutter.project_slug }}.data.contract import MODEL_INPUTS, TARGET
 from {{ cookiecutter.project_slug }}.registry import model_store
+from {{ cookiecutter.project_slug }}.termination import exit_on_sigterm
 from {{ cookiecutter.project_slug }}.tracking import get_tracker, local_store_uri
 from {{ cookiecutter.project_slug }}.training.train import TrainedModel, train
 
@@ -130,6 +133,24 @@ def serve_traffic(settings: Settings, rows: pd.DataFrame, model_dir: Path | None
     ids["row"] = [i % TRAFFIC_BATCH for i in range(len(rows))]
     labels = ids.assign(**{TARGET.name: rows[TARGET.name].to_numpy()})
     write_labels(settings.inference_log.url, labels, "all")
+
+
+def terminate() -> None:
+    """SIGTERM to this process: os.kill runs its handler before it returns."""
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+@pytest.fixture
+def sigterm_announced(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """SIGTERM handled as the CLI handles it, during one test: what it announced."""
+    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)  # restored after the test
+    previous_handler = signal.getsignal(signal.SIGTERM)
+    announced: list[str] = []
+    exit_on_sigterm(lambda: announced.append("terminated"))
+    try:
+        yield announced
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)

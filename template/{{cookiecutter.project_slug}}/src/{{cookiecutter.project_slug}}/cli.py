@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
-import sys
 import threading
 from importlib import import_module
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -18,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .config import ConfigurationError, Settings, configure_logging, get_settings
+from .termination import exit_on_sigterm
 
 if TYPE_CHECKING:
     from .data.contract import DataContractError
@@ -50,7 +48,7 @@ def main(
     """Settings come from params.yaml and {{ cookiecutter.project_slug | upper }}_* variables."""
     configure_logging(verbose)
     if threading.current_thread() is threading.main_thread():  # where signals are handled
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        exit_on_sigterm(lambda: console.print("[bold red]terminated[/] (SIGTERM)"))
 
 
 def _fail(message: str) -> typer.Exit:
@@ -83,14 +81,6 @@ def _one_line(breach: DataContractError) -> str:
     shown = [line.removeprefix("- ") for line in violations[:SHOWN_VIOLATIONS]]
     more = "; ... (--verbose lists them all)" if len(violations) > SHOWN_VIOLATIONS else ""
     return f"{heading.removesuffix(':')}: {'; '.join(shown)}{more}"
-
-
-def _exit_on_sigterm(signum: int, _: FrameType | None) -> None:
-    """SIGTERM (a cancelled CI job, an orchestrator stopping a task, `docker stop`) unwinds
-    like an error, so that a tracker's run in progress ends as failed instead of being
-    left running forever."""
-    console.print("[bold red]terminated[/] (SIGTERM)")
-    sys.exit(128 + signum)
 
 
 def _report(result: object, settings: Settings) -> None:

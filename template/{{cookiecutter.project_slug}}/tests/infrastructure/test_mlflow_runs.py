@@ -10,6 +10,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -21,7 +22,7 @@ from {{ cookiecutter.project_slug }}.data.ingest import ProcessedPaths
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 from {{ cookiecutter.project_slug }}.training.train import TrainedModel
 
-from ..conftest import PROJECT_ROOT, workspace_settings
+from ..conftest import PROJECT_ROOT, terminate, workspace_settings
 
 pytestmark = pytest.mark.infrastructure
 
@@ -108,6 +109,36 @@ def test_a_terminated_training_ends_its_run_as_failed(
             training.wait()
     assert training.returncode == 128 + signal.SIGTERM, output
     assert _statuses(uri, experiment) == ["FAILED"]
+
+
+@pytest.mark.usefixtures("sigterm_announced")
+def test_sigterm_during_a_store_call_lets_it_complete(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM in the middle of MLflow writing its store waits for the write to end (cut
+    short, sqlite's lock outlived it and the run could not be marked FAILED), then ends the
+    run FAILED."""
+    uri = _empty_store(tmp_path)
+    tracker = get_tracker(settings.tracking.model_copy(update={"uri": uri}))
+    log_batch = MlflowClient.log_batch
+
+    def log_batch_terminated(client: MlflowClient, *args: Any, **kwargs: Any) -> None:
+        terminate()  # the signal arrives as MLflow starts writing
+        log_batch(client, *args, **kwargs)
+
+    def step() -> None:
+        with tracker.start_run("train") as run_id:
+            run_ids.append(run_id)
+            tracker.log_params({"seed": 42})
+            pytest.fail("the step went on after SIGTERM")
+
+    monkeypatch.setattr(MlflowClient, "log_batch", log_batch_terminated)
+    run_ids: list[str] = []
+    with pytest.raises(SystemExit):
+        step()
+    run = MlflowClient(tracking_uri=uri).get_run(*run_ids)
+    assert run.data.params == {"seed": "42"}
+    assert run.info.status == "FAILED"
 
 
 def test_a_store_mlflow_refuses_is_one_error_naming_the_setting(

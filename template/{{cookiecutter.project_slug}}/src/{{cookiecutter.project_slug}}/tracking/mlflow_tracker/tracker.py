@@ -27,6 +27,7 @@ from mlflow.types import ColSpec, DataType, Schema
 from sklearn.pipeline import Pipeline
 
 from ...config import ConfigurationError, TrackingSettings
+from ...termination import store_call
 from ..base import CHAMPION, ModelVersion, Tracker, environment_kept, flatten
 
 SQLITE = "sqlite:///"
@@ -94,21 +95,32 @@ class MlflowTracker(Tracker):
 
     @contextmanager
     def start_run(self, name: str) -> Iterator[str]:
-        with mlflow.start_run(experiment_id=self._experiment_id(), run_name=name) as run:
+        with store_call():
+            run = mlflow.start_run(experiment_id=self._experiment_id(), run_name=name)
+        status = "FAILED"  # whatever ends the run early, SIGTERM's exit included
+        try:
             yield run.info.run_id
+            status = "FINISHED"
+        finally:
+            with store_call():
+                mlflow.end_run(status)
 
+    @store_call()
     def log_params(self, params: Mapping[str, Any]) -> None:
         mlflow.log_params({key: str(value) for key, value in flatten(params)})
 
+    @store_call()
     def log_metrics(self, metrics: Mapping[str, float]) -> None:
         mlflow.log_metrics(dict(metrics))
 
+    @store_call()
     def log_artifact(self, path: Path) -> None:
         if path.is_dir():
             mlflow.log_artifacts(str(path), artifact_path=path.name)
         else:
             mlflow.log_artifact(str(path))
 
+    @store_call()
     def register_model(
         self, pipeline: Pipeline, input_example: pd.DataFrame, lineage: Mapping[str, str]
     ) -> ModelVersion:
@@ -132,6 +144,7 @@ class MlflowTracker(Tracker):
             self.client.set_model_version_tag(self.model_name, number, f"lineage.{key}", value)
         return ModelVersion(self.model_name, number, run.info.run_id, dict(lineage))
 
+    @store_call()
     def get_version(self, version: str) -> ModelVersion:
         try:
             found = self.client.get_model_version(self.model_name, version)
@@ -144,6 +157,7 @@ class MlflowTracker(Tracker):
         }
         return ModelVersion(self.model_name, str(found.version), str(found.run_id), lineage)
 
+    @store_call()
     def get_champion(self) -> ModelVersion | None:
         try:
             model = self.client.get_registered_model(self.model_name)
@@ -154,9 +168,11 @@ class MlflowTracker(Tracker):
         number = model.aliases.get(CHAMPION)
         return None if number is None else self.get_version(str(number))
 
+    @store_call()
     def set_champion(self, version: ModelVersion) -> None:
         self.client.set_registered_model_alias(version.name, CHAMPION, version.version)
 
+    @store_call()
     def load_model(self, version: ModelVersion) -> Pipeline:
         # MLflow refuses to deserialize models unless told the source is trusted. This
         # registry only holds models this project's pipeline registered, so say so, for
