@@ -19,7 +19,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import FrameType
 
 EXIT_CODE = 128 + signal.SIGTERM  # 143: what a shell reports for a terminated process
@@ -36,9 +36,7 @@ class _Termination:
     signalled: bool = False
     store_calls: int = 0  # calls to a store in progress (nested)
     exit_pending: bool = False  # signalled during one: exit once it returns
-    other_unraisable_hook: Callable[[sys.UnraisableHookArgs], object] = field(
-        default=sys.unraisablehook
-    )
+    other_unraisable_hook: Callable[[sys.UnraisableHookArgs], object] = sys.unraisablehook
 
 
 _TERMINATION = _Termination()

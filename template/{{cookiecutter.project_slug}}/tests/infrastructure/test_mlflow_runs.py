@@ -19,7 +19,7 @@ from mlflow import MlflowClient
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, ConfigurationError, Settings
 from {{ cookiecutter.project_slug }}.data.contract import MODEL_INPUTS
 from {{ cookiecutter.project_slug }}.data.ingest import ProcessedPaths
-from {{ cookiecutter.project_slug }}.tracking import get_tracker
+from {{ cookiecutter.project_slug }}.tracking import Tracker, get_tracker
 from {{ cookiecutter.project_slug }}.training.train import TrainedModel
 
 from ..conftest import PROJECT_ROOT, terminate, workspace_settings
@@ -119,26 +119,49 @@ def test_sigterm_during_a_store_call_lets_it_complete(
     short, sqlite's lock outlived it and the run could not be marked FAILED), then ends the
     run FAILED."""
     uri = _empty_store(tmp_path)
-    tracker = get_tracker(settings.tracking.model_copy(update={"uri": uri}))
-    log_batch = MlflowClient.log_batch
-
-    def log_batch_terminated(client: MlflowClient, *args: Any, **kwargs: Any) -> None:
-        terminate()  # the signal arrives as MLflow starts writing
-        log_batch(client, *args, **kwargs)
-
-    def step() -> None:
-        with tracker.start_run("train") as run_id:
-            run_ids.append(run_id)
-            tracker.log_params({"seed": 42})
-            pytest.fail("the step went on after SIGTERM")
-
-    monkeypatch.setattr(MlflowClient, "log_batch", log_batch_terminated)
-    run_ids: list[str] = []
+    _terminated_as_mlflow_calls(monkeypatch, "log_batch")  # log_params' write
     with pytest.raises(SystemExit):
-        step()
-    run = MlflowClient(tracking_uri=uri).get_run(*run_ids)
+        _train_step(get_tracker(settings.tracking.model_copy(update={"uri": uri})))
+    [run] = MlflowClient(tracking_uri=uri).search_runs([_experiment_id(uri, settings)])
     assert run.data.params == {"seed": "42"}
     assert run.info.status == "FAILED"
+
+
+@pytest.mark.usefixtures("sigterm_announced")
+def test_sigterm_as_a_run_starts_ends_it_failed(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM while MLflow creates the run: the exit follows the creation, and the run it
+    created ends FAILED, not RUNNING forever."""
+    uri = _empty_store(tmp_path)
+    _terminated_as_mlflow_calls(monkeypatch, "create_run")
+    with pytest.raises(SystemExit):
+        _train_step(get_tracker(settings.tracking.model_copy(update={"uri": uri})))
+    assert _statuses(uri, settings.tracking.experiment) == ["FAILED"]
+
+
+def _terminated_as_mlflow_calls(monkeypatch: pytest.MonkeyPatch, method: str) -> None:
+    """SIGTERM arrives as `MlflowClient.<method>` starts its call to the store."""
+    call = getattr(MlflowClient, method)
+
+    def terminated(client: MlflowClient, *args: Any, **kwargs: Any) -> Any:
+        terminate()
+        return call(client, *args, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, method, terminated)
+
+
+def _train_step(tracker: Tracker) -> None:
+    """A step that logs its parameters first: SIGTERM stops it before its end."""
+    with tracker.start_run("train"):
+        tracker.log_params({"seed": 42})
+        pytest.fail("the step went on after SIGTERM")
+
+
+def _experiment_id(uri: str, settings: Settings) -> str:
+    found = MlflowClient(tracking_uri=uri).get_experiment_by_name(settings.tracking.experiment)
+    assert found is not None
+    return str(found.experiment_id)
 
 
 def test_a_store_mlflow_refuses_is_one_error_naming_the_setting(

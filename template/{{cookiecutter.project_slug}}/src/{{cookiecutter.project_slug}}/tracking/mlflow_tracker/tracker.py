@@ -95,10 +95,11 @@ class MlflowTracker(Tracker):
 
     @contextmanager
     def start_run(self, name: str) -> Iterator[str]:
-        with store_call():
-            run = mlflow.start_run(experiment_id=self._experiment_id(), run_name=name)
         status = "FAILED"  # whatever ends the run early, SIGTERM's exit included
         try:
+            # Inside the try: SIGTERM's exit follows the creating call, and the run exists.
+            with store_call():
+                run = mlflow.start_run(experiment_id=self._experiment_id(), run_name=name)
             yield run.info.run_id
             status = "FINISHED"
         finally:
