@@ -121,13 +121,14 @@ class Installed(NamedTuple):
 
 
 def installed_project(source: Path, answers: Mapping[str, str], destination: Path) -> Installed:
-    """Render with Copier, check the interpreter the project asks for, and `uv sync`."""
+    """Render with Copier, check the interpreter the project asks for, and install it as
+    `make setup` does (without the pre-commit hooks)."""
     project = render_copier(source, answers, destination)
     env = project_env(project)
     scripts = tomllib.loads((project / "pyproject.toml").read_text("utf-8"))["project"]["scripts"]
     ((cli, entry_point),) = scripts.items()
     require_interpreter(answers["python_version"], project, env)
-    run(["uv", "sync"], project, env)
+    run(["uv", "sync", "--compile-bytecode"], project, env)  # as `make setup` does
     return Installed(project, env, cli, entry_point.split(".")[0])
 
 
