@@ -44,7 +44,7 @@ def main() -> int:
     train_frame, holdout = ingest.split(frame, settings.data.test_size, settings.seed)
 
     start = time.perf_counter()
-    trained = train(train_frame, settings.train, settings.seed, settings.decision)
+    trained = train(train_frame, settings.train, settings.seed)
     figures: dict[str, float | dict[str, float]] = {
         "train_seconds": round(time.perf_counter() - start, 3)
     }

@@ -184,12 +184,12 @@ def ship_champion() -> None:
 
 @app.command()
 def explain(
-    applicant: Annotated[
+    row: Annotated[
         str | None,
-        typer.Argument(help="The applicant as JSON, as the API takes it (default: its example)."),
+        typer.Argument(help="One row as JSON, as the API takes it (default: its example)."),
     ] = None,
 ) -> None:
-    """Step one applicant through the champion: its engineered features, each one's
+    """Step one row through the champion: its engineered features, each one's
     contribution to the score, the probability and the decision."""
     settings = _settings()
     import pandas as pd
@@ -197,7 +197,7 @@ def explain(
     from rich.table import Table
 
     from .data import ingest
-    from .data.contract import EXAMPLE, Applicant
+    from .data.contract import EXAMPLE, POSITIVE_CLASS, Row
     from .registry import model_store
     from .training.explain import explain as run_explain
 
@@ -209,14 +209,14 @@ def explain(
     except FileNotFoundError as error:
         raise _fail(str(error)) from None
     try:
-        values = Applicant(**(json.loads(applicant) if applicant else EXAMPLE))
+        values = Row(**(json.loads(row) if row else EXAMPLE))
     except (json.JSONDecodeError, ValidationError, TypeError) as error:
-        raise _fail(f"not a valid applicant: {error}") from None
+        raise _fail(f"not a valid row: {error}") from None
     result = run_explain(model, pd.DataFrame([values.model_dump()]), reference)
 
     out = Console()
     out.print(f"{metadata.name} v{metadata.version} ({metadata.model_type})")
-    inputs = Table("input", "value", title="1. The applicant (raw inputs)")
+    inputs = Table("input", "value", title="1. The row (raw inputs)")
     for name, value in result.inputs.items():
         inputs.add_row(name, str(value))
     out.print(inputs)
@@ -224,14 +224,14 @@ def explain(
         "feature", "value", "training average", "contribution (log-odds)",
         title="2. Engineered features and their contributions (largest first)",
     )  # fmt: skip
-    for row in result.features.itertuples():
+    for feature in result.features.itertuples():
         features.add_row(
-            str(row.feature), f"{row.value:.3f}", f"{row.training_average:.3f}",
-            f"{row.contribution:+.3f}",
+            str(feature.feature), f"{feature.value:.3f}", f"{feature.training_average:.3f}",
+            f"{feature.contribution:+.3f}",
         )  # fmt: skip
     out.print(features)
     out.print(
-        f"3. Probability of good risk {result.probability:.3f} (average applicant "
+        f"3. Probability of {POSITIVE_CLASS} {result.probability:.3f} (average row "
         f"{result.average_probability:.3f}); threshold {result.threshold:.2f}: "
         f"[bold]{result.decision}[/]"
     )

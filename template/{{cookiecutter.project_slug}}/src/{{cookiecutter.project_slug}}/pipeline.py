@@ -56,12 +56,14 @@ def promote(settings: Settings, tracker: Tracker) -> PromotionDecision:
     decision = review_candidate(candidate.metrics, baseline, champion_metrics, settings.gate)
     if champion is not None and champion.version == candidate.version:
         decision = PromotionDecision(
-            False, [f"version {candidate.version} is already the champion"]
+            False, [f"version {candidate.version} is already the champion"], decision.notes
         )
     if decision.promote:
         problems = check_servable(candidate_dir(settings), holdout, candidate.metrics)
         if problems:
-            decision = PromotionDecision(False, [f"canary failed: {p}" for p in problems])
+            decision = PromotionDecision(
+                False, [f"canary failed: {p}" for p in problems], decision.notes
+            )
     if decision.promote:
         crown(settings, tracker, pipeline, candidate)
     record_decision(

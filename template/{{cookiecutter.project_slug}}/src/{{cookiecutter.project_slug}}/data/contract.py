@@ -66,6 +66,14 @@ class Slice:
 
 
 @dataclass(frozen=True)
+class Costs:
+    """What each wrong decision costs (contract.yaml `costs`; equal when it is absent)."""
+
+    false_positive: float = 1.0  # a negative-class row decided positive (e.g. granted)
+    false_negative: float = 1.0  # a positive-class row decided negative (e.g. refused)
+
+
+@dataclass(frozen=True)
 class Contract:
     """contract.yaml, checked and ready to use."""
 
@@ -79,6 +87,9 @@ class Contract:
     derived: Mapping[str, Formula]
     slices: Mapping[str, Slice]
     fairness: tuple[str, ...]
+    costs: Costs
+    intended_use: str
+    caveats: tuple[str, ...]
     example: Mapping[str, Any]
 
 
@@ -110,13 +121,15 @@ def load_contract(path: Path) -> Contract:
             raise ContractError(f"{path}: derived.{name}: {error}") from None
     classes = spec.target.classes
     (negative,) = (label for label in classes if label != spec.target.positive)
+    positive_name, negative_name = classes[spec.target.positive].name, classes[negative].name
+    costs = Costs(spec.costs[negative_name], spec.costs[positive_name]) if spec.costs else Costs()
     contract = Contract(
         path=path,
         row_noun=spec.row_noun,
         target=Column(spec.target.name, spec.target.description, int,
                       ge=min(classes), le=max(classes)),
-        positive_class=classes[spec.target.positive].name,
-        negative_class=classes[negative].name,
+        positive_class=positive_name,
+        negative_class=negative_name,
         class_meanings={c.name: c.meaning for c in classes.values()},
         columns=tuple(
             Column(name, c.description, DTYPES[c.dtype], tuple(c.categories), c.ge, c.le,
@@ -127,6 +140,9 @@ def load_contract(path: Path) -> Contract:
         slices={name: Slice(s.column, tuple(s.edges), tuple(s.labels or s.default_labels()))
                 for name, s in spec.slices.items()},
         fairness=tuple(spec.fairness),
+        costs=costs,
+        intended_use=spec.model_card.intended_use,
+        caveats=tuple(spec.model_card.caveats),
         example=dict(spec.example),
     )  # fmt: skip
     try:
@@ -162,12 +178,13 @@ CONTRACT = load_contract(CONTRACT_FILE)
 # The model outputs P(target = positive class); training/threshold.py turns it into a
 # cost-weighted decision, named after the classes where it leaves the project (the API).
 TARGET = CONTRACT.target
-GOOD_RISK = CONTRACT.positive_class
-BAD_RISK = CONTRACT.negative_class
+POSITIVE_CLASS = CONTRACT.positive_class
+NEGATIVE_CLASS = CONTRACT.negative_class
+COSTS = CONTRACT.costs
 if TYPE_CHECKING:  # the decision's values are only known once the contract is read
-    RiskDecision = str
+    Decision = str
 else:
-    RiskDecision = Literal[GOOD_RISK, BAD_RISK]
+    Decision = Literal[POSITIVE_CLASS, NEGATIVE_CLASS]
 
 COLUMNS = CONTRACT.columns
 MODEL_INPUTS = tuple(c.name for c in COLUMNS if c.model_input)
@@ -253,8 +270,8 @@ EXAMPLE: dict[str, Any] = dict(CONTRACT.example)
 
 if TYPE_CHECKING:  # a static stand-in: type checkers cannot follow create_model
 
-    class Applicant(BaseModel):
+    class Row(BaseModel):
         """One row as the API receives it."""
 
 else:
-    Applicant = request_model(CONTRACT)
+    Row = request_model(CONTRACT)

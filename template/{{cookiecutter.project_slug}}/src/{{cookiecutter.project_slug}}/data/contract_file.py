@@ -48,14 +48,25 @@ class SliceSpec(_Strict):
         return [f"[{low}, {high})" for low, high in zip(self.edges, self.edges[1:], strict=False)]
 
 
+class CardSpec(_Strict):
+    intended_use: str = ""
+    caveats: list[str] = []
+
+
 class ContractFile(_Strict):
     task: Literal["binary", "multiclass", "regression"]
-    row_noun: str = Field(min_length=1, description="What one row is, e.g. applicant.")
+    row_noun: str = Field(min_length=1, description="What one row is, e.g. customer.")
     target: TargetSpec
     columns: dict[str, ColumnSpec] = Field(min_length=1)
     derived: dict[str, str] = {}
     slices: dict[str, SliceSpec] = {}
-    fairness: list[str] = Field(min_length=1)
+    # The attributes the fairness checks compare; none when no sensitive column is declared.
+    fairness: list[str] = []
+    # The cost of a wrong decision about a row of each class (keyed by class name): deciding
+    # the positive class for a negative row, and the negative class for a positive row.
+    costs: dict[str, float] = {}
+    # What the model card says the model is for, and what to keep in mind using it.
+    model_card: CardSpec = CardSpec()
     example: dict[str, Any]
 
     @model_validator(mode="after")
@@ -65,6 +76,7 @@ class ContractFile(_Strict):
             *self._column_problems(),
             *self._slice_problems(),
             *self._fairness_problems(),
+            *self._cost_problems(),
         ):
             if problem:
                 raise ValueError(problem)
@@ -127,6 +139,15 @@ class ContractFile(_Strict):
             for name in self.fairness
             if name not in categorical | set(self.slices)
         ]
+
+    def _cost_problems(self) -> list[str]:
+        names = {c.name for c in self.target.classes.values()}
+        if self.costs and set(self.costs) != names:
+            return [
+                f"costs: name the cost of each class's error, {sorted(names)} "
+                f"(got {sorted(self.costs)})"
+            ]
+        return [f"costs.{name}: a cost is positive" for name, c in self.costs.items() if c <= 0]
 
 
 def describe_problem(path: Path, problem: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> str:

@@ -1,7 +1,7 @@
 """Derived-feature formulas of the contract: arithmetic on columns, parsed with `ast` and
 never evaluated as Python, so a contract cannot run code.
 
-A formula such as `credit_amount / duration` allows column names, numbers, parentheses and
+A formula such as `amount / duration` allows column names, numbers, parentheses and
 + - * / (and a leading minus). The compiled formula takes any mapping of columns that
 supports arithmetic: a DataFrame (training) and a dict of numpy arrays (the compiled serving
 path, serving/scorer.py) give the same result.

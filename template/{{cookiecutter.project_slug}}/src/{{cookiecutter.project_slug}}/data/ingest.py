@@ -47,19 +47,37 @@ def split(frame: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFram
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
+# How much the simulated world grows each numeric model input (a factor drawn per row).
+GROWTH = (1.3, 1.8)
+
+
+def shift_world(batch: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """The batch in a changed world, derived from the contract alone: every numeric model
+    input grows by 30-80% (kept within its declared bounds), and in every categorical model
+    input an upstream system swaps the codes of the two most frequent categories, so the
+    relation a model learned no longer holds. It stays inside the data contract (it is
+    valid data, just different), which is exactly what drift monitoring must catch."""
+    batch = batch.copy()
+    for column in COLUMNS:
+        if not column.model_input:
+            continue
+        values = batch[column.name]
+        if column.categories:
+            counts = values.value_counts().sort_index().sort_values(ascending=False, kind="stable")
+            if len(counts) >= 2:
+                first, second = counts.index[:2]
+                batch[column.name] = values.map({first: second, second: first}).fillna(values)
+            continue
+        grown = (values * rng.uniform(*GROWTH, len(batch))).clip(column.ge, column.le)
+        batch[column.name] = grown.round().astype(values.dtype) if column.dtype is int else grown
+    return batch
+
+
 def simulate_current_batch(frame: pd.DataFrame, share: float, seed: int) -> pd.DataFrame:
-    """A 'production' batch after an economic shift: larger and longer credits, younger
-    applicants, emptier accounts. It stays inside the data contract (it is valid data,
-    just different), which is exactly what drift monitoring must catch."""
+    """A 'production' batch after the world changed (shift_world)."""
     rng = np.random.default_rng(seed)
     batch = frame.sample(frac=share, random_state=seed).reset_index(drop=True)
-    batch["credit_amount"] = (batch["credit_amount"] * rng.uniform(1.3, 1.8, len(batch))).round()
-    batch["duration"] = (batch["duration"] + rng.choice([6, 12, 18], len(batch))).clip(upper=120)
-    batch["age"] = (batch["age"] - rng.integers(3, 10, len(batch))).clip(lower=18)
-    poorer = rng.random(len(batch)) < 0.4
-    batch.loc[poorer, "checking_account"] = "little"
-    batch.loc[poorer, "saving_accounts"] = "little"
-    return validate(batch.astype(frame.dtypes.to_dict()))
+    return validate(shift_world(batch, rng))
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,18 @@ the last decision is kept in `reports/promotion.json`."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..config import GateSettings
+from ..data.contract import SENSITIVE_ATTRIBUTES
 
 PROMOTION_FILE = "promotion.json"  # under reports_dir: the last decision and its reasons
+# Said with every decision when the contract declares no fairness attribute, so a reader
+# of promotion.json knows the gate checked no fairness, rather than found it fine.
+FAIRNESS_NOT_ASSESSED = "fairness not assessed: no sensitive attribute declared"
 
 
 @dataclass(frozen=True)
@@ -21,10 +25,11 @@ class PromotionDecision:
 
     promote: bool
     reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the gate did not check, and why
 
     def __str__(self) -> str:
         verdict = "PROMOTE" if self.promote else "KEEP CHAMPION"
-        return f"{verdict}: " + "; ".join(self.reasons)
+        return f"{verdict}: " + "; ".join(self.reasons + self.notes)
 
 
 def review_candidate(
@@ -32,9 +37,11 @@ def review_candidate(
     baseline: Mapping[str, float],
     champion: Mapping[str, float] | None,
     settings: GateSettings,
+    fairness: Sequence[str] = SENSITIVE_ATTRIBUTES,
 ) -> PromotionDecision:
     """Compare held-out metrics of the candidate, the baseline and the champion (all
-    measured on the same held-out data)."""
+    measured on the same held-out data); each attribute of `fairness` (the contract's)
+    against its bound."""
     auc = candidate["roc_auc"]
     failures: list[str] = []
     passes: list[str] = []
@@ -52,8 +59,12 @@ def review_candidate(
         f"beats the baseline ({baseline['roc_auc']:.3f})",
         f"does not beat the baseline's ROC AUC {baseline['roc_auc']:.3f}",
     )
-    for feature, bound in settings.max_demographic_parity_difference.items():
+    for feature in fairness:
+        bound = settings.max_demographic_parity_difference.get(feature)
         gap = candidate.get(f"demographic_parity_difference_{feature}")
+        if bound is None:  # an unbounded attribute must not pass silently
+            failures.append(f"demographic parity difference by {feature} has no bound")
+            continue
         if gap is None:  # an unmeasured slice must not pass silently
             failures.append(f"demographic parity difference by {feature} was not measured")
             continue
@@ -73,7 +84,8 @@ def review_candidate(
             f"ROC AUC {auc:.3f} does not beat the champion's {champion['roc_auc']:.3f}"
             f" + margin {settings.min_improvement:.3f}",
         )
-    return PromotionDecision(promote=not failures, reasons=failures or passes)
+    notes = [] if fairness else [FAIRNESS_NOT_ASSESSED]
+    return PromotionDecision(promote=not failures, reasons=failures or passes, notes=notes)
 
 
 def record_decision(reports_dir: Path, decision: PromotionDecision, **context: Any) -> Path:

@@ -35,7 +35,7 @@ FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 
 def predict_probability(pipeline: Pipeline, frame: pd.DataFrame) -> FloatArray:
-    """Probability of good credit risk for each row, from the fitted pipeline itself (the
+    """Probability of the positive class for each row, from the fitted pipeline itself (the
     reference every faster scorer is checked against). The model inputs are picked from
     `frame` in contract order, so extra columns such as the label do no harm. Its fixed cost
     per call is a few milliseconds: the API serves the compiled form (serving/scorer.py)."""

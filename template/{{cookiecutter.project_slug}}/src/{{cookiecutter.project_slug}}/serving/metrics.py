@@ -40,13 +40,13 @@ class Metrics:
         )
         self.predictions = Counter(
             "model_predictions_total",
-            "Predictions served, by predicted label (1 = good credit risk).",
+            "Predictions served, by predicted label (1 = the contract's positive class).",
             ["label"],
             registry=self.registry,
         )
         self.probability = Histogram(
             "model_prediction_probability",
-            "Predicted probability of good credit risk (watch its shape for prediction drift).",
+            "Predicted probability of the positive class (watch its shape for prediction drift).",
             buckets=[i / 10 for i in range(1, 11)],
             registry=self.registry,
         )

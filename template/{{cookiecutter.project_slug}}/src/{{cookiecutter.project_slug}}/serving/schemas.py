@@ -9,7 +9,16 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
-from ..data.contract import BAD_RISK, CONTRACT, EXAMPLE, GOOD_RISK, Applicant, RiskDecision
+from ..data.contract import (
+    CONTRACT,
+    EXAMPLE,
+    NEGATIVE_CLASS,
+    POSITIVE_CLASS,
+    ROWS,
+    TARGET,
+    Decision,
+    Row,
+)
 
 MAX_BATCH = 1000
 
@@ -38,14 +47,19 @@ class NotReady(BaseModel):
 
 
 class Prediction(BaseModel):
-    """One applicant's score."""
+    """One row's score."""
 
-    decision: RiskDecision = Field(
-        description=f"{GOOD_RISK}: {CONTRACT.class_meanings[GOOD_RISK]}; "
-        f"{BAD_RISK}: {CONTRACT.class_meanings[BAD_RISK]}"
+    decision: Decision = Field(
+        description=f"{POSITIVE_CLASS}: {CONTRACT.class_meanings[POSITIVE_CLASS]}; "
+        f"{NEGATIVE_CLASS}: {CONTRACT.class_meanings[NEGATIVE_CLASS]}"
     )
-    label: int = Field(ge=0, le=1, description="1 = good credit risk (credit granted), 0 = bad")
-    probability: float = Field(ge=0, le=1, description="Probability of good credit risk")
+    label: int = Field(
+        ge=0,
+        le=1,
+        description=f"The decision as {TARGET.name}: 1 = {POSITIVE_CLASS}, 0 = "
+        f"{NEGATIVE_CLASS} ({TARGET.description})",
+    )
+    probability: float = Field(ge=0, le=1, description=f"Probability of {POSITIVE_CLASS}")
 
 
 class DecisionPolicy(BaseModel):
@@ -53,7 +67,7 @@ class DecisionPolicy(BaseModel):
 
     model_name: str
     model_version: str
-    threshold: float = Field(description="Credit is granted from this probability on")
+    threshold: float = Field(description=f"{POSITIVE_CLASS} is decided from this probability on")
     threshold_version: str = Field(description="The model version whose training chose it")
 
 
@@ -62,10 +76,11 @@ class PredictionResponse(Prediction, DecisionPolicy):
 
 
 class BatchRequest(BaseModel):
-    """Up to MAX_BATCH applicants (the request body of /predict/batch)."""
+    """Up to MAX_BATCH rows (the request body of /predict/batch)."""
 
     model_config = ConfigDict(extra="forbid")
-    instances: list[Applicant] = Field(
+    instances: list[Row] = Field(
+        description=f"The {ROWS} to score.",
         min_length=1,
         max_length=MAX_BATCH,
         json_schema_extra={"examples": [[EXAMPLE, EXAMPLE]]},
@@ -80,7 +95,7 @@ class CompactBatchResponse(DecisionPolicy):
     """The batch's predictions as columns: one list per field of Prediction, in request
     order (smaller and faster to produce and parse than a list of objects)."""
 
-    decision: list[RiskDecision]
+    decision: list[Decision]
     label: list[int]
     probability: list[float]
 
@@ -104,15 +119,15 @@ class MalformedRequest(BaseModel):
 
 
 # A batch validates into plain dicts, not one model object per row, with the very
-# constraints of the contract's Applicant model; the endpoint turns them into columns.
-ApplicantRow = TypedDict(  # type: ignore[misc]
-    "ApplicantRow",
-    {name: Annotated[field.annotation, field] for name, field in Applicant.model_fields.items()},
+# constraints of the contract's Row model; the endpoint turns them into columns.
+RowDict = TypedDict(  # type: ignore[misc]
+    "RowDict",
+    {name: Annotated[field.annotation, field] for name, field in Row.model_fields.items()},
 )
-ApplicantRow.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+RowDict.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
 BatchRows = TypedDict(  # noqa: UP013 (the class syntax cannot take the dynamic row type)
     "BatchRows",
-    {"instances": Annotated[list[ApplicantRow], Field(min_length=1, max_length=MAX_BATCH)]},
+    {"instances": Annotated[list[RowDict], Field(min_length=1, max_length=MAX_BATCH)]},
 )
 BatchRows.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
 BATCH_ROWS = TypeAdapter(BatchRows)

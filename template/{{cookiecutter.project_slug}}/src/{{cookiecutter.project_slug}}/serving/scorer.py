@@ -151,7 +151,9 @@ def _branches(columns: ColumnTransformer) -> list[_Branch]:
         raise NotCompilableError("ColumnTransformer: only dense output")
     branches = []
     for _, transformer, names in columns.transformers_:
-        if isinstance(transformer, str) and transformer == "drop":
+        # A branch without columns (no categorical inputs, say) is left unfitted and
+        # contributes no feature: sklearn skips it, and so does the compiled form.
+        if (isinstance(transformer, str) and transformer == "drop") or len(names) == 0:
             continue
         if isinstance(transformer, str) or not all(isinstance(n, str) for n in names):
             raise NotCompilableError("ColumnTransformer: only fitted branches on named columns")

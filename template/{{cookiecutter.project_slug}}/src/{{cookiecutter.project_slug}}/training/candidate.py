@@ -28,21 +28,19 @@ def train_candidate(settings: Settings, tracker: Tracker) -> model_store.ModelMe
     figures_dir = settings.reports_dir / "figures"
     with tracker.start_run("train") as run_id:
         tracker.log_params(settings.model_dump(mode="json"))
-        trained = train(train_frame, settings.train, settings.seed, settings.decision)
+        trained = train(train_frame, settings.train, settings.seed)
         evaluation = evaluate(
             trained.pipeline,
             holdout,
             list(SENSITIVE_ATTRIBUTES),
             settings.seed,
-            settings.decision,
-            settings.gate.min_group_size,
+            min_group_size=settings.gate.min_group_size,
         )
         baseline = build_baseline().fit(*features_and_target(train_frame))
         baseline_metrics = quality_metrics(
             holdout[TARGET.name].to_numpy(),
             model_store.predict_probability(baseline, holdout),
             trained.threshold.threshold,
-            settings.decision,
         )
         metrics = {
             **evaluation.metrics,

@@ -1,10 +1,10 @@
-"""Step one applicant through the model: raw inputs, the engineered features the estimator
+"""Step one row through the model: raw inputs, the engineered features the estimator
 sees, each feature's contribution to the score, the probability and the decision.
 
 A feature's contribution is how much the score (in log-odds) moves when that feature is
 set to its average over the training data, all others kept. For the logistic regression it
 is exactly coefficient x (value - average), and the contributions add up to the difference
-between the applicant's log-odds and the average applicant's; for tree ensembles it is the
+between the row's log-odds and the average row's; for tree ensembles it is the
 same question asked of the model (an occlusion estimate, not an exact decomposition).
 """
 
@@ -30,26 +30,26 @@ def log_odds(probability: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Explanation:
-    """One applicant, stepped through the model."""
+    """One row, stepped through the model."""
 
     inputs: dict[str, Any]
     features: pd.DataFrame  # feature, value, training average, contribution (log-odds)
     probability: float
-    average_probability: float  # the score of the average training applicant
+    average_probability: float  # the score of the average training row
     threshold: float
     decision: str
 
 
-def explain(model: Any, applicant: pd.DataFrame, reference: pd.DataFrame) -> Explanation:
-    """Explain the model's score of the one applicant in `applicant`, against the average
+def explain(model: Any, one_row: pd.DataFrame, reference: pd.DataFrame) -> Explanation:
+    """Explain the model's score of the one row of `one_row`, against the average
     engineered features of `reference` (the training data)."""
-    if len(applicant) != 1:
-        raise ValueError(f"explain one applicant at a time, not {len(applicant)}")
+    if len(one_row) != 1:
+        raise ValueError(f"explain one row at a time, not {len(one_row)}")
     features, estimator = model[:-1], model[-1]
     names = list(features.get_feature_names_out())
-    row = np.asarray(features.transform(applicant[list(MODEL_INPUTS)]), dtype=float)[0]
+    row = np.asarray(features.transform(one_row[list(MODEL_INPUTS)]), dtype=float)[0]
     average = np.asarray(features.transform(reference[list(MODEL_INPUTS)]), dtype=float).mean(0)
-    # Row i: the applicant with feature i replaced by its average (one call scores them all).
+    # Row i: the explained row with feature i replaced by its average (one call scores them all).
     occluded = np.tile(row, (len(names), 1))
     occluded[np.arange(len(names)), np.arange(len(names))] = average
     scores = estimator.predict_proba(np.vstack([row, average, occluded]))[:, 1]
@@ -61,7 +61,7 @@ def explain(model: Any, applicant: pd.DataFrame, reference: pd.DataFrame) -> Exp
     order = table["contribution"].abs().sort_values(ascending=False).index
     threshold = threshold_of(model)
     return Explanation(
-        inputs={name: applicant[name].iloc[0] for name in MODEL_INPUTS},
+        inputs={name: one_row[name].iloc[0] for name in MODEL_INPUTS},
         features=table.loc[order].reset_index(drop=True),
         probability=float(scores[0]),
         average_probability=float(scores[1]),

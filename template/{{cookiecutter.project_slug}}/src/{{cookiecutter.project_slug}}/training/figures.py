@@ -14,20 +14,21 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
 
+from ..data.contract import NEGATIVE_CLASS, POSITIVE_CLASS, ROWS
 from .metrics import Evaluation
 
 
 def build_figures(evaluation: Evaluation) -> dict[str, Figure]:
     """ROC curve, confusion matrix at the decision threshold, calibration (with the number
-    of applicants in each bin) and permutation importance, each titled and labelled."""
+    of rows in each bin) and permutation importance, each titled and labelled."""
     y_true, probability = evaluation.y_true, evaluation.probability
     figures: dict[str, Figure] = {}
 
     figure, axes = plt.subplots(figsize=(5, 5))
     RocCurveDisplay.from_predictions(y_true, probability, ax=axes, plot_chance_level=True)
     axes.set(
-        xlabel="false positive rate (bad risks granted)",
-        ylabel="true positive rate (good risks granted)",
+        xlabel=f"false positive rate ({NEGATIVE_CLASS} {ROWS} decided {POSITIVE_CLASS})",
+        ylabel=f"true positive rate ({POSITIVE_CLASS} {ROWS} decided {POSITIVE_CLASS})",
         title="ROC curve (held-out)",
     )
     figures["roc_curve"] = figure
@@ -37,12 +38,12 @@ def build_figures(evaluation: Evaluation) -> dict[str, Figure]:
         y_true,
         (probability >= evaluation.threshold).astype(int),
         labels=[0, 1],
-        display_labels=["bad risk", "good risk"],
+        display_labels=[NEGATIVE_CLASS, POSITIVE_CLASS],
         ax=axes,
         colorbar=False,
     )
     axes.set(
-        xlabel="decision (good risk = credit granted)",
+        xlabel="decision",
         ylabel="actual outcome",
         title=f"Decisions at threshold {evaluation.threshold:.2f} (held-out)",
     )
@@ -58,8 +59,8 @@ def build_figures(evaluation: Evaluation) -> dict[str, Figure]:
             xytext=(4, -10), fontsize=7,
         )  # fmt: skip
     axes.set(
-        xlabel="mean predicted probability of good risk",
-        ylabel="observed share of good risks",
+        xlabel=f"mean predicted probability of {POSITIVE_CLASS}",
+        ylabel=f"observed share of {POSITIVE_CLASS}",
         title="Calibration (held-out, quantile bins)",
         xlim=(0, 1),
         ylim=(0, 1),

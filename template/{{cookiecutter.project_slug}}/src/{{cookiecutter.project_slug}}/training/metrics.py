@@ -29,8 +29,7 @@ from sklearn.metrics import (
 )
 from sklearn.pipeline import Pipeline
 
-from ..config import DecisionSettings
-from ..data.contract import MODEL_INPUTS, TARGET
+from ..data.contract import COSTS, MODEL_INPUTS, TARGET, Costs
 from ..registry.model_store import predict_probability, threshold_of
 from .threshold import confusion, expected_cost
 
@@ -54,11 +53,10 @@ def quality_metrics(
     y_true: np.ndarray,
     probability: np.ndarray,
     threshold: float = 0.5,
-    costs: DecisionSettings | None = None,
+    costs: Costs = COSTS,
 ) -> dict[str, float]:
     """Ranking and calibration metrics, and the decisions' quality and expected cost at
     `threshold` (and at 0.5, the cost-blind default, for comparison)."""
-    costs = costs or DecisionSettings()
     predicted = (probability >= threshold).astype(int)
     return {
         "roc_auc": float(roc_auc_score(y_true, probability)),
@@ -165,7 +163,7 @@ def evaluate(
     frame: pd.DataFrame,
     sensitive_features: list[str],
     seed: int,
-    costs: DecisionSettings | None = None,
+    costs: Costs = COSTS,
     min_group_size: int = MIN_GROUP_SIZE,
 ) -> Evaluation:
     """Evaluate a fitted pipeline, at its own decision threshold, on a labelled, sliced

@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import Settings
+from ..data.contract import CONTRACT, COSTS, NEGATIVE_CLASS, POSITIVE_CLASS, ROWS, TARGET
+from ..registry.gate import FAIRNESS_NOT_ASSESSED
 from ..registry.model_store import ModelMetadata
 from .metrics import Evaluation
 
@@ -40,7 +42,13 @@ def _lineage(lineage: dict[str, str]) -> str:
 
 def fairness_section(evaluation: Evaluation, settings: Settings) -> str:
     """Per-group results of every sensitive attribute, each gap against its gate bound
-    (breaches flagged)."""
+    (breaches flagged); or that none was assessed, when the contract declares none."""
+    if not evaluation.slices:
+        return (
+            f"**{FAIRNESS_NOT_ASSESSED[0].upper()}{FAIRNESS_NOT_ASSESSED[1:]}** "
+            f"({CONTRACT.path} `fairness` is empty): no gap between groups was measured, and "
+            "the promotion gate checks none."
+        )
     parts = []
     for feature, table in evaluation.slices.items():
         gap = evaluation.metrics[f"demographic_parity_difference_{feature}"]
@@ -61,6 +69,14 @@ def fairness_section(evaluation: Evaluation, settings: Settings) -> str:
     return "\n\n".join(parts)
 
 
+def _sensitive_columns() -> str:
+    sensitive = [c.name for c in CONTRACT.columns if c.role == "sensitive"]
+    if not sensitive:
+        return ""
+    names = ", ".join(f"`{name}`" for name in sensitive)
+    return f"The sensitive columns ({names}) are not model inputs; they only measure the gaps. "
+
+
 def render(
     metadata: ModelMetadata,
     evaluation: Evaluation,
@@ -77,16 +93,16 @@ def render(
         }
     )
     m = evaluation.metrics
-    costs = settings.decision
     confusion = pd.DataFrame(
         {
-            "actual": ["bad risk", "good risk"],
-            "refused (bad_risk)": [int(m["bad_risk_rejected"]), int(m["good_risk_rejected"])],
-            "granted (good_risk)": [int(m["bad_risk_granted"]), int(m["good_risk_granted"])],
+            "actual": [NEGATIVE_CLASS, POSITIVE_CLASS],
+            f"decided {NEGATIVE_CLASS}": [int(m["true_negatives"]), int(m["false_negatives"])],
+            f"decided {POSITIVE_CLASS}": [int(m["false_positives"]), int(m["true_positives"])],
         }
     )
     baseline_cost = baseline.get("expected_cost", float("nan"))
-    applicants = len(evaluation.y_true)
+    held_out = len(evaluation.y_true)
+    caveats = "".join(f"- {caveat}\n" for caveat in CONTRACT.caveats)
     cv = metadata.metrics
     cv_line = (
         f"- Cross-validation on the training data ({settings.train.cv_folds} folds): ROC AUC "
@@ -108,41 +124,38 @@ def render(
 - Trained: {metadata.trained_at:%Y-%m-%d %H:%M UTC}; run `{metadata.run_id}`
 - Lineage: {_lineage(metadata.lineage)}
 - Inputs: {", ".join(f"`{name}`" for name in metadata.inputs)}
-- Output: probability that the applicant is a good credit risk, and the decision:
-  `good_risk` (grant) at probability >= {evaluation.threshold:.2f}, else `bad_risk`
+- Output: the probability of `{POSITIVE_CLASS}` ({TARGET.description}), and the decision:
+  `{POSITIVE_CLASS}` at probability >= {evaluation.threshold:.2f}, else `{NEGATIVE_CLASS}`
 
 ## Decisions and their cost
-Granting credit to a bad risk costs {costs.cost_approve_bad_risk:g}, refusing a good risk
-costs {costs.cost_reject_good_risk:g} (params.yaml `decision`). The threshold
+Deciding `{POSITIVE_CLASS}` ({CONTRACT.class_meanings[POSITIVE_CLASS]}) for a
+`{NEGATIVE_CLASS}` row costs {COSTS.false_positive:g}; deciding `{NEGATIVE_CLASS}`
+({CONTRACT.class_meanings[NEGATIVE_CLASS]}) for a `{POSITIVE_CLASS}` row costs
+{COSTS.false_negative:g} ({CONTRACT.path} `costs`). The threshold
 {evaluation.threshold:.2f} minimises the expected cost on out-of-fold predictions of the
 training data.
 
-- Expected cost per applicant (held-out): **{m["expected_cost"]:.3f}** at the chosen
+- Expected cost per row (held-out): **{m["expected_cost"]:.3f}** at the chosen
   threshold, {m["expected_cost_at_half"]:.3f} at 0.5, {baseline_cost:.3f} for the
   class-prior baseline
 {cv_line}
 
-Confusion matrix at threshold {evaluation.threshold:.2f} (held-out, {applicants} applicants):
+Confusion matrix at threshold {evaluation.threshold:.2f} (held-out, {held_out} {ROWS}):
 
 {_table(confusion)}
 
 ## Intended use
-Decision support for credit officers assessing loan applications. Not for fully automated
-decisions without human review, and not for populations unlike the training data
-(German bank customers, 1970s data; see data/raw/README.md).
+{CONTRACT.intended_use or f"Not declared ({CONTRACT.path} `model_card.intended_use`)."}
 
 ## Metrics (held-out test set; baseline = class prior)
 {_table(metrics)}
 
 ## Quality and fairness across groups
-The protected attribute `sex` and the applicant's `age` are not model inputs; they are
-used only to measure the gaps below. (With `age` as an input, the cost-minimising threshold
-approved young applicants far less often: an age-group gap of 0.39, against the bound of
-0.20; see docs/ml-test-score.md.) The promotion gate bounds the demographic parity
-difference (gap in approval rates at the decision threshold) of every sensitive attribute in
-params.yaml (`gate.max_demographic_parity_difference`), over groups of at least
-{settings.gate.min_group_size} held-out applicants (`gated` below; smaller groups are shown,
-too noisy to judge).
+{_sensitive_columns()}The promotion gate bounds the demographic parity difference (gap in
+`{POSITIVE_CLASS}` rates at the decision threshold) of every fairness attribute of the
+contract in params.yaml (`gate.max_demographic_parity_difference`), over groups of at least
+{settings.gate.min_group_size} held-out {ROWS} (`gated` below; smaller groups are shown, too
+noisy to judge).
 
 {fairness_section(evaluation, settings)}
 
@@ -153,9 +166,7 @@ too noisy to judge).
 {images}
 
 ## Caveats
-- The data set is small (1,000 applicants) and historical; labels reflect past lending
-  decisions and may encode their biases.
-- Calibration is reported above; re-check it before using probabilities as risk prices.
+{caveats}- Calibration is reported above; re-check it before reading probabilities as rates.
 - Monitoring (`make monitor`) compares live inputs with the training data; retrain when
   it reports drift.
 """

@@ -1,11 +1,10 @@
-"""Credit decisions that weigh what mistakes cost.
+"""Decisions that weigh what mistakes cost.
 
-The model scores P(good risk). Granting credit to an applicant who defaults costs more than
-refusing one who would repay (German Credit's documented cost matrix: 5 to 1), so the
-decision threshold is not 0.5: it is chosen on the training data, by cross-validation, to
-minimise the expected cost per applicant (params.yaml `decision`). The threshold ships inside
-the model (sklearn's FixedThresholdClassifier), so a model version and its threshold are
-always served, rolled back and audited together.
+The model scores P(positive class). Deciding the positive class for a negative row may cost
+more (or less) than the opposite mistake (contract.yaml `costs`), so the decision threshold
+is not 0.5: it is chosen on the training data, by cross-validation, to minimise the expected
+cost per row. The threshold ships inside the model (sklearn's FixedThresholdClassifier), so
+a model version and its threshold are always served, rolled back and audited together.
 """
 
 from __future__ import annotations
@@ -15,38 +14,38 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
-from ..config import DecisionSettings
-from ..data.contract import BAD_RISK, GOOD_RISK
+from ..data.contract import COSTS, NEGATIVE_CLASS, POSITIVE_CLASS, Costs
 
-# Thresholds searched: a grid fine enough for 1,000 applicants, coarse enough to stay stable.
+# Thresholds searched: a grid fine enough for a thousand rows, coarse enough to stay stable.
 THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.01), 2)
 
 
 def decide(probability: np.ndarray, threshold: float) -> np.ndarray:
-    """The decision for each probability of good risk: `good_risk` (grant) from the threshold
-    on, else `bad_risk` (refuse)."""
-    return np.where(np.asarray(probability) >= threshold, GOOD_RISK, BAD_RISK)
+    """The decision for each probability of the positive class: the positive class from the
+    threshold on, else the negative class."""
+    return np.where(np.asarray(probability) >= threshold, POSITIVE_CLASS, NEGATIVE_CLASS)
 
 
-def expected_cost(y_true: np.ndarray, granted: np.ndarray, costs: DecisionSettings) -> float:
-    """Mean cost per applicant of the decisions `granted` (1 = credit granted)."""
-    y_true, granted = np.asarray(y_true), np.asarray(granted)
-    bad_approved = np.sum((granted == 1) & (y_true == 0))
-    good_rejected = np.sum((granted == 0) & (y_true == 1))
-    total = costs.cost_approve_bad_risk * bad_approved + costs.cost_reject_good_risk * good_rejected
+def expected_cost(y_true: np.ndarray, predicted: np.ndarray, costs: Costs = COSTS) -> float:
+    """Mean cost per row of the decisions `predicted` (1 = the positive class)."""
+    y_true, predicted = np.asarray(y_true), np.asarray(predicted)
+    false_positives = np.sum((predicted == 1) & (y_true == 0))
+    false_negatives = np.sum((predicted == 0) & (y_true == 1))
+    total = costs.false_positive * false_positives + costs.false_negative * false_negatives
     return float(total / len(y_true))
 
 
-def confusion(y_true: np.ndarray, granted: np.ndarray) -> dict[str, int]:
-    """The confusion matrix of credit decisions, named by what each cell means."""
-    (rejected_bad, granted_bad), (rejected_good, granted_good) = confusion_matrix(
-        y_true, granted, labels=[0, 1]
+def confusion(y_true: np.ndarray, predicted: np.ndarray) -> dict[str, int]:
+    """The confusion matrix of the decisions, in the same keys for every contract (the
+    positive class is the contract's `target.positive`)."""
+    (true_negatives, false_positives), (false_negatives, true_positives) = confusion_matrix(
+        y_true, predicted, labels=[0, 1]
     )
     return {
-        "bad_risk_rejected": int(rejected_bad),
-        "bad_risk_granted": int(granted_bad),
-        "good_risk_rejected": int(rejected_good),
-        "good_risk_granted": int(granted_good),
+        "true_negatives": int(true_negatives),
+        "false_positives": int(false_positives),
+        "false_negatives": int(false_negatives),
+        "true_positives": int(true_positives),
     }
 
 
@@ -60,7 +59,7 @@ class ThresholdChoice:
 
 
 def choose_threshold(
-    y_true: np.ndarray, probability: np.ndarray, folds: list[np.ndarray], costs: DecisionSettings
+    y_true: np.ndarray, probability: np.ndarray, folds: list[np.ndarray], costs: Costs = COSTS
 ) -> ThresholdChoice:
     """The threshold minimising the mean expected cost over the folds' out-of-fold
     predictions (`folds` holds each fold's row indices)."""

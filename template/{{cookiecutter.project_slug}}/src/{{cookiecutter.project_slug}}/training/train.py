@@ -18,8 +18,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import FixedThresholdClassifier, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from ..config import DecisionSettings, TrainSettings
-from ..data.contract import MODEL_INPUTS, TARGET
+from ..config import TrainSettings
+from ..data.contract import COSTS, MODEL_INPUTS, TARGET, Costs
 from ..data.features import build_preprocessor
 from .threshold import ThresholdChoice, choose_threshold
 
@@ -139,11 +139,10 @@ def train(
     frame: pd.DataFrame,
     settings: TrainSettings,
     seed: int,
-    costs: DecisionSettings | None = None,
+    costs: Costs = COSTS,
 ) -> TrainedModel:
     """Tune (if asked), cross-validate, choose the cost-minimising threshold on the
     out-of-fold predictions, then fit on the whole training set."""
-    costs = costs or DecisionSettings()
     params = tune(settings, frame, seed) if settings.tune else dict(settings.hyperparameters)
     cv = cross_validate(
         build_pipeline(settings.model, params, seed), frame, settings.cv_folds, seed

@@ -1,6 +1,6 @@
-"""Predictions: one applicant, or a batch of up to MAX_BATCH, scored by the served model's
+"""Predictions: one row, or a batch of up to MAX_BATCH, scored by the served model's
 compiled scorer and decided at the threshold that ships with it. Each request is counted in
-the metrics, logged as one JSON line without the applicant's data, and recorded with its
+the metrics, logged as one JSON line without the row's data, and recorded with its
 inputs in the inference log (off the request path) for monitoring on real traffic."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 from pydantic_core import to_json
 
-from ...data.contract import BAD_RISK, GOOD_RISK, MODEL_INPUTS, Applicant
+from ...data.contract import CONTRACT, MODEL_INPUTS, NEGATIVE_CLASS, POSITIVE_CLASS, ROWS, Row
 from ..deps import AppServices, Services
 from ..responses import (
     BAD_REQUEST_RESPONSES,
@@ -26,6 +26,7 @@ from ..responses import (
 )
 from ..schemas import (
     BATCH_ROWS,
+    MAX_BATCH,
     BatchRequest,
     BatchResponse,
     CompactBatchResponse,
@@ -69,7 +70,7 @@ def _score(
         "endpoint": request.url.path,
         "model_version": served.metadata.version,
         "instances": len(labels),
-        "good_risk": int(labels.sum()),
+        POSITIVE_CLASS: int(labels.sum()),  # how many were decided the positive class
         "mean_probability": round(float(probability.mean()), 4),
         "latency_ms": round((time.perf_counter() - start) * 1000, 2),
     }
@@ -81,7 +82,7 @@ def _score(
         "threshold_version": served.metadata.version,
     }
     predictions = {
-        "decision": [GOOD_RISK if g else BAD_RISK for g in granted.tolist()],
+        "decision": [POSITIVE_CLASS if g else NEGATIVE_CLASS for g in granted.tolist()],
         "label": labels.tolist(),
         "probability": probability.tolist(),
     }
@@ -92,16 +93,18 @@ def _score(
     "/predict",
     response_model=PredictionResponse,
     responses={**NO_MODEL_RESPONSE, **BAD_REQUEST_RESPONSES},
-    openapi_extra=request_body(Applicant),
+    openapi_extra=request_body(Row),
+    description=f"Score one {CONTRACT.row_noun}: the decision ({POSITIVE_CLASS} or "
+    f"{NEGATIVE_CLASS}) at the model's threshold, the label and the probability of "
+    f"{POSITIVE_CLASS}.",
 )
 async def predict(request: Request, services: AppServices) -> Response:
-    """Score one applicant: the decision (good_risk or bad_risk) at the model's threshold,
-    the label and the probability of good credit risk."""
+    """Score one row."""
     try:
-        applicant = Applicant.model_validate_json(await request.body())
+        row = Row.model_validate_json(await request.body())
     except ValidationError as error:
         return invalid(error)
-    scored = _score(request, services, {name: [value] for name, value in applicant})
+    scored = _score(request, services, {name: [value] for name, value in row})
     if scored is None:
         return not_ready(services.slot)
     policy, (prediction,) = scored[0], _rows(scored[1])
@@ -113,6 +116,7 @@ async def predict(request: Request, services: AppServices) -> Response:
     response_model=BatchResponse | CompactBatchResponse,
     responses={**NO_MODEL_RESPONSE, **BAD_REQUEST_RESPONSES},
     openapi_extra=request_body(BatchRequest),
+    description=f"Score 1 to {MAX_BATCH} {ROWS} in one request.",
 )
 async def predict_batch(
     request: Request,
@@ -121,7 +125,7 @@ async def predict_batch(
         bool, Query(description="Answer with one list per field (CompactBatchResponse).")
     ] = False,
 ) -> Response:
-    """Score 1 to 1000 applicants in one request."""
+    """Score 1 to MAX_BATCH rows in one request."""
     try:
         body = BATCH_ROWS.validate_json(await request.body())
     except ValidationError as error:
