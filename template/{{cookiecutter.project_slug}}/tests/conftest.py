@@ -195,7 +195,7 @@ def current_frame(processed: ingest.ProcessedPaths) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def trained(train_frame: pd.DataFrame, settings: Settings) -> TrainedModel:
-    return train(train_frame, settings.train, settings.seed, settings.decision)
+    return train(train_frame, settings.train, settings.seed)
 
 
 def without_search(settings: Settings, found: TrainedModel) -> Settings:

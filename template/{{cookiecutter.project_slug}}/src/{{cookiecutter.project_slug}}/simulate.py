@@ -7,9 +7,9 @@ and log are left alone), the simulation
 2. serves it with the real API (serving.app.create_app, uvicorn in a thread) and its
    inference log;
 3. replays one batch of requests a day, sampled from the held-out half; from `drift_day` on
-   the world changes: credits get larger and longer, and an upstream system swaps the codes
-   of two checking-account bands ("little" and "not_known"), so the champion's learned
-   relation no longer holds;
+   the world changes (data/ingest.py `shift_world`, derived from the contract): numeric
+   inputs grow, and an upstream system swaps the codes of each categorical input's two most
+   frequent categories, so the champion's learned relation no longer holds;
 4. each day, once the previous day's labels have arrived (labels come a day late), runs
    `monitor` on that day's logged traffic (monitoring/traffic.py): drift share and live ROC AUC
    against the cross-validated ROC AUC that training printed;
@@ -183,7 +183,7 @@ def replay(
         for day in range(1, days + 1):
             now[0] = START + timedelta(days=day - 1, hours=12)
             batch = future.sample(ROWS_PER_DAY, random_state=settings.seed + day)
-            batch = ingest.shift_world(batch, rng) if day >= drift_day else batch
+            batch = ingest.shift_world(batch, rng, raw) if day >= drift_day else batch
             batch = batch.reset_index(drop=True)
             ids = []
             for first in range(0, len(batch), BATCH):

@@ -25,14 +25,20 @@ from {{ cookiecutter.project_slug }}.serving.inference_log import (
     write_labels,
 )
 
+from ..contract_cases import CATEGORICAL, CONTRACT_FILE, require
+
 pytestmark = pytest.mark.data
 
 
 def test_predictions_round_trip_without_the_sensitive_inputs(
     champion_dir: Path, holdout_frame: pd.DataFrame, tmp_path: Path
 ) -> None:
+    require(len(MODEL_INPUTS) >= 3, f"{CONTRACT_FILE} declares fewer than 3 model inputs")
+    # One input hashed (a categorical one if any), one dropped, one kept in clear.
+    hashed = CATEGORICAL[-1].name if CATEGORICAL else MODEL_INPUTS[-1]
+    dropped, clear = [name for name in MODEL_INPUTS if name != hashed][:2]
     settings = InferenceLogSettings(
-        url=str(tmp_path / "log"), drop=["age"], hash=["purpose"], hash_salt="pepper"
+        url=str(tmp_path / "log"), drop=[dropped], hash=[hashed], hash_salt="pepper"
     )
     rows = holdout_frame.head(40)
     start = datetime.now(UTC)
@@ -53,12 +59,12 @@ def test_predictions_round_trip_without_the_sensitive_inputs(
     served = [p for response in responses for p in response["probability"]]
     assert logged[SERVED_PROBABILITY].tolist() == served
     assert logged[SERVED_LABEL].tolist() == [v for r in responses for v in r["label"]]
-    assert logged["housing"].tolist() == rows["housing"].tolist()
-    assert "age" not in logged.columns
-    assert not set(logged["purpose"]) & set(rows["purpose"]), "purpose is logged in clear"
-    assert logged["purpose"].nunique() == rows["purpose"].nunique()  # still countable
+    assert logged[clear].tolist() == rows[clear].tolist()
+    assert dropped not in logged.columns
+    assert not set(logged[hashed]) & set(rows[hashed]), f"{hashed} is logged in clear"
+    assert logged[hashed].nunique() == rows[hashed].nunique()  # still countable
     text = "".join(p.read_text() for p in (tmp_path / "log").rglob("*.jsonl"))
-    assert '"age"' not in text
+    assert f'"{dropped}"' not in text
 
     first = logged[logged["request_id"] == "req-0"].assign(
         **{TARGET.name: rows.head(20)[TARGET.name].to_numpy()}
@@ -94,7 +100,7 @@ def test_a_day_directory_removed_between_flushes_is_made_again(tmp_path: Path) -
     url = str(tmp_path / "log")
     log = InferenceLog(InferenceLogSettings(url=url))
     for request in ("first", "second"):
-        log.record(request, "1", {"duration": [12]}, np.array([0.5]), np.array([1]))
+        log.record(request, "1", {"amount": [12]}, np.array([0.5]), np.array([1]))
         assert log.flush() == 1
         if request == "first":
             shutil.rmtree(url)

@@ -17,13 +17,20 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sklearn.pipeline import Pipeline
 
-from {{ cookiecutter.project_slug }}.data.contract import EXAMPLE, MODEL_INPUTS
+from {{ cookiecutter.project_slug }}.data.contract import (
+    EXAMPLE,
+    MODEL_INPUTS,
+    NEGATIVE_CLASS,
+    POSITIVE_CLASS,
+)
 from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.registry.model_store import predict_probability, threshold_of
 from {{ cookiecutter.project_slug }}.serving.app import create_app
 from {{ cookiecutter.project_slug }}.serving.schemas import MAX_BATCH
 from {{ cookiecutter.project_slug }}.training.threshold import decide
 from {{ cookiecutter.project_slug }}.training.train import TrainedModel
+
+from ..contract_cases import INPUT_COLUMNS, NOT_INPUTS, NUMERIC, distinctive_row
 
 pytestmark = pytest.mark.infrastructure
 
@@ -125,47 +132,49 @@ def test_predict_one(client: TestClient, trained: TrainedModel) -> None:
     assert body["threshold"] == threshold_of(trained.pipeline)
     assert body["threshold_version"] == "1"
     granted = body["probability"] >= body["threshold"]
-    assert body["decision"] == ("good_risk" if granted else "bad_risk")
+    assert body["decision"] == (POSITIVE_CLASS if granted else NEGATIVE_CLASS)
     assert body["label"] == int(granted)
     assert response.headers["X-Request-ID"]
 
 
-def test_decisions_follow_the_threshold_on_both_sides(client: TestClient) -> None:
-    """Infrastructure 3: a safe applicant is granted, a risky one refused (at the threshold)."""
-    safe = {**EXAMPLE, "checking_account": "not_known", "saving_accounts": "rich",
-            "duration": 6, "credit_amount": 1000, "purpose": "radio/TV"}  # fmt: skip
-    risky = {**EXAMPLE, "checking_account": "little", "saving_accounts": "little",
-             "duration": 72, "credit_amount": 15000, "purpose": "education"}  # fmt: skip
-    body = client.post("/predict/batch", json={"instances": [safe, risky]}).json()
-    assert [p["decision"] for p in body["predictions"]] == ["good_risk", "bad_risk"]
+def test_decisions_follow_the_threshold_on_both_sides(
+    client: TestClient, trained: TrainedModel, holdout_frame: pd.DataFrame
+) -> None:
+    """Infrastructure 3: the held-out row the model scores highest is decided the positive
+    class, the lowest the negative one (at the threshold)."""
+    ranked = holdout_frame.iloc[np.argsort(predict_probability(trained.pipeline, holdout_frame))]
+    rows = ranked.iloc[[-1, 0]][list(MODEL_INPUTS)]
+    body = client.post("/predict/batch", json={"instances": json.loads(rows.to_json(
+        orient="records"))}).json()  # fmt: skip
+    assert [p["decision"] for p in body["predictions"]] == [POSITIVE_CLASS, NEGATIVE_CLASS]
     assert [p["label"] for p in body["predictions"]] == [1, 0]
     for prediction in body["predictions"]:
         assert (prediction["probability"] >= body["threshold"]) == (prediction["label"] == 1)
 
 
-def test_prediction_logs_carry_no_applicant_data(
+def test_prediction_logs_carry_no_row_data(
     client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Data 5: request logs record the request, never the applicant's data."""
-    applicant = {**EXAMPLE, "credit_amount": 48_113, "duration": 37, "purpose": "repairs"}
+    """Data 5: request logs record the request, never the row's data."""
+    row = distinctive_row()
     with caplog.at_level(logging.DEBUG):
-        assert client.post("/predict", json=applicant).status_code == 200
-        batch = client.post("/predict/batch", json={"instances": [applicant]})
+        assert client.post("/predict", json=row).status_code == 200
+        batch = client.post("/predict/batch", json={"instances": [row]})
         assert batch.status_code == 200
     lines = [r for r in caplog.records if r.name.endswith(".routes.predictions")]
     records = [json.loads(r.getMessage()) for r in lines]
     assert [r["event"] for r in records] == ["prediction", "prediction"]  # logged, but ...
     logged = json.dumps(records)
-    for name, value in applicant.items():  # ... without any input, by name or by value
+    for name, value in row.items():  # ... without any input, by name or by value
         assert name not in logged
         assert value not in [v for r in records for v in r.values()], name
-    assert "48113" not in logged
-    assert "repairs" not in logged
+    for value in row.values():  # no value, not even as text (numbers of 3+ digits)
+        assert len(str(value)) < 3 or str(value) not in logged, value
 
 
 def test_predict_batch(client: TestClient) -> None:
     """Infrastructure 3: a batch is scored in order, one prediction per instance."""
-    instances = [EXAMPLE, {**EXAMPLE, "credit_amount": 15000, "duration": 72}, EXAMPLE]
+    instances = [EXAMPLE, distinctive_row(), EXAMPLE]
     response = client.post("/predict/batch", json={"instances": instances})
     assert response.status_code == 200
     body = response.json()
@@ -181,19 +190,31 @@ def _without(field: str) -> dict[str, Any]:
     return {key: value for key, value in EXAMPLE.items() if key != field}
 
 
-@pytest.mark.parametrize(
-    ("payload", "field"),
-    [
-        pytest.param(_without("duration"), "duration", id="missing-field"),
-        pytest.param({**EXAMPLE, "credit_amount": "a lot"}, "credit_amount", id="wrong-type"),
-        pytest.param({**EXAMPLE, "duration": 0}, "duration", id="below-the-contract"),
-        pytest.param({**EXAMPLE, "duration": 121}, "duration", id="above-the-contract"),
-        pytest.param({**EXAMPLE, "credit_amount": 1_000_001}, "credit_amount", id="too-much"),
-        pytest.param({**EXAMPLE, "housing": "castle"}, "housing", id="unknown-category"),
-        pytest.param({**EXAMPLE, "sex": "female"}, "sex", id="protected-attribute"),
-        pytest.param({**EXAMPLE, "age": 30}, "age", id="not-a-model-input"),
-    ],
-)
+def _bad_requests() -> list[Any]:
+    """Requests breaking the serving contract, each with the field the 422 must name."""
+    first = INPUT_COLUMNS[0].name
+    cases = [pytest.param(_without(first), first, id="missing-field")]
+    if NUMERIC:
+        cases.append(pytest.param({**EXAMPLE, NUMERIC[0].name: "a lot"}, NUMERIC[0].name,
+                                  id="wrong-type"))  # fmt: skip
+    for column in INPUT_COLUMNS:
+        if column.categories:
+            cases.append(pytest.param({**EXAMPLE, column.name: "castle"}, column.name,
+                                      id=f"unknown-category-{column.name}"))  # fmt: skip
+        if column.ge is not None:
+            cases.append(pytest.param({**EXAMPLE, column.name: column.ge - 1}, column.name,
+                                      id=f"below-the-contract-{column.name}"))  # fmt: skip
+        if column.le is not None:
+            cases.append(pytest.param({**EXAMPLE, column.name: column.le + 1}, column.name,
+                                      id=f"above-the-contract-{column.name}"))  # fmt: skip
+    for column in NOT_INPUTS:  # protected attributes and every other column outside the model
+        valid = column.categories[0] if column.categories else column.ge or 1
+        cases.append(pytest.param({**EXAMPLE, column.name: valid}, column.name,
+                                  id=f"not-a-model-input-{column.name}"))  # fmt: skip
+    return cases
+
+
+@pytest.mark.parametrize(("payload", "field"), _bad_requests())
 def test_bad_request_is_refused(client: TestClient, payload: dict[str, Any], field: str) -> None:
     """Monitoring 2: serving inputs must meet the data contract; a violation is a 422 that
     names the field (and a protected attribute is never accepted)."""

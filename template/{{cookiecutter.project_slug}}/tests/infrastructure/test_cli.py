@@ -16,6 +16,7 @@ import yaml
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings
 
 from ..conftest import PROJECT_ROOT, workspace_environment
+from ..contract_cases import BREAKABLE, invalid_value
 
 pytestmark = pytest.mark.infrastructure
 
@@ -78,9 +79,11 @@ def _params(directory: Path, section: str, **values: object) -> Path:
 
 
 def _breached_raw_data(settings: Settings, directory: Path) -> Path:
-    """The raw data with one value outside the contract (an unknown housing category)."""
+    """The raw data with one value outside the contract (BREAKABLE's invalid value)."""
+    assert BREAKABLE is not None  # the target's bounds at least
     raw = pd.read_csv(settings.data.raw_path)
-    raw.loc[3, "housing"] = "castle"
+    raw[BREAKABLE.name] = raw[BREAKABLE.name].astype(object)
+    raw.loc[3, BREAKABLE.name] = invalid_value(BREAKABLE)
     path = directory / "raw.csv"
     raw.to_csv(path, index=False)
     return path
@@ -112,12 +115,15 @@ def test_an_error_is_one_line_naming_the_file_and_the_key(
         where, what = f"{ENV_PREFIX}GATE__MIN_ROC_AUC", "gate.min_roc_auc"
         env[where] = "high"
     elif case == "a data contract breach in the raw data":
-        where, what = str(_breached_raw_data(settings, tmp_path)), "'housing'"
+        assert BREAKABLE is not None  # the target's bounds at least
+        where, what = str(_breached_raw_data(settings, tmp_path)), f"'{BREAKABLE.name}'"
         env[f"{ENV_PREFIX}DATA__RAW_PATH"] = where
     else:
-        contract = (PROJECT_ROOT / "contract.yaml").read_text(encoding="utf-8")
-        where, what = str(tmp_path / "contract.yaml"), "columns.job.role"
-        Path(where).write_text(contract.replace("role: ignored", "role: unused"), "utf-8")
+        spec = yaml.safe_load((PROJECT_ROOT / "contract.yaml").read_text(encoding="utf-8"))
+        first = next(iter(spec["columns"]))
+        spec["columns"][first]["role"] = "unused"
+        where, what = str(tmp_path / "contract.yaml"), f"columns.{first}.role"
+        Path(where).write_text(yaml.safe_dump(spec), "utf-8")
         env[f"{ENV_PREFIX}CONTRACT"] = where
     code, output = run_cli(command, env=env)
     assert code != 0, output

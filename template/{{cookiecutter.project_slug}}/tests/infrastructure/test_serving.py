@@ -29,7 +29,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler
 
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX
-from {{ cookiecutter.project_slug }}.data.contract import EXAMPLE, MODEL_INPUTS, TARGET
+from {{ cookiecutter.project_slug }}.data.contract import (
+    EXAMPLE,
+    MODEL_INPUTS,
+    NEGATIVE_CLASS,
+    POSITIVE_CLASS,
+    TARGET,
+)
 from {{ cookiecutter.project_slug }}.data.features import build_preprocessor
 from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.registry.model_store import predict_probability
@@ -137,7 +143,7 @@ def test_canary_refuses_a_serving_path_that_differs_from_the_pipeline(
 def test_malformed_json_is_a_documented_400(client: TestClient, path: str) -> None:
     """Infrastructure 3: a body that is not JSON gets 400 (not a 422 or 500), and the
     OpenAPI schema declares it, as it declares the 422 of a contract violation."""
-    for body in (b'{"age": ', b"\xff\xfe", b""):
+    for body in (b'{"row": ', b"\xff\xfe", b""):
         response = client.post(path, content=body, headers={"Content-Type": "application/json"})
         assert response.status_code == 400, body
         assert "not valid JSON" in response.json()["detail"]
@@ -173,7 +179,7 @@ def test_compact_batch_has_the_same_predictions_as_columns(
     assert compact["label"] == [p["label"] for p in rows["predictions"]]
     assert compact["probability"] == [p["probability"] for p in rows["predictions"]]
     assert compact["decision"] == [p["decision"] for p in rows["predictions"]]
-    assert {"bad_risk", "good_risk"} == set(compact["decision"])
+    assert {NEGATIVE_CLASS, POSITIVE_CLASS} == set(compact["decision"])
     assert (compact["threshold"], compact["threshold_version"]) == (
         rows["threshold"],
         rows["threshold_version"],

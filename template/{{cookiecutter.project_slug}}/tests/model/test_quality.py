@@ -8,13 +8,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from pydantic import ValidationError
+import yaml
 from sklearn.metrics import roc_auc_score
 
 from {{ cookiecutter.project_slug }}.config import ConfigurationError, GateSettings, Settings
 from {{ cookiecutter.project_slug }}.data import contract
-from {{ cookiecutter.project_slug }}.data.contract import CATEGORICAL_INPUTS, EXAMPLE, TARGET
-from {{ cookiecutter.project_slug }}.registry.gate import review_candidate
+from {{ cookiecutter.project_slug }}.data.contract import (
+    CATEGORICAL_INPUTS,
+    CONTRACT,
+    EXAMPLE,
+    SENSITIVE_ATTRIBUTES,
+    TARGET,
+    Column,
+)
+from {{ cookiecutter.project_slug }}.registry.gate import FAIRNESS_NOT_ASSESSED, review_candidate
 from {{ cookiecutter.project_slug }}.registry.model_store import predict_probability
 from {{ cookiecutter.project_slug }}.training.metrics import Evaluation, evaluate, slice_metrics
 from {{ cookiecutter.project_slug }}.training.train import (
@@ -25,6 +32,17 @@ from {{ cookiecutter.project_slug }}.training.train import (
     train,
 )
 
+from ..contract_cases import (
+    BOUNDED,
+    NO_EXPECTATIONS,
+    NO_FAIRNESS,
+    NO_NUMERIC,
+    NO_SENSITIVE,
+    SENSITIVE_COLUMNS,
+    cases,
+    require,
+)
+
 pytestmark = pytest.mark.model
 
 # Pinned here, never read from params.yaml: these tests police that file.
@@ -32,7 +50,7 @@ MIN_ROC_AUC = 0.70
 MIN_SLICE_ROC_AUC = 0.60
 MIN_SLICE_ROWS = 20  # smaller groups are too noisy to judge (they are still reported)
 MAX_PARITY_GAP = 0.20
-SENSITIVE = ("sex", "age_group")
+SENSITIVE = SENSITIVE_ATTRIBUTES  # the contract's fairness attributes
 MAX_TUNING_TRIALS = 50  # a small, seeded budget keeps `make pipeline` quick and repeatable
 
 
@@ -45,8 +63,7 @@ def evaluation(
         holdout_frame,
         list(SENSITIVE),
         settings.seed,
-        settings.decision,
-        MIN_SLICE_ROWS,
+        min_group_size=MIN_SLICE_ROWS,
     )
 
 
@@ -71,7 +88,11 @@ def test_model_beats_the_baseline_and_the_quality_bar(
     )
 
 
-@pytest.mark.parametrize("column", [*CATEGORICAL_INPUTS, *SENSITIVE])
+@pytest.mark.parametrize(
+    "column",
+    cases([*CATEGORICAL_INPUTS, *SENSITIVE], "contract.yaml declares no categorical input "
+          "and no fairness attribute"),
+)  # fmt: skip
 def test_quality_is_sufficient_on_every_sizeable_slice(
     column: str, trained: TrainedModel, holdout_frame: pd.DataFrame
 ) -> None:
@@ -87,12 +108,13 @@ def test_quality_is_sufficient_on_every_sizeable_slice(
     assert (sizeable["roc_auc"] >= MIN_SLICE_ROC_AUC).all(), f"weak slice of {column}:\n{table}"
 
 
-@pytest.mark.parametrize("feature", SENSITIVE)
+@pytest.mark.parametrize("feature", cases(SENSITIVE, NO_FAIRNESS))
 def test_model_is_fair_across_every_sensitive_attribute(
     feature: str, evaluation: Evaluation
 ) -> None:
-    """Model 7: the model is tested for considerations of inclusion: the approval-rate gap
-    at the decision threshold stays within the pinned bound for sex and age group."""
+    """Model 7: the model is tested for considerations of inclusion: the gap in
+    positive-decision rates at the decision threshold stays within the pinned bound for
+    every fairness attribute of the contract."""
     gap = evaluation.metrics[f"demographic_parity_difference_{feature}"]
     assert gap <= MAX_PARITY_GAP, evaluation.slices[feature]
 
@@ -105,80 +127,101 @@ def test_params_are_no_looser_than_the_pinned_floors(settings: Settings) -> None
 
 
 def test_every_sensitive_attribute_is_sliced_and_gated(settings: Settings) -> None:
-    """Model 7 / Infrastructure 4: the contract slices every sensitive attribute and
-    params.yaml gates each, no looser than the pinned bound."""
-    assert set(SENSITIVE) <= set(contract.SENSITIVE_ATTRIBUTES)
+    """Model 7 / Infrastructure 4: the contract checks every sensitive column for fairness,
+    directly or through a slice of it, and params.yaml gates each attribute, no looser than
+    the pinned bound."""
+    require(SENSITIVE_COLUMNS, NO_SENSITIVE)
+    checked = {CONTRACT.slices[a].column if a in CONTRACT.slices else a for a in SENSITIVE}
+    assert {c.name for c in SENSITIVE_COLUMNS} <= checked
     bounds = settings.gate.max_demographic_parity_difference
     assert set(SENSITIVE) <= set(bounds)
-    assert all(bound <= MAX_PARITY_GAP for bound in bounds.values()), bounds
+    assert all(bounds[a] <= MAX_PARITY_GAP for a in SENSITIVE), bounds
     assert settings.gate.min_group_size <= MIN_SLICE_ROWS
 
 
-def test_the_fairness_checks_cannot_be_silently_emptied(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Model 7: a contract with an empty fairness list, or a params file without a gate
-    bound for one of its attributes, is refused; so is a candidate whose gap was never
-    measured."""
+def test_a_contract_without_fairness_attributes_says_so(tmp_path: Path) -> None:
+    """Model 7: a contract may declare no fairness attribute; the gate then records that
+    fairness was not assessed, instead of passing it silently."""
+    raw = yaml.safe_load(CONTRACT.path.read_text(encoding="utf-8"))
+    raw["fairness"] = []
     empty = tmp_path / "contract.yaml"
-    text = contract.CONTRACT.path.read_text(encoding="utf-8")
-    empty.write_text(text.replace("fairness: [sex, age_group]", "fairness: []"), encoding="utf-8")
-    with pytest.raises(contract.ContractError, match="fairness: List should have at least 1"):
-        contract.load_contract(empty)
+    empty.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    assert contract.load_contract(empty).fairness == ()
+    decision = review_candidate({"roc_auc": 0.8}, {"roc_auc": 0.5}, None, GateSettings(), ())
+    assert decision.promote
+    assert decision.notes == [FAIRNESS_NOT_ASSESSED]
+    assert FAIRNESS_NOT_ASSESSED in str(decision)
+
+
+@pytest.mark.parametrize("attribute", cases(SENSITIVE, NO_FAIRNESS))
+def test_the_fairness_checks_cannot_be_silently_emptied(
+    attribute: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Model 7: a params file without a gate bound for one of the contract's fairness
+    attributes is refused (none at all, too); so is a candidate whose gap was never
+    measured, or whose attribute has no bound."""
+    others = {a: 0.2 for a in SENSITIVE if a != attribute}
     params = tmp_path / "params.yaml"
     monkeypatch.setitem(Settings.model_config, "yaml_file", params)
-    params.write_text("gate:\n  max_demographic_parity_difference: {sex: 0.2}\n", "utf-8")
-    with pytest.raises(ConfigurationError, match=r"no bound for \['age_group'\]"):
+    params.write_text(yaml.safe_dump({"data": {"raw_path": "x.csv"}, "gate": {
+        "max_demographic_parity_difference": others}}), "utf-8")  # fmt: skip
+    with pytest.raises(ConfigurationError, match=rf"no bound for \['{attribute}'\]"):
         contract.check_fairness_bounds(Settings().gate.max_demographic_parity_difference)
-    params.write_text("gate:\n  max_demographic_parity_difference: {}\n", encoding="utf-8")
-    with pytest.raises(ValidationError, match="at least 1 item"):
-        Settings()
+    with pytest.raises(ConfigurationError, match="no bound for"):
+        contract.check_fairness_bounds({})
+    measured = {f"demographic_parity_difference_{a}": 0.0 for a in others}
     unmeasured = review_candidate(
-        {"roc_auc": 0.8, "demographic_parity_difference_sex": 0.0},
+        {"roc_auc": 0.8, **measured},
         {"roc_auc": 0.5},
         None,
-        GateSettings(max_demographic_parity_difference={"sex": 0.2, "age_group": 0.2}),
+        GateSettings(max_demographic_parity_difference={**others, attribute: 0.2}),
     )
     assert not unmeasured.promote
-    assert "by age_group was not measured" in str(unmeasured)
-
-
-def test_predictions_do_not_depend_on_the_protected_attribute(
-    trained: TrainedModel, holdout_frame: pd.DataFrame
-) -> None:
-    """Model 7 (invariance): swapping the applicant's sex never changes the prediction."""
-    swapped = holdout_frame.assign(
-        sex=holdout_frame["sex"].map({"male": "female", "female": "male"})
+    assert f"by {attribute} was not measured" in str(unmeasured)
+    unbounded = review_candidate(
+        {"roc_auc": 0.8, **measured, f"demographic_parity_difference_{attribute}": 0.0},
+        {"roc_auc": 0.5},
+        None,
+        GateSettings(max_demographic_parity_difference=others),
     )
+    assert not unbounded.promote
+    assert f"by {attribute} has no bound" in str(unbounded)
+
+
+@pytest.mark.parametrize("column", cases(SENSITIVE_COLUMNS, NO_SENSITIVE))
+def test_predictions_do_not_depend_on_the_protected_attribute(
+    column: Column, trained: TrainedModel, holdout_frame: pd.DataFrame
+) -> None:
+    """Model 7 (invariance): changing a row's sensitive attribute never changes the
+    prediction."""
+    values = holdout_frame[column.name]
+    swapped = holdout_frame.assign(**{column.name: np.roll(values.to_numpy(), 1)})
+    assert not (swapped[column.name] == values).all()  # the attribute did change
     np.testing.assert_array_equal(
         predict_probability(trained.pipeline, holdout_frame),
         predict_probability(trained.pipeline, swapped),
     )
 
 
-def test_longer_credits_look_riskier(trained: TrainedModel) -> None:
-    """Model 6 (directional): the same amount over more months lowers the approval score."""
-    scores = [probability(trained, duration=months) for months in (6, 24, 48, 72)]
-    assert scores == sorted(scores, reverse=True)
-
-
-def test_wealthier_checking_account_looks_safer(trained: TrainedModel) -> None:
-    """Model 6 (directional): a richer checking account raises the approval score."""
-    assert probability(trained, checking_account="rich") > probability(
-        trained, checking_account="little"
-    )
+@pytest.mark.parametrize("name", cases(list(CONTRACT.expectations), NO_EXPECTATIONS))
+def test_the_score_moves_as_the_domain_expects(name: str, trained: TrainedModel) -> None:
+    """Model 6 (directional): along the values the contract lists for an input
+    (`expectations`), the positive class's probability rises, all else as in the example."""
+    scores = [probability(trained, **{name: value}) for value in CONTRACT.expectations[name]]
+    assert scores == sorted(scores), dict(zip(CONTRACT.expectations[name], scores, strict=True))
+    assert scores[0] < scores[-1]
 
 
 def test_scores_are_finite_probabilities_at_the_edges_of_the_contract(
     trained: TrainedModel,
 ) -> None:
-    """Monitoring 5: the model is numerically stable on extreme but valid inputs."""
-    extremes = [
-        {"credit_amount": 1, "duration": 1},
-        {"credit_amount": 1_000_000, "duration": 120},
-        {"credit_amount": 1_000_000, "duration": 1},
-    ]
-    scores = [probability(trained, **extreme) for extreme in extremes]
+    """Monitoring 5: the model is numerically stable on extreme but valid inputs: every
+    bounded numeric input at its lower and upper bound, together and crossed."""
+    require(BOUNDED, f"{NO_NUMERIC} with both bounds declared")
+    low = {c.name: c.ge for c in BOUNDED}
+    high = {c.name: c.le for c in BOUNDED}
+    crossed = {c.name: (c.ge if i % 2 else c.le) for i, c in enumerate(BOUNDED)}
+    scores = [probability(trained, **extreme) for extreme in (low, high, crossed)]
     assert all(np.isfinite(score) and 0 <= score <= 1 for score in scores)
 
 
@@ -196,7 +239,6 @@ def test_shipped_champion_is_tuned_and_beats_the_defaults(
         train_frame,
         settings.train.model_copy(update={"hyperparameters": {}, "tune": False}),
         settings.seed,
-        settings.decision,
     )
     assert trained.hyperparameters != defaults.hyperparameters
     assert trained.cv_roc_auc_mean > defaults.cv_roc_auc_mean

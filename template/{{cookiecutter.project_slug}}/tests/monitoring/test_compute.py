@@ -29,7 +29,7 @@ pytestmark = pytest.mark.monitoring
 ROUNDS = 7
 # Measured 1.8 to 2.9 on a busy 2-core machine; the bound leaves room for noise only.
 MAX_SCORING_RATIO = 5.0
-# The API's compiled scorer answers one applicant in about 1/20 of the time the reference
+# The API's compiled scorer answers one row in about 1/20 of the time the reference
 # sklearn pipeline takes for one row; the sklearn pipeline itself takes about 2 times it.
 MAX_SERVING_RATIO = 0.3
 BATCH = 1000
@@ -71,7 +71,7 @@ def reference_workload() -> tuple[pd.DataFrame, Pipeline]:
 def test_batch_scoring_has_not_regressed(
     trained: TrainedModel, holdout_frame: pd.DataFrame
 ) -> None:
-    """Monitoring 6: scoring a batch of 1,000 applicants costs at most MAX_SCORING_RATIO
+    """Monitoring 6: scoring a batch of 1,000 rows costs at most MAX_SCORING_RATIO
     times a reference pipeline of the same shape (scaled numbers and one-hot encoded
     categories of a DataFrame, then a logistic regression)."""
     batch = holdout_frame.sample(BATCH, replace=True, random_state=0).reset_index(drop=True)
@@ -85,10 +85,10 @@ def test_batch_scoring_has_not_regressed(
     assert ratio <= MAX_SCORING_RATIO, f"scoring is {ratio:.1f} x the reference workload"
 
 
-def test_serving_one_applicant_has_not_regressed(
+def test_serving_one_row_has_not_regressed(
     trained: TrainedModel, holdout_frame: pd.DataFrame
 ) -> None:
-    """Monitoring 6: the scorer the API serves (predict.load_scorer) answers one applicant
+    """Monitoring 6: the scorer the API serves (predict.load_scorer) answers one row
     in at most MAX_SERVING_RATIO times the reference pipeline's time for one row."""
     scorer, _ = load_scorer(trained.pipeline)
     one = frame_columns(holdout_frame.head(1))
@@ -98,5 +98,5 @@ def test_serving_one_applicant_has_not_regressed(
         lambda: scorer(one), lambda: reference.predict_proba(row), MAX_SERVING_RATIO
     )
     ratio = work / baseline
-    print(f"one applicant: {work * 1e6:.0f} us, reference: {baseline * 1e6:.0f} us, {ratio:.2f}")
-    assert ratio <= MAX_SERVING_RATIO, f"serving one applicant is {ratio:.2f} x the reference"
+    print(f"one row: {work * 1e6:.0f} us, reference: {baseline * 1e6:.0f} us, {ratio:.2f}")
+    assert ratio <= MAX_SERVING_RATIO, f"serving one row is {ratio:.2f} x the reference"

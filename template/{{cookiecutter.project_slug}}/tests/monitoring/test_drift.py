@@ -41,6 +41,7 @@ from {{ cookiecutter.project_slug }}.registry.model_store import ModelMetadata, 
 from {{ cookiecutter.project_slug }}.training.train import TrainedModel
 
 from ..conftest import PROJECT_ROOT
+from ..contract_cases import BREAKABLE, CATEGORICAL, NUMERIC, invalid_value
 
 pytestmark = pytest.mark.monitoring
 
@@ -59,10 +60,10 @@ def summary() -> DriftSummary:
         drift_share=0.5,
         drift_share_threshold=0.3,
         column_drift_threshold=0.05,
-        drifted_columns=["age"],
+        drifted_columns=["column_a"],
         columns={
-            "age": ColumnDrift(method="ks", score=0.001, drifted=True),
-            "job": ColumnDrift(method="ks", score=0.8, drifted=False),
+            "column_a": ColumnDrift(method="ks", score=0.001, drifted=True),
+            "column_b": ColumnDrift(method="ks", score=0.8, drifted=False),
         },
         reference_rows=800,
         current_rows=100,
@@ -108,12 +109,14 @@ def webhook() -> Iterator[tuple[str, type[Webhook]]]:
 def test_drift_is_detected(
     train_frame: pd.DataFrame, current_frame: pd.DataFrame, monitor_settings: MonitorSettings
 ) -> None:
-    """Monitoring 2: a shifted batch (bigger, longer credits, emptier
-    accounts) is flagged, column by column."""
+    """Monitoring 2: a shifted batch (ingest.shift_world: numeric inputs grown, the top two
+    categories of each categorical input swapped) is flagged, column by column."""
     summary = detect_drift(train_frame, current_frame, monitor_settings)
     assert summary.drift_detected
     assert summary.drift_share >= monitor_settings.drift_share_threshold
-    assert {"credit_amount", "duration", "checking_account"} <= set(summary.drifted_columns)
+    assert {c.name for c in NUMERIC} <= set(summary.drifted_columns)
+    categorical = {c.name for c in CATEGORICAL}
+    assert not categorical or categorical & set(summary.drifted_columns)
     assert set(summary.columns) == set(MODEL_INPUTS)
     for name, column in summary.columns.items():
         assert 0.0 <= column.score <= 1.0
@@ -176,7 +179,7 @@ def test_reports_are_written(settings: Settings, processed: ProcessedPaths) -> N
         "report",
     } <= set(written)
     assert written["drift_share"] == summary.drift_share
-    assert set(written["columns"]["duration"]) == {"method", "score", "drifted"}
+    assert set(written["columns"][MODEL_INPUTS[0]]) == {"method", "score", "drifted"}
 
 
 def test_alert_posts_the_summary(
@@ -246,7 +249,8 @@ def test_run_monitoring_on_a_given_batch(
     for path in (labelled, unlabelled, served):
         assert not run_monitoring(settings, path).drift_detected
     broken = tmp_path / "broken.csv"
-    holdout.assign(age=-1).to_csv(broken, index=False)
+    assert BREAKABLE is not None  # the target's bounds at least
+    holdout.assign(**{BREAKABLE.name: invalid_value(BREAKABLE)}).to_csv(broken, index=False)
     with pytest.raises(DataContractError):
         run_monitoring(settings, broken)
     with pytest.raises(FileNotFoundError):

@@ -21,6 +21,7 @@ from {{ cookiecutter.project_slug }}.serving import slot
 from {{ cookiecutter.project_slug }}.serving.scorer import Scorer, load_scorer
 
 from ..conftest import serve_traffic, workspace_settings
+from ..contract_cases import NO_NUMERIC, NUMERIC, require
 
 pytestmark = pytest.mark.monitoring
 
@@ -55,15 +56,17 @@ def test_clean_traffic_shows_no_skew_and_its_live_quality(
 def test_skew_fires_on_a_serving_transform(
     traffic_settings: Settings, holdout_frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Monitoring 3: serving that reads one input in other units (thousands of DM) than
-    training did is caught by re-scoring the logged inputs offline."""
+    """Monitoring 3: serving that reads one input in other units (thousands) than training
+    did is caught by re-scoring the logged inputs offline."""
+    require(NUMERIC, NO_NUMERIC)
+    name = NUMERIC[0].name
 
     def skewed_scorer(pipeline: Pipeline) -> tuple[Scorer, str]:
         scorer, kind = load_scorer(pipeline)
 
         def score(columns: Mapping[str, Any]) -> np.ndarray:
-            amounts = np.asarray(columns["credit_amount"]) / 1000
-            return scorer({**columns, "credit_amount": amounts})
+            amounts = np.asarray(columns[name]) / 1000
+            return scorer({**columns, name: amounts})
 
         return score, kind
 

@@ -90,6 +90,8 @@ class Contract:
     costs: Costs
     intended_use: str
     caveats: tuple[str, ...]
+    expectations: Mapping[str, tuple[Any, ...]]
+    known_weak_inputs: tuple[str, ...]
     example: Mapping[str, Any]
 
 
@@ -143,6 +145,8 @@ def load_contract(path: Path) -> Contract:
         costs=costs,
         intended_use=spec.model_card.intended_use,
         caveats=tuple(spec.model_card.caveats),
+        expectations={name: tuple(values) for name, values in spec.expectations.items()},
+        known_weak_inputs=tuple(spec.known_weak_inputs),
         example=dict(spec.example),
     )  # fmt: skip
     try:
@@ -150,6 +154,14 @@ def load_contract(path: Path) -> Contract:
     except ValidationError as error:
         problems = (describe_problem(path, p, prefix=("example",)) for p in error.errors())
         raise ContractError("; ".join(problems)) from None
+    for name, values in contract.expectations.items():
+        for value in values:  # each a valid value of its input
+            try:
+                request_model(contract)(**{**contract.example, name: value})
+            except ValidationError as error:
+                where = ("expectations", name)
+                problems = (describe_problem(path, p, prefix=where) for p in error.errors())
+                raise ContractError("; ".join(problems)) from None
     return contract
 
 

@@ -67,6 +67,11 @@ class ContractFile(_Strict):
     costs: dict[str, float] = {}
     # What the model card says the model is for, and what to keep in mind using it.
     model_card: CardSpec = CardSpec()
+    # Domain knowledge the tests hold the model to: values of one input, in the order that
+    # should raise the positive class's probability.
+    expectations: dict[str, list[int | float | str]] = {}
+    # Inputs reviewed and kept although no better than noise on held-out data.
+    known_weak_inputs: list[str] = []
     example: dict[str, Any]
 
     @model_validator(mode="after")
@@ -77,6 +82,7 @@ class ContractFile(_Strict):
             *self._slice_problems(),
             *self._fairness_problems(),
             *self._cost_problems(),
+            *self._input_problems(),
         ):
             if problem:
                 raise ValueError(problem)
@@ -148,6 +154,24 @@ class ContractFile(_Strict):
                 f"(got {sorted(self.costs)})"
             ]
         return [f"costs.{name}: a cost is positive" for name, c in self.costs.items() if c <= 0]
+
+    def _input_problems(self) -> list[str]:
+        inputs = {n for n, c in self.columns.items() if c.role == "feature"}
+        problems = [
+            f"expectations.{name}: not a model input"
+            for name in self.expectations
+            if name not in inputs
+        ]
+        problems += [
+            f"expectations.{name}: at least two values, in rising order of the score"
+            for name, values in self.expectations.items()
+            if len(values) < 2
+        ]
+        return problems + [
+            f"known_weak_inputs: {name!r} is not a model input"
+            for name in self.known_weak_inputs
+            if name not in inputs
+        ]
 
 
 def describe_problem(path: Path, problem: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> str:

@@ -51,22 +51,26 @@ def split(frame: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFram
 GROWTH = (1.3, 1.8)
 
 
-def shift_world(batch: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+def shift_world(
+    batch: pd.DataFrame, rng: np.random.Generator, reference: pd.DataFrame
+) -> pd.DataFrame:
     """The batch in a changed world, derived from the contract alone: every numeric model
     input grows by 30-80% (kept within its declared bounds), and in every categorical model
-    input an upstream system swaps the codes of the two most frequent categories, so the
-    relation a model learned no longer holds. It stays inside the data contract (it is
-    valid data, just different), which is exactly what drift monitoring must catch."""
+    input an upstream system swaps the codes of the two categories most frequent in
+    `reference` (the same two in every batch), so the relation a model learned no longer
+    holds. It stays inside the data contract (it is valid data, just different), which is
+    exactly what drift monitoring must catch."""
     batch = batch.copy()
     for column in COLUMNS:
         if not column.model_input:
             continue
         values = batch[column.name]
         if column.categories:
-            counts = values.value_counts().sort_index().sort_values(ascending=False, kind="stable")
-            if len(counts) >= 2:
-                first, second = counts.index[:2]
-                batch[column.name] = values.map({first: second, second: first}).fillna(values)
+            counts = reference[column.name].value_counts().sort_index()
+            top = counts.sort_values(ascending=False, kind="stable").index[:2]
+            if len(top) == 2:
+                swap = {top[0]: top[1], top[1]: top[0]}
+                batch[column.name] = values.mask(values.isin(swap), values.map(swap))
             continue
         grown = (values * rng.uniform(*GROWTH, len(batch))).clip(column.ge, column.le)
         batch[column.name] = grown.round().astype(values.dtype) if column.dtype is int else grown
@@ -74,10 +78,10 @@ def shift_world(batch: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
 
 
 def simulate_current_batch(frame: pd.DataFrame, share: float, seed: int) -> pd.DataFrame:
-    """A 'production' batch after the world changed (shift_world)."""
+    """A 'production' batch of `frame` after the world changed (shift_world)."""
     rng = np.random.default_rng(seed)
     batch = frame.sample(frac=share, random_state=seed).reset_index(drop=True)
-    return validate(shift_world(batch, rng))
+    return validate(shift_world(batch, rng, frame))
 
 
 @dataclass(frozen=True)
