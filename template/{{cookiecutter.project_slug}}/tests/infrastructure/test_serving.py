@@ -132,7 +132,13 @@ def test_canary_refuses_a_serving_path_that_differs_from_the_pipeline(
 
     def drifting(pipeline: Pipeline) -> tuple[Any, str]:
         compiled = compile_pipeline(pipeline)
-        return (lambda columns: compiled(columns) + 10 * TOLERANCE), "compiled"
+
+        def off(columns: Any) -> Any:
+            # Off by 10 x TOLERANCE, towards 0.5: still probabilities, however sure the model.
+            probability = compiled(columns)
+            return probability + 10 * TOLERANCE * np.sign(0.5 - probability)
+
+        return off, "compiled"
 
     monkeypatch.setattr(canary, "load_scorer", drifting)
     (problem,) = canary.check_servable(directory, holdout_frame, measured)
