@@ -34,6 +34,7 @@ from {{ cookiecutter.project_slug }}.training.train import (
 
 from ..contract_cases import (
     BOUNDED,
+    NO_CATEGORICAL,
     NO_EXPECTATIONS,
     NO_FAIRNESS,
     NO_NUMERIC,
@@ -90,8 +91,7 @@ def test_model_beats_the_baseline_and_the_quality_bar(
 
 @pytest.mark.parametrize(
     "column",
-    cases([*CATEGORICAL_INPUTS, *SENSITIVE], "contract.yaml declares no categorical input "
-          "and no fairness attribute"),
+    cases([*CATEGORICAL_INPUTS, *SENSITIVE], f"{NO_CATEGORICAL} and no fairness attribute"),
 )  # fmt: skip
 def test_quality_is_sufficient_on_every_sizeable_slice(
     column: str, trained: TrainedModel, holdout_frame: pd.DataFrame
