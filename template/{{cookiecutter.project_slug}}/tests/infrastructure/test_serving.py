@@ -36,7 +36,8 @@ from {{ cookiecutter.project_slug }}.data.contract import (
     POSITIVE_CLASS,
     TARGET,
 )
-from {{ cookiecutter.project_slug }}.data.features import build_preprocessor
+from {{ cookiecutter.project_slug }}.data.contract import NUMERIC_INPUTS as NUMERIC
+from {{ cookiecutter.project_slug }}.data.features import DERIVED, build_preprocessor
 from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.registry.model_store import predict_probability
 from {{ cookiecutter.project_slug }}.serving import canary
@@ -57,6 +58,7 @@ from {{ cookiecutter.project_slug }}.training.train import (
 )
 
 from ..conftest import PROJECT_ROOT
+from ..contract_cases import CATEGORICAL, CONTRACT_FILE, require
 
 pytestmark = pytest.mark.infrastructure
 
@@ -92,6 +94,34 @@ def test_compiled_scorer_matches_the_pipeline(
     as_json = json.loads(rows.to_json(orient="records"))
     columns = {n: [row[n] for row in as_json] for n in MODEL_INPUTS}
     np.testing.assert_allclose(scorer(columns), expected[:20], rtol=0, atol=TOLERANCE)
+
+
+@pytest.mark.parametrize("kept", ["numeric", "categorical"])
+def test_compiled_scorer_takes_inputs_of_one_kind_only(
+    kept: str, train_frame: pd.DataFrame, holdout_frame: pd.DataFrame
+) -> None:
+    """Monitoring 3: a contract with only numeric, or only categorical, inputs compiles
+    too (sklearn leaves the empty branch unfitted; the compiled scorer skips it) and agrees
+    with the pipeline within TOLERANCE."""
+    inputs = {"numeric": [*NUMERIC, *DERIVED], "categorical": [c.name for c in CATEGORICAL]}
+    require(inputs[kept], f"{CONTRACT_FILE} declares no {kept} model input")
+    preprocessor = build_preprocessor()
+    columns = preprocessor.named_steps["columns"]
+    columns.transformers = [
+        (name, step, names if name == kept else []) for name, step, names in columns.transformers
+    ]
+    fitted = Pipeline([("features", preprocessor), ("model", LogisticRegression())]).fit(
+        *features_and_target(train_frame)
+    )
+    emptied = [names for name, _, names in columns.transformers_ if name not in (kept, "remainder")]
+    assert emptied
+    assert not any(len(names) for names in emptied)
+    scorer, kind = load_scorer(fitted)
+    assert kind == "compiled"
+    np.testing.assert_allclose(
+        scorer(frame_columns(holdout_frame)), predict_probability(fitted, holdout_frame),
+        rtol=0, atol=TOLERANCE,
+    )  # fmt: skip
 
 
 def test_unknown_steps_are_served_by_the_pipeline_itself(
