@@ -39,7 +39,6 @@ def cases(values: Sequence[Any], reason: str) -> list[Any]:
 
 def require(condition: object, reason: str) -> None:
     """Skip the calling test, saying why, unless the contract offers what it needs."""
-    __tracebackhide__ = True  # the skip is reported at the test, not here
     if not condition:
         pytest.skip(reason)
 

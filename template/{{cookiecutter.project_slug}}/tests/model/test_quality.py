@@ -163,8 +163,8 @@ def test_the_fairness_checks_cannot_be_silently_emptied(
     others = {a: 0.2 for a in SENSITIVE if a != attribute}
     params = tmp_path / "params.yaml"
     monkeypatch.setitem(Settings.model_config, "yaml_file", params)
-    params.write_text(yaml.safe_dump({"data": {"raw_path": "x.csv"}, "gate": {
-        "max_demographic_parity_difference": others}}), "utf-8")  # fmt: skip
+    gate = {"max_demographic_parity_difference": others}
+    params.write_text(yaml.safe_dump({"data": {"raw_path": "x.csv"}, "gate": gate}), "utf-8")
     with pytest.raises(ConfigurationError, match=rf"no bound for \['{attribute}'\]"):
         contract.check_fairness_bounds(Settings().gate.max_demographic_parity_difference)
     with pytest.raises(ConfigurationError, match="no bound for"):
