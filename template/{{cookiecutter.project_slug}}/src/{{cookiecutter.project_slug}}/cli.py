@@ -8,7 +8,7 @@ import logging
 import threading
 from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -366,3 +366,63 @@ def simulate(
     from .simulate import run_simulation
 
     run_simulation(settings, days=days, drift_day=drift_day, console=console)
+
+
+# data/inference.py's Task, spelled out here: the options are read before pandas is loaded.
+TaskOption = Literal["binary", "multiclass", "regression"]
+
+
+@app.command()
+def adopt(
+    source: Annotated[str, typer.Argument(help="The labelled data: a CSV file or http(s) URL.")],
+    target: Annotated[str, typer.Option(help="The column to predict.")],
+    task: Annotated[
+        TaskOption | None, typer.Option(help="Default: inferred from the target's values.")
+    ] = None,
+    sensitive: Annotated[
+        list[str] | None,
+        typer.Option(help="A protected column: fairness checks only, never a model input."),
+    ] = None,
+    identifier: Annotated[
+        str | None, typer.Option("--id", help="The column naming each row (never an input).")
+    ] = None,
+    event_time: Annotated[
+        str | None, typer.Option("--time", help="The column saying when (never an input).")
+    ] = None,
+    positive: Annotated[
+        str | None,
+        typer.Option(help="A binary target's class to score, when it is not labelled 0/1."),
+    ] = None,
+) -> None:
+    """Bring your own data: copy a labelled CSV under data/raw/, infer its data contract
+    (contract.yaml) and point params.yaml and dvc.yaml at it. Run it again after editing
+    nothing: it changes nothing."""
+    from .config import CONTRACT_FILE, PARAMS_FILE
+    from .data.adopt import AdoptError, Options, infer, report
+    from .data.adopt_files import ProjectFiles, plan, write
+
+    options = Options(target, task, tuple(sensitive or ()), identifier, event_time, positive)
+    files = ProjectFiles(PARAMS_FILE.parent, PARAMS_FILE, CONTRACT_FILE)
+    try:
+        adopted = infer(source, options)
+        contents = plan(adopted, files)
+    except (AdoptError, OSError) as error:
+        if _verbose():
+            raise
+        raise _fail(str(error)) from None
+    decided, review = report(adopted)
+    raw = files.raw(adopted.name)
+    console.print(f"[green]adopting[/] {escape(source)} -> {raw} ({adopted.rows} rows)")
+    for line in decided:
+        console.print(f"  {escape(line)}", highlight=False)
+    for warning in adopted.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+    console.print("review:")
+    for line in review:
+        console.print(f"  - {escape(line)}", highlight=False)
+    written = write(contents)
+    if written:
+        console.print(f"[green]wrote[/] {', '.join(map(str, written))}")
+    else:
+        console.print(f"[green]unchanged[/]: {', '.join(map(str, contents))} already hold "
+                      "this adoption (nothing written)")  # fmt: skip
