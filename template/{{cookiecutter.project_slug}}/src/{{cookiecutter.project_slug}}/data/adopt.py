@@ -68,11 +68,11 @@ def _role(name: str, values: pd.Series, dtype: str, options: Options) -> tuple[s
         return "identifier", None
     if name == options.event_time:
         return "event_time", None
-    if values.nunique() <= 1:
+    distinct = values.nunique()
+    if distinct < 2:
         return "ignored", "constant"
     if identifier_like(values, dtype):
-        return "identifier", f"identifier-like ({values.nunique()} distinct values in "\
-            f"{len(values)} rows)"
+        return "identifier", f"identifier-like ({distinct} distinct values in {len(values)} rows)"
     return "feature", None
 
 
@@ -88,8 +88,10 @@ def _column(name: str, values: pd.Series, role: str, source: str) -> dict[str, A
             spec["categories"] = categories
     else:
         ge, le = bounds(known, dtype)
-        spec["description"] = (f"{name}: {dtype}, {_number(float(known.min()), dtype)} to "
-                               f"{_number(float(known.max()), dtype)} in {source}")  # fmt: skip
+        spec["description"] = (
+            f"{name}: {dtype}, {_number(float(known.min()), dtype)} to "
+            f"{_number(float(known.max()), dtype)} in {source}"
+        )
         if role not in ("identifier", "event_time"):  # new ids and times leave the range
             spec.update(ge=_number(ge, dtype), le=_number(le, dtype))
     if values.isna().any():
@@ -101,8 +103,11 @@ def _column(name: str, values: pd.Series, role: str, source: str) -> dict[str, A
 def _target(values: pd.Series, task: Task, labels: dict[Any, int], name: str) -> dict[str, Any]:
     """The target's entry: its classes (the positive one, 1, first) unless it is a number."""
     if task == "regression":
-        return {"name": name, "description": f"{name}: the value to predict, "
-                f"{values.min()} to {values.max()} in the source data"}  # fmt: skip
+        return {
+            "name": name,
+            "description": f"{name}: the value to predict, "
+            f"{values.min()} to {values.max()} in the source data",
+        }
     # A binary contract names its positive class first, like the one it replaces.
     ordered = sorted(labels.items(), key=lambda item: -item[1] if task == "binary" else item[1])
     target: dict[str, Any] = {
@@ -149,9 +154,11 @@ def infer(source: str, options: Options) -> Adopted:
         elif role == "feature":
             score = leakage(values, target, task)
             if score >= LEAKAGE_THRESHOLD:
-                warnings.append(f"column {column!r} alone predicts {options.target!r} "
-                                f"({score:.3f}): a leak? (derived from the target, or known "
-                                "only after it) make it ignored if so")  # fmt: skip
+                warnings.append(
+                    f"column {column!r} alone predicts {options.target!r} "
+                    f"({score:.3f}): a leak? (derived from the target, or known "
+                    "only after it) make it ignored if so"
+                )
     slices: dict[str, dict[str, Any]] = {}
     fairness: list[str] = []
     for column in options.sensitive:
@@ -160,15 +167,21 @@ def infer(source: str, options: Options) -> Adopted:
             fairness.append(column)
             continue
         edges = slice_edges(frame[column], spec["ge"], spec["le"], spec["dtype"])
-        slices[f"{column}_group"] = {"column": column,
-                                     "edges": [_number(e, spec["dtype"]) for e in edges]}
+        slices[f"{column}_group"] = {
+            "column": column,
+            "edges": [_number(e, spec["dtype"]) for e in edges],
+        }
         fairness.append(f"{column}_group")
     features = [c for c, spec in columns.items() if spec["role"] == "feature"]
     if not features:
-        raise AdoptError(f"{source}: no column is left as a model input (every one is the "
-                         "target, sensitive, an identifier, a time or constant)")  # fmt: skip
-    example = {c: _example_value(v, columns[c]["dtype"])
-               for c, v in first_complete_row(frame, features).items()}  # fmt: skip
+        raise AdoptError(
+            f"{source}: no column is left as a model input (every one is the "
+            "target, sensitive, an identifier, a time or constant)"
+        )
+    example = {
+        c: _example_value(v, columns[c]["dtype"])
+        for c, v in first_complete_row(frame, features).items()
+    }
     contract: dict[str, Any] = {
         "task": task,
         "row_noun": ROW_NOUN,
@@ -180,8 +193,9 @@ def infer(source: str, options: Options) -> Adopted:
     }
     data = relabel(raw, options.target, labels) if relabelled else raw
     counts = {labels[k]: int(n) for k, n in target.value_counts().items()} if labels else {}
-    return Adopted(source, options, name, data, len(frame), task, contract, counts, warnings,
-                   relabelled)  # fmt: skip
+    return Adopted(
+        source, options, name, data, len(frame), task, contract, counts, warnings, relabelled
+    )
 
 
 def report(adopted: Adopted) -> tuple[list[str], list[str]]:
@@ -215,11 +229,16 @@ def report(adopted: Adopted) -> tuple[list[str], list[str]]:
         "contract.yaml: check each column's role, categories and bounds",
     ]
     if not contract["fairness"]:
-        review.append("no sensitive column: name protected attributes with --sensitive so "
-                      "the fairness checks and the gate cover them")  # fmt: skip
+        review.append(
+            "no sensitive column: name protected attributes with --sensitive so "
+            "the fairness checks and the gate cover them"
+        )
     review += [f"{w}" for w in adopted.warnings if "alone predicts" in w]
     if adopted.task not in SUPPORTED_TASKS:
-        review.append(f"the task {adopted.task} is not supported yet by training (only "
-                      f"{', '.join(SUPPORTED_TASKS)}): the pipeline refuses this contract")  # fmt: skip
+        supported = ", ".join(SUPPORTED_TASKS)
+        review.append(
+            f"the task {adopted.task} is not supported yet by training (only "
+            f"{supported}): the pipeline refuses this contract"
+        )
     review.append("data/raw/README.md: where the data comes from, its licence and columns")
     return decided, review

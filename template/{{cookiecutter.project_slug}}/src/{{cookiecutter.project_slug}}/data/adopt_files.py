@@ -44,8 +44,13 @@ def _key(key: Any) -> str:
 
 def _entry(key: Any, value: Any, indent: int) -> list[str]:
     """`key: value` at `indent`, a list or mapping in flow style (`[a, b]`), wrapped."""
-    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, sort_keys=False,
-                          width=96 - indent).removesuffix("\n...\n").rstrip("\n")  # fmt: skip
+    text = (
+        yaml.safe_dump(
+            value, default_flow_style=True, allow_unicode=True, sort_keys=False, width=96 - indent
+        )
+        .removesuffix("\n...\n")
+        .rstrip("\n")
+    )
     first, *rest = text.splitlines()
     pad = " " * indent
     return [f"{pad}{_key(key)}: {first}", *(f"{pad}  {line.strip()}" for line in rest)]
@@ -55,12 +60,10 @@ def contract_text(adopted: Adopted) -> str:
     """contract.yaml for the adopted data, commented like the one it replaces."""
     contract = adopted.contract
     lines = [
-        f"# The data contract of data/raw/{adopted.name}, inferred from the data by `{CLI} "
-        "adopt`",
+        f"# The data contract of data/raw/{adopted.name}, inferred from the data by `{CLI} adopt`",
         "# (README, Bring your own data). Review it: describe each column and class, say what",
         "# one row is (row_noun), check the roles, categories and bounds (the observed range",
-        f"# widened by {BOUNDS_MARGIN:.0%} of its width on each side) and the fairness "
-        "attributes.",
+        f"# widened by {BOUNDS_MARGIN:.0%} of its width on each side) and the fairness attributes.",
         *_entry("task", contract["task"], 0),
         "# What one row is, in messages, schema names and the API's documentation.",
         *_entry("row_noun", contract["row_noun"], 0),
@@ -86,14 +89,23 @@ def contract_text(adopted: Adopted) -> str:
         for key, value in spec.items():
             lines += _entry(key, value, 4)
     if contract["slices"]:
-        lines += ["", "# Groups of a numeric sensitive column: bucket i holds edges[i] <= value"
-                  " < edges[i + 1].", "slices:"]  # fmt: skip
+        lines += [
+            "",
+            "# Groups of a numeric sensitive column: bucket i holds edges[i] <= value"
+            " < edges[i + 1].",
+            "slices:",
+        ]
         for name, spec in contract["slices"].items():
             lines += [f"  {name}:", *(line for k, v in spec.items() for line in _entry(k, v, 4))]
-    lines += ["", "# The attributes whose groups the fairness checks compare: every sensitive "
-              "column,", "# directly or through its slice.", *_entry("fairness",
-              contract["fairness"], 0), "", "# A valid request body: shown in the API docs and "
-              "used by the tests (model inputs only).", "example:"]  # fmt: skip
+    lines += [
+        "",
+        "# The attributes whose groups the fairness checks compare: every sensitive column,",
+        "# directly or through its slice.",
+        *_entry("fairness", contract["fairness"], 0),
+        "",
+        "# A valid request body: shown in the API docs and used by the tests (model inputs only).",
+        "example:",
+    ]
     for name, value in contract["example"].items():
         lines += _entry(name, value, 2)
     return "\n".join(lines) + "\n"
@@ -110,12 +122,15 @@ def _find(lines: list[str], keys: tuple[str, ...], file: Path) -> tuple[int, int
                 indent, start = len(match[1]), number
                 break
         else:
-            raise AdoptError(f"{file}: {'.'.join(keys[: depth + 1])} not found: adopt edits "
-                             "the file line by line and needs it")  # fmt: skip
+            raise AdoptError(
+                f"{file}: {'.'.join(keys[: depth + 1])} not found: adopt edits "
+                "the file line by line and needs it"
+            )
         end = start + 1
-        while end < len(lines) and (not lines[end].strip() or
-                                    len(lines[end]) - len(lines[end].lstrip()) > indent):
-            end += 1  # fmt: skip
+        while end < len(lines) and (
+            not lines[end].strip() or len(lines[end]) - len(lines[end].lstrip()) > indent
+        ):
+            end += 1
     while end > start + 1 and not lines[end - 1].strip():
         end -= 1
     return start, end
@@ -123,9 +138,11 @@ def _find(lines: list[str], keys: tuple[str, ...], file: Path) -> tuple[int, int
 
 def _set_value(line: str, value: str) -> str:
     """`line` (`key: old  # comment`) with `value` in place of old, its comment kept."""
-    match = re.match(r"^(\s*(?:- )?[^:#]*:\s*|\s*- )(.*?)(\s+#.*)?$", line)
-    assert match is not None  # every line _find returns has a key
-    return f"{match[1]}{value}{match[3] or ''}"
+    return re.sub(
+        r"^(\s*(?:- )?[^:#]*:\s*|\s*- )(.*?)(\s+#.*)?$",
+        lambda match: f"{match[1]}{value}{match[3] or ''}",
+        line,
+    )
 
 
 def params_text(text: str, raw_path: str, fairness: list[str], file: Path) -> tuple[str, str]:
@@ -136,17 +153,19 @@ def params_text(text: str, raw_path: str, fairness: list[str], file: Path) -> tu
     before = str(yaml.safe_load(lines[at].split(":", 1)[1]) or "")
     lines[at] = _set_value(lines[at], raw_path)
     start, end = _find(lines, ("gate", "max_demographic_parity_difference"), file)
-    block = "\n".join(line[len(lines[start]) - len(lines[start].lstrip()):]
-                      for line in lines[start:end])  # fmt: skip
+    block = "\n".join(
+        line[len(lines[start]) - len(lines[start].lstrip()) :] for line in lines[start:end]
+    )
     old: dict[str, float] = (yaml.safe_load(block) or {}).get(
-        "max_demographic_parity_difference") or {}  # fmt: skip
+        "max_demographic_parity_difference"
+    ) or {}
     default = next(iter(old.values()), DEFAULT_PARITY_BOUND)
     bounds = {name: old.get(name, default) for name in fairness}
     if bounds != old:  # else its lines stay as they are (0.20 is not rewritten 0.2)
         indent = len(lines[start]) - len(lines[start].lstrip())
         key = lines[start].split(":", 1)[0]
-        lines[start:end] = [f"{key}: {{}}"] if not bounds else [f"{key}:"] + [
-            " " * (indent + 2) + f"{_key(name)}: {bound}" for name, bound in bounds.items()]  # fmt: skip
+        entries = [" " * (indent + 2) + f"{_key(name)}: {bound}" for name, bound in bounds.items()]
+        lines[start:end] = [f"{key}:", *entries] if bounds else [f"{key}: {{}}"]
     return "\n".join(lines) + "\n", before
 
 
@@ -157,10 +176,12 @@ def dvc_text(text: str, before: str, raw_path: str, file: Path) -> str:
     items = [n for n in range(start + 1, end) if re.match(r"^\s*- ", lines[n])]
     values = {n: lines[n].split("- ", 1)[1].split(" #")[0].strip() for n in items}
     found = [n for n in items if values[n] == before] or [
-        n for n in items if values[n].startswith("data/raw/")]  # fmt: skip
+        n for n in items if values[n].startswith("data/raw/")
+    ]
     if not found:
-        raise AdoptError(f"{file}: stages.ingest.deps lists neither {before} nor a data/raw/ "
-                         "file to replace")  # fmt: skip
+        raise AdoptError(
+            f"{file}: stages.ingest.deps lists neither {before} nor a data/raw/ file to replace"
+        )
     lines[found[0]] = _set_value(lines[found[0]], raw_path)
     return "\n".join(lines) + "\n"
 
@@ -169,8 +190,12 @@ def plan(adopted: Adopted, files: ProjectFiles) -> dict[Path, bytes]:
     """Every file adopt writes and its new content (AdoptError before anything is written
     when params.yaml or dvc.yaml lacks the key to edit)."""
     raw_path = f"data/raw/{adopted.name}"
-    params, before = params_text(files.params.read_text(encoding="utf-8"), raw_path,
-                                 adopted.contract["fairness"], files.params)  # fmt: skip
+    params, before = params_text(
+        files.params.read_text(encoding="utf-8"),
+        raw_path,
+        adopted.contract["fairness"],
+        files.params,
+    )
     contents = {
         files.raw(adopted.name): adopted.data,
         files.contract: contract_text(adopted).encode("utf-8"),

@@ -93,9 +93,11 @@ def parse(source: str, data: bytes) -> pd.DataFrame:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise AdoptError(f"{source}: not a readable CSV file ({reason})") from None
     if frame.empty or len(frame.columns) < 2:
-        raise AdoptError(f"{source}: not a readable CSV file (it needs a header, a target "
-                         f"and a feature column, and rows; got {frame.shape[0]} row(s), "
-                         f"{frame.shape[1]} column(s))")  # fmt: skip
+        raise AdoptError(
+            f"{source}: not a readable CSV file (it needs a header, a target "
+            f"and a feature column, and rows; got {frame.shape[0]} row(s), "
+            f"{frame.shape[1]} column(s))"
+        )
     return frame
 
 
@@ -107,8 +109,11 @@ def _mixed(values: pd.Series) -> str | None:
     numeric = pd.to_numeric(text, errors="coerce").notna()
     if numeric.all() or not numeric.any():
         return None
-    return (f"mixed types: {int(numeric.sum())} number(s) (e.g. {text[numeric].iloc[0]!r}) "
-            f"and {int((~numeric).sum())} text value(s) (e.g. {text[~numeric].iloc[0]!r})")  # fmt: skip
+    numbers, words = text[numeric], text[~numeric]
+    return (
+        f"mixed types: {len(numbers)} number(s) (e.g. {numbers.iloc[0]!r}) "
+        f"and {len(words)} text value(s) (e.g. {words.iloc[0]!r})"
+    )
 
 
 def dtype_of(values: pd.Series) -> Literal["int", "float", "str"]:
@@ -147,8 +152,7 @@ def slice_edges(values: pd.Series, ge: float, le: float, dtype: str) -> list[flo
     if len(distinct) <= SLICE_VALUES:
         inner = [float(v) for v in distinct[1:]]
     else:
-        inner = [_round_out(float(values.quantile(q)), up=False, digits=3)
-                 for q in SLICE_QUANTILES]  # fmt: skip
+        inner = [_round_out(float(values.quantile(q)), up=False, digits=3) for q in SLICE_QUANTILES]
     top = le + 1 if dtype == "int" else _round_out(le + (le - ge or 1.0) / 100, up=True)
     edges = [ge, *(e for e in inner if ge < e <= le), top]
     return sorted(set(edges))
@@ -163,14 +167,21 @@ def infer_task(values: pd.Series, dtype: str, given: Task | None, target: str) -
         if dtype in ("int", "str") and distinct <= MAX_CLASSES:
             return "multiclass"
         if dtype == "str":
-            raise AdoptError(f"target {target!r}: {distinct} text values are too many classes "
-                             f"(at most {MAX_CLASSES}); a numeric target is regression")  # fmt: skip
+            raise AdoptError(
+                f"target {target!r}: {distinct} text values are too many "
+                f"classes (at most {MAX_CLASSES}); a numeric target is regression"
+            )
         return "regression"
-    fits = {"binary": distinct == 2, "multiclass": distinct > 2 and dtype != "float",
-            "regression": dtype != "str"}  # fmt: skip
+    fits = {
+        "binary": distinct == 2,
+        "multiclass": distinct > 2 and dtype != "float",
+        "regression": dtype != "str",
+    }
     if not fits[given]:
-        raise AdoptError(f"target {target!r}: --task {given} does not fit a {dtype} target "
-                         f"with {distinct} distinct values")  # fmt: skip
+        raise AdoptError(
+            f"target {target!r}: --task {given} does not fit a {dtype} target "
+            f"with {distinct} distinct values"
+        )
     return given
 
 
@@ -206,18 +217,24 @@ def identifier_like(values: pd.Series, dtype: str) -> bool:
 def check_target(frame: pd.DataFrame, options: Options, source: str) -> pd.Series:
     """The target column, or AdoptError: missing, with gaps, mixed or constant."""
     if options.target not in frame.columns:
-        raise AdoptError(f"{source}: no column {options.target!r} to predict (columns: "
-                         f"{', '.join(map(str, frame.columns[:8]))}"
-                         f"{', ...' if len(frame.columns) > 8 else ''})")  # fmt: skip
+        raise AdoptError(
+            f"{source}: no column {options.target!r} to predict (columns: "
+            f"{', '.join(map(str, frame.columns[:8]))}"
+            f"{', ...' if len(frame.columns) > 8 else ''})"
+        )
     values = frame[options.target]
     if values.isna().any():
-        raise AdoptError(f"{source}: target {options.target!r} is missing on "
-                         f"{int(values.isna().sum())} row(s): drop or label them")  # fmt: skip
+        raise AdoptError(
+            f"{source}: target {options.target!r} is missing on "
+            f"{int(values.isna().sum())} row(s): drop or label them"
+        )
     if (mixed := _mixed(values)) is not None:
         raise AdoptError(f"{source}: target {options.target!r} has {mixed}")
     if values.nunique() < 2:
-        raise AdoptError(f"{source}: target {options.target!r} is constant "
-                         f"({values.iloc[0]!r} on every row): nothing to learn")  # fmt: skip
+        raise AdoptError(
+            f"{source}: target {options.target!r} is constant "
+            f"({values.iloc[0]!r} on every row): nothing to learn"
+        )
     return values
 
 
@@ -239,17 +256,21 @@ def class_labels(values: pd.Series, task: Task, options: Options, source: str) -
     counts = values.value_counts()
     if (counts < MIN_ROWS_PER_CLASS).any():
         few = ", ".join(f"{label!r}: {n}" for label, n in counts.items() if n < MIN_ROWS_PER_CLASS)
-        raise AdoptError(f"{source}: target {options.target!r} has too few rows for a class "
-                         f"({few}; at least {MIN_ROWS_PER_CLASS} each)")  # fmt: skip
+        raise AdoptError(
+            f"{source}: target {options.target!r} has too few rows for a class "
+            f"({few}; at least {MIN_ROWS_PER_CLASS} each)"
+        )
     labels = sorted(counts.index, key=str)
     if task == "binary":
         if {str(label) for label in labels} == {"0", "1"} and options.positive in (None, "1"):
             return {label: int(str(label)) for label in labels}
         if options.positive is None or options.positive not in {str(v) for v in labels}:
-            raise AdoptError(f"{source}: target {options.target!r} is labelled "
-                             f"{' and '.join(repr(str(v)) for v in labels)}, not 0 and 1: say "
-                             f"which class the model scores with --positive (e.g. --positive "
-                             f"{labels[-1]})")  # fmt: skip
+            raise AdoptError(
+                f"{source}: target {options.target!r} is labelled "
+                f"{' and '.join(repr(str(v)) for v in labels)}, not 0 and 1: say "
+                f"which class the model scores with --positive (e.g. --positive "
+                f"{labels[-1]})"
+            )
         return {label: int(str(label) == options.positive) for label in labels}
     if dtype_of(values) == "str":
         return {label: code for code, label in enumerate(labels)}
@@ -273,5 +294,7 @@ def first_complete_row(frame: pd.DataFrame, features: list[str]) -> dict[str, An
     """The example request: the first row with every feature present (else the first)."""
     complete = frame[features].dropna()
     row = (complete if not complete.empty else frame[features]).iloc[0]
-    return {name: None if pd.isna(v) else v.item() if isinstance(v, np.generic) else v
-            for name, v in row.items()}  # fmt: skip
+    return {
+        str(name): None if pd.isna(v) else v.item() if isinstance(v, np.generic) else v
+        for name, v in row.items()
+    }
