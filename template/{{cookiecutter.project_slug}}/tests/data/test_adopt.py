@@ -138,6 +138,24 @@ def test_breast_cancer_is_binary_with_30_float_features(
     holds_together(contract)
 
 
+def test_sensitive_columns_make_a_contract_the_project_loads(
+    breast_cancer: str, project: ProjectFiles, tmp_path: Path
+) -> None:
+    """Text and numeric sensitive columns: categories, a quantile slice, the fairness
+    attributes and their gate bounds, in a contract that loads as it is."""
+    frame = pd.read_csv(breast_cancer)
+    frame.insert(0, "site", ["north", "south", "east"] * 189 + ["north", "south"])
+    frame.insert(1, "age", [30 + i % 50 for i in range(len(frame))])
+    adopt(csv(frame, tmp_path / "with_people.csv"), project, sensitive=("site", "age"))
+    loaded = load_contract(project.contract)
+    assert loaded.fairness == ("site", "age_group")
+    assert loaded.slices["age_group"].edges == (25, 41, 54, 67, 85)  # ge, quartiles, le + 1
+    (site,) = (c for c in loaded.columns if c.name == "site")
+    assert (site.role, site.categories) == ("sensitive", ("east", "north", "south"))
+    bounds = yaml.safe_load(project.params.read_text(encoding="utf-8"))["gate"]
+    assert set(bounds["max_demographic_parity_difference"]) == {"site", "age_group"}
+
+
 def test_wine_is_multiclass(wine: str, project: ProjectFiles) -> None:
     adopted = adopt(wine, project)
     contract = adopted.contract
