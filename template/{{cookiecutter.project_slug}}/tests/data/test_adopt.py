@@ -102,7 +102,10 @@ def holds_together(contract: dict[str, Any]) -> None:
             "name": "y",
             "description": "y",
             "positive": 1,
-            "classes": {0: {"name": "a", "meaning": "a"}, 1: {"name": "b", "meaning": "b"}},
+            "classes": {
+                0: {"name": "a", "meaning": "a"},
+                1: {"name": "b", "meaning": "b"},
+            },
         }
         contract = {**contract, "task": "binary", "target": stand_in}
     assert problems(contract) in ([], [(("fairness",), "too_short")])

@@ -165,7 +165,7 @@ def params_text(text: str, raw_path: str, fairness: list[str], file: Path) -> tu
         indent = len(lines[start]) - len(lines[start].lstrip())
         key = lines[start].split(":", 1)[0]
         entries = [" " * (indent + 2) + f"{_key(name)}: {bound}" for name, bound in bounds.items()]
-        lines[start:end] = [f"{key}:", *entries] if bounds else [f"{key}: {{}}"]
+        lines[start:end] = [f"{key}:", *entries] if bounds else [f"{key}: " + "{}"]
     return "\n".join(lines) + "\n", before
 
 
