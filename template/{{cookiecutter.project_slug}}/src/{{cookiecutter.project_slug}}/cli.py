@@ -368,61 +368,29 @@ def simulate(
     run_simulation(settings, days=days, drift_day=drift_day, console=console)
 
 
-# data/inference.py's Task, spelled out here: the options are read before pandas is loaded.
-TaskOption = Literal["binary", "multiclass", "regression"]
-
-
 @app.command()
 def adopt(
     source: Annotated[str, typer.Argument(help="The labelled data: a CSV file or http(s) URL.")],
     target: Annotated[str, typer.Option(help="The column to predict.")],
-    task: Annotated[
-        TaskOption | None, typer.Option(help="Default: inferred from the target's values.")
-    ] = None,
-    sensitive: Annotated[
-        list[str] | None,
-        typer.Option(help="A protected column: fairness checks only, never a model input."),
-    ] = None,
-    identifier: Annotated[
-        str | None, typer.Option("--id", help="The column naming each row (never an input).")
-    ] = None,
-    event_time: Annotated[
-        str | None, typer.Option("--time", help="The column saying when (never an input).")
-    ] = None,
-    positive: Annotated[
-        str | None,
-        typer.Option(help="A binary target's class to score, when it is not labelled 0/1."),
-    ] = None,
+    task: Annotated[Literal["binary", "multiclass", "regression"] | None, typer.Option()] = None,
+    sensitive: Annotated[list[str] | None, typer.Option(help="For fairness checks only.")] = None,
+    identifier: Annotated[str | None, typer.Option("--id", help="Names each row.")] = None,
+    event_time: Annotated[str | None, typer.Option("--time", help="Says when.")] = None,
+    positive: Annotated[str | None, typer.Option(help="Class to score if not 0/1.")] = None,
 ) -> None:
-    """Bring your own data: copy a labelled CSV under data/raw/, infer its data contract
-    (contract.yaml) and point params.yaml and dvc.yaml at it. Run it again after editing
-    nothing: it changes nothing."""
+    """Bring your own data: copy a labelled CSV to data/raw/, infer its data contract
+    (contract.yaml) and point params.yaml and dvc.yaml at it. Again, it changes nothing."""
     from .config import CONTRACT_FILE, PARAMS_FILE
-    from .data.adopt import AdoptError, Options, infer, report
-    from .data.adopt_files import ProjectFiles, plan, write
+    from .data import adopt_files
+    from .data.adopt import AdoptError, Options
 
     options = Options(target, task, tuple(sensitive or ()), identifier, event_time, positive)
-    files = ProjectFiles(PARAMS_FILE.parent, PARAMS_FILE, CONTRACT_FILE)
+    files = adopt_files.ProjectFiles(PARAMS_FILE, CONTRACT_FILE)
     try:
-        adopted = infer(source, options)
-        contents = plan(adopted, files)
+        lines = adopt_files.adopt(source, options, files)
     except (AdoptError, OSError) as error:
         if _verbose():
             raise
         raise _fail(str(error)) from None
-    decided, review = report(adopted)
-    raw = files.raw(adopted.name)
-    console.print(f"[green]adopting[/] {escape(source)} -> {raw} ({adopted.rows} rows)")
-    for line in decided:
-        console.print(f"  {escape(line)}", highlight=False)
-    for warning in adopted.warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
-    console.print("review:")
-    for line in review:
-        console.print(f"  - {escape(line)}", highlight=False)
-    written = write(contents)
-    if written:
-        console.print(f"[green]wrote[/] {', '.join(map(str, written))}")
-    else:
-        console.print(f"[green]unchanged[/]: {', '.join(map(str, contents))} already hold "
-                      "this adoption (nothing written)")  # fmt: skip
+    for line in lines:
+        console.print(escape(line), style="yellow" if line.startswith("warning") else None)

@@ -46,7 +46,7 @@ def project(tmp_path: Path) -> ProjectFiles:
     root.mkdir()
     for name in ("params.yaml", "contract.yaml", "dvc.yaml"):
         shutil.copy(PROJECT_ROOT / name, root / name)
-    return ProjectFiles(root, root / "params.yaml", root / "contract.yaml")
+    return ProjectFiles(root / "params.yaml", root / "contract.yaml")
 
 
 def csv(frame: pd.DataFrame, path: Path) -> str:

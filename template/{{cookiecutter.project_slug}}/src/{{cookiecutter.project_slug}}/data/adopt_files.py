@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from .adopt import Adopted
+from .adopt import Adopted, Options, infer, report
 from .inference import BOUNDS_MARGIN, AdoptError
 
 # The console script (pyproject.toml's [project.scripts]: the package's name, dashed).
@@ -23,11 +23,14 @@ DEFAULT_PARITY_BOUND = 0.2  # a new fairness attribute's bound when params.yaml 
 
 @dataclass(frozen=True)
 class ProjectFiles:
-    """The files adopt writes, in the project at `root` (where params.yaml lives)."""
+    """The files adopt writes, in the project where params.yaml lives."""
 
-    root: Path
     params: Path
     contract: Path
+
+    @property
+    def root(self) -> Path:
+        return self.params.parent
 
     @property
     def dvc(self) -> Path:
@@ -217,3 +220,26 @@ def write(contents: dict[Path, bytes]) -> list[Path]:
         partial.write_bytes(contents[path])
         os.replace(partial, path)
     return changed
+
+
+def adopt(source: str, options: Options, files: ProjectFiles) -> list[str]:
+    """Adopt the data at `source` into the project: what was decided, what to review, and
+    what was written (or that nothing changed), as lines to print; AdoptError (one line)
+    with nothing written when the data or the project's files cannot be adopted."""
+    adopted = infer(source, options)
+    contents = plan(adopted, files)
+    decided, review = report(adopted)
+    written = write(contents)
+    done = (
+        f"wrote {', '.join(map(str, written))}"
+        if written
+        else f"unchanged: {', '.join(map(str, contents))} already hold this data (nothing written)"
+    )
+    return [
+        f"adopted {source} as {files.raw(adopted.name)} ({adopted.rows} rows)",
+        *(f"  {line}" for line in decided),
+        *(f"warning: {warning}" for warning in adopted.warnings),
+        "review:",
+        *(f"  - {line}" for line in review),
+        done,
+    ]
