@@ -196,30 +196,31 @@ def frame_of(**columns: list[Any]) -> pd.DataFrame:
 
 
 TWENTY = [0, 1] * 10
+FEATURE = [1, 2, 3, 4, 5] * 4  # a plain model input
 REFUSALS = {
     "no such target": (
-        frame_of(x=list(range(20)), y=TWENTY),
+        frame_of(x=FEATURE, y=TWENTY),
         {"target": "label"},
         "no column 'label' to predict",
     ),
-    "constant target": (frame_of(x=list(range(20)), y=[1] * 20), {}, "'y' is constant"),
+    "constant target": (frame_of(x=FEATURE, y=[1] * 20), {}, "'y' is constant"),
     "mixed types": (
         frame_of(x=["a", "b", 3, 4] * 5, y=TWENTY),
         {},
         "column 'x' has mixed types: 10 number(s) (e.g. '3') and 10 text",
     ),
     "too few rows per class": (
-        frame_of(x=list(range(19)), y=[0] * 10 + [1] * 9),
+        frame_of(x=FEATURE[:19], y=[0] * 10 + [1] * 9),
         {},
         f"too few rows for a class (1: 9; at least {MIN_ROWS_PER_CLASS}",
     ),
     "binary not 0/1": (
-        frame_of(x=list(range(20)), y=["yes", "no"] * 10),
+        frame_of(x=FEATURE, y=["yes", "no"] * 10),
         {},
         "labelled 'no' and 'yes', not 0 and 1: say which class",
     ),
     "task does not fit": (
-        frame_of(x=list(range(30)), y=[0, 1, 2] * 10),
+        frame_of(x=FEATURE + FEATURE[:10], y=[0, 1, 2] * 10),
         {"task": "binary"},
         "--task binary does not fit a int target with 3 distinct values",
     ),
