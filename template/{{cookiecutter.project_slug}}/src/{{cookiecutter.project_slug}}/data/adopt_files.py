@@ -63,10 +63,11 @@ def contract_text(adopted: Adopted) -> str:
     """contract.yaml for the adopted data, commented like the one it replaces."""
     contract = adopted.contract
     lines = [
-        f"# The data contract of data/raw/{adopted.name}, inferred from the data by `{CLI} adopt`",
-        "# (README, Bring your own data). Review it: describe each column and class, say what",
-        "# one row is (row_noun), check the roles, categories and bounds (the observed range",
-        f"# widened by {BOUNDS_MARGIN:.0%} of its width on each side) and the fairness attributes.",
+        f"# The data contract of data/raw/{adopted.name}, inferred from the data by",
+        f"# `{CLI} adopt` (README, Bring your own data). Review it: describe each column",
+        "# and class, say what one row is (row_noun), check the roles, categories and bounds",
+        f"# (the observed range widened by {BOUNDS_MARGIN * 100:g}% of its width on each side)",
+        "# and the fairness attributes.",
         *_entry("task", contract["task"], 0),
         "# What one row is, in messages, schema names and the API's documentation.",
         *_entry("row_noun", contract["row_noun"], 0),
