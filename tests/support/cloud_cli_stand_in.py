@@ -81,7 +81,7 @@ def vertex_ai_custom_job(call: Call) -> None:
 
 def azure_ml_command_job(call: Call) -> int:
     """`az ml job create --file ... --set k=v`: run the command job with its datastore
-    folders mounted (as local directories of the stand-in storage)."""
+    files and folders mounted (from the stand-in storage)."""
     job: dict[str, Any] = yaml.safe_load(Path(call.option("--file")).read_text(encoding="utf-8"))
     for i, arg in enumerate(call.args):
         if arg == "--set":
@@ -96,17 +96,20 @@ def azure_ml_command_job(call: Call) -> int:
     assert job["compute"] == "azureml:training", job["compute"]
     account = call.outputs["storage_account"]
 
-    def mounted(url: str) -> str:  # a datastore folder, as Azure ML mounts it for the job
-        match = re.fullmatch(r"azureml://datastores/artifacts/paths/(.+)", url)
-        assert match, url
+    def mounted(spec: Mapping[str, str]) -> str:  # a datastore file or folder, as Azure ML
+        match = re.fullmatch(r"azureml://datastores/artifacts/paths/(.+)", spec["path"])
+        assert match, spec
         path = call.storage / account / "artifacts" / match[1]
-        path.mkdir(parents=True, exist_ok=True)
+        if spec["type"] == "uri_file":  # mounted as it is: it must be there
+            assert path.is_file(), f"no such file in the datastore: {spec['path']}"
+        else:
+            path.mkdir(parents=True, exist_ok=True)
         return str(path)
 
     command: str = job["command"]
     for kind in ("inputs", "outputs"):
         for name, spec in job.get(kind, {}).items():
-            command = command.replace("${{" + f"{kind}.{name}" + "}}", mounted(spec["path"]))
+            command = command.replace("${{" + f"{kind}.{name}" + "}}", mounted(spec))
     variables = job.get("environment_variables", {})
     return call.run_job(["sh", "-c", command], variables, job["environment"]["image"])
 

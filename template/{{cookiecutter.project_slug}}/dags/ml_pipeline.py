@@ -32,6 +32,12 @@ CLUSTER: dict[str, Any] = yaml.safe_load(
     Path(__file__).with_name("cluster.yaml").read_text(encoding="utf-8")
 )
 IMAGE = os.path.expandvars(os.environ.get("PIPELINE_IMAGE", CLUSTER["image"]))
+# The pods read the raw data on the workspace volume, where the project keeps it: params.yaml
+# (beside dags/, in the repository and in the image) names the file, data.raw_path.
+PARAMS: dict[str, Any] = yaml.safe_load(
+    Path(__file__).resolve().parent.parent.joinpath("params.yaml").read_text(encoding="utf-8")
+)
+RAW_PATH = f"{CLUSTER['workspace']}/{PARAMS['data']['raw_path']}"
 TRAINING_SCHEDULE = "23 4 * * 1"  # Mondays 04:23 UTC
 MONITORING_SCHEDULE = "41 5 * * *"  # daily 05:41 UTC
 START = datetime(2025, 1, 1)
@@ -56,7 +62,10 @@ def in_pod(task_id: str, command: str, **kwargs: Any) -> BaseOperator:
         image=IMAGE,
         cmds=["sh", "-c"],
         arguments=[command],
-        env_vars={f"{PROJECT.upper()}_{name}": value for name, value in CLUSTER["env"].items()},
+        env_vars={
+            f"{PROJECT.upper()}_{name}": value
+            for name, value in {"DATA__RAW_PATH": RAW_PATH, **CLUSTER["env"]}.items()
+        },
         volumes=[
             k8s.V1Volume(
                 name="workspace",

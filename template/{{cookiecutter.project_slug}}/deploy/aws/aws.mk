@@ -5,6 +5,9 @@ TF := terraform -chdir=deploy/aws/terraform
 tf_output = $(or $(shell $(TF) output -raw $(1) 2>/dev/null),$(error no Terraform output "$(1)": run make infra-init infra-plan infra-apply first))
 TF_STATE_KEY ?= {{ cookiecutter.project_slug | replace('_', '-') }}/terraform.tfstate
 TRAINING_INSTANCE ?= ml.m5.large
+# The raw data the job trains on: params.yaml's data.raw_path (`adopt` sets it), or the
+# {{ cookiecutter.project_slug | upper }}_DATA__RAW_PATH variable that overrides it, as the CLI reads them.
+RAW_PATH = $(or $({{ cookiecutter.project_slug | upper }}_DATA__RAW_PATH),$(shell sed -n 's/^  raw_path: *\([^ \#]*\).*/\1/p' params.yaml))
 
 .PHONY: infra-init infra-plan infra-apply aws-dvc-remote aws-train eks-deploy
 
@@ -33,7 +36,7 @@ aws-train: ## Run the pipeline as a SageMaker training job (the image's training
 	aws ecr get-login-password --region $(AWS_REGION) \
 		| docker login --username AWS --password-stdin $(firstword $(subst /, ,$(ECR_REPOSITORY)))
 	docker push $(TRAINING_IMAGE)
-	aws s3 cp data/raw/german_credit.csv s3://$(BUCKET)/sagemaker/input/$(JOB)/raw/german_credit.csv
+	aws s3 cp $(RAW_PATH) s3://$(BUCKET)/sagemaker/input/$(JOB)/raw/$(notdir $(RAW_PATH))
 	aws sagemaker create-training-job --region $(AWS_REGION) \
 		--training-job-name $(JOB) \
 		--role-arn $(call tf_output,training_role_arn) \
@@ -42,7 +45,7 @@ aws-train: ## Run the pipeline as a SageMaker training job (the image's training
 		--output-data-config '{"S3OutputPath": "s3://$(BUCKET)/sagemaker/output/", "KmsKeyId": "$(call tf_output,kms_key_arn)"}' \
 		--resource-config '{"InstanceType": "$(TRAINING_INSTANCE)", "InstanceCount": 1, "VolumeSizeInGB": 10, "VolumeKmsKeyId": "$(call tf_output,kms_key_arn)"}' \
 		--stopping-condition '{"MaxRuntimeInSeconds": 3600}' \
-		--environment '{"{{ cookiecutter.project_slug | upper }}_DATA__RAW_PATH": "/opt/ml/input/data/raw/german_credit.csv"}'
+		--environment '{"{{ cookiecutter.project_slug | upper }}_DATA__RAW_PATH": "/opt/ml/input/data/raw/$(notdir $(RAW_PATH))"}'
 	aws sagemaker wait training-job-completed-or-stopped --region $(AWS_REGION) --training-job-name $(JOB)
 	aws sagemaker describe-training-job --region $(AWS_REGION) --training-job-name $(JOB) \
 		--query '{status: TrainingJobStatus, reason: FailureReason, model: ModelArtifacts.S3ModelArtifacts}'

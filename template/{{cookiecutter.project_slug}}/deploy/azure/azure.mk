@@ -5,6 +5,9 @@ TF := terraform -chdir=deploy/azure/terraform
 tf_output = $(shell $(TF) output -raw $(1))
 TF_STATE_KEY ?= {{ cookiecutter.project_slug | replace('_', '-') | trim('-') }}.tfstate
 AKS_NAMESPACE ?= {{ cookiecutter.project_slug | replace('_', '-') | trim('-') }}
+# The raw data the job trains on: params.yaml's data.raw_path (`adopt` sets it), or the
+# {{ cookiecutter.project_slug | upper }}_DATA__RAW_PATH variable that overrides it, as the CLI reads them.
+RAW_PATH = $(or $({{ cookiecutter.project_slug | upper }}_DATA__RAW_PATH),$(shell sed -n 's/^  raw_path: *\([^ \#]*\).*/\1/p' params.yaml))
 
 .PHONY: infra-init infra-plan infra-apply azure-dvc-remote azure-train aks-deploy
 
@@ -33,12 +36,12 @@ azure-train: ## Run the pipeline as an Azure ML command job (the image's trainin
 	az acr login --name $(call tf_output,registry)
 	docker push $(TRAINING_IMAGE)
 	az storage blob upload --auth-mode login --account-name $(ACCOUNT) --container-name artifacts \
-		--name training/$(JOB)/raw/german_credit.csv --file data/raw/german_credit.csv --overwrite
+		--name training/$(JOB)/raw/$(notdir $(RAW_PATH)) --file $(RAW_PATH) --overwrite
 	az ml job create --file deploy/azure/ml/train-job.yml --name $(JOB) --stream \
 		--resource-group $(call tf_output,resource_group) \
 		--workspace-name $(call tf_output,ml_workspace) \
 		--set environment.image=$(TRAINING_IMAGE) \
-		--set inputs.raw.path=$(FOLDER)/raw \
+		--set inputs.raw.path=$(FOLDER)/raw/$(notdir $(RAW_PATH)) \
 		--set outputs.models.path=$(FOLDER)/models \
 		--set outputs.reports.path=$(FOLDER)/reports
 	@echo "models and reports: https://$(ACCOUNT).blob.core.windows.net/artifacts/training/$(JOB)/"

@@ -6,6 +6,9 @@ tf_output = $(shell $(TF) output -raw $(1))
 GCP_REGION ?= $(call tf_output,region)
 TRAINING_MACHINE ?= n2-standard-4
 GKE_NAMESPACE ?= {{ cookiecutter.project_slug | replace('_', '-') | trim('-') }}
+# The raw data the job trains on: params.yaml's data.raw_path (`adopt` sets it), or the
+# {{ cookiecutter.project_slug | upper }}_DATA__RAW_PATH variable that overrides it, as the CLI reads them.
+RAW_PATH = $(or $({{ cookiecutter.project_slug | upper }}_DATA__RAW_PATH),$(shell sed -n 's/^  raw_path: *\([^ \#]*\).*/\1/p' params.yaml))
 
 .PHONY: infra-init infra-plan infra-apply gcp-dvc-remote gcp-train gke-deploy
 
@@ -31,7 +34,7 @@ gcp-train: ## Run the pipeline as a Vertex AI custom job (the image's training t
 	docker build --target training -t $(TRAINING_IMAGE) .
 	gcloud auth configure-docker $(GCP_REGION)-docker.pkg.dev --quiet
 	docker push $(TRAINING_IMAGE)
-	gcloud storage cp data/raw/german_credit.csv gs://$(BUCKET)/training/$(JOB)/raw/german_credit.csv
+	gcloud storage cp $(RAW_PATH) gs://$(BUCKET)/training/$(JOB)/raw/$(notdir $(RAW_PATH))
 	@# Vertex AI mounts the bucket at /gcs/<bucket> (Cloud Storage FUSE): the job reads the raw
 	@# data there and writes models/ and reports/ next to it.
 	printf '%s\n' \
@@ -41,7 +44,7 @@ gcp-train: ## Run the pipeline as a Vertex AI custom job (the image's training t
 		'    containerSpec:' \
 		'      imageUri: $(TRAINING_IMAGE)' \
 		'      env:' \
-		'        - {name: {{ cookiecutter.project_slug | upper }}_DATA__RAW_PATH, value: /gcs/$(BUCKET)/training/$(JOB)/raw/german_credit.csv}' \
+		'        - {name: {{ cookiecutter.project_slug | upper }}_DATA__RAW_PATH, value: /gcs/$(BUCKET)/training/$(JOB)/raw/$(notdir $(RAW_PATH))}' \
 		'        - {name: {{ cookiecutter.project_slug | upper }}_MODELS_DIR, value: /gcs/$(BUCKET)/training/$(JOB)/models}' \
 		'        - {name: {{ cookiecutter.project_slug | upper }}_REPORTS_DIR, value: /gcs/$(BUCKET)/training/$(JOB)/reports}' \
 		'        - {name: {{ cookiecutter.project_slug | upper }}_SERVE__MODEL_DIR, value: /gcs/$(BUCKET)/training/$(JOB)/models/champion}' \

@@ -8,7 +8,7 @@ import logging
 import threading
 from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -366,3 +366,31 @@ def simulate(
     from .simulate import run_simulation
 
     run_simulation(settings, days=days, drift_day=drift_day, console=console)
+
+
+@app.command()
+def adopt(
+    source: Annotated[str, typer.Argument(help="The labelled data: a CSV file or http(s) URL.")],
+    target: Annotated[str, typer.Option(help="The column to predict.")],
+    task: Annotated[Literal["binary", "multiclass", "regression"] | None, typer.Option()] = None,
+    sensitive: Annotated[list[str] | None, typer.Option(help="For fairness checks only.")] = None,
+    identifier: Annotated[str | None, typer.Option("--id", help="Names each row.")] = None,
+    event_time: Annotated[str | None, typer.Option("--time", help="Says when.")] = None,
+    positive: Annotated[str | None, typer.Option(help="Class to score if not 0/1.")] = None,
+) -> None:
+    """Bring your own data: copy a labelled CSV to data/raw/, infer its data contract
+    (contract.yaml) and point params.yaml and dvc.yaml at it. Again, it changes nothing."""
+    from .config import CONTRACT_FILE, PARAMS_FILE
+    from .data import adopt_files
+    from .data.adopt import AdoptError, Options
+
+    options = Options(target, task, tuple(sensitive or ()), identifier, event_time, positive)
+    files = adopt_files.ProjectFiles(PARAMS_FILE, CONTRACT_FILE)
+    try:
+        lines = adopt_files.adopt(source, options, files)
+    except (AdoptError, OSError) as error:
+        if _verbose():
+            raise
+        raise _fail(str(error)) from None
+    for line in lines:
+        console.print(escape(line), style="yellow" if line.startswith("warning") else None)

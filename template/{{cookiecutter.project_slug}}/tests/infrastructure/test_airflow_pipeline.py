@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, get_settings
 from {{ cookiecutter.project_slug }}.data import ingest
@@ -157,9 +158,14 @@ def test_with_an_image_each_step_runs_the_cli_in_a_pod(
     for task in [training.get_task(step.name) for step in STEPS] + [monitoring.get_task("monitor")]:
         assert isinstance(task, KubernetesPodOperator)
         pods.append(task)
+    # The raw data on the volume, where params.yaml (data.raw_path) puts it in the project.
+    params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text(encoding="utf-8"))
+    raw = f"/workspace/{params['data']['raw_path']}"
     for pod in pods:
         assert pod.image == image
         assert pod.volume_mounts[0].mount_path == "/workspace"
+        assert isinstance(pod.env_vars, dict)  # a list once the pod is built
+        assert pod.env_vars[f"{ENV_PREFIX}DATA__RAW_PATH"] == raw
     cli = "{{ cookiecutter.project_slug | replace('_', '-') }}"
     assert [pod.arguments[0] for pod in pods[:-1]] == [f"{cli} {step.name}" for step in STEPS]
     assert pods[-1].arguments[0].startswith(f"{cli} monitor;")
