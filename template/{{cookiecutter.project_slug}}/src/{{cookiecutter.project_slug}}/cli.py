@@ -264,6 +264,36 @@ def serve(
     run(settings.model_copy(update={"serve": served}), workers)
 
 
+@app.command()
+def score(
+    source: Annotated[
+        str, typer.Option("--input", help="CSV or Parquet file to score: a path or fsspec URL.")
+    ],
+    destination: Annotated[
+        str, typer.Option("--output", help="Parquet file to write: a path or fsspec URL.")
+    ],
+) -> None:
+    """Score a file with the champion, in chunks (params.yaml score.chunk_rows); rows that
+    break the data contract go to <output stem>.rejects.parquet."""
+    settings = _settings()
+    from .serving.batch import BatchScoringError, score_file
+
+    try:
+        with console.status(f"Scoring {source}..."):
+            result = score_file(
+                source, destination, settings.serve.model_dir, settings.score.chunk_rows
+            )
+    except BatchScoringError as error:
+        if _verbose():
+            raise
+        raise _fail(str(error)) from None
+    console.print(
+        f"[green]scored[/] {result.scored} of {result.rows} rows with model "
+        f"v{result.model_version} -> {result.output}; {result.rejected} rejected -> "
+        f"{result.rejects}"
+    )
+
+
 def _monitor(settings: Settings, current: Path | None) -> DriftSummary | None:
     """The batch `current`, or else the inference log's window, checked (monitoring/)."""
     from .monitoring.batch import run_monitoring
