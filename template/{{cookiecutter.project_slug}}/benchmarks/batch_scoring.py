@@ -86,7 +86,8 @@ def main() -> int:
     if not model_dir.is_dir():
         print(f"error: no champion in {model_dir}: run `make pipeline` first", file=sys.stderr)
         return 1
-    figures: dict[str, Any] = {"chunk_rows": chunk, "score": {}}
+    runs: dict[str, dict[str, float | None]] = {}
+    figures: dict[str, Any] = {"chunk_rows": chunk, "score": runs}
     with tempfile.TemporaryDirectory() as directory:
         for chunks in CHUNKS:
             frame = synthetic(chunks * chunk, settings.seed)
@@ -98,7 +99,7 @@ def main() -> int:
                 capture_output=True, text=True, check=True, env=os.environ,
             )  # fmt: skip
             run = json.loads(done.stdout)
-            figures["score"][f"{run['rows']} rows"] = {
+            runs[f"{run['rows']} rows"] = {
                 "rows_per_second": round(run["rows"] / run["seconds"]) if run["rows"] else None,
                 "seconds": round(run["seconds"], 3),
                 "peak_rss_mb": round(run["peak"] / 1024, 1),

@@ -28,7 +28,7 @@ from {{ cookiecutter.project_slug }}.serving.batch import (
 )
 from {{ cookiecutter.project_slug }}.serving.scorer import Scorer, load_scorer
 
-from ..conftest import PROJECT_ROOT, terminate, workspace_environment
+from ..conftest import PROJECT_ROOT, terminate
 from .test_cli import run_cli
 
 pytestmark = pytest.mark.infrastructure
@@ -251,7 +251,6 @@ def test_the_cli_scores_a_file_by_its_identifiers(
     source = write(frame, tmp_path / "input.csv")
     output = tmp_path / "scores.parquet"
     env = {
-        **workspace_environment(tmp_path / "workspace"),
         f"{ENV_PREFIX}CONTRACT": str(tmp_path / "contract.yaml"),
         f"{ENV_PREFIX}SERVE__MODEL_DIR": str(champion_dir),
     }

@@ -23,7 +23,7 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -267,8 +267,9 @@ def score_file(source: str, destination: str, model_dir: Path, chunk_rows: int) 
             fs.mv(temporaries[path], path)
     except BaseException as error:  # an interruption too: no temporary file stays
         for temporary in temporaries.values():
-            if fs.exists(temporary):
-                fs.rm(temporary)
+            with suppress(OSError):  # never hide the error that stopped the run
+                if fs.exists(temporary):
+                    fs.rm(temporary)
         if isinstance(error, OSError):
             raise BatchScoringError(f"{destination}: cannot be written: {error}") from None
         raise
