@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -83,6 +85,20 @@ def _one_line(breach: DataContractError) -> str:
     return f"{heading.removesuffix(':')}: {'; '.join(shown)}{more}"
 
 
+@contextmanager
+def _in_one_line(*errors: type[Exception]) -> Iterator[None]:
+    """Any of `errors` ends the command in one line (with --verbose, its traceback)."""
+    from .data.contract import DataContractError
+
+    try:
+        yield
+    except errors as error:
+        if _verbose():
+            raise
+        message = _one_line(error) if isinstance(error, DataContractError) else str(error)
+        raise _fail(message) from None
+
+
 def _report(result: object, settings: Settings) -> None:
     """One line on what a step did."""
     from .data.ingest import ProcessedPaths
@@ -108,17 +124,9 @@ def _run(step: str, settings: Settings) -> None:
     from .pipeline import STEPS
 
     (found,) = (s for s in STEPS if s.name == step)
-    try:
-        with console.status(f"Running {step}..."):
-            result = found.run(settings)
-    except DataContractError as error:
-        if _verbose():
-            raise
-        raise _fail(_one_line(error)) from None
-    except (FileNotFoundError, ConfigurationError) as error:  # a ModelNotFoundError too
-        if _verbose():
-            raise
-        raise _fail(str(error)) from None
+    one_line = _in_one_line(DataContractError, FileNotFoundError, ConfigurationError)
+    with one_line, console.status(f"Running {step}..."):  # FileNotFound: no model, too
+        result = found.run(settings)
     _report(result, settings)
 
 
@@ -194,12 +202,12 @@ def explain(
     settings = _settings()
     import pandas as pd
     from pydantic import ValidationError
-    from rich.table import Table
 
     from .data import ingest
-    from .data.contract import EXAMPLE, POSITIVE_CLASS, Row
+    from .data.contract import EXAMPLE, Row
     from .registry import model_store
     from .training.explain import explain as run_explain
+    from .training.explain import print_explanation
 
     try:
         model, metadata = model_store.load(settings.serve.model_dir)
@@ -214,27 +222,7 @@ def explain(
         raise _fail(f"not a valid row: {error}") from None
     result = run_explain(model, pd.DataFrame([values.model_dump()]), reference)
 
-    out = Console()
-    out.print(f"{metadata.name} v{metadata.version} ({metadata.model_type})")
-    inputs = Table("input", "value", title="1. The row (raw inputs)")
-    for name, value in result.inputs.items():
-        inputs.add_row(name, str(value))
-    out.print(inputs)
-    features = Table(
-        "feature", "value", "training average", "contribution (log-odds)",
-        title="2. Engineered features and their contributions (largest first)",
-    )  # fmt: skip
-    for feature in result.features.itertuples():
-        features.add_row(
-            str(feature.feature), f"{feature.value:.3f}", f"{feature.training_average:.3f}",
-            f"{feature.contribution:+.3f}",
-        )  # fmt: skip
-    out.print(features)
-    out.print(
-        f"3. Probability of {POSITIVE_CLASS} {result.probability:.3f} (average row "
-        f"{result.average_probability:.3f}); threshold {result.threshold:.2f}: "
-        f"[bold]{result.decision}[/]"
-    )
+    print_explanation(result, f"{metadata.name} v{metadata.version} ({metadata.model_type})")
 
 
 @app.command()
@@ -262,6 +250,31 @@ def serve(
         f"({workers} worker{'s' if workers > 1 else ''}; API docs at /docs, Ctrl+C stops)"
     )
     run(settings.model_copy(update={"serve": served}), workers)
+
+
+@app.command()
+def score(
+    source: Annotated[
+        str, typer.Option("--input", help="CSV or Parquet file to score: a path or fsspec URL.")
+    ],
+    destination: Annotated[
+        str, typer.Option("--output", help="Parquet file to write: a path or fsspec URL.")
+    ],
+) -> None:
+    """Score a file with the champion, in chunks (params.yaml score.chunk_rows); rows that
+    break the data contract go to <output stem>.rejects.parquet."""
+    settings = _settings()
+    from .serving.batch import BatchScoringError, score_file
+
+    with _in_one_line(BatchScoringError), console.status(f"Scoring {source}..."):
+        result = score_file(
+            source, destination, settings.serve.model_dir, settings.score.chunk_rows
+        )
+    console.print(
+        f"[green]scored[/] {result.scored} of {result.rows} rows with model "
+        f"v{result.model_version} -> {result.output}; {result.rejected} rejected -> "
+        f"{result.rejects}"
+    )
 
 
 def _monitor(settings: Settings, current: Path | None) -> DriftSummary | None:
@@ -293,18 +306,10 @@ def monitor(
     from .data.contract import DataContractError
     from .data.ingest import EmptyBatchError, read_batch
 
-    try:
+    with _in_one_line(DataContractError, FileNotFoundError, EmptyBatchError):
         if current is not None:  # a missing, empty or invalid batch: before Evidently loads
             read_batch(current)
         summary = _monitor(settings, current)
-    except DataContractError as error:
-        if _verbose():
-            raise
-        raise _fail(_one_line(error)) from None
-    except (FileNotFoundError, EmptyBatchError) as error:
-        if _verbose():
-            raise
-        raise _fail(str(error)) from None
     if summary is None:  # too little traffic: the warning above says how much
         return
     colour = "red" if summary.retraining_recommended else "green"
@@ -386,11 +391,7 @@ def adopt(
 
     options = Options(target, task, tuple(sensitive or ()), identifier, event_time, positive)
     files = adopt_files.ProjectFiles(PARAMS_FILE, CONTRACT_FILE)
-    try:
+    with _in_one_line(AdoptError, OSError):
         lines = adopt_files.adopt(source, options, files)
-    except (AdoptError, OSError) as error:
-        if _verbose():
-            raise
-        raise _fail(str(error)) from None
     for line in lines:
         console.print(escape(line), style="yellow" if line.startswith("warning") else None)

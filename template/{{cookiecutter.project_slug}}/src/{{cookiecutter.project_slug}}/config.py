@@ -118,6 +118,14 @@ class ServeSettings(BaseModel):
     model_dir: Path = Path("models/champion")
 
 
+class ScoreSettings(BaseModel):
+    """Batch scoring (`score`, serving/batch.py)."""
+
+    chunk_rows: int = Field(
+        default=10_000, ge=1, description="Rows read, validated and scored at a time."
+    )
+
+
 class InferenceLogSettings(BaseModel):
     """Where the API records its predictions (serving/inference_log.py) and what it leaves out."""
 
@@ -163,6 +171,7 @@ class Settings(BaseSettings):
     gate: GateSettings = GateSettings()
     monitor: MonitorSettings = MonitorSettings()
     serve: ServeSettings = ServeSettings()
+    score: ScoreSettings = ScoreSettings()
     inference_log: InferenceLogSettings = InferenceLogSettings()
     tracking: TrackingSettings = TrackingSettings()
 

@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from rich.console import Console
+from rich.table import Table
 
-from ..data.contract import MODEL_INPUTS
+from ..data.contract import MODEL_INPUTS, POSITIVE_CLASS
 from ..registry.model_store import threshold_of
 from .threshold import decide
 
@@ -67,4 +69,30 @@ def explain(model: Any, one_row: pd.DataFrame, reference: pd.DataFrame) -> Expla
         average_probability=float(scores[1]),
         threshold=threshold,
         decision=str(decide(scores[:1], threshold)[0]),
+    )
+
+
+def print_explanation(result: Explanation, model: str) -> None:
+    """`result` as `<cli> explain` shows it, on stdout: the row, each engineered feature's
+    contribution (largest first), then the probability and the decision."""
+    out = Console()
+    out.print(model)
+    inputs = Table("input", "value", title="1. The row (raw inputs)")
+    for name, value in result.inputs.items():
+        inputs.add_row(name, str(value))
+    out.print(inputs)
+    features = Table(
+        "feature", "value", "training average", "contribution (log-odds)",
+        title="2. Engineered features and their contributions (largest first)",
+    )  # fmt: skip
+    for feature in result.features.itertuples():
+        features.add_row(
+            str(feature.feature), f"{feature.value:.3f}", f"{feature.training_average:.3f}",
+            f"{feature.contribution:+.3f}",
+        )  # fmt: skip
+    out.print(features)
+    out.print(
+        f"3. Probability of {POSITIVE_CLASS} {result.probability:.3f} (average row "
+        f"{result.average_probability:.3f}); threshold {result.threshold:.2f}: "
+        f"[bold]{result.decision}[/]"
     )
