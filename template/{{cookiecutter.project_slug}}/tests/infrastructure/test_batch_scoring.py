@@ -161,7 +161,7 @@ def ragged(frame: pd.DataFrame, path: Path) -> None:
 @pytest.mark.parametrize(
     ("case", "message"),
     [
-        ("a missing column", "missing required column(s) duration"),
+        ("a missing column", f"missing required column(s) {MODEL_INPUTS[-1]}"),
         ("no such file", "not found"),
         ("no header", "cannot be read as CSV"),
         ("a ragged row after several chunks", "cannot be read as CSV"),
@@ -181,7 +181,7 @@ def test_bad_input_is_one_line_naming_the_file_and_nothing_is_written(
     model_dir = tmp_path / "no-model" if case == "no champion" else champion_dir
     source = str(inputs / "a.csv")
     if case == "a missing column":
-        write(holdout_frame.drop(columns="duration"), inputs / "a.csv")
+        write(holdout_frame.drop(columns=MODEL_INPUTS[-1]), inputs / "a.csv")
     elif case == "no such file":
         source = str(inputs / "absent.csv")
     elif case == "no header":
@@ -218,7 +218,8 @@ def test_an_interrupted_run_leaves_no_file_and_the_previous_output_intact(
     and removes its temporary files: the previous run's output and rejects stay whole."""
     source = write(holdout_frame, tmp_path / "input.csv")
     output = tmp_path / "out" / "scores.parquet"
-    score_file(source, str(output), champion_dir, CHUNK)
+    chunk = len(holdout_frame) // 4  # four chunks or more, whatever the data's size
+    score_file(source, str(output), champion_dir, chunk)
     before = {path.name: path.read_bytes() for path in output.parent.iterdir()}
     original = batch.score_rows
     chunks: list[int] = []
@@ -231,7 +232,7 @@ def test_an_interrupted_run_leaves_no_file_and_the_previous_output_intact(
 
     monkeypatch.setattr(batch, "score_rows", interrupted)
     with pytest.raises(SystemExit):
-        score_file(source, str(output), champion_dir, CHUNK)
+        score_file(source, str(output), champion_dir, chunk)
     assert sigterm_announced == ["terminated"]
     assert len(chunks) == 3
     after = {path.name: path.read_bytes() for path in output.parent.iterdir()}
