@@ -13,7 +13,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
-from sklearn.pipeline import Pipeline
 
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX
 from {{ cookiecutter.project_slug }}.data.contract import MODEL_INPUTS
@@ -26,7 +25,7 @@ from {{ cookiecutter.project_slug }}.serving.batch import (
     rejects_path,
     score_file,
 )
-from {{ cookiecutter.project_slug }}.serving.scorer import Scorer, load_scorer
+from {{ cookiecutter.project_slug }}.serving.slot import Served
 
 from ..conftest import PROJECT_ROOT, terminate
 from ..contract_cases import CATEGORICAL, INPUT_COLUMNS, NUMERIC, invalid_value
@@ -54,18 +53,18 @@ def read(path: str) -> pd.DataFrame:
 def scorer_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The rows of each call of the batch's scorer."""
     calls: list[int] = []
-    original = load_scorer
+    original = batch.load_champion
 
-    def counting(pipeline: Pipeline) -> tuple[Scorer, str]:
-        scorer, kind = original(pipeline)
+    def counting(model_dir: Path) -> Served:
+        served = original(model_dir)
 
         def score(columns: Any) -> Any:
             calls.append(len(columns[MODEL_INPUTS[0]]))
-            return scorer(columns)
+            return served.scorer(columns)
 
-        return score, kind
+        return served._replace(scorer=score)
 
-    monkeypatch.setattr(batch, "load_scorer", counting)
+    monkeypatch.setattr(batch, "load_champion", counting)
     return calls
 
 

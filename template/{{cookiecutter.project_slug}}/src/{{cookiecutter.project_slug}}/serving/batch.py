@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any
 
 import fsspec  # type: ignore[import-untyped]
 import numpy as np
@@ -36,16 +36,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from pandera.errors import SchemaErrors
 
-from ..data.contract import (
-    COLUMNS,
-    CONTRACT,
-    MODEL_INPUTS,
-    NEGATIVE_CLASS,
-    POSITIVE_CLASS,
-    dataframe_schema,
-)
+from ..data.contract import COLUMNS, CONTRACT, MODEL_INPUTS, dataframe_schema
 from ..registry import model_store
-from .scorer import frame_columns, load_scorer
+from .scorer import frame_columns
 from .slot import Served
 
 IDENTIFIERS = tuple(c for c in COLUMNS if c.role == "identifier")
@@ -87,12 +80,9 @@ def load_champion(model_dir: Path) -> Served:
     """The champion as the API's slot loads it (serving/slot.py): its compiled scorer, its
     metadata and the threshold that ships with it."""
     try:
-        pipeline, metadata = model_store.load(model_dir)
+        return Served.of(*model_store.load(model_dir))
     except (model_store.ModelNotFoundError, model_store.CorruptModelError) as error:
         raise BatchScoringError(str(error)) from None
-    scorer, kind = load_scorer(pipeline)
-    compiled: Literal["compiled", "sklearn"] = "sklearn" if kind == "sklearn" else "compiled"
-    return Served(scorer, compiled, metadata, model_store.threshold_of(pipeline))
 
 
 # ---- Reading: the needed columns, in chunks of at most chunk_rows rows.
@@ -215,7 +205,7 @@ def score_rows(served: Served, valid: pd.DataFrame) -> pa.Table:
     """The output rows of validated rows: decided at the model's threshold, as the API does."""
     count = len(valid)
     probability = served.scorer(frame_columns(valid)) if count else np.empty(0)
-    decision = np.where(probability >= served.threshold, POSITIVE_CLASS, NEGATIVE_CLASS)
+    decision = served.decide(probability)
     keys: dict[str, Any] = {c.name: valid[c.name].to_numpy() for c in IDENTIFIERS} or {
         ROW: valid.index.to_numpy(dtype=np.int64)
     }

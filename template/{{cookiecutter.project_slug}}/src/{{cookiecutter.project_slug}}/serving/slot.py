@@ -8,8 +8,11 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
+import numpy as np
+
+from ..data.contract import NEGATIVE_CLASS, POSITIVE_CLASS
 from ..registry import model_store
 from .metrics import Metrics
 from .scorer import Scorer, load_scorer
@@ -25,6 +28,18 @@ class Served(NamedTuple):
     kind: Literal["compiled", "sklearn"]
     metadata: model_store.ModelMetadata
     threshold: float  # the model's decision threshold, swapped with it
+
+    @classmethod
+    def of(cls, pipeline: Any, metadata: model_store.ModelMetadata) -> Served:
+        """The loaded pipeline, compiled where it can be, with the threshold it ships."""
+        scorer, kind = load_scorer(pipeline)
+        compiled: Literal["compiled", "sklearn"] = "sklearn" if kind == "sklearn" else "compiled"
+        return cls(scorer, compiled, metadata, model_store.threshold_of(pipeline))
+
+    def decide(self, probability: np.ndarray) -> np.ndarray:
+        """Each probability's decision, named after its class: the positive class from the
+        model's threshold on, else the negative class."""
+        return np.where(probability >= self.threshold, POSITIVE_CLASS, NEGATIVE_CLASS)
 
 
 class ModelSlot:
@@ -78,16 +93,7 @@ class ModelSlot:
             state = "keeping the served model" if self.served else "not ready"
             logger.error("%s; %s", self.problem, state)
             return
-        scorer, kind = load_scorer(pipeline)
-        previous, self.served = (
-            self.served,
-            Served(
-                scorer,
-                "sklearn" if kind == "sklearn" else "compiled",
-                metadata,
-                model_store.threshold_of(pipeline),
-            ),
-        )
+        previous, self.served = self.served, Served.of(pipeline, metadata)
         self.problem = None
         if previous is not None:
             old = previous.metadata

@@ -82,7 +82,7 @@ def _score(
         "threshold_version": served.metadata.version,
     }
     predictions = {
-        "decision": [POSITIVE_CLASS if g else NEGATIVE_CLASS for g in granted.tolist()],
+        "decision": served.decide(probability).tolist(),
         "label": labels.tolist(),
         "probability": probability.tolist(),
     }
