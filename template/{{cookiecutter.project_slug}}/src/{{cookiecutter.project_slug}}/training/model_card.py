@@ -45,7 +45,7 @@ def fairness_section(evaluation: Evaluation, settings: Settings) -> str:
     (breaches flagged); or that none was assessed, when the contract declares none."""
     if not evaluation.slices:
         return (
-            f"**{FAIRNESS_NOT_ASSESSED[0].upper()}{FAIRNESS_NOT_ASSESSED[1:]}** "
+            f"**{FAIRNESS_NOT_ASSESSED.capitalize()}** "
             f"({CONTRACT.path} `fairness` is empty): no gap between groups was measured, and "
             "the promotion gate checks none."
         )
