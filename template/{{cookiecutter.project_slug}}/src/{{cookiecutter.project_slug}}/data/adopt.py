@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from .contract_file import DTYPES
 from .inference import (
     LEAKAGE_THRESHOLD,
     AdoptError,
@@ -127,7 +128,7 @@ def _target(values: pd.Series, task: Task, labels: dict[Any, int], name: str) ->
 def _example_value(value: Any, dtype: str) -> Any:
     if value is None:
         return None
-    return {"int": int, "float": float, "str": str}[dtype](value)
+    return DTYPES[dtype](value)
 
 
 def infer(source: str, options: Options) -> Adopted:

@@ -23,10 +23,8 @@ from pandera.errors import SchemaErrors
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from ..config import CONTRACT_FILE, ENV_PREFIX, PARAMS_FILE, ConfigurationError
-from .contract_file import ContractFile, describe_problem
+from .contract_file import DTYPES, ContractFile, describe_problem
 from .expressions import Formula, compile_formula
-
-DTYPES: Mapping[str, type[int] | type[float] | type[str]] = {"int": int, "float": float, "str": str}
 
 
 class ContractError(ConfigurationError):

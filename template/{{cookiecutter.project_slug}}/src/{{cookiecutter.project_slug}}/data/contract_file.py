@@ -11,6 +11,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Role = Literal["feature", "sensitive", "ignored", "identifier", "event_time"]
+# A column's `dtype` in contract.yaml, and the Python type of its values.
+DTYPES: Mapping[str, type[int] | type[float] | type[str]] = {"int": int, "float": float, "str": str}
 
 
 class _Strict(BaseModel):
