@@ -56,6 +56,7 @@ TRAIN, DECISION = "{pkg}/training/train.py", "{pkg}/training/threshold.py"
 GATE, CHAMPION = "{pkg}/registry/gate.py", "{pkg}/registry/champion.py"
 MODEL_STORE, PIPELINE = "{pkg}/registry/model_store.py", "{pkg}/pipeline.py"
 SERVE, SCORER = "{pkg}/serving/routes/predictions.py", "{pkg}/serving/scorer.py"
+SLOT = "{pkg}/serving/slot.py"
 MONITOR = "{pkg}/monitoring/champion.py"
 CONTRACT_TESTS, API_TESTS = "tests/data/test_contract.py", "tests/infrastructure/test_api.py"
 QUALITY_TESTS = "tests/model/test_quality.py"
@@ -99,8 +100,9 @@ MUTANTS = (
            "best = int(np.argmin(per_fold.mean(axis=0)))",
            "best = int(np.argmin(np.abs(THRESHOLDS - 0.5)))",
            _k(DECISION_TESTS, "bayes")),
-    Mutant("decision-inverted", "Model 1 (costs)", SERVE,
-           "granted = probability >= served.threshold", "granted = probability < served.threshold",
+    Mutant("decision-inverted", "Model 1 (costs)", SLOT,
+           "return np.asarray(probability >= self.threshold)",
+           "return np.asarray(probability < self.threshold)",
            _k(API_TESTS, "decisions_follow")),
     Mutant("champion-untuned", "Model 3", "params.yaml",
            "  tune: true", "  tune: false",

@@ -39,7 +39,7 @@ from pandera.errors import SchemaErrors
 from ..data.contract import COLUMNS, CONTRACT, MODEL_INPUTS, dataframe_schema
 from ..registry import model_store
 from .scorer import frame_columns
-from .slot import Served
+from .slot import Served, decision_names
 
 IDENTIFIERS = tuple(c for c in COLUMNS if c.role == "identifier")
 NEEDED = tuple([*(c.name for c in IDENTIFIERS), *MODEL_INPUTS])  # the columns read
@@ -205,7 +205,7 @@ def score_rows(served: Served, valid: pd.DataFrame) -> pa.Table:
     """The output rows of validated rows: decided at the model's threshold, as the API does."""
     count = len(valid)
     probability = served.scorer(frame_columns(valid)) if count else np.empty(0)
-    decision = served.decide(probability)
+    decision = decision_names(served.grants(probability))
     keys: dict[str, Any] = {c.name: valid[c.name].to_numpy() for c in IDENTIFIERS} or {
         ROW: valid.index.to_numpy(dtype=np.int64)
     }

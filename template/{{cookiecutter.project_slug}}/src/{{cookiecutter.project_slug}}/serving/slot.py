@@ -36,10 +36,14 @@ class Served(NamedTuple):
         compiled: Literal["compiled", "sklearn"] = "sklearn" if kind == "sklearn" else "compiled"
         return cls(scorer, compiled, metadata, model_store.threshold_of(pipeline))
 
-    def decide(self, probability: np.ndarray) -> np.ndarray:
-        """Each probability's decision, named after its class: the positive class from the
-        model's threshold on, else the negative class."""
-        return np.where(probability >= self.threshold, POSITIVE_CLASS, NEGATIVE_CLASS)
+    def grants(self, probability: np.ndarray) -> np.ndarray:
+        """Which probabilities the model decides the positive class: from its threshold on."""
+        return np.asarray(probability >= self.threshold)
+
+
+def decision_names(granted: np.ndarray) -> np.ndarray:
+    """Each decision named after its class, as the API and batch scoring answer."""
+    return np.where(granted, POSITIVE_CLASS, NEGATIVE_CLASS)
 
 
 class ModelSlot:

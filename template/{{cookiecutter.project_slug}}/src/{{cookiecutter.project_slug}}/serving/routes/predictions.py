@@ -32,6 +32,7 @@ from ..schemas import (
     CompactBatchResponse,
     PredictionResponse,
 )
+from ..slot import decision_names
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["predictions"])
@@ -57,7 +58,7 @@ def _score(
     if served is None:
         return None
     probability = served.scorer(columns)
-    granted = probability >= served.threshold
+    granted = served.grants(probability)
     labels = granted.astype(int)
     services.metrics.count_predictions(labels, probability)
     if services.inference_log is not None:
@@ -82,7 +83,7 @@ def _score(
         "threshold_version": served.metadata.version,
     }
     predictions = {
-        "decision": served.decide(probability).tolist(),
+        "decision": decision_names(granted).tolist(),
         "label": labels.tolist(),
         "probability": probability.tolist(),
     }
