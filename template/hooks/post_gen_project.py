@@ -35,6 +35,8 @@ __pycache__
 {% if cookiecutter.orchestrator != 'flyte' %}tests/infrastructure/test_flyte_pipeline.py{% endif %}
 {% if cookiecutter.orchestrator != 'metaflow' %}orchestration/metaflow{% endif %}
 {% if cookiecutter.orchestrator != 'metaflow' %}tests/infrastructure/test_metaflow_pipeline.py{% endif %}
+{% if cookiecutter.compute != 'ray' %}src/*/compute/ray_engine{% endif %}
+{% if cookiecutter.compute != 'ray' %}tests/infrastructure/test_ray_cluster.py{% endif %}
 {% if cookiecutter.cloud != 'local' %}docker-compose.yml{% endif %}
 {% if cookiecutter.cloud != 'aws' %}deploy/aws{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.github/workflows/deploy-aws.yml{% endif %}

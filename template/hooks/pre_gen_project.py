@@ -16,6 +16,7 @@ import sys
 {%- set license = cookiecutter.license %}
 {%- set tracker = cookiecutter.tracker %}
 {%- set orchestrator = cookiecutter.orchestrator %}
+{%- set compute = cookiecutter.compute %}
 {%- set cloud = cookiecutter.cloud %}
 {%- set ci = cookiecutter.ci %}
 MESSAGES = {

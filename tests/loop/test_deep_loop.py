@@ -46,7 +46,7 @@ def test_simulated_loop_retrains_and_recovers_after_drift(
         f"the champion never changed after the drift: {days}"
     )
     assert any(float(d["drift_share"]) >= 0.3 for d in after), f"no drift detected: {days}"
-    auc = {int(d["day"]): float(d["live_roc_auc"]) for d in days}
+    auc = {int(d["day"]): float(d["live_quality"]) for d in days}
     low = min(auc[int(d["day"])] for d in after)
     assert auc[int(days[-1]["day"])] >= low + RECOVERY, f"live quality did not recover: {auc}"
     assert auc[int(days[-1]["day"])] >= min(auc[int(d["day"])] for d in before) - 0.05, auc

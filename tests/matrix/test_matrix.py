@@ -1,11 +1,12 @@
 """Every combination renders with Copier and passes every static check.
 
 Size: the full Cartesian product of the *structural* choice questions (every choice
-question except the cosmetic ones in rendering.COSMETIC: today tracker x orchestrator x
-cloud x ci = 4 x 7 x 4 x 3 = 336), each paired with cosmetic answers (python_version,
-license) chosen so that every pair of values of any two questions is rendered at least
-once (pairwise coverage; the full 4,032-product would cost twelve times as long for
-content-only variations). A question added to options.yml joins the product unaided.
+question except the cosmetic ones in rendering.COSMETIC and the orthogonal ones in
+rendering.ORTHOGONAL: today tracker x orchestrator x cloud x ci = 4 x 7 x 4 x 3 = 336), each
+paired with cosmetic and orthogonal answers (python_version, license; compute) chosen so
+that every pair of values of any two questions is rendered at least once (pairwise
+coverage; the full product would cost 24 times as long for variations that interact with
+no other answer). A question added to options.yml joins the product unaided.
 
 The combinations are split into shards; each shard renders its projects in-process and
 runs every validator CLI once over all of them (see support/static_checks.py).
@@ -30,13 +31,16 @@ from support.rendering import (
     choice_questions,
     choices,
     combination_id,
+    defaults,
     empty_directories,
+    layout,
     matrix,
     pairs,
     render_copier,
     rendered_files,
     shards,
     structural_questions,
+    tool_questions,
 )
 from support.reporting import RecordProperty
 
@@ -88,13 +92,37 @@ def tool_paths(project: Path, value: str) -> list[str]:
 
 def foreign_tool_files(project: Path, answers: dict[str, str]) -> list[str]:
     problems = []
-    for question in structural_questions():
+    for question in tool_questions():
         for value in choices(question):
             if value == answers[question] or value in NO_TOOL | ALWAYS_PRESENT:
                 continue
             problems += [
                 f"{project.name}: {path} belongs to {question}={value}, not chosen"
                 for path in tool_paths(project, value)
+            ]
+    return problems
+
+
+# Names a tracker goes by in prose besides its answer and layout.yml's __tracker_name.
+TRACKER_ALIASES = {"wandb": ("W&B",)}
+
+
+def foreign_tracker_docs(project: Path, answers: dict[str, str]) -> list[str]:
+    """No Markdown of a render describes a tracker it did not choose."""
+    names = layout()["derived"]["__tracker_name"]["values"]
+    docs = {p: p.read_text(encoding="utf-8").lower() for p in rendered_files(project)}
+    docs = {p: text for p, text in docs.items() if p.suffix == ".md"}
+    problems = []
+    for value in choices("tracker"):
+        if value == answers["tracker"] or value in NO_TOOL | ALWAYS_PRESENT:
+            continue
+        words = {w.lower() for w in (value, names[value], *TRACKER_ALIASES.get(value, ()))}
+        for word in sorted(words):
+            problems += [
+                f"{project.name}: {path.relative_to(project)} names {word!r}: tracker={value}"
+                " was not chosen"
+                for path, text in docs.items()
+                if word in text
             ]
     return problems
 
@@ -130,6 +158,7 @@ def test_every_combination_renders_and_passes_static_checks(
         project = render_copier(copier_source, answers, tmp_path / combination_id(combination))
         projects.append(project)
         problems += foreign_tool_files(project, answers)
+        problems += foreign_tracker_docs(project, answers)
         problems += [f"{project.name}: empty directory {d}" for d in empty_directories(project)]
         record_property("tree", structural_fingerprint(project, answers))
     problems += check_all(projects)
@@ -137,17 +166,24 @@ def test_every_combination_renders_and_passes_static_checks(
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("tracker", choices("tracker"))
+# Every value of the questions whose answers render Python (the defaults once).
+TOOL_ANSWERS = [
+    (question, value)
+    for question in ("tracker", "orchestrator", "compute", "cloud")
+    for value in choices(question)
+    if question == "tracker" or value != defaults()[question]
+]
+
+
+@pytest.mark.parametrize(("question", "value"), TOOL_ANSWERS)
 def test_the_longest_allowed_names_still_render_lint_clean_code(
-    tracker: str, copier_source: Path, tmp_path: Path
+    question: str, value: str, copier_source: Path, tmp_path: Path
 ) -> None:
     """Line lengths depend on the package name: a project named as long as the validator
-    allows must still pass ruff (check and format), like the default one."""
+    allows must still pass ruff (check and format), like the default one, whatever tool
+    writes Python beside it (every validator for the trackers' renders, ruff for the rest)."""
     assert (len(LONGEST_SLUG), len(LONGEST_NAME)) == (32, 60)
-    answers = {
-        "project_slug": LONGEST_SLUG,
-        "project_name": LONGEST_NAME,
-        "tracker": tracker,
-    }
+    answers = {"project_slug": LONGEST_SLUG, "project_name": LONGEST_NAME, question: value}
     project = render_copier(copier_source, answers, tmp_path / "long")
-    assert check_all([project]) == []
+    checks = check_all if question == "tracker" else static_checks.ruff
+    assert checks([project]) == []

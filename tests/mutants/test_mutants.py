@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from support.deep import installed_project
+from support.deep import DIABETES, adopt_dataset, installed_project
 from support.rendering import defaults
 from support.reporting import RecordProperty
 
@@ -52,11 +52,11 @@ def _k(path: str, expression: str) -> tuple[str, ...]:
 
 SCHEMA, FEATURES = "{pkg}/data/contract.py", "{pkg}/data/features.py"
 CONTRACT = "contract.yaml"  # the data contract: what the data is (SCHEMA loads it)
-TRAIN, DECISION = "{pkg}/training/train.py", "{pkg}/training/threshold.py"
+TRAIN, DECISION = "{pkg}/training/train.py", "{pkg}/tasks/threshold.py"
+BINARY = "{pkg}/tasks/binary.py"
 GATE, CHAMPION = "{pkg}/registry/gate.py", "{pkg}/registry/champion.py"
-MODEL_STORE, PIPELINE = "{pkg}/registry/model_store.py", "{pkg}/pipeline.py"
+PIPELINE = "{pkg}/pipeline.py"
 SERVE, SCORER = "{pkg}/serving/routes/predictions.py", "{pkg}/serving/scorer.py"
-SLOT = "{pkg}/serving/slot.py"
 MONITOR = "{pkg}/monitoring/champion.py"
 CONTRACT_TESTS, API_TESTS = "tests/data/test_contract.py", "tests/infrastructure/test_api.py"
 QUALITY_TESTS = "tests/model/test_quality.py"
@@ -64,8 +64,35 @@ TRAINING_TESTS = "tests/infrastructure/test_training.py"
 DECISION_TESTS, DRIFT_TESTS = "tests/model/test_decisions.py", "tests/monitoring/test_drift.py"
 PIPELINE_TESTS = "tests/infrastructure/test_pipeline.py"
 PREDICT = (
-    "    return np.asarray(pipeline.predict_proba(frame[list(MODEL_INPUTS)])[:, 1], dtype=float)"
+    "        return np.asarray(pipeline.predict_proba(frame[list(MODEL_INPUTS)])[:, 1],"
+    " dtype=float)"
 )
+
+
+def forest_mutants(estimator: str) -> tuple[Mutant, Mutant]:
+    """The task's random forest (RandomForestClassifier or its twin RandomForestRegressor in
+    training/train.py) unseeded, and unable to split."""
+    forest = f'{estimator}(\n        **{{"n_estimators": 200, "min_samples_leaf": 5, **p}}, '
+    return (
+        Mutant("forest-unseeded", "Infrastructure 1", TRAIN,
+               forest + "random_state=seed, n_jobs=1", forest + "random_state=None, n_jobs=1",
+               _k(TRAINING_TESTS, "deterministically")),
+        Mutant("forest-cannot-split", "Infrastructure 2", TRAIN,
+               forest, forest.replace('"min_samples_leaf": 5,', '"min_samples_leaf": 500,'),
+               _k(TRAINING_TESTS, "learns")),
+    )  # fmt: skip
+
+
+def scoring_row_by_row(path: str, predict: str, one_row: str) -> Mutant:
+    """The task's batch prediction (`predict`, in `path`) replaced by one call per row
+    (`one_row`, the output for row i of `rows`)."""
+    return Mutant(
+        "scoring-row-by-row", "Monitoring 6", path, predict,
+        "        rows = frame[list(MODEL_INPUTS)]\n"
+        f"        return np.array([{one_row} for i in range(len(rows))])",
+        ("tests/monitoring/test_compute.py",),
+    )  # fmt: skip
+
 
 MUTANTS = (
     # The rendered tests read the bounds from the contract: the schema must enforce them.
@@ -82,7 +109,7 @@ MUTANTS = (
            _k(CONTRACT_TESTS, "protected"),
            also=(("  purpose: car\n", "  purpose: car\n  sex: female\n"),)),
     Mutant("applicant-data-logged", "Data 5", SERVE,
-           '"instances": len(labels),', '"instances": len(labels), "applicants": columns,',
+           '"instances": len(decided),', '"instances": len(decided), "applicants": columns,',
            _k(API_TESTS, "logs")),
     Mutant("categorical-input-dropped", "Data 6", FEATURES,
            '("categorical", categorical, list(CATEGORICAL_INPUTS)),',
@@ -93,30 +120,30 @@ MUTANTS = (
            "    ast.Div: operator.truediv,", "    ast.Div: operator.floordiv,",
            _k(CONTRACT_TESTS, "derived or formulas")),
     Mutant("cost-matrix-flattened", "Model 1 (costs)", SCHEMA,
-           "Costs(spec.costs[negative_name], spec.costs[positive_name]) if spec.costs else Costs()",
-           "Costs()",
+           "costs = Costs(spec.costs[negative_name], spec.costs[positive_name])",
+           "costs = Costs()",
            _k(DECISION_TESTS, "costs_the_contract_declares")),
     Mutant("threshold-stuck-at-half", "Model 1 (costs)", DECISION,
            "best = int(np.argmin(per_fold.mean(axis=0)))",
            "best = int(np.argmin(np.abs(THRESHOLDS - 0.5)))",
            _k(DECISION_TESTS, "bayes")),
-    Mutant("decision-inverted", "Model 1 (costs)", SLOT,
-           "return np.asarray(probability >= self.threshold)",
-           "return np.asarray(probability < self.threshold)",
+    Mutant("decision-inverted", "Model 1 (costs)", BINARY,
+           "return (output >= (0.5 if threshold is None else threshold)).astype(int)",
+           "return (output < (0.5 if threshold is None else threshold)).astype(int)",
            _k(API_TESTS, "decisions_follow")),
     Mutant("champion-untuned", "Model 3", "params.yaml",
            "  tune: true", "  tune: false",
            _k(QUALITY_TESTS, "shipped_champion")),
     Mutant("search-result-ignored", "Model 3", TRAIN,
-           "return {**settings.hyperparameters, **study.best_params}",
-           "return dict(settings.hyperparameters)",
+           "chosen = searched if beaten else dict(settings.hyperparameters)",
+           "chosen = dict(settings.hyperparameters)",
            _k(QUALITY_TESTS, "shipped_champion")),
     Mutant("baseline-check-dropped", "Model 5", GATE,
-           'auc > baseline["roc_auc"],', "auc > 0,",
+           "primary.better(score, baseline[primary.key]),", "True,",
            _k(TRAINING_TESTS, "gate")),
-    Mutant("inverted-on-one-purpose", "Model 6", MODEL_STORE, PREDICT,
+    Mutant("inverted-on-one-purpose", "Model 6", BINARY, PREDICT,
            PREDICT.replace("return np.asarray(", "score = np.asarray(")
-           + '\n    return np.where(frame["purpose"] == "car", 1 - score, score)',
+           + '\n        return np.where(frame["purpose"] == "car", 1 - score, score)',
            _k(QUALITY_TESTS, "sizeable_slice")),
     Mutant("gate-checks-first-slice-only", "Model 7", GATE,
            "    for feature in fairness:", "    for feature in fairness[:1]:",
@@ -131,12 +158,8 @@ MUTANTS = (
     Mutant("breach-not-flagged", "Model 7", "{pkg}/training/model_card.py",
            "elif gap > bound:", "elif gap > 1.0:",
            ("tests/infrastructure/test_model_card.py", "-k", "breach")),
-    Mutant("forest-unseeded", "Infrastructure 1", TRAIN,
-           "**p}, random_state=seed, n_jobs=1", "**p}, random_state=None, n_jobs=1",
-           _k(TRAINING_TESTS, "deterministically")),
-    Mutant("forest-cannot-split", "Infrastructure 2", TRAIN,
-           '"min_samples_leaf": 5,', '"min_samples_leaf": 500,',
-           _k(TRAINING_TESTS, "learns")),
+    # The classifier's forest (the default's task; the regressor's forest is its twin).
+    *forest_mutants("RandomForestClassifier"),
     Mutant("auc-floor-loosened", "Infrastructure 4", "params.yaml",
            "min_roc_auc: 0.70", "min_roc_auc: 0.50",
            _k(QUALITY_TESTS, "pinned_floors")),
@@ -144,13 +167,13 @@ MUTANTS = (
            "age_group: 0.20", "age_group: 0.50",
            _k(QUALITY_TESTS, "sliced_and_gated")),
     Mutant("gate-floor-ignored", "Infrastructure 4", GATE,
-           "auc >= settings.min_roc_auc,", "auc >= 0.0,",
+           "value >= minimum,", "value >= 0.0,",
            _k(TRAINING_TESTS, "gate")),
     Mutant("explanation-sign-flipped", "Infrastructure 5", "{pkg}/training/explain.py",
            "contributions = log_odds(scores[:1]) - log_odds(scores[2:])",
            "contributions = log_odds(scores[2:]) - log_odds(scores[:1])",
            ("tests/infrastructure/test_explain.py", "-k", "steps_one")),
-    Mutant("calibration-bins-uncounted", "Infrastructure 5", "{pkg}/training/figures.py",
+    Mutant("calibration-bins-uncounted", "Infrastructure 5", BINARY,
            "for row in table.itertuples():", "for row in table.head(0).itertuples():",
            ("tests/infrastructure/test_model_card.py", "-k", "figures")),
     Mutant("canary-skipped", "Infrastructure 6", PIPELINE,
@@ -166,9 +189,9 @@ MUTANTS = (
            "Field(description=column.description, ge=column.ge)",
            _k(API_TESTS, "bad_request")),
     Mutant("serving-converts-currency", "Monitoring 3", SERVE,
-           "    probability = served.scorer(columns)\n",
+           "    output = served.scorer(columns)\n",
            '    amounts = [a / 1.95583 for a in columns["credit_amount"]]  # DM -> EUR\n'
-           '    probability = served.scorer({**columns, "credit_amount": amounts})\n',
+           '    output = served.scorer({**columns, "credit_amount": amounts})\n',
            _k(API_TESTS, "serving_matches_training")),
     Mutant("staleness-ignored", "Monitoring 4", MONITOR,
            '"model_stale": age > settings.max_model_age_days,',
@@ -180,22 +203,53 @@ MUTANTS = (
            "monthly_installment: credit_amount / duration",
            "monthly_installment: credit_amount / (duration - 1)",
            _k(QUALITY_TESTS, "edges")),
-    Mutant("scoring-row-by-row", "Monitoring 6", MODEL_STORE, PREDICT,
-           "    rows = frame[list(MODEL_INPUTS)]\n"
-           "    return np.array([pipeline.predict_proba(rows.iloc[[i]])[0, 1]"
-           " for i in range(len(rows))])",
-           ("tests/monitoring/test_compute.py",)),
+    scoring_row_by_row(BINARY, PREDICT, "pipeline.predict_proba(rows.iloc[[i]])[0, 1]"),
     Mutant("serving-scorer-uncompiled", "Monitoring 6", SCORER,
            'return compile_pipeline(pipeline), "compiled"',
            'return reference_scorer(pipeline), "compiled"',
            _k("tests/monitoring/test_compute.py", "serving_one")),
     Mutant("champion-regression-tolerated", "Monitoring 7", GATE,
-           "auc > needed,", "auc >= needed - 0.05,",
+           "primary.better(score, needed),", "primary.better(score + 0.05, needed),",
            _k(TRAINING_TESTS, "gate")),
     Mutant("live-quality-drop-ignored", "Model 2 / Monitoring 7", MONITOR,
-           '"quality_degraded": offline - live > settings.max_quality_drop,',
-           '"quality_degraded": offline - live > 1.0,',
+           '"quality_degraded": drop > settings.max_quality_drop,',
+           '"quality_degraded": drop > 1.0,',
            _k(DRIFT_TESTS, "quality_drop")),
+)  # fmt: skip
+
+# The same tier on a default render that adopted diabetes (regression, `sex` sensitive and
+# sliced as sex_group; `<cli> adopt` alone): those of the default's mutants whose tests judge
+# by the task's metric and direction (tuning, the gate, live quality), and those of its task or
+# contract rewritten for this one. The default's other mutants that apply here were killed
+# here too (15 shared, 21/21 in all, 2026-12-03); the CI budget keeps them to the default's
+# tier.
+# Left out, as nothing of them exists here: the decision policy and costs (regression
+# decides nothing), categorical inputs, derived features, ignored columns and a second
+# fairness attribute.
+SHARED = frozenset({
+    "champion-untuned", "search-result-ignored", "baseline-check-dropped",
+    "gate-floor-ignored", "champion-regression-tolerated", "live-quality-drop-ignored",
+})  # fmt: skip
+REGRESSION = "{pkg}/tasks/regression.py"
+PREDICT_VALUE = (
+    "        return np.asarray(pipeline.predict(frame[list(MODEL_INPUTS)]), dtype=float)"
+)
+REGRESSION_MUTANTS = (
+    *(m for m in MUTANTS if m.name in SHARED),
+    Mutant("protected-attribute-as-input", "Data 4", CONTRACT,
+           "    role: sensitive", "    role: feature",
+           _k(CONTRACT_TESTS, "protected"),
+           also=(("  age: 59.0\n", "  age: 59.0\n  sex: 1.0\n"),)),
+    *forest_mutants("RandomForestRegressor"),
+    Mutant("fairness-bound-loosened", "Infrastructure 4", "params.yaml",
+           "sex_group: 0.2", "sex_group: 0.5",
+           _k(QUALITY_TESTS, "sliced_and_gated")),
+    Mutant("serving-converts-units", "Monitoring 3", SERVE,
+           "    output = served.scorer(columns)\n",
+           '    weights = [b / 2.20462 for b in columns["bmi"]]  # a BMI from pounds\n'
+           '    output = served.scorer({**columns, "bmi": weights})\n',
+           _k(API_TESTS, "serving_matches_training")),
+    scoring_row_by_row(REGRESSION, PREDICT_VALUE, "pipeline.predict(rows.iloc[[i]])[0]"),
 )  # fmt: skip
 
 
@@ -217,10 +271,10 @@ def run_tests(project: Path, env: dict[str, str], tests: tuple[str, ...]) -> tup
     return result.returncode, result.stdout[-4000:] + result.stderr[-2000:]
 
 
-def clean_selection() -> tuple[str, ...]:
+def clean_selection(mutants: tuple[Mutant, ...]) -> tuple[str, ...]:
     """Every test some mutant runs, in one pytest call (a file's name selects all of it)."""
     files, keywords = set(), set()
-    for mutant in MUTANTS:
+    for mutant in mutants:
         file, *rest = mutant.tests
         files.add(file)
         keywords.add(rest[1] if rest else Path(file).stem)
@@ -237,24 +291,26 @@ def per_item(mutants: tuple[Mutant, ...], survivors: list[str]) -> list[str]:
 
 
 def test_mutants_are_unique_and_name_their_item() -> None:
-    """The catalogue itself: at least 25 mutants, unique names, each naming its item."""
+    """The catalogues themselves: at least 25 mutants on the default project and 12 on the
+    adopted regression, unique names, each naming its item; every shared name exists."""
     assert len(MUTANTS) >= 25
-    assert len({m.name for m in MUTANTS}) == len(MUTANTS)
-    assert all(m.item and m.tests and m.old != m.new for m in MUTANTS)
+    assert len(REGRESSION_MUTANTS) >= 12
+    assert not SHARED - {m.name for m in MUTANTS}
+    for catalogue in (MUTANTS, REGRESSION_MUTANTS):
+        assert len({m.name for m in catalogue}) == len(catalogue)
+        assert all(m.item and m.tests and m.old != m.new for m in catalogue)
 
 
-def test_the_rendered_suite_kills_every_mutant(
-    copier_source: Path, tmp_path: Path, record_property: RecordProperty
-) -> None:
-    start = time.perf_counter()
-    project, env, _, package = installed_project(copier_source, defaults(), tmp_path / "project")
-
-    code, output = run_tests(project, env, clean_selection())
+def kill_every_mutant(
+    project: Path, env: dict[str, str], package: str, mutants: tuple[Mutant, ...]
+) -> tuple[list[str], list[str]]:
+    """Apply each mutant in turn, run its tests, restore the file: the report's lines and
+    the survivors (with their output)."""
+    code, output = run_tests(project, env, clean_selection(mutants))
     assert code == 0, f"the unmutated project fails the tests that kill the mutants:\n{output}"
-
     survivors: list[str] = []
     lines = []
-    for mutant in MUTANTS:
+    for mutant in mutants:
         path = project / mutant.path.format(pkg=f"src/{package}")
         original = mutated = path.read_text(encoding="utf-8")
         for old, new in mutant.edits():
@@ -273,11 +329,42 @@ def test_the_rendered_suite_kills_every_mutant(
         )
         if not killed:
             survivors.append(f"{mutant.name} ({mutant.item}), exit {code}:\n{output}")
+    return lines + per_item(mutants, survivors), survivors
 
-    seconds = time.perf_counter() - start
-    kills = len(MUTANTS) - len(survivors)
-    rate = kills / len(MUTANTS)
-    summary = f"mutants killed: {kills}/{len(MUTANTS)} ({rate:.0%}) in {seconds:.0f} s"
-    print("\n".join([*lines, *per_item(MUTANTS, survivors), summary]))
-    record_property("wall_time", f"mutation tier: {summary}")
+
+def report(
+    label: str,
+    mutants: tuple[Mutant, ...],
+    result: tuple[list[str], list[str]],
+    seconds: float,
+    record_property: RecordProperty,
+) -> None:
+    lines, survivors = result
+    kills = len(mutants) - len(survivors)
+    rate = f"{kills}/{len(mutants)} ({kills / len(mutants):.0%})"
+    summary = f"{label}: mutants killed: {rate} in {seconds:.0f} s"
+    print("\n".join([*lines, summary]))
+    record_property("wall_time", f"mutation tier, {summary}")
     assert not survivors, "\n\n".join(survivors)
+
+
+def test_the_rendered_suite_kills_every_mutant(
+    copier_source: Path, tmp_path: Path, record_property: RecordProperty
+) -> None:
+    start = time.perf_counter()
+    project, env, _, package = installed_project(copier_source, defaults(), tmp_path / "project")
+    result = kill_every_mutant(project, env, package, MUTANTS)
+    report("default", MUTANTS, result, time.perf_counter() - start, record_property)
+
+
+def test_an_adopted_regression_suite_kills_every_mutant_that_applies(
+    copier_source: Path, tmp_path: Path, record_property: RecordProperty
+) -> None:
+    start = time.perf_counter()
+    project, env, cli, package = installed_project(copier_source, defaults(), tmp_path / "project")
+    said = adopt_dataset(project, cli, env, DIABETES, tmp_path / "diabetes.csv")
+    assert "task: regression" in said, said
+    result = kill_every_mutant(project, env, package, REGRESSION_MUTANTS)
+    report(
+        "adopted diabetes", REGRESSION_MUTANTS, result, time.perf_counter() - start, record_property
+    )

@@ -15,9 +15,9 @@ import pytest
 from support.rendering import (
     combination_id,
     empty_directories,
+    matrix,
     render_copier,
     shards,
-    structural_combinations,
     tree_bytes,
 )
 from support.reporting import RecordProperty
@@ -35,7 +35,9 @@ def test_copier_and_cookiecutter_render_identical_trees(
     record_property: RecordProperty,
 ) -> None:
     mismatches = []
-    combinations = shards(structural_combinations(), SHARDS)[shard]
+    # The matrix's combinations: every structural one, with the orthogonal answers (compute)
+    # spread so that each of their values meets every other value.
+    combinations = shards(matrix(), SHARDS)[shard]
     for combination in combinations:
         answers = dict(combination)
         # Both engines render the same snapshot of the template (see copier_source).

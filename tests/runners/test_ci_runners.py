@@ -102,6 +102,11 @@ ENVIRONMENT_LIMITED_STEPS = {
         "needs an Azure subscription"
     ),
 }
+# Workflows whose every job needs one of GitHub's own services, so no step could run here.
+ENVIRONMENT_LIMITED_WORKFLOWS = {
+    "security.yml": "needs GitHub's code scanning (CodeQL uploads its results) and dependency "
+    "graph (dependency review compares a pull request's dependencies)",
+}
 # Steps that do not run here because another test runs the same command on the same render.
 COVERED_STEPS = {
     ("ci.yml", "test", "make test"): "tests/deep/test_deep.py runs `make test` on this same "
@@ -357,6 +362,9 @@ def accounted_github(renders: dict[str, Path]) -> dict[str, dict[tuple[str, str]
         for workflow, job in listed_jobs(project, env):
             if workflow in ran[name]:
                 accounted[(workflow, job)] = "ran"
+            elif workflow in ENVIRONMENT_LIMITED_WORKFLOWS:
+                reason = ENVIRONMENT_LIMITED_WORKFLOWS[workflow]
+                accounted[(workflow, job)] = f"environment-limited: {reason}"
             elif name != "default" and workflow in SHARED:
                 accounted[(workflow, job)] = "covered: byte-identical to the default render's"
             elif name != "default" and workflow == "cm.yml":
@@ -407,6 +415,8 @@ def test_only_environment_limited_steps_use_unstubbed_actions(
     """A remote action without a stub may appear only in an environment-limited step."""
     for project in github_renders.values():
         for name, workflow in workflows(project):
+            if name in ENVIRONMENT_LIMITED_WORKFLOWS:
+                continue  # nothing of it runs here
             for job_id, job in workflow["jobs"].items():
                 for step in job.get("steps", []):
                     action = "/".join(str(step.get("uses", "./")).split("@")[0].split("/")[:2])
@@ -578,9 +588,13 @@ MERGE_REQUEST = (
     "CI_COMMIT_BRANCH=",
     "CI_MERGE_REQUEST_IID=1",
 )
+# GitLab's security scanners (its templates' jobs, stand-ins here: see below).
+SCANNERS = {"semgrep-sast", "secret_detection", "dependency-scanning"}
 GITLAB_PIPELINES = {
-    (): {"lint", "test", "pipeline", "champion", "serving-image", "deploy-gcp"},
-    MERGE_REQUEST: {"lint", "test", "pipeline", "terraform-gcp"},
+    (): {"lint", "test", "pipeline", "champion", "serving-image", "deploy-gcp"}
+    | SCANNERS
+    | {"container_scanning"},
+    MERGE_REQUEST: {"lint", "test", "pipeline", "terraform-gcp"} | SCANNERS,
     ("PIPELINE=ct",): {"ct-train"},
     ("PIPELINE=cm",): {"cm-monitor", "cm-retrain"},
     ("PIPELINE=template",): {"template-update"},
@@ -600,7 +614,10 @@ GITLAB_COVERED = {
     "pipeline": "extends .train as ct-train does, which runs here; its rules are checked "
     "by the pipeline listing",
 }
+SCANNER = "runs GitLab's analyzer image (registry.gitlab.com/security-products) on GitLab"
 GITLAB_ENVIRONMENT_LIMITED_JOBS = {
+    **{job: SCANNER for job in SCANNERS},
+    "container_scanning": f"{SCANNER}, on the image serving-image pushed",
     "serving-image": f"{DOCKER} (docker:dind builds and canaries the image) and the "
     "project's container registry: every line of it",
     "template-update": "needs the template's git remote (copier check-update)",
@@ -685,7 +702,56 @@ def gitlab_render(copier_source: Path, tmp_path_factory: pytest.TempPathFactory)
     git("checkout", "-q", "main")
     # gitlab-ci-local derives CI_PROJECT_PATH and the server from the remote's URL.
     git("remote", "set-url", "origin", "https://gitlab.example.com/ml/credit-risk.git")
+    seed_gitlab_templates(project)
     return project
+
+
+# GitLab's security templates (`include: template:`) come from gitlab.com, which this host
+# cannot reach. gitlab-ci-local reads an include from its cache when it is there, so each is
+# seeded with a stand-in: the jobs the template adds for this project, under the template's
+# names, stage (`test`, which the render does not have) and rules (every branch and merge
+# request, schedules included), each only echoing that it is environment-limited. What the
+# tier checks is ours: the rendered overrides (stages, no scan in scheduled pipelines,
+# container scanning only beside the image CD built) give each pipeline its expected jobs.
+SCANNER_STAND_IN = {
+    "stage": "test",
+    "rules": [{"if": '$CI_COMMIT_BRANCH || $CI_PIPELINE_SOURCE == "merge_request_event"'}],
+    "script": ["echo 'stand-in for a GitLab template job: environment-limited'"],
+}
+
+
+GITLAB_TEMPLATE_STAND_INS: dict[str, str] = {
+    "Jobs/SAST.gitlab-ci.yml": yaml.safe_dump(
+        {
+            "sast": {"stage": "test", "rules": [{"when": "never"}], "script": ["exit 1"]},
+            # Its stage comes from `sast`, as in GitLab's template (which the render overrides).
+            "semgrep-sast": {
+                "extends": "sast",
+                **{k: v for k, v in SCANNER_STAND_IN.items() if k != "stage"},
+            },
+        }
+    ),
+    "Jobs/Secret-Detection.gitlab-ci.yml": yaml.safe_dump({"secret_detection": SCANNER_STAND_IN}),
+    # The v2 template takes its stage as an input (spec: inputs), as GitLab's does.
+    "Jobs/Dependency-Scanning.v2.gitlab-ci.yml": "spec:\n  inputs:\n    stage:\n"
+    "      default: test\n---\n"
+    + yaml.safe_dump({"dependency-scanning": {**SCANNER_STAND_IN, "stage": "$[[ inputs.stage ]]"}}),
+    "Jobs/Container-Scanning.gitlab-ci.yml": yaml.safe_dump(
+        {"container_scanning": SCANNER_STAND_IN}
+    ),
+}
+
+
+def seed_gitlab_templates(project: Path) -> None:
+    """gitlab-ci-local's include cache, seeded with the stand-ins (see above)."""
+    cache = project / ".gitlab-ci-local/includes/gitlab.com/gitlab-org/gitlab/-/raw/HEAD"
+    included = yaml.load((project / ".gitlab-ci.yml").read_text(), GitLabLoader)["include"]
+    templates = {entry["template"] for entry in included if "template" in entry}
+    assert templates == set(GITLAB_TEMPLATE_STAND_INS), sorted(templates)
+    for template, text in GITLAB_TEMPLATE_STAND_INS.items():
+        path = cache / "lib/gitlab/ci/templates" / template
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
 
 
 def mark_gitlab_environment_limited(project: Path) -> list[str]:

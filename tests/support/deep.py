@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -69,24 +70,22 @@ def timed(
     env: Mapping[str, str],
     record_property: RecordProperty,
     label: str,
-) -> float:
+) -> subprocess.CompletedProcess[str]:
     start = time.perf_counter()
-    run(command, project, env)
+    result = run(command, project, env)
     seconds = time.perf_counter() - start
     record_property("wall_time", f"{label}: {seconds:.1f} s")
     print(f"{label}: {seconds:.1f} s")
-    return seconds
+    return result
 
 
-def suite_in_both_orders(
+def suite_in_reverse_order(
     project: Path, env: Mapping[str, str], record_property: RecordProperty, label: str
 ) -> None:
-    """The render's whole suite as its user runs it (`make test`, pytest's order), then once
-    more in reverse order: a test that passes only because another ran before it (a
-    variable, a file or a registry left behind) fails one of the two runs. The reversal is
-    a plugin from outside the render, and the run keeps no cache: the render is left as the
-    user would find it."""
-    timed(["make", "test"], project, env, record_property, f"{label}: make test")
+    """The render's whole suite in one process, in reverse order: a test that passes only
+    because another ran before it in pytest's order (a variable, a file or a registry left
+    behind) fails here. The reversal is a plugin from outside the render, and the run keeps
+    no cache: the render is left as the user would find it."""
     reverse = ["uv", "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider"]
     timed(
         [*reverse, "-p", "reversed_collection"],
@@ -199,6 +198,50 @@ def example_applicant(project: Path, package: str, env: Mapping[str, str]) -> di
     result = run(["uv", "run", "--no-sync", "python", "-c", code], project, env)
     applicant: dict[str, Any] = json.loads(result.stdout)
     return applicant
+
+
+@dataclass(frozen=True)
+class SklearnDataset:
+    """A dataset scikit-learn ships offline, adopted as a user's CSV file would be."""
+
+    name: str  # sklearn.datasets.load_<name>
+    loader_arguments: str  # Python keyword arguments to the loader, beyond as_frame
+    task: str  # what adopt must infer
+    sensitive: tuple[str, ...] = ()  # adopt's --sensitive columns
+
+
+BREAST_CANCER = SklearnDataset("breast_cancer", "", "binary")
+WINE = SklearnDataset("wine", "", "multiclass")
+# Unscaled: age in years and sex as 1/2, as a user's file would hold them.
+DIABETES = SklearnDataset("diabetes", "scaled=False", "regression", sensitive=("sex",))
+
+
+def adopt_dataset(
+    project: Path, cli: str, env: Mapping[str, str], dataset: SklearnDataset, source: Path
+) -> str:
+    """Write `dataset` to `source`, outside the project, as a user's file (its target column
+    `target`), and adopt it with the project's `<cli> adopt`; returns what adopt said."""
+    loader = f"load_{dataset.name}"
+    arguments = ", ".join(filter(None, ["as_frame=True", dataset.loader_arguments]))
+    write = (
+        f"import sys; from sklearn.datasets import {loader}; "
+        f"{loader}({arguments}).frame.to_csv(sys.argv[1], index=False)"
+    )
+    run(["uv", "run", "--no-sync", "python", "-c", write, str(source)], project, env)
+    return adopt_again(project, cli, env, dataset, source)
+
+
+def adopt_again(
+    project: Path, cli: str, env: Mapping[str, str], dataset: SklearnDataset, source: Path
+) -> str:
+    """`<cli> adopt` on the file `adopt_dataset` wrote, with the dataset's options; returns
+    what adopt said."""
+    adopted = run(
+        ["uv", "run", "--no-sync", cli, "adopt", str(source), "--target", "target",
+         *(option for name in dataset.sensitive for option in ("--sensitive", name))],
+        project, env,
+    )  # fmt: skip
+    return adopted.stdout + adopted.stderr  # the project's lines go to stderr
 
 
 def check_api(base: str, applicant: dict[str, Any]) -> None:

@@ -25,15 +25,25 @@ TEMPLATE = ROOT / "template"
 # They are covered pairwise; every other choice question is structural and enumerated in
 # full, so a question added to options.yml is in the matrix without touching the tests.
 COSMETIC = ("python_version", "license")
+# Structural questions whose answer no other question's files read, and whose files read no
+# other answer (compute: its engine package, params.yaml's compute block, the compute
+# dependency group, one README line): the matrix renders every pair of their values with any
+# other value, as for the cosmetic ones, instead of multiplying the product by their size.
+ORTHOGONAL = ("compute",)
 
-# Tools and services used by rendered projects must never phone home from the tests.
-OFFLINE_ENV = {
+# The tools' own telemetry switches. The rendered Makefile sets them for its targets; the
+# orchestrator tier runs `make flow` without them to prove it.
+TELEMETRY_OFF = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "DO_NOT_TRACK": "true",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DAGSTER_DISABLE_TELEMETRY": "true",
+}
+# Tools and services used by rendered projects must never phone home from the tests.
+OFFLINE_ENV = {
+    **TELEMETRY_OFF,
     "WANDB_MODE": "offline",
     "WANDB_SILENT": "true",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "ZENML_ANALYTICS_OPT_IN": "false",
     "METAFLOW_USER": "ci",
     "GIT_AUTHOR_NAME": "Template CI",
     "GIT_AUTHOR_EMAIL": "ci@example.com",
@@ -76,6 +86,12 @@ def choice_questions() -> list[str]:
 
 
 def structural_questions() -> list[str]:
+    """The questions whose full product the matrix renders."""
+    return [name for name in choice_questions() if name not in (*COSMETIC, *ORTHOGONAL)]
+
+
+def tool_questions() -> list[str]:
+    """Every question that chooses tools or files (the structural and orthogonal ones)."""
     return [name for name in choice_questions() if name not in COSMETIC]
 
 
@@ -97,7 +113,7 @@ def structural_combinations() -> tuple[tuple[tuple[str, str], ...], ...]:
 def matrix() -> tuple[tuple[tuple[str, str], ...], ...]:
     """Every structural combination, each with cosmetic answers chosen greedily so that
     every pair of values of any two questions (cosmetic included) is rendered."""
-    cosmetic = [n for n in COSMETIC if n in questions()]
+    cosmetic = [n for n in (*ORTHOGONAL, *COSMETIC) if n in questions()]
     options = [
         tuple(zip(cosmetic, values, strict=True))
         for values in itertools.product(*(choices(n) for n in cosmetic))

@@ -687,7 +687,7 @@ def replace_once(old: str, new: str) -> Callable[[str], str]:
 
 
 # Edits of two modules this release moves (gate.py -> registry/gate.py, decision.py ->
-# training/threshold.py), each with the line that must stay in sight...
+# tasks/threshold.py), each with the line that must stay in sight...
 MOVED_EDITS: dict[str, tuple[Callable[[str], str], str]] = {
     "gate.py": (lambda text: f"{text}\n\n{GATE_RULE}\n", GATE_RULE),
     "decision.py": (

@@ -24,7 +24,7 @@ from {{ cookiecutter.project_slug }}.config import get_settings
 from {{ cookiecutter.project_slug }}.data import ingest
 from {{ cookiecutter.project_slug }}.data.contract import MODEL_INPUTS
 from {{ cookiecutter.project_slug }}.registry import model_store
-from {{ cookiecutter.project_slug }}.registry.model_store import predict_probability
+from {{ cookiecutter.project_slug }}.registry.model_store import predict_output
 from {{ cookiecutter.project_slug }}.training.train import train
 
 
@@ -51,9 +51,9 @@ def main() -> int:
     pipeline = trained.pipeline
     one = holdout.head(1)
     batch = pd.concat([holdout] * (1000 // len(holdout) + 1)).head(1000)
-    one_ms = best_of(50, lambda: predict_probability(pipeline, one))
+    one_ms = best_of(50, lambda: predict_output(pipeline, one))
     figures["latency_one_row_ms"] = round(one_ms, 3)
-    batch_ms = best_of(10, lambda: predict_probability(pipeline, batch))
+    batch_ms = best_of(10, lambda: predict_output(pipeline, batch))
     figures["batch_1000_rows_ms"] = round(batch_ms, 3)
     figures["rows_per_second"] = round(1000 / (batch_ms / 1000))
     with tempfile.TemporaryDirectory() as directory:

@@ -140,7 +140,10 @@ with DAG(
         @task.short_circuit(task_id="monitor")
         def monitor() -> bool:
             """Continue (and update the asset) only when retraining is recommended."""
-            from {{ cookiecutter.project_slug }}.monitoring.traffic import monitor_logged_traffic  # heavy
+            # Imported here: heavy, and only this task needs it.
+            from {{ cookiecutter.project_slug }}.monitoring.traffic import (
+                monitor_logged_traffic,
+            )
 
             summary = monitor_logged_traffic(get_settings())  # None: too little traffic
             return summary is not None and summary.retraining_recommended

@@ -225,7 +225,7 @@ def champion_dir(trained: TrainedModel, settings: Settings) -> Path:
         version="1",
         run_id="test-run",
         model_type=trained.model_name,
-        metrics={"cv_roc_auc_mean": trained.cv_roc_auc_mean},
+        metrics=trained.cv_metrics(),
         hyperparameters=trained.hyperparameters,
     )
     return model_store.save(settings.serve.model_dir, trained.pipeline, metadata)

@@ -37,6 +37,31 @@ def cases(values: Sequence[Any], reason: str) -> list[Any]:
     return [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="none")]
 
 
+# The evaluation's figures of each task (tasks/), beside permutation importance.
+TASK_FIGURES = {
+    "binary": {"roc_curve", "confusion_matrix", "calibration"},
+    "multiclass": {"confusion_matrix", "confidence"},
+    "regression": {"predicted_vs_actual", "residuals"},
+}
+
+
+def answered(prediction: dict[str, Any]) -> Any:
+    """A prediction's value as the API answers it: the probability (binary), every class's
+    probability (multiclass, in class order) or the predicted value (regression)."""
+    if "probabilities" in prediction:
+        return [prediction["probabilities"][name] for name in CONTRACT.class_names]
+    return prediction.get("probability", prediction.get("prediction"))
+
+
+def for_tasks(*tasks: str, why: str) -> pytest.MarkDecorator:
+    """Skip a test on the other tasks, naming the contract's choice and `why` it cannot
+    apply there (e.g. only a binary model has a threshold)."""
+    return pytest.mark.skipif(
+        CONTRACT.task not in tasks,
+        reason=f"{CONTRACT_FILE} declares task: {CONTRACT.task}; {why}",
+    )
+
+
 def require(condition: object, reason: str) -> None:
     """Skip the calling test, saying why, unless the contract offers what it needs."""
     if not condition:

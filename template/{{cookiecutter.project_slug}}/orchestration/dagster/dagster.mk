@@ -1,5 +1,7 @@
 # Dagster's targets, included by the project's Makefile.
 DAGSTER_WORKSPACE := orchestration/dagster/workspace.yaml
+# No usage telemetry from Dagster's CLI, webserver and daemon.
+export DAGSTER_DISABLE_TELEMETRY ?= true
 .PHONY: flow dagster-ui
 
 flow: ## Materialize every asset of the pipeline with Dagster (in-process, nothing to start)

@@ -41,6 +41,7 @@ from {{ cookiecutter.project_slug }}.monitoring.traffic import monitor_logged_tr
 from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.registry.champion import candidate_dir
 from {{ cookiecutter.project_slug }}.registry.gate import review_candidate
+from {{ cookiecutter.project_slug }}.tasks import TASK
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 from {{ cookiecutter.project_slug }}.training.candidate import train_candidate
 
@@ -100,10 +101,11 @@ def candidate_model_and_evaluation(
 
 @asset_check(asset="evaluation", blocking=True)
 def passes_the_gate(settings: ResourceParam[Settings]) -> AssetCheckResult:
-    """The candidate clears the gate's absolute bars (minimum ROC AUC, the baseline, the
+    """The candidate clears the gate's absolute bars (the task's floor, the baseline, the
     fairness bound); `champion` then also compares it with the current champion."""
     _, candidate = model_store.load(candidate_dir(settings))
-    baseline = {"roc_auc": candidate.metrics["baseline_roc_auc"]}
+    primary = TASK.primary.key  # ROC AUC, or RMSE for regression (tasks/)
+    baseline = {primary: candidate.metrics[f"baseline_{primary}"]}
     decision = review_candidate(candidate.metrics, baseline, None, settings.gate)
     return AssetCheckResult(passed=decision.promote, metadata={"reasons": decision.reasons})
 

@@ -13,7 +13,8 @@ from metaflow.plugins.argo.argo_events import ArgoEvent  # metaflow.integrations
 from {{ cookiecutter.project_slug }}.config import get_settings
 from {{ cookiecutter.project_slug }}.monitoring.traffic import monitor_logged_traffic
 
-RETRAINING_EVENT = "{{ cookiecutter.project_slug }}.retraining_recommended"  # training_flow.py's @trigger
+# The event training_flow.py's @trigger listens for.
+RETRAINING_EVENT = "{{ cookiecutter.project_slug }}.retraining_recommended"
 
 
 @schedule(daily=True)

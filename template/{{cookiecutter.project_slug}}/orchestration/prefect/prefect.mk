@@ -4,6 +4,8 @@ PREFECT_POOL := {{ cookiecutter.project_slug | replace('_', '-') }}-{{ cookiecut
 {%- if cookiecutter.__prefect_work_pool != 'process' %}
 TRAINING_IMAGE ?= $(error set TRAINING_IMAGE to the image the flows run in)
 {%- endif %}
+# No usage analytics from Prefect's server (the temporary one `make flow` starts included).
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 # The temporary server migrates a fresh database first: give it more than Prefect's 20 s.
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
 .PHONY: flow flow-monitor prefect-ui flow-deploy prefect-worker

@@ -104,15 +104,17 @@ def _report(result: object, settings: Settings) -> None:
     from .data.ingest import ProcessedPaths
     from .registry.gate import PromotionDecision
     from .registry.model_store import ModelMetadata
+    from .tasks import TASK
 
+    key, metric = TASK.primary.key, TASK.primary.label
     if isinstance(result, ProcessedPaths):
         console.print(f"[green]ingested[/] {settings.data.raw_path} -> {result.train.parent}/")
     elif isinstance(result, ModelMetadata):
         console.print(
             f"[green]trained[/] {result.name} v{result.version}: "
-            f"ROC AUC {result.metrics['cv_roc_auc_mean']:.3f} cross-validated, "
-            f"{result.metrics['roc_auc']:.3f} held-out "
-            f"(baseline {result.metrics['baseline_roc_auc']:.3f}); "
+            f"{metric} {result.metrics[f'cv_{key}_mean']:.3f} cross-validated, "
+            f"{result.metrics[key]:.3f} held-out "
+            f"(baseline {result.metrics[f'baseline_{key}']:.3f}); "
             f"report in {settings.reports_dir / 'model_card.md'}"
         )
     elif isinstance(result, PromotionDecision):
@@ -220,7 +222,8 @@ def explain(
         values = Row(**(json.loads(row) if row else EXAMPLE))
     except (json.JSONDecodeError, ValidationError, TypeError) as error:
         raise _fail(f"not a valid row: {error}") from None
-    result = run_explain(model, pd.DataFrame([values.model_dump()]), reference)
+    with _in_one_line(ValueError):  # a model explain cannot step through (not binary)
+        result = run_explain(model, pd.DataFrame([values.model_dump()]), reference)
 
     print_explanation(result, f"{metadata.name} v{metadata.version} ({metadata.model_type})")
 
@@ -264,12 +267,12 @@ def score(
     """Score a file with the champion, in chunks (params.yaml score.chunk_rows); rows that
     break the data contract go to <output stem>.rejects.parquet."""
     settings = _settings()
+    from .compute import get_engine
     from .serving.batch import BatchScoringError, score_file
 
+    chunk_rows, engine = settings.score.chunk_rows, get_engine(settings.compute)
     with _in_one_line(BatchScoringError), console.status(f"Scoring {source}..."):
-        result = score_file(
-            source, destination, settings.serve.model_dir, settings.score.chunk_rows
-        )
+        result = score_file(source, destination, settings.serve.model_dir, chunk_rows, engine)
     console.print(
         f"[green]scored[/] {result.scored} of {result.rows} rows with model "
         f"v{result.model_version} -> {result.output}; {result.rejected} rejected -> "

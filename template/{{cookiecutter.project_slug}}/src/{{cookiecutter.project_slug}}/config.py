@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -62,7 +62,7 @@ class DataSettings(BaseModel):
 class TrainSettings(BaseModel):
     """The model and its search."""
 
-    model: Literal["logistic_regression", "random_forest", "gradient_boosting"] = (
+    model: Literal["logistic_regression", "random_forest", "gradient_boosting", "lightgbm"] = (
         "logistic_regression"
     )
     hyperparameters: dict[str, float | int | str | None] = {}
@@ -71,12 +71,25 @@ class TrainSettings(BaseModel):
     n_trials: int = Field(default=20, ge=1)
 
 
+class ComputeSettings(BaseModel):
+    """Where the steps' data-parallel work runs (compute/__init__.py)."""
+
+    engine: str = "local"
+    workers: int = Field(default=2, ge=1, description="Data-parallel training workers.")
+    concurrent_trials: int = Field(default=2, ge=1, description="Tuning trials run at once.")
+
+
 class GateSettings(BaseModel):
     """What a candidate must achieve to become the champion."""
 
-    min_roc_auc: float = Field(default=0.70, ge=0, le=1)
+    min_roc_auc: float = Field(
+        default=0.70, ge=0, le=1, description="The floor of a classifier's ROC AUC."
+    )
+    min_r2: float = Field(default=0.0, le=1, description="The floor of a regressor's R².")
     min_improvement: float = Field(
-        default=0.0, description="ROC AUC margin over the champion required to replace it."
+        default=0.0,
+        description="Margin in the task's primary metric over the champion required to "
+        "replace it (ROC AUC; for regression, RMSE in the target's unit).",
     )
     max_demographic_parity_difference: dict[str, float] = Field(
         default={},
@@ -112,10 +125,32 @@ class MonitorSettings(BaseModel):
     )
 
 
+class AuthSettings(BaseModel):
+    """The API's own bearer-token check (serving/auth.py), off by default: in the cloud the
+    platform authenticates callers before they reach it (deploy/<cloud>/README.md)."""
+
+    enabled: bool = False
+    issuer: str = Field(default="", description="The `iss` every token must carry.")
+    audience: str = Field(default="", description="The `aud` every token must carry: this API.")
+    jwks_url: str = Field(default="", description="Where the issuer publishes its signing keys.")
+    algorithms: list[str] = Field(default=["RS256"], description="Signature algorithms accepted.")
+    open_paths: list[str] = Field(
+        default=["/health", "/ready"], description="Routes answered without a token: the probes."
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> AuthSettings:
+        missing = [k for k in ("issuer", "audience", "jwks_url") if not getattr(self, k)]
+        if self.enabled and missing:
+            raise ValueError(f"{', '.join(missing)} must be set when enabled")
+        return self
+
+
 class ServeSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     model_dir: Path = Path("models/champion")
+    auth: AuthSettings = AuthSettings()
 
 
 class ScoreSettings(BaseModel):
@@ -168,6 +203,7 @@ class Settings(BaseSettings):
     reports_dir: Path = Path("reports")
     data: DataSettings
     train: TrainSettings = TrainSettings()
+    compute: ComputeSettings = ComputeSettings()
     gate: GateSettings = GateSettings()
     monitor: MonitorSettings = MonitorSettings()
     serve: ServeSettings = ServeSettings()

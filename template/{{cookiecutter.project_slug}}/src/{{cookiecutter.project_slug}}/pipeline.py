@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .compute import get_engine
 from .config import Settings
 from .data import ingest as ingestion
 
@@ -25,19 +26,24 @@ if TYPE_CHECKING:
 
 def ingest(settings: Settings) -> ingestion.ProcessedPaths:
     """Validate the raw data against the contract and write the train/test/current splits."""
-    return ingestion.ingest(settings.data, settings.seed)
+    return ingestion.ingest(settings.data, settings.seed, get_engine(settings.compute))
 
 
 def promote(settings: Settings, tracker: Tracker) -> PromotionDecision:
     """Run the promotion gate on the candidate (training/candidate.py registered it): against
     the baseline and the champion re-scored on today's held-out data, then the canary;
     crown it if all pass. The decision is recorded in reports/promotion.json."""
-    from .data.contract import TARGET
+    from .data.contract import MODEL_INPUTS, TARGET
     from .registry import model_store
     from .registry.champion import candidate_dir, crown, sync_champion
-    from .registry.gate import PromotionDecision, record_decision, review_candidate
+    from .registry.gate import (
+        PromotionDecision,
+        champion_not_comparable,
+        record_decision,
+        review_candidate,
+    )
     from .serving.canary import check_servable
-    from .training.metrics import quality_metrics
+    from .tasks import TASK
 
     pipeline, candidate = model_store.load(candidate_dir(settings))
     holdout = ingestion.read_processed(
@@ -45,15 +51,25 @@ def promote(settings: Settings, tracker: Tracker) -> PromotionDecision:
     )
     champion = sync_champion(settings, tracker)
     champion_metrics = None
+    not_comparable = None
     if champion is not None and champion.version != candidate.version:
-        # Re-score the champion on today's held-out data: a fair, like-for-like comparison.
+        # Re-score the champion on today's held-out data: a fair, like-for-like comparison,
+        # possible only while the contract declares the inputs it was trained on.
         champion_model = tracker.load_model(champion)
-        champion_metrics = quality_metrics(
-            holdout[TARGET.name].to_numpy(),
-            model_store.predict_probability(champion_model, holdout),
+        not_comparable = champion_not_comparable(
+            champion.version, model_store.inputs_of(champion_model), MODEL_INPUTS
         )
-    baseline = {"roc_auc": candidate.metrics["baseline_roc_auc"]}
-    decision = review_candidate(candidate.metrics, baseline, champion_metrics, settings.gate)
+        if not_comparable is None:
+            champion_metrics = TASK.metrics(
+                holdout[TARGET.name].to_numpy(),
+                model_store.predict_output(champion_model, holdout),
+                None,
+            )
+    primary = TASK.primary.key
+    baseline = {primary: candidate.metrics[f"baseline_{primary}"]}
+    decision = review_candidate(
+        candidate.metrics, baseline, champion_metrics, settings.gate, not_comparable=not_comparable
+    )
     if champion is not None and champion.version == candidate.version:
         decision = PromotionDecision(
             False, [f"version {candidate.version} is already the champion"], decision.notes

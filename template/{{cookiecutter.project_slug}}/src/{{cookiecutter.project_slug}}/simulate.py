@@ -11,8 +11,8 @@ and log are left alone), the simulation
    inputs grow, and an upstream system swaps the codes of each categorical input's two most
    frequent categories, so the champion's learned relation no longer holds;
 4. each day, once the previous day's labels have arrived (labels come a day late), runs
-   `monitor` on that day's logged traffic (monitoring/traffic.py): drift share and live ROC AUC
-   against the cross-validated ROC AUC that training printed;
+   `monitor` on that day's logged traffic (monitoring/traffic.py): drift share and live quality
+   (the task's: ROC AUC, accuracy or RMSE) against the cross-validated figure training printed;
 5. when the inputs drift two days running (drift confirmed), makes the labelled
    traffic of those days the new data version, trains, gates and promotes; the API
    hot-swaps the new champion while it keeps serving.
@@ -56,6 +56,7 @@ from .registry.gate import PromotionDecision, read_decision
 from .registry.model_store import ModelMetadata
 from .serving import inference_log
 from .serving.app import create_app
+from .tasks import TASK
 from .tracking import local_store_uri
 
 logger = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class Day:
 
     day: int
     drift_share: float
-    live_roc_auc: float | None
+    live_quality: float | None  # the task's live metric (tasks/: ROC AUC, accuracy, RMSE)
     event: str
     champion_version: str
 
@@ -114,10 +115,11 @@ def train_and_promote(
     trained, decision = results["train"], results["promote"]
     if not isinstance(trained, ModelMetadata) or not isinstance(decision, PromotionDecision):
         raise TypeError(f"unexpected step results: {results!r}")
+    key = TASK.primary.key
     say(
-        f"v{trained.version} trained on {len(labelled)} rows: ROC AUC "
-        f"{trained.metrics['cv_roc_auc_mean']:.3f} cross-validated, "
-        f"{trained.metrics['roc_auc']:.3f} on the held-out split; "
+        f"v{trained.version} trained on {len(labelled)} rows: {TASK.primary.label} "
+        f"{trained.metrics[f'cv_{key}_mean']:.3f} cross-validated, "
+        f"{trained.metrics[key]:.3f} on the held-out split; "
         f"{'promoted' if decision.promote else 'kept the champion'}"
     )
     return decision
@@ -182,7 +184,9 @@ def replay(
     with Api(ws, log) as api:
         for day in range(1, days + 1):
             now[0] = START + timedelta(days=day - 1, hours=12)
-            batch = future.sample(ROWS_PER_DAY, random_state=settings.seed + day)
+            # A small data set's future holds fewer rows than a day: draw them again.
+            small = len(future) < ROWS_PER_DAY
+            batch = future.sample(ROWS_PER_DAY, replace=small, random_state=settings.seed + day)
             batch = ingest.shift_world(batch, rng, raw) if day >= drift_day else batch
             batch = batch.reset_index(drop=True)
             ids = []
@@ -211,7 +215,7 @@ def replay(
                     flagged = []
                 else:
                     event = f"drift confirmed: candidate rejected ({decision.reasons[0]})"
-            timeline.append(Day(day, summary.drift_share, summary.live_roc_auc, event, version))
+            timeline.append(Day(day, summary.drift_share, summary.live_quality, event, version))
     return timeline
 
 
@@ -219,13 +223,19 @@ def plot(timeline: list[Day], path: Path) -> None:
     frame = pd.DataFrame([asdict(day) for day in timeline])
     figure, axis = plt.subplots(figsize=(8, 4))
     axis.plot(frame["day"], frame["drift_share"], marker="o", label="drift share")
-    axis.plot(frame["day"], frame["live_roc_auc"], marker="s", label="live ROC AUC")
+    # A score in [0, 1] shares the axis; an error in the target's unit gets its own.
+    live_axis = axis if TASK.live.higher_is_better else axis.twinx()
+    live_axis.plot(frame["day"], frame["live_quality"], marker="s", color="tab:orange",
+                   label=f"live {TASK.live.label}")  # fmt: skip
     changes = frame[frame["champion_version"].ne(frame["champion_version"].shift())]
     for day, version in zip(changes["day"], changes["champion_version"], strict=True):
         axis.axvline(day - 0.5, color="grey", linestyle=":")
         axis.annotate(f"v{version} serves", (day - 0.45, 0.02))
     axis.set(xlabel="day", ylim=(0, 1), title="Simulated production loop")
     axis.legend(loc="center right")
+    if live_axis is not axis:
+        live_axis.set(ylabel=f"live {TASK.live.label}")
+        live_axis.legend(loc="upper right")
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
@@ -238,10 +248,10 @@ def run_simulation(settings: Settings, days: int, drift_day: int, console: Conso
     with tempfile.TemporaryDirectory(prefix="simulation-") as root:
         timeline = replay(settings, Path(root), days, drift_day, console.print)
     table = Table(title=f"Simulated production loop (drift from day {drift_day})")
-    for column in ("day", "drift share", "live ROC AUC", "monitoring", "champion"):
+    for column in ("day", "drift share", f"live {TASK.live.label}", "monitoring", "champion"):
         table.add_column(column)
     for day in timeline:
-        auc = "-" if day.live_roc_auc is None else f"{day.live_roc_auc:.3f}"
+        auc = "-" if day.live_quality is None else f"{day.live_quality:.3f}"
         table.add_row(
             str(day.day), f"{day.drift_share:.2f}", auc, day.event, f"v{day.champion_version}"
         )

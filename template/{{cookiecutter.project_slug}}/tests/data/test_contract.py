@@ -56,7 +56,9 @@ def test_raw_data_satisfies_the_contract(raw: pd.DataFrame) -> None:
     assert sorted(raw.columns) == sorted(declared)  # in any order: the file's is kept
     with Settings().data.raw_path.open(encoding="utf-8") as lines:
         assert len(raw) == sum(1 for _ in lines) - 1 > 0  # every row kept (one header line)
-    assert set(raw[contract.TARGET.name]) == {0, 1}
+    labels = set(raw[contract.TARGET.name])
+    if contract.CONTRACT.class_names:  # a classifier's target holds its class labels
+        assert labels == set(range(len(contract.CONTRACT.class_names)))
 
 
 def _breakages() -> list[tuple[str, Any, str]]:
@@ -73,7 +75,9 @@ def _breakages() -> list[tuple[str, Any, str]]:
     required = next((c.name for c in contract.COLUMNS if not c.nullable), None)
     if required is not None:
         found.append((required, None, "not_nullable"))
-    return [*found, (TARGET.name, 2, "less_than_or_equal_to(1)")]
+    if TARGET.le is None:  # a regression target: any number
+        return found
+    return [*found, (TARGET.name, TARGET.le + 1, f"less_than_or_equal_to({TARGET.le})")]
 
 
 BREAKAGES = _breakages()
@@ -227,16 +231,22 @@ def _defects() -> list[Any]:
                      "slices.broken.column: 'not_a_column' is not a column of the contract",
                      id="slice-of-a-missing-column"),
         pytest.param(_set("target.positive", 0),
-                     "target.positive: 1 is the class the model scores", id="positive-class-0"),
-        pytest.param(_set("task", "multiclass"),
-                     "task: 'multiclass' is not supported yet (only binary is implemented)",
-                     id="task-not-implemented"),
+                     "target.positive: 1 is the class the model scores", id="positive-class-0",
+                     marks=needs(CONTRACT.task == "binary", f"{CONTRACT_FILE} declares task "
+                                 f"{CONTRACT.task}: only binary scores a positive class")),
+        pytest.param(*(
+            (_set("task", "multiclass"), "target.classes: a multiclass target has 3 or more")
+            if CONTRACT.task == "regression" else
+            (_set("task", "regression"), "target: a regression target has no classes")
+        ), id="task-that-does-not-fit-the-target"),
         pytest.param(_set("fairness", [*CONTRACT.fairness, NUMERIC_COLUMN]),
                      f"fairness: {NUMERIC_COLUMN!r} is neither a categorical column nor a slice",
                      id="fairness-of-a-numeric-column",
                      marks=needs(NUMERIC_COLUMN, f"{CONTRACT_FILE} declares no numeric column")),
-        pytest.param(_set("costs", {classes[0]: 5.0}),
-                     "costs: name the cost of each class's error", id="costs-of-one-class"),
+        pytest.param(_set("costs", {(classes or ["a"])[0]: 5.0}),
+                     "costs: name the cost of each class's error", id="costs-of-one-class",
+                     marks=needs(classes, f"{CONTRACT_FILE} declares task: {CONTRACT.task}; a "
+                                 "regressor decides nothing, so no error has a cost")),
         pytest.param(_set("expectations", {TARGET.name: [0, 1]}),
                      f"expectations.{TARGET.name}: not a model input", id="expectation-not-input"),
         pytest.param(_set("example.not_an_input", 1),
@@ -268,9 +278,10 @@ def test_a_broken_contract_is_refused_in_one_line_naming_the_file_and_key(
 def test_a_contract_that_is_not_yaml_is_refused_in_one_line(tmp_path: Path) -> None:
     """Data 1: a contract YAML cannot parse is refused naming the file and the line."""
     text = CONTRACT.path.read_text(encoding="utf-8")
-    assert text.count("task: binary") == 1
+    task = f"task: {CONTRACT.task}"
+    assert text.count(task) == 1
     broken = tmp_path / "contract.yaml"
-    broken.write_text(text.replace("task: binary", "task: [binary"), encoding="utf-8")
+    broken.write_text(text.replace(task, f"task: [{CONTRACT.task}"), encoding="utf-8")
     with pytest.raises(contract.ContractError, match=r"\): not valid YAML$") as error:
         contract.load_contract(broken)
     assert str(error.value).startswith(str(broken))
@@ -295,13 +306,17 @@ def test_preprocessing_handles_unseen_categories_and_yields_finite_values(
 
 def test_split_is_stratified_deterministic_and_disjoint(raw: pd.DataFrame) -> None:
     """Infrastructure 1 (data side): the same seed gives the same split, with the label
-    balance of the whole set in both parts."""
+    balance of the whole set in both parts (a classifier's: the split is stratified)."""
     first_train, first_test = ingest.split(raw, 0.2, seed=7)
     second_train, _ = ingest.split(raw, 0.2, seed=7)
     pd.testing.assert_frame_equal(first_train, second_train)
     assert len(first_test) == math.ceil(0.2 * len(raw))
+    if CONTRACT.task == "regression":  # no classes to stratify on
+        return
     target = TARGET.name
-    assert abs(first_test[target].mean() - raw[target].mean()) < max(0.01, 1.5 / len(first_test))
+    for label in range(len(CONTRACT.class_names)):
+        share = (first_test[target] == label).mean() - (raw[target] == label).mean()
+        assert abs(share) < max(0.01, 1.5 / len(first_test)), label
 
 
 def test_current_batch_is_valid_data_that_has_shifted(
@@ -309,15 +324,17 @@ def test_current_batch_is_valid_data_that_has_shifted(
 ) -> None:
     """Monitoring 2: the replayed production batch keeps the contract yet differs in
     distribution (so drift monitoring has something real to find): against the held-out
-    rows it was drawn from, every numeric input grew (by a fifth or more overall), and every
-    categorical input has its two most frequent categories swapped."""
+    rows it was drawn from, every numeric input grew (overall by a fifth or more, or by a
+    fifth of the room below its upper bound where that is less), and every categorical
+    input has its two most frequent categories swapped."""
     contract.validate(current_frame.drop(columns=list(CONTRACT.slices)))
     share, seed = settings.data.current_size, settings.seed
     drawn = holdout_frame.sample(frac=share, random_state=seed).reset_index(drop=True)
     for column in NUMERIC:
         before, after = drawn[column.name].abs(), current_frame[column.name].abs()
         assert (after >= before).all(), column.name
-        assert after.sum() > 1.2 * before.sum(), column.name
+        room = np.inf if column.le is None else (column.le - drawn[column.name]).sum()
+        assert after.sum() - before.sum() > 0.2 * min(before.sum(), room), column.name
     for column in CATEGORICAL:
         counts = holdout_frame[column.name].value_counts().sort_index()
         first, second = counts.sort_values(ascending=False, kind="stable").index[:2]

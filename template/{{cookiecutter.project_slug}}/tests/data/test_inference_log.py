@@ -8,6 +8,7 @@ import shutil
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ from {{ cookiecutter.project_slug }}.data.contract import EXAMPLE, MODEL_INPUTS,
 from {{ cookiecutter.project_slug }}.serving.app import create_app
 from {{ cookiecutter.project_slug }}.serving.inference_log import (
     SERVED_LABEL,
-    SERVED_PROBABILITY,
+    SERVED_VALUE,
     InferenceLog,
     read_window,
     write_labels,
@@ -28,6 +29,14 @@ from {{ cookiecutter.project_slug }}.serving.inference_log import (
 from ..contract_cases import CATEGORICAL, CONTRACT_FILE, require
 
 pytestmark = pytest.mark.data
+
+
+def served_values(compact: dict[str, Any]) -> list[float]:
+    """The value the log keeps of each prediction of a compact batch answer: the
+    probability (binary), the decided class's probability (multiclass) or the value."""
+    if "probabilities" in compact:
+        return [max(p.values()) for p in compact["probabilities"]]
+    return list(compact.get("probability", compact.get("prediction", [])))
 
 
 def test_predictions_round_trip_without_the_sensitive_inputs(
@@ -56,9 +65,11 @@ def test_predictions_round_trip_without_the_sensitive_inputs(
     assert len(logged) == len(rows)
     assert set(logged["request_id"]) == {"req-0", "req-20"}
     assert (logged["model_version"].astype(str) == "1").all()
-    served = [p for response in responses for p in response["probability"]]
-    assert logged[SERVED_PROBABILITY].tolist() == served
-    assert logged[SERVED_LABEL].tolist() == [v for r in responses for v in r["label"]]
+    answers = [value for response in responses for value in served_values(response)]
+    assert logged[SERVED_VALUE].tolist() == answers
+    # The decision: a classifier's label, a regressor's value itself.
+    decided = [v for r in responses for v in r.get("label", r.get("prediction", []))]
+    assert logged[SERVED_LABEL].tolist() == decided
     assert logged[clear].tolist() == rows[clear].tolist()
     assert dropped not in logged.columns
     assert not set(logged[hashed]) & set(rows[hashed]), f"{hashed} is logged in clear"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,19 +19,32 @@ from prometheus_client.parser import text_string_to_metric_families
 from sklearn.pipeline import Pipeline
 
 from {{ cookiecutter.project_slug }}.data.contract import (
+    CONTRACT,
     EXAMPLE,
     MODEL_INPUTS,
     NEGATIVE_CLASS,
     POSITIVE_CLASS,
 )
 from {{ cookiecutter.project_slug }}.registry import model_store
-from {{ cookiecutter.project_slug }}.registry.model_store import predict_probability, threshold_of
+from {{ cookiecutter.project_slug }}.registry.model_store import predict_output, threshold_of
 from {{ cookiecutter.project_slug }}.serving.app import create_app
+from {{ cookiecutter.project_slug }}.serving.routes.predictions import prediction_columns
 from {{ cookiecutter.project_slug }}.serving.schemas import MAX_BATCH
-from {{ cookiecutter.project_slug }}.training.threshold import decide
+from {{ cookiecutter.project_slug }}.tasks import TASK
 from {{ cookiecutter.project_slug }}.training.train import TrainedModel
 
-from ..contract_cases import INPUT_COLUMNS, NOT_INPUTS, NUMERIC, distinctive_row
+from ..conftest import PROJECT_ROOT
+from ..contract_cases import (
+    INPUT_COLUMNS,
+    NOT_INPUTS,
+    NUMERIC,
+    answered,
+    distinctive_row,
+    for_tasks,
+)
+
+BINARY_ONLY = for_tasks("binary", why="only a binary model decides at a threshold")
+CLASSES = CONTRACT.class_names
 
 pytestmark = pytest.mark.infrastructure
 
@@ -120,6 +134,7 @@ def test_ready_reports_the_model(client: TestClient) -> None:
     assert body["model_name"]
 
 
+@BINARY_ONLY
 def test_predict_one(client: TestClient, trained: TrainedModel) -> None:
     """Infrastructure 3: the serving path scores a valid request end to end, and returns the
     decision with its meaning, the probability and the threshold with its version."""
@@ -137,12 +152,13 @@ def test_predict_one(client: TestClient, trained: TrainedModel) -> None:
     assert response.headers["X-Request-ID"]
 
 
+@BINARY_ONLY
 def test_decisions_follow_the_threshold_on_both_sides(
     client: TestClient, trained: TrainedModel, holdout_frame: pd.DataFrame
 ) -> None:
     """Infrastructure 3: the held-out row the model scores highest is decided the positive
     class, the lowest the negative one (at the threshold)."""
-    ranked = holdout_frame.iloc[np.argsort(predict_probability(trained.pipeline, holdout_frame))]
+    ranked = holdout_frame.iloc[np.argsort(predict_output(trained.pipeline, holdout_frame))]
     rows = ranked.iloc[[-1, 0]][list(MODEL_INPUTS)]
     body = client.post("/predict/batch", json={"instances": json.loads(rows.to_json(
         orient="records"))}).json()  # fmt: skip
@@ -172,6 +188,47 @@ def test_prediction_logs_carry_no_row_data(
         assert len(str(value)) < 3 or str(value) not in logged, value
 
 
+def test_predict_one_answers_in_the_task_s_fields(client: TestClient) -> None:
+    """Infrastructure 3: a valid request is scored end to end, in the fields of the
+    contract's task (a decision in the contract's class names for a classifier)."""
+    response = client.post("/predict", json=EXAMPLE)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model_version"] == "1"
+    fields = {
+        "binary": {"decision", "label", "probability"},
+        "multiclass": {"decision", "label", "probabilities"},
+        "regression": {"prediction"},
+    }[TASK.name]
+    assert fields <= set(body)
+    if TASK.kind == "classifier":
+        assert body["decision"] == CONTRACT.class_names[body["label"]]
+
+
+# The CD canary asks the image for the contract's example request (python -c "..."): CI
+# files cannot run here (they need Docker), so their snippet is run against this package.
+CANARY_FILES = (".github/workflows/cd.yml", ".gitlab-ci.yml")
+CANARY_SNIPPET = re.compile(r'python -c\s*\\?\s*"(?P<code>[^"]*EXAMPLE[^"]*)"')
+
+
+def test_the_delivery_canary_posts_an_example_the_api_accepts(client: TestClient) -> None:
+    files = [PROJECT_ROOT / name for name in CANARY_FILES if (PROJECT_ROOT / name).is_file()]
+    if not files:
+        pytest.skip("no CI delivery to check (the project was rendered with ci: none)")
+    package = create_app.__module__.split(".")[0]
+    for path in files:
+        snippets = CANARY_SNIPPET.findall(path.read_text(encoding="utf-8"))
+        assert snippets, f"{path.name}: no canary snippet printing the example request"
+        for code in snippets:
+            printed = subprocess.run(  # noqa: S603 (our interpreter, the project's own CI files)
+                [sys.executable, "-c", code.replace("$PACKAGE", package)],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            assert printed.returncode == 0, f"{path.name}: {printed.stderr.strip()[-300:]}"
+            response = client.post("/predict", json=json.loads(printed.stdout))
+            assert response.status_code == 200, (path.name, response.json())
+
+
 def test_predict_batch(client: TestClient) -> None:
     """Infrastructure 3: a batch is scored in order, one prediction per instance."""
     instances = [EXAMPLE, distinctive_row(), EXAMPLE]
@@ -181,9 +238,8 @@ def test_predict_batch(client: TestClient) -> None:
     assert body["model_version"] == "1"
     predictions = body["predictions"]
     assert len(predictions) == 3
-    assert all(0.0 <= p["probability"] <= 1.0 and p["label"] in (0, 1) for p in predictions)
-    assert predictions[0]["label"] == predictions[2]["label"]
-    assert predictions[0]["probability"] == pytest.approx(predictions[2]["probability"])
+    assert answered(predictions[0]) == pytest.approx(answered(predictions[2]))
+    assert answered(predictions[0]) != answered(predictions[1])
 
 
 def _without(field: str) -> dict[str, Any]:
@@ -241,9 +297,10 @@ def test_metrics_count_predictions(client: TestClient) -> None:
     client.post("/predict/batch", json={"instances": [EXAMPLE, EXAMPLE]})
     predictions = metric_samples(client, "model_predictions_total")
     assert sum(value for _, value in predictions) == 3
-    assert {labels["label"] for labels, _ in predictions} <= {"0", "1"}
+    labels = {"value"} if TASK.kind == "regressor" else {str(i) for i in range(len(CLASSES))}
+    assert {sample["label"] for sample, _ in predictions} <= labels
     (probabilities,) = metric_samples(client, "model_prediction_probability_count")
-    assert probabilities[1] == 3
+    assert probabilities[1] == (0 if TASK.kind == "regressor" else 3)  # a value is no probability
     (info,) = metric_samples(client, "model_info")
     assert info[0]["version"] == "1"
     assert info[1] == 1
@@ -281,10 +338,17 @@ def test_serving_matches_training(
     response = client.post("/predict/batch", json={"instances": instances})
     assert response.status_code == 200
     served = response.json()["predictions"]
-    expected = predict_probability(trained.pipeline, rows)
-    np.testing.assert_allclose([p["probability"] for p in served], expected, rtol=0, atol=1e-12)
-    decisions = decide(expected, threshold_of(trained.pipeline)).tolist()
-    assert [p["decision"] for p in served] == decisions
+    output = predict_output(trained.pipeline, rows)
+    expected = prediction_columns(output, TASK.decide(output, threshold_of(trained.pipeline)))
+    for name, values in expected.items():
+        answered = [p[name] for p in served]
+        if name == "probabilities":  # multiclass: one probability per class
+            answered = [[row[c] for c in CONTRACT.class_names] for row in answered]
+            values = [[row[c] for c in CONTRACT.class_names] for row in values]
+        if name in ("probability", "probabilities", "prediction"):
+            np.testing.assert_allclose(answered, values, rtol=0, atol=1e-12)
+        else:
+            assert answered == values, name
 
 
 def test_serving_needs_no_pipeline_dependencies() -> None:

@@ -23,16 +23,23 @@ from {{ cookiecutter.project_slug }}.data.contract import (
 )
 from {{ cookiecutter.project_slug }}.registry.model_store import (
     estimator_of,
-    predict_probability,
+    predict_output,
     threshold_of,
 )
+from {{ cookiecutter.project_slug }}.tasks.threshold import decide
 from {{ cookiecutter.project_slug }}.training.explain import explain, log_odds
-from {{ cookiecutter.project_slug }}.training.threshold import decide
 from {{ cookiecutter.project_slug }}.training.train import TrainedModel
 
-from ..contract_cases import distinctive_row
+from ..contract_cases import distinctive_row, for_tasks
 
-pytestmark = pytest.mark.infrastructure
+pytestmark = [
+    pytest.mark.infrastructure,
+    for_tasks(
+        "binary",
+        why="explain steps a binary model's log-odds (a regressor's or a "
+        "multiclass model's score is not one log-odds)",
+    ),
+]
 
 
 def test_explain_steps_one_row_through_the_pipeline(
@@ -58,7 +65,7 @@ def test_explain_steps_one_row_through_the_pipeline(
     gap = log_odds(np.array([result.probability, result.average_probability]))
     assert table["contribution"].sum() == pytest.approx(gap[0] - gap[1], abs=1e-9)
 
-    assert result.probability == pytest.approx(predict_probability(trained.pipeline, one_row)[0])
+    assert result.probability == pytest.approx(predict_output(trained.pipeline, one_row)[0])
     assert result.threshold == threshold_of(trained.pipeline)
     assert result.decision == decide(np.array([result.probability]), result.threshold)[0]
     assert result.inputs == one_row[list(MODEL_INPUTS)].iloc[0].to_dict()

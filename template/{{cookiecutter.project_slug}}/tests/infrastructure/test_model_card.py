@@ -12,18 +12,21 @@ import pytest
 
 from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.data.contract import (
+    CONTRACT,
     NEGATIVE_CLASS,
     POSITIVE_CLASS,
     SENSITIVE_ATTRIBUTES,
 )
 from {{ cookiecutter.project_slug }}.registry.gate import FAIRNESS_NOT_ASSESSED
 from {{ cookiecutter.project_slug }}.registry.model_store import ModelMetadata
+from {{ cookiecutter.project_slug }}.tasks import TASK
+from {{ cookiecutter.project_slug }}.tasks.binary import calibration_table
 from {{ cookiecutter.project_slug }}.training import model_card
 from {{ cookiecutter.project_slug }}.training.figures import build_figures
 from {{ cookiecutter.project_slug }}.training.metrics import Evaluation, evaluate
 from {{ cookiecutter.project_slug }}.training.train import TrainedModel
 
-from ..contract_cases import NO_FAIRNESS, cases
+from ..contract_cases import NO_FAIRNESS, TASK_FIGURES, cases, for_tasks
 
 pytestmark = pytest.mark.infrastructure
 
@@ -40,37 +43,46 @@ def evaluation(
 def card(trained: TrainedModel, evaluation: Evaluation, settings: Settings) -> str:
     metadata = ModelMetadata(
         name="m", version="3", run_id="r", model_type=trained.model_name,
-        metrics={"cv_roc_auc_mean": trained.cv_roc_auc_mean,
-                 "cv_roc_auc_std": trained.cv_roc_auc_std,
-                 "cv_expected_cost_mean": trained.threshold.cost_mean,
-                 "cv_expected_cost_std": trained.threshold.cost_std},
+        metrics=trained.cv_metrics(),
     )  # fmt: skip
     baseline = {"expected_cost": 0.7}
     text = model_card.render(metadata, evaluation, baseline, [], Path("."), settings)
     return " ".join(text.split())  # line breaks of the markdown source do not matter
 
 
-def test_figures_are_labelled_and_the_calibration_plot_counts_its_bins(
-    evaluation: Evaluation, holdout_frame: pd.DataFrame
-) -> None:
-    """Infrastructure 5: every figure has a title and labelled axes; each calibration bin is
-    annotated with its number of rows; the confusion matrix is at the threshold."""
+def test_figures_are_labelled(evaluation: Evaluation) -> None:
+    """Infrastructure 5: the task's figures are drawn, each with a title and labelled axes."""
     figures = build_figures(evaluation)
     try:
-        assert set(figures) == {
-            "roc_curve", "confusion_matrix", "calibration", "permutation_importance"
-        }  # fmt: skip
+        assert set(figures) == TASK_FIGURES[TASK.name] | {"permutation_importance"}
         for name, figure in figures.items():
             axes = figure.axes[0]
             assert axes.get_title(), name
             assert axes.get_xlabel(), name
             assert axes.get_ylabel(), name
+    finally:
+        for figure in figures.values():
+            plt.close(figure)
+
+
+@pytest.mark.skipif(
+    TASK.name != "binary",
+    reason=f"{CONTRACT.path} declares task {TASK.name}: only a binary model's probability is "
+    "calibrated against a threshold",
+)
+def test_figures_calibration_plot_counts_its_bins(
+    evaluation: Evaluation, holdout_frame: pd.DataFrame
+) -> None:
+    """Infrastructure 5: each calibration bin is annotated with its number of rows; the
+    confusion matrix is at the threshold."""
+    figures = build_figures(evaluation)
+    try:
         counts = [
             int(text.get_text().removeprefix("n="))
             for text in figures["calibration"].axes[0].texts
             if text.get_text().startswith("n=")
         ]
-        assert len(counts) == len(evaluation.calibration)
+        assert len(counts) == len(calibration_table(evaluation.y_true, evaluation.output))
         assert sum(counts) == len(holdout_frame)
         assert f"{evaluation.threshold:.2f}" in figures["confusion_matrix"].axes[0].get_title()
     finally:
@@ -78,12 +90,12 @@ def test_figures_are_labelled_and_the_calibration_plot_counts_its_bins(
             plt.close(figure)
 
 
-def test_model_card_reports_cost_confusion_spread_and_every_slice(
+@for_tasks("binary", why="only a binary model decides at a threshold")
+def test_model_card_reports_cost_and_confusion_at_the_threshold(
     trained: TrainedModel, evaluation: Evaluation, settings: Settings
 ) -> None:
     """Infrastructure 5: the card states the expected cost (against the 0.5 threshold and
-    the baseline), the confusion matrix at the chosen threshold, the CV spread, and a
-    section per sensitive attribute."""
+    the baseline), the confusion matrix at the chosen threshold and the cost's CV spread."""
     text = card(trained, evaluation, settings)
     m = evaluation.metrics
     assert f"**{m['expected_cost']:.3f}** at the chosen threshold" in text
@@ -92,8 +104,17 @@ def test_model_card_reports_cost_confusion_spread_and_every_slice(
     positives = f"| {POSITIVE_CLASS} | {int(m['false_negatives'])} | {int(m['true_positives'])} |"
     assert negatives in text
     assert positives in text
-    assert f"{trained.cv_roc_auc_mean:.3f} ± {trained.cv_roc_auc_std:.3f}" in text
-    assert f"{trained.threshold.cost_mean:.3f} ± {trained.threshold.cost_std:.3f}" in text
+    cost = trained.cv_policy
+    assert f"{cost['cv_expected_cost_mean']:.3f} ± {cost['cv_expected_cost_std']:.3f}" in text
+
+
+def test_model_card_reports_spread_and_every_slice(
+    trained: TrainedModel, evaluation: Evaluation, settings: Settings
+) -> None:
+    """Infrastructure 5: the card states the primary metric's CV spread and has a section
+    per sensitive attribute (or says fairness was not assessed)."""
+    text = card(trained, evaluation, settings)
+    assert f"{TASK.primary.label} {trained.cv_mean:.3f} ± {trained.cv_std:.3f}" in text
     for feature in SENSITIVE:
         assert f"### By `{feature}`" in text
     assert "BREACH" not in text

@@ -28,7 +28,10 @@ from {{ cookiecutter.project_slug }}.training.train import TrainedModel
 pytestmark = pytest.mark.infrastructure
 
 CLIENTS = 4
-SWAPS = 10
+SWAPS = 5
+# How long one swap may take to reach the clients: generous, as the server shares its process
+# (and, in a busy CI, its core) with the clients' threads.
+SWAP_DEADLINE_SECONDS = 30
 
 
 def export(directory: Path, trained: TrainedModel, version: str) -> None:
@@ -68,6 +71,8 @@ def predict(base: str) -> tuple[int, str]:
             return response.status, json.loads(response.read())["model_version"]
     except urllib.error.HTTPError as error:
         return error.code, ""
+    except (urllib.error.URLError, TimeoutError):
+        return 0, ""  # no answer at all: counted as a failed request
 
 
 def test_a_new_champion_is_swapped_in_under_load_without_errors(
@@ -88,17 +93,19 @@ def test_a_new_champion_is_swapped_in_under_load_without_errors(
         clients = [threading.Thread(target=client, args=(base,)) for _ in range(CLIENTS)]
         for thread in clients:
             thread.start()
-        time.sleep(0.5)
-        for version in map(str, range(2, SWAPS + 2)):
-            export(directory, trained, version)
-            deadline = time.monotonic() + 10
-            while not any(v == version for _, v in results[-CLIENTS:]):
-                assert time.monotonic() < deadline, f"v{version} was not swapped in"
-                time.sleep(0.02)
-        time.sleep(0.3)
-        stop.set()
-        for thread in clients:
-            thread.join()
+        try:
+            time.sleep(0.5)
+            for version in map(str, range(2, SWAPS + 2)):
+                export(directory, trained, version)
+                deadline = time.monotonic() + SWAP_DEADLINE_SECONDS
+                while not any(v == version for _, v in results[-CLIENTS:]):
+                    assert time.monotonic() < deadline, f"v{version} was not swapped in"
+                    time.sleep(0.02)
+            time.sleep(0.3)
+        finally:  # the clients stop before the server does, whatever happened
+            stop.set()
+            for thread in clients:
+                thread.join()
     versions = [version for _, version in results]
     errors = [status for status, _ in results if status != 200]
     assert not errors, f"{len(errors)} of {len(results)} requests failed: {set(errors)}"

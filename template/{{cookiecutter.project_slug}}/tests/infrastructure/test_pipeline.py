@@ -17,16 +17,17 @@ from fastapi.testclient import TestClient
 from {{ cookiecutter.project_slug }} import pipeline
 from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.data import ingest
-from {{ cookiecutter.project_slug }}.data.contract import MODEL_INPUTS
+from {{ cookiecutter.project_slug }}.data.contract import CONTRACT, MODEL_INPUTS, TARGET
 from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.registry.champion import candidate_dir, rollback
-from {{ cookiecutter.project_slug }}.registry.model_store import predict_probability
+from {{ cookiecutter.project_slug }}.registry.model_store import predict_output
 from {{ cookiecutter.project_slug }}.serving.app import create_app
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 from {{ cookiecutter.project_slug }}.training.candidate import train_candidate
 from {{ cookiecutter.project_slug }}.training.train import build_pipeline, features_and_target
 
 from ..conftest import environment_changes, workspace_settings
+from ..contract_cases import TASK_FIGURES, answered
 
 pytestmark = pytest.mark.infrastructure
 
@@ -62,8 +63,8 @@ def test_pipeline_trains_gates_registers_and_exports_a_champion(tmp_path: Path) 
         .startswith(f"# Model card: {metadata.name} v{metadata.version}")
     )
     assert {p.name for p in (fresh.reports_dir / "figures").iterdir()} == {
-        "roc_curve.png", "confusion_matrix.png", "calibration.png", "permutation_importance.png"
-    }  # fmt: skip
+        f"{name}.png" for name in (*TASK_FIGURES[CONTRACT.task], "permutation_importance")
+    }
     promotion = json.loads((fresh.reports_dir / "promotion.json").read_text(encoding="utf-8"))
     assert promotion["promote"] is True
     assert environment_changes(environment) == {}
@@ -90,7 +91,7 @@ def served_probabilities(settings: Settings, rows: list[dict[Hashable, Any]]) ->
     with TestClient(create_app(settings.serve.model_dir)) as client:
         response = client.post("/predict/batch", json={"instances": rows})
     assert response.status_code == 200, response.text
-    return np.array([p["probability"] for p in response.json()["predictions"]])
+    return np.array([answered(p) for p in response.json()["predictions"]])
 
 
 def test_rollback_serves_the_earlier_model_again(fresh: Settings) -> None:
@@ -115,11 +116,9 @@ def test_rollback_serves_the_earlier_model_again(fresh: Settings) -> None:
     instances = rows[list(MODEL_INPUTS)].to_dict(orient="records")
     first_model = tracker.load_model(tracker.get_version(first.version))
     second_model = tracker.load_model(tracker.get_version(second.version))
-    assert not np.allclose(
-        predict_probability(first_model, rows), predict_probability(second_model, rows)
-    )
+    assert not np.allclose(predict_output(first_model, rows), predict_output(second_model, rows))
     np.testing.assert_allclose(
-        served_probabilities(fresh, instances), predict_probability(second_model, rows)
+        served_probabilities(fresh, instances), predict_output(second_model, rows)
     )
 
     rollback(fresh, tracker, first.version)
@@ -127,7 +126,7 @@ def test_rollback_serves_the_earlier_model_again(fresh: Settings) -> None:
     assert champion is not None
     assert champion.version == first.version
     np.testing.assert_allclose(
-        served_probabilities(fresh, instances), predict_probability(first_model, rows)
+        served_probabilities(fresh, instances), predict_output(first_model, rows)
     )
     with pytest.raises(LookupError, match="no version '99'"):
         rollback(fresh, tracker, "99")
@@ -140,7 +139,7 @@ def test_promote_refuses_when_the_canary_fails(fresh: Settings) -> None:
     tracker = get_tracker(fresh.tracking)
     paths = pipeline.ingest(fresh)
     candidate = train_candidate(fresh, tracker)
-    other = build_pipeline("random_forest", {}, fresh.seed, candidate.metrics["threshold"])
+    other = build_pipeline("random_forest", {}, fresh.seed, candidate.metrics.get("threshold"))
     other.fit(*features_and_target(ingest.read_processed(paths.train)))
     swapped = candidate_dir(fresh) / model_store.MODEL_FILE
     joblib.dump(other, swapped)
@@ -156,3 +155,36 @@ def test_promote_refuses_when_the_canary_fails(fresh: Settings) -> None:
     assert tracker.get_champion() is None
     with pytest.raises(model_store.ModelNotFoundError):
         model_store.load(fresh.serve.model_dir)
+
+
+def test_a_champion_trained_on_other_inputs_is_not_compared(fresh: Settings) -> None:
+    """Model 5 / Monitoring 7: after the contract's model inputs change (here: the champion
+    had one the contract no longer declares, as when a feature becomes `ignored`), the
+    champion cannot be re-scored on today's data. The gate says so in one line and in
+    promotion.json, judges the candidate on its bounds alone, and never crashes."""
+    tracker = get_tracker(fresh.tracking)
+    paths = pipeline.ingest(fresh)
+    train_frame = ingest.read_processed(paths.train)
+    retired = "retired_input"
+    older = train_frame.assign(**{retired: np.arange(len(train_frame), dtype=float)})
+    inputs = older[[*MODEL_INPUTS, retired]]
+    champion_model = build_pipeline(fresh.train.model, {}, fresh.seed)
+    champion_model.fit(inputs, older[TARGET.name])
+    with tracker.start_run("train"):
+        version = tracker.register_model(champion_model, inputs.head(5), {})
+    tracker.set_champion(version)
+    candidate = train_candidate(fresh, tracker)
+
+    decision = pipeline.promote(fresh, tracker)
+    assert decision.promote, decision
+    said = str(decision)
+    assert f"champion v{version.version} not compared" in said, said
+    assert f"no longer inputs: {retired}" in said, said
+    assert "\n" not in said
+    promotion = json.loads((fresh.reports_dir / "promotion.json").read_text(encoding="utf-8"))
+    assert promotion["champion_version"] == version.version
+    assert promotion["champion_metrics"] is None
+    assert any("not compared" in note for note in promotion["notes"]), promotion
+    champion = tracker.get_champion()
+    assert champion is not None
+    assert champion.version == candidate.version

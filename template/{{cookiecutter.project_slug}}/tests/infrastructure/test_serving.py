@@ -23,23 +23,20 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler
 
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX
 from {{ cookiecutter.project_slug }}.data.contract import (
+    CONTRACT,
     EXAMPLE,
     MODEL_INPUTS,
-    NEGATIVE_CLASS,
-    POSITIVE_CLASS,
     TARGET,
 )
 from {{ cookiecutter.project_slug }}.data.contract import NUMERIC_INPUTS as NUMERIC
 from {{ cookiecutter.project_slug }}.data.features import DERIVED, build_preprocessor
 from {{ cookiecutter.project_slug }}.registry import model_store
-from {{ cookiecutter.project_slug }}.registry.model_store import predict_probability
+from {{ cookiecutter.project_slug }}.registry.model_store import predict_output
 from {{ cookiecutter.project_slug }}.serving import canary
 from {{ cookiecutter.project_slug }}.serving.app import create_app
 from {{ cookiecutter.project_slug }}.serving.metrics import Metrics
@@ -50,6 +47,7 @@ from {{ cookiecutter.project_slug }}.serving.scorer import (
     frame_columns,
     load_scorer,
 )
+from {{ cookiecutter.project_slug }}.tasks import TASK
 from {{ cookiecutter.project_slug }}.training.train import (
     ESTIMATORS,
     TrainedModel,
@@ -68,6 +66,7 @@ SMALL: dict[str, dict[str, Any]] = {  # quick to fit; the same kinds of trees an
     "logistic_regression": {},
     "random_forest": {"n_estimators": 20},
     "gradient_boosting": {"max_iter": 20},
+    "lightgbm": {"n_estimators": 20},
 }
 
 
@@ -87,7 +86,7 @@ def test_compiled_scorer_matches_the_pipeline(
     scorer, kind = load_scorer(fitted)
     assert kind == "compiled"
     served = scorer(frame_columns(holdout_frame))
-    expected = predict_probability(fitted, holdout_frame)
+    expected = predict_output(fitted, holdout_frame)
     np.testing.assert_allclose(served, expected, rtol=0, atol=TOLERANCE)
     # Values as the API receives them (JSON lists) score the same as numpy columns.
     rows = holdout_frame[list(MODEL_INPUTS)].head(20)
@@ -110,7 +109,8 @@ def test_compiled_scorer_takes_inputs_of_one_kind_only(
     columns.transformers = [
         (name, step, names if name == kept else []) for name, step, names in columns.transformers
     ]
-    fitted = Pipeline([("features", preprocessor), ("model", LogisticRegression())]).fit(
+    linear = ESTIMATORS["logistic_regression"]({}, 0)  # the task's linear model
+    fitted = Pipeline([("features", preprocessor), ("model", linear)]).fit(
         *features_and_target(train_frame)
     )
     emptied = [names for name, _, names in columns.transformers_ if name not in (kept, "remainder")]
@@ -119,7 +119,7 @@ def test_compiled_scorer_takes_inputs_of_one_kind_only(
     scorer, kind = load_scorer(fitted)
     assert kind == "compiled"
     np.testing.assert_allclose(
-        scorer(frame_columns(holdout_frame)), predict_probability(fitted, holdout_frame),
+        scorer(frame_columns(holdout_frame)), predict_output(fitted, holdout_frame),
         rtol=0, atol=TOLERANCE,
     )  # fmt: skip
 
@@ -133,13 +133,13 @@ def test_unknown_steps_are_served_by_the_pipeline_itself(
         [
             ("features", build_preprocessor()),
             ("minmax", MinMaxScaler()),
-            ("model", LogisticRegression()),
+            ("model", ESTIMATORS["logistic_regression"]({}, 0)),
         ]
     ).fit(*features_and_target(train_frame))
     scorer, kind = load_scorer(custom)
     assert kind == "sklearn"
     np.testing.assert_array_equal(
-        scorer(frame_columns(holdout_frame)), predict_probability(custom, holdout_frame)
+        scorer(frame_columns(holdout_frame)), predict_output(custom, holdout_frame)
     )
 
 
@@ -153,10 +153,10 @@ def test_canary_refuses_a_serving_path_that_differs_from_the_pipeline(
     API's fast path and refuses it when it strays from the sklearn pipeline by > 1e-6."""
     metadata = model_store.ModelMetadata(name="m", version="1", run_id="r", model_type="x")
     directory = model_store.save(tmp_path, trained.pipeline, metadata)
-    expected = predict_probability(trained.pipeline, holdout_frame)
+    expected = predict_output(trained.pipeline, holdout_frame)
     measured = {
-        "roc_auc": roc_auc_score(holdout_frame[TARGET.name], expected),
-        "threshold": trained.threshold.threshold,
+        TASK.primary.key: TASK.primary_value(holdout_frame[TARGET.name].to_numpy(), expected),
+        **({} if trained.threshold is None else {"threshold": trained.threshold}),
     }
     assert canary.check_servable(directory, holdout_frame, measured) == []
 
@@ -212,10 +212,13 @@ def test_compact_batch_has_the_same_predictions_as_columns(
     rows = client.post("/predict/batch", json={"instances": instances}).json()
     compact = client.post("/predict/batch?compact=true", json={"instances": instances}).json()
     assert compact["model_version"] == rows["model_version"]
-    assert compact["label"] == [p["label"] for p in rows["predictions"]]
-    assert compact["probability"] == [p["probability"] for p in rows["predictions"]]
-    assert compact["decision"] == [p["decision"] for p in rows["predictions"]]
-    assert {NEGATIVE_CLASS, POSITIVE_CLASS} == set(compact["decision"])
+    fields = list(rows["predictions"][0])  # the task's Prediction fields
+    assert fields
+    for name in fields:
+        assert compact[name] == [p[name] for p in rows["predictions"]], name
+    if "decision" in fields:  # a classifier's: in the contract's class names, not one class
+        assert 1 < len(set(compact["decision"])) <= len(CONTRACT.class_names)
+        assert set(compact["decision"]) <= set(CONTRACT.class_names)
     assert (compact["threshold"], compact["threshold_version"]) == (
         rows["threshold"],
         rows["threshold_version"],

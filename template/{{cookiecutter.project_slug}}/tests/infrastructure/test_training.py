@@ -15,11 +15,14 @@ from {{ cookiecutter.project_slug }}.config import GateSettings, Settings
 from {{ cookiecutter.project_slug }}.data.contract import TARGET
 from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.registry.gate import review_candidate
-from {{ cookiecutter.project_slug }}.registry.model_store import predict_probability
+from {{ cookiecutter.project_slug }}.registry.model_store import predict_output
 from {{ cookiecutter.project_slug }}.serving.canary import check_servable
+from {{ cookiecutter.project_slug }}.tasks import TASK
+from {{ cookiecutter.project_slug }}.tasks.binary import Binary
 from {{ cookiecutter.project_slug }}.training.train import (
     ESTIMATORS,
     TrainedModel,
+    build_baseline,
     build_pipeline,
     features_and_target,
     train,
@@ -38,11 +41,11 @@ def test_training_is_reproducible(
     configuration: tuning, cross-validation, threshold and final fit)."""
     again = train(train_frame, settings.train, settings.seed)
     assert again.hyperparameters == trained.hyperparameters
-    assert again.cv_roc_auc_mean == trained.cv_roc_auc_mean
+    assert again.cv_mean == trained.cv_mean
     assert again.threshold == trained.threshold
     np.testing.assert_array_equal(
-        predict_probability(trained.pipeline, holdout_frame),
-        predict_probability(again.pipeline, holdout_frame),
+        predict_output(trained.pipeline, holdout_frame),
+        predict_output(again.pipeline, holdout_frame),
     )
 
 
@@ -63,8 +66,8 @@ def test_every_model_type_trains_deterministically(
     """Infrastructure 1: determinism holds for every model type, not only the configured one."""
     again = build_pipeline(name, {}, settings.seed).fit(*features_and_target(train_frame))
     np.testing.assert_array_equal(
-        predict_probability(fitted[name], holdout_frame),
-        predict_probability(again, holdout_frame),
+        predict_output(fitted[name], holdout_frame),
+        predict_output(again, holdout_frame),
     )
 
 
@@ -74,10 +77,16 @@ def test_every_model_spec_learns(
 ) -> None:
     """Infrastructure 2: model specs are unit tested: each configurable estimator, with its
     defaults, reaches a minimum held-out quality (not just the right output shape)."""
-    scores = predict_probability(fitted[name], holdout_frame)
-    assert scores.shape == (len(holdout_frame),)
-    assert ((scores >= 0) & (scores <= 1)).all()
-    assert roc_auc_score(holdout_frame[TARGET.name], scores) >= MIN_SPEC_ROC_AUC
+    scores = predict_output(fitted[name], holdout_frame)
+    y_true = holdout_frame[TARGET.name].to_numpy()
+    if TASK.name == "binary":  # a probability, ranked well enough
+        assert scores.shape == (len(holdout_frame),)
+        assert ((scores >= 0) & (scores <= 1)).all()
+        assert roc_auc_score(y_true, scores) >= MIN_SPEC_ROC_AUC
+    else:  # better than the task's baseline in its primary metric
+        baseline = build_baseline().fit(*features_and_target(holdout_frame))
+        reference = TASK.primary_value(y_true, predict_output(baseline, holdout_frame))
+        assert TASK.primary.better(TASK.primary_value(y_true, scores), reference)
 
 
 def test_unknown_model_is_refused_by_name() -> None:
@@ -99,8 +108,8 @@ def test_saved_model_predicts_exactly_like_the_trained_one(
     exported = {"model_sha256", "previous_version"}  # what the export adds
     assert loaded_metadata.model_dump(exclude=exported) == metadata.model_dump(exclude=exported)
     np.testing.assert_array_equal(
-        predict_probability(trained.pipeline, holdout_frame),
-        predict_probability(loaded, holdout_frame),
+        predict_output(trained.pipeline, holdout_frame),
+        predict_output(loaded, holdout_frame),
     )
 
 
@@ -158,7 +167,9 @@ def test_gate_promotes_only_better_fair_models(
 ) -> None:
     """Infrastructure 4 / Monitoring 7: quality is validated before serving and never
     regresses: a candidate must pass the bar, the baseline, fairness and the champion."""
-    decision = review_candidate(candidate, BASELINE, champion, PINNED_GATE, ATTRIBUTES)
+    decision = review_candidate(
+        candidate, BASELINE, champion, PINNED_GATE, ATTRIBUTES, task=Binary()
+    )  # the gate's logic on a binary task (tests/tasks/test_regression.py: on errors)
     assert decision.promote is promote
     assert any(reason in r for r in decision.reasons), decision.reasons
 
@@ -167,15 +178,19 @@ def test_canary_catches_a_model_that_changed_on_the_way_to_serving(
     trained: TrainedModel, holdout_frame: pd.DataFrame, tmp_path: Path
 ) -> None:
     """Infrastructure 6: the exported model is loaded like the API loads it and must
-    reproduce what training measured (held-out ROC AUC, threshold) before it may serve."""
+    reproduce what training measured (its held-out primary metric, threshold) before it may
+    serve."""
     metadata = model_store.ModelMetadata(name="m", version="1", run_id="r", model_type="x")
     directory = model_store.save(tmp_path, trained.pipeline, metadata)
-    auc = roc_auc_score(
-        holdout_frame[TARGET.name], predict_probability(trained.pipeline, holdout_frame)
+    key = TASK.primary.key
+    value = TASK.primary_value(
+        holdout_frame[TARGET.name].to_numpy(), predict_output(trained.pipeline, holdout_frame)
     )
-    measured = {"roc_auc": auc, "threshold": trained.threshold.threshold}
+    # Training records a threshold where the task has one (binary).
+    policy = {} if trained.threshold is None else {"threshold": trained.threshold}
+    measured = {key: value, **policy}
     assert check_servable(directory, holdout_frame, measured) == []
-    (problem,) = check_servable(directory, holdout_frame, {**measured, "roc_auc": auc + 1e-6})
+    (problem,) = check_servable(directory, holdout_frame, {**measured, key: value + 1e-6})
     assert "not the model that was evaluated" in problem
     (problem,) = check_servable(directory, holdout_frame, {**measured, "threshold": 0.5})
     assert "training chose 0.5" in problem

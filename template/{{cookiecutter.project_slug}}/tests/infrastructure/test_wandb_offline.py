@@ -96,8 +96,8 @@ def test_wandb_runs_registers_and_promotes_offline_without_any_connection(
     assert champion.lineage == first.lineage
     served, _ = model_store.load(fresh.serve.model_dir)
     np.testing.assert_allclose(
-        model_store.predict_probability(tracker.load_model(champion), holdout),
-        model_store.predict_probability(served, holdout),
+        model_store.predict_output(tracker.load_model(champion), holdout),
+        model_store.predict_output(served, holdout),
     )
     runs = sorted((Path(fresh.tracking.uri or "") / "wandb").glob("offline-run-*"))
     assert len(runs) == 2, runs  # the training run, and the promotion that moved the alias

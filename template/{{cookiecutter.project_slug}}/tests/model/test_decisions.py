@@ -17,9 +17,9 @@ from {{ cookiecutter.project_slug }}.data.contract import (
     TARGET,
     Costs,
 )
-from {{ cookiecutter.project_slug }}.registry.model_store import predict_probability, threshold_of
-from {{ cookiecutter.project_slug }}.training.metrics import quality_metrics
-from {{ cookiecutter.project_slug }}.training.threshold import (
+from {{ cookiecutter.project_slug }}.registry.model_store import predict_output, threshold_of
+from {{ cookiecutter.project_slug }}.tasks.binary import quality_metrics
+from {{ cookiecutter.project_slug }}.tasks.threshold import (
     choose_threshold,
     confusion,
     decide,
@@ -27,9 +27,23 @@ from {{ cookiecutter.project_slug }}.training.threshold import (
 )
 from {{ cookiecutter.project_slug }}.training.train import TrainedModel, features_and_target
 
-from ..contract_cases import CONTRACT_FILE, require
+from ..contract_cases import CONTRACT_FILE, for_tasks, require
 
-pytestmark = pytest.mark.model
+pytestmark = [
+    pytest.mark.model,
+    for_tasks(
+        "binary",
+        why="a multiclass model's least-cost decision is tested in "
+        "tests/tasks/test_multiclass.py; a regressor decides nothing",
+    ),
+]
+
+
+def _threshold(model: object) -> float:
+    threshold = threshold_of(model)
+    assert threshold is not None  # a binary model carries one
+    return threshold
+
 
 # Prices for the arithmetic below: a false positive costs five times a false negative.
 PRICES = Costs(false_positive=5.0, false_negative=1.0)
@@ -83,10 +97,10 @@ def test_the_threshold_ships_inside_the_model(
 ) -> None:
     """Infrastructure 1: the model carries the threshold its training chose, and its own
     predictions are decision.decide at that threshold."""
-    assert threshold_of(trained.pipeline) == trained.threshold.threshold
+    assert threshold_of(trained.pipeline) == trained.threshold
     x, _ = features_and_target(holdout_frame)
     decisions = decide(
-        predict_probability(trained.pipeline, holdout_frame), trained.threshold.threshold
+        predict_output(trained.pipeline, holdout_frame), _threshold(trained.pipeline)
     )
     np.testing.assert_array_equal(trained.pipeline.predict(x) == 1, decisions == POSITIVE_CLASS)
 
@@ -98,13 +112,13 @@ def test_cost_weighted_decisions_beat_every_constant_decision(
     decision (all negative or all positive), and lies near the Bayes-optimal threshold of
     the contract's costs."""
     y_true = holdout_frame[TARGET.name].to_numpy()
-    probability = predict_probability(trained.pipeline, holdout_frame)
-    metrics = quality_metrics(y_true, probability, threshold_of(trained.pipeline))
+    probability = predict_output(trained.pipeline, holdout_frame)
+    metrics = quality_metrics(y_true, probability, _threshold(trained.pipeline))
     constant = min(
         expected_cost(y_true, np.zeros_like(y_true)), expected_cost(y_true, np.ones_like(y_true))
     )
     assert metrics["expected_cost"] < constant
-    assert abs(trained.threshold.threshold - BAYES_THRESHOLD) <= 0.25
+    assert abs(_threshold(trained.pipeline) - BAYES_THRESHOLD) <= 0.25
 
 
 def test_unequal_costs_beat_the_half_threshold(
@@ -114,6 +128,6 @@ def test_unequal_costs_beat_the_half_threshold(
     held-out data than the cost-blind 0.5 threshold."""
     require(COSTS.false_positive != COSTS.false_negative, f"{CONTRACT_FILE} declares equal costs")
     y_true = holdout_frame[TARGET.name].to_numpy()
-    probability = predict_probability(trained.pipeline, holdout_frame)
-    metrics = quality_metrics(y_true, probability, threshold_of(trained.pipeline))
+    probability = predict_output(trained.pipeline, holdout_frame)
+    metrics = quality_metrics(y_true, probability, _threshold(trained.pipeline))
     assert metrics["expected_cost"] < 0.8 * metrics["expected_cost_at_half"]

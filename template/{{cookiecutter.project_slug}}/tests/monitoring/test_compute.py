@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from {{ cookiecutter.project_slug }}.registry.model_store import predict_probability
+from {{ cookiecutter.project_slug }}.registry.model_store import predict_output
 from {{ cookiecutter.project_slug }}.serving.scorer import frame_columns, load_scorer
 from {{ cookiecutter.project_slug }}.training.train import TrainedModel
 
@@ -77,7 +77,7 @@ def test_batch_scoring_has_not_regressed(
     batch = holdout_frame.sample(BATCH, replace=True, random_state=0).reset_index(drop=True)
     frame, reference = reference_workload()
     work, baseline = fastest(
-        lambda: predict_probability(trained.pipeline, batch),
+        lambda: predict_output(trained.pipeline, batch),
         lambda: reference.predict_proba(frame),
     )
     ratio = work / baseline

@@ -15,16 +15,16 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import roc_auc_score
 
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, MonitorSettings, Settings
 from {{ cookiecutter.project_slug }}.data.contract import MODEL_INPUTS, TARGET, DataContractError
 from {{ cookiecutter.project_slug }}.data.ingest import ProcessedPaths
 from {{ cookiecutter.project_slug }}.monitoring.alerts import alert
 from {{ cookiecutter.project_slug }}.monitoring.batch import run_monitoring
-from {{ cookiecutter.project_slug }}.monitoring.champion import OFFLINE_ROC_AUC, check_champion
+from {{ cookiecutter.project_slug }}.monitoring.champion import OFFLINE_QUALITY, check_champion
 from {{ cookiecutter.project_slug }}.monitoring.drift import (
     PREDICTION_REPORT_FILE,
     REPORT_FILE,
@@ -37,7 +37,12 @@ from {{ cookiecutter.project_slug }}.monitoring.summary import (
     ColumnDrift,
     DriftSummary,
 )
-from {{ cookiecutter.project_slug }}.registry.model_store import ModelMetadata, predict_probability
+from {{ cookiecutter.project_slug }}.registry.model_store import (
+    ModelMetadata,
+    predict_output,
+    threshold_of,
+)
+from {{ cookiecutter.project_slug }}.tasks import TASK
 from {{ cookiecutter.project_slug }}.training.train import TrainedModel
 
 from ..conftest import PROJECT_ROOT
@@ -145,9 +150,11 @@ def test_prediction_drift(
 ) -> None:
     """Monitoring 7: with a model, the distribution of its predictions on the current batch
     is compared with its predictions on the held-out split, in a report of its own."""
-    expected = predict_probability(trained.pipeline, holdout_frame)
+    expected = TASK.served_value(predict_output(trained.pipeline, holdout_frame))
     shifted = prediction_drift(
-        expected, predict_probability(trained.pipeline, current_frame), monitor_settings
+        expected,
+        TASK.served_value(predict_output(trained.pipeline, current_frame)),
+        monitor_settings,
     )
     assert 0.0 <= shifted.score <= 1.0
     assert (monitor_settings.reports_dir / PREDICTION_REPORT_FILE).is_file()
@@ -266,27 +273,47 @@ def test_quality_drop_on_labelled_data_recommends_retraining(
     """Model 2 / Monitoring 7: when labels arrive, live quality is compared with the offline
     quality the champion was promoted on; a fall beyond the bound recommends retraining."""
     quiet = summary.model_copy(update={"drift_detected": False})
-    offline = float(
-        roc_auc_score(
-            holdout_frame[TARGET.name], predict_probability(trained.pipeline, holdout_frame)
-        )
-    )
-    metadata = ModelMetadata(
-        name="m", version="1", run_id="r", model_type="x", metrics={OFFLINE_ROC_AUC: offline}
-    )
-    probability = predict_probability(trained.pipeline, holdout_frame)
+    output = predict_output(trained.pipeline, holdout_frame)
+    served = TASK.served_value(output)
+    decided = TASK.decide(output, threshold_of(trained.pipeline))
     labels = holdout_frame[TARGET.name].to_numpy()
-    same = check_champion(quiet, metadata, monitor_settings, labels=labels, probability=probability)
-    assert same.live_roc_auc == pytest.approx(offline)
+    offline = TASK.live_quality(labels, served, decided)
+    assert offline is not None
+    metadata = ModelMetadata(
+        name="m", version="1", run_id="r", model_type="x", metrics={OFFLINE_QUALITY: offline}
+    )
+    same = check_champion(
+        quiet, metadata, monitor_settings, labels=labels, served=served, decided=decided
+    )
+    assert same.live_quality == pytest.approx(offline)
     assert not same.quality_degraded
     assert not same.retraining_recommended
 
+    # The bound is the line: a champion promoted on a quality the live one falls just beyond
+    # max_quality_drop from is flagged, one it falls just short of is not.
+    bound = monitor_settings.max_quality_drop
+    for drop, degraded in ((bound * 1.05, True), (bound * 0.95, False)):
+        promoted_on = offline + drop if TASK.live.higher_is_better else offline / (1 + drop)
+        assert TASK.live.drop(promoted_on, offline) == pytest.approx(drop)
+        promoted = ModelMetadata(
+            name="m", version="1", run_id="r", model_type="x",
+            metrics={OFFLINE_QUALITY: promoted_on},
+        )  # fmt: skip
+        near = check_champion(
+            quiet, promoted, monitor_settings, labels=labels, served=served, decided=decided
+        )
+        assert near.quality_degraded is degraded, (drop, bound, near)
+
+    # The outcomes turned against the model: the most confident (or highest) served value
+    # now meets the lowest label.
+    turned = np.sort(labels)[np.argsort(np.argsort(-served, kind="stable"))]
     worse = check_champion(
-        quiet, metadata, monitor_settings, labels=1 - labels, probability=probability
+        quiet, metadata, monitor_settings, labels=turned, served=served, decided=decided
     )
     assert worse.quality_degraded
     assert worse.retraining_recommended
-    assert "ROC AUC fell" in worse.reasons[0]
+    went = "fell" if TASK.live.higher_is_better else "rose"
+    assert f"{TASK.live.label} {went}" in worse.reasons[0]
 
 
 def test_stale_champion_recommends_retraining(
@@ -299,16 +326,16 @@ def test_stale_champion_recommends_retraining(
     quiet = summary.model_copy(update={"drift_detected": False})
     metadata = ModelMetadata(name="m", version="1", run_id="r", model_type="x")
     limit = monitor_settings.max_model_age_days
-    probability = predict_probability(trained.pipeline, current_frame)
+    probability = predict_output(trained.pipeline, current_frame)
     fresh = check_champion(
-        quiet, metadata, monitor_settings, probability=probability,
+        quiet, metadata, monitor_settings, served=probability,
         now=metadata.trained_at + timedelta(days=limit - 1),
     )  # fmt: skip
     assert not fresh.model_stale
-    assert fresh.live_roc_auc is None  # no labels, no live quality
+    assert fresh.live_quality is None  # no labels, no live quality
     old = check_champion(
         quiet, metadata, monitor_settings, labels=current_frame[TARGET.name].to_numpy(),
-        probability=probability, now=metadata.trained_at + timedelta(days=limit + 1),
+        served=probability, now=metadata.trained_at + timedelta(days=limit + 1),
     )  # fmt: skip
     assert old.model_stale
     assert old.retraining_recommended

@@ -42,6 +42,7 @@ data "aws_iam_policy_document" "kms" {
       variable = "kms:EncryptionContext:aws:logs:arn"
       values = [
         "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/${var.project}/*",
+        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:aws-waf-logs-${var.project}",
       ]
     }
   }

@@ -35,7 +35,7 @@ output "task_definition_family" {
 }
 
 output "api_url" {
-  description = "The load balancer's address; point your certificate's DNS name at it."
+  description = "The load balancer's address (internal unless public); point your certificate's DNS name at it."
   value       = "https://${aws_lb.api.dns_name}"
 }
 

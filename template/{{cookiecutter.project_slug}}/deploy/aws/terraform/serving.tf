@@ -126,13 +126,25 @@ resource "aws_appautoscaling_policy" "api_cpu" {
 }
 
 # ---- load balancer ----------------------------------------------------------------------
+# Private by default: an internal load balancer in the private subnets, reachable from the
+# VPC (or caller_cidrs) only. `public = true` puts it on the internet, and then the HTTPS
+# listener lets a request through only with a valid bearer token from jwt_issuer
+# (jwt-validation: signature against the issuer's JWKS, exp, iss, nbf and jwt_claims).
+# Either way the WAF web ACL below limits each client address to rate_limit requests.
+data "aws_vpc" "api" {
+  id = var.vpc_id
+}
+
+locals {
+  callers = var.public ? ["0.0.0.0/0"] : coalescelist(var.caller_cidrs, [data.aws_vpc.api.cidr_block])
+}
+
 resource "aws_lb" "api" {
   #checkov:skip=CKV_AWS_91:access logs need an SSE-S3 bucket with the ELB log-delivery policy; enable them with your organisation's central log bucket
-  #checkov:skip=CKV2_AWS_28:a WAF web ACL (and its cost) is an organisation-wide decision; attach one with aws_wafv2_web_acl_association
   name                       = "${local.short}-api"
   load_balancer_type         = "application"
-  internal                   = false
-  subnets                    = var.public_subnet_ids
+  internal                   = !var.public
+  subnets                    = var.public ? var.public_subnet_ids : var.private_subnet_ids
   security_groups            = [aws_security_group.alb.id]
   drop_invalid_header_fields = true
   enable_deletion_protection = true
@@ -162,51 +174,170 @@ resource "aws_lb_listener" "https" {
   ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
   certificate_arn   = var.certificate_arn
 
+  # Public: no token, no request (401 from the load balancer, before the API sees it).
+  dynamic "default_action" {
+    for_each = var.public ? [true] : []
+    content {
+      type  = "jwt-validation"
+      order = 1
+
+      jwt_validation {
+        issuer        = var.jwt_issuer
+        jwks_endpoint = var.jwt_jwks_endpoint
+
+        dynamic "additional_claim" {
+          for_each = var.jwt_claims
+          content {
+            name   = additional_claim.value.name
+            format = additional_claim.value.format
+            values = additional_claim.value.values
+          }
+        }
+      }
+    }
+  }
+
   default_action {
     type             = "forward"
+    order            = 2
     target_group_arn = aws_lb_target_group.api.arn
   }
 }
 
-resource "aws_lb_listener" "http_redirect" {
-  load_balancer_arn = aws_lb.api.arn
-  port              = 80
-  protocol          = "HTTP"
+# ---- rate limiting: AWS WAF in front of the load balancer --------------------------------
+resource "aws_wafv2_web_acl" "api" {
+  name        = "${var.project}-api"
+  description = "Rate limit per client address, known bad inputs and anonymous addresses, in front of the API."
+  scope       = "REGIONAL"
 
   default_action {
-    type = "redirect"
-    redirect {
-      port        = "443"
-      protocol    = "HTTPS"
-      status_code = "HTTP_301"
+    allow {}
+  }
+
+  rule {
+    name     = "rate-limit-per-address"
+    priority = 0
+
+    action {
+      block {}
+    }
+
+    statement {
+      rate_based_statement {
+        limit                 = var.rate_limit
+        evaluation_window_sec = var.rate_limit_window_seconds
+        aggregate_key_type    = "IP"
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${var.project}-rate-limit"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  # Request patterns of known exploits (Log4j's JNDI lookups among them).
+  rule {
+    name     = "known-bad-inputs"
+    priority = 1
+
+    override_action {
+      none {}
+    }
+
+    statement {
+      managed_rule_group_statement {
+        vendor_name = "AWS"
+        name        = "AWSManagedRulesKnownBadInputsRuleSet"
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${var.project}-known-bad-inputs"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  # Anonymising proxies, VPNs and Tor exits are blocked; addresses of hosting providers are
+  # only counted, since callers of a scoring API are often servers.
+  rule {
+    name     = "anonymous-addresses"
+    priority = 2
+
+    override_action {
+      none {}
+    }
+
+    statement {
+      managed_rule_group_statement {
+        vendor_name = "AWS"
+        name        = "AWSManagedRulesAnonymousIpList"
+
+        rule_action_override {
+          name = "HostingProviderIPList"
+          action_to_use {
+            count {}
+          }
+        }
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${var.project}-anonymous-addresses"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  visibility_config {
+    cloudwatch_metrics_enabled = true
+    metric_name                = "${var.project}-api"
+    sampled_requests_enabled   = true
+  }
+}
+
+resource "aws_wafv2_web_acl_association" "api" {
+  resource_arn = aws_lb.api.arn
+  web_acl_arn  = aws_wafv2_web_acl.api.arn
+}
+
+# WAF's log group names must start with aws-waf-logs-.
+resource "aws_cloudwatch_log_group" "waf" {
+  name              = "aws-waf-logs-${var.project}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.main.arn
+}
+
+resource "aws_wafv2_web_acl_logging_configuration" "api" {
+  resource_arn            = aws_wafv2_web_acl.api.arn
+  log_destination_configs = [aws_cloudwatch_log_group.waf.arn]
+
+  # Tokens are credentials: never in the logs.
+  redacted_fields {
+    single_header {
+      name = "authorization"
     }
   }
 }
 
-# ---- network: the internet reaches the load balancer, only the load balancer the tasks --
+# ---- network: callers reach the load balancer, only the load balancer the tasks ----------
 resource "aws_security_group" "alb" {
   name        = "${var.project}-alb"
-  description = "Internet to the API load balancer"
+  description = "Callers to the API load balancer"
   vpc_id      = var.vpc_id
 }
 
 resource "aws_vpc_security_group_ingress_rule" "alb_https" {
+  for_each = toset(local.callers)
+
   security_group_id = aws_security_group.alb.id
-  description       = "HTTPS from anywhere"
+  description       = var.public ? "HTTPS from anywhere (bearer token required)" : "HTTPS from the VPC or caller_cidrs"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
-  cidr_ipv4         = "0.0.0.0/0"
-}
-
-resource "aws_vpc_security_group_ingress_rule" "alb_http" {
-  #checkov:skip=CKV_AWS_260:port 80 only answers with a redirect to HTTPS (listener http_redirect)
-  security_group_id = aws_security_group.alb.id
-  description       = "HTTP from anywhere, redirected to HTTPS"
-  ip_protocol       = "tcp"
-  from_port         = 80
-  to_port           = 80
-  cidr_ipv4         = "0.0.0.0/0"
+  cidr_ipv4         = each.value
 }
 
 resource "aws_vpc_security_group_egress_rule" "alb_to_api" {

@@ -30,16 +30,6 @@ variable "vpc_id" {
   }
 }
 
-variable "public_subnet_ids" {
-  description = "Subnets of the internet-facing load balancer, in at least two availability zones."
-  type        = list(string)
-
-  validation {
-    condition     = length(var.public_subnet_ids) >= 2 && alltrue([for s in var.public_subnet_ids : can(regex("^subnet-[0-9a-f]+$", s))])
-    error_message = "public_subnet_ids needs at least two subnet ids (subnet-...)."
-  }
-}
-
 variable "private_subnet_ids" {
   description = "Subnets of the serving tasks; they need a route to ECR, S3 and CloudWatch Logs (NAT gateway or VPC endpoints)."
   type        = list(string)
@@ -57,6 +47,94 @@ variable "certificate_arn" {
   validation {
     condition     = can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/.+$", var.certificate_arn))
     error_message = "certificate_arn must be an ACM certificate ARN."
+  }
+}
+
+# ---- who may call the API (../README.md, "Calling the API") -------------------------------
+variable "public" {
+  description = "Put the API's load balancer on the internet. Off (the default): an internal load balancer that only the VPC (or caller_cidrs) reaches. On: callers need a bearer token from jwt_issuer, checked by the load balancer."
+  type        = bool
+  default     = false
+}
+
+variable "caller_cidrs" {
+  description = "Networks that may reach the internal load balancer (public = false); empty: the VPC's CIDR block."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.caller_cidrs : can(cidrhost(c, 0)) && c != "0.0.0.0/0"])
+    error_message = "caller_cidrs must be IPv4 CIDR blocks, not 0.0.0.0/0 (that is public = true, with authentication)."
+  }
+}
+
+variable "public_subnet_ids" {
+  description = "Subnets of the internet-facing load balancer (public = true), in at least two availability zones."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = (!var.public || length(var.public_subnet_ids) >= 2) && alltrue([for s in var.public_subnet_ids : can(regex("^subnet-[0-9a-f]+$", s))])
+    error_message = "public = true needs at least two public_subnet_ids (subnet-...)."
+  }
+}
+
+variable "jwt_issuer" {
+  description = "Issuer (iss) of the tokens the public load balancer accepts, e.g. https://cognito-idp.<region>.amazonaws.com/<user pool id> or https://login.microsoftonline.com/<tenant>/v2.0."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = !var.public || can(regex("^https://", var.jwt_issuer))
+    error_message = "public = true needs jwt_issuer, an https:// issuer URL."
+  }
+}
+
+variable "jwt_jwks_endpoint" {
+  description = "Where jwt_issuer publishes its signing keys (JWKS), e.g. <issuer>/.well-known/jwks.json."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = !var.public || can(regex("^https://", var.jwt_jwks_endpoint))
+    error_message = "public = true needs jwt_jwks_endpoint, an https:// URL."
+  }
+}
+
+variable "jwt_claims" {
+  description = "Claims every token must also carry (the load balancer checks exp, iss, nbf and iat itself), e.g. the audience: [{ name = \"aud\", format = \"single-string\", values = [\"api://scoring\"] }] or a Cognito scope: [{ name = \"scope\", format = \"space-separated-values\", values = [\"scoring/predict\"] }]."
+  type = list(object({
+    name   = string
+    format = string
+    values = list(string)
+  }))
+  default = []
+
+  validation {
+    condition     = (!var.public || length(var.jwt_claims) >= 1) && alltrue([for c in var.jwt_claims : contains(["single-string", "string-array", "space-separated-values"], c.format)])
+    error_message = "public = true needs at least one jwt_claims entry naming this API (aud or scope: a token for another API must not pass); format is single-string, string-array or space-separated-values."
+  }
+}
+
+variable "rate_limit" {
+  description = "Requests one client address may send per rate_limit_window_seconds before AWS WAF blocks it (until its rate falls again)."
+  type        = number
+  default     = 3000
+
+  validation {
+    condition     = var.rate_limit >= 10 && var.rate_limit <= 2000000000
+    error_message = "rate_limit must be between 10 and 2,000,000,000 (AWS WAF's bounds)."
+  }
+}
+
+variable "rate_limit_window_seconds" {
+  description = "The window AWS WAF counts each address's requests over."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = contains([60, 120, 300, 600], var.rate_limit_window_seconds)
+    error_message = "rate_limit_window_seconds must be 60, 120, 300 or 600."
   }
 }
 

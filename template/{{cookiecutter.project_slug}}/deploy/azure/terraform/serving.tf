@@ -67,11 +67,24 @@ locals {
   inference_log_url = "az://${azurerm_storage_container.artifacts.name}@${azurerm_storage_account.artifacts.name}.blob.core.windows.net/${local.inference_log_prefix}"
 }
 
+# Who may call the API (../README.md, "Calling the API"). Private by default: with
+# infrastructure_subnet_id the environment lives in your VNet behind an internal load
+# balancer and the app answers the VNet only; without it the app answers the other apps of
+# its environment only. `public = true` opens it to the internet, and then the platform's
+# built-in authentication lets a request through only with an Entra ID token for this API.
+locals {
+  in_vnet        = var.infrastructure_subnet_id != null
+  entra_issuer   = "https://login.microsoftonline.com/${data.azurerm_client_config.current.tenant_id}/v2.0"
+  entra_audience = coalesce(var.entra_audience, "api://${var.entra_client_id}")
+}
+
 resource "azurerm_container_app_environment" "this" {
-  name                       = "cae-${var.name}"
-  resource_group_name        = azurerm_resource_group.this.name
-  location                   = azurerm_resource_group.this.location
-  log_analytics_workspace_id = azurerm_log_analytics_workspace.this.id
+  name                           = "cae-${var.name}"
+  resource_group_name            = azurerm_resource_group.this.name
+  location                       = azurerm_resource_group.this.location
+  log_analytics_workspace_id     = azurerm_log_analytics_workspace.this.id
+  infrastructure_subnet_id       = var.infrastructure_subnet_id
+  internal_load_balancer_enabled = local.in_vnet && !var.public
 }
 
 resource "azurerm_container_app" "api" {
@@ -101,7 +114,9 @@ resource "azurerm_container_app" "api" {
   }
 
   ingress {
-    external_enabled           = true
+    # Beyond the environment: the VNet's callers (internal environment) or, public, anyone
+    # holding an Entra ID token (azapi_resource.api_auth).
+    external_enabled           = var.public || local.in_vnet
     target_port                = 8000
     transport                  = "auto"
     allow_insecure_connections = false
@@ -197,6 +212,46 @@ resource "azurerm_container_app" "api" {
     azurerm_role_assignment.api_secrets,
     azurerm_role_assignment.api_writes_inference_log,
   ]
+}
+
+# Public: Container Apps' built-in authentication answers 401 to any request without an
+# Entra ID token issued by this tenant for the API (entra_client_id's audience), and, when
+# entra_allowed_client_ids names them, from another client than those.
+resource "azapi_resource" "api_auth" {
+  count = var.public ? 1 : 0
+
+  type      = "Microsoft.App/containerApps/authConfigs@2024-03-01"
+  name      = "current"
+  parent_id = azurerm_container_app.api.id
+
+  body = {
+    properties = {
+      platform = {
+        enabled = true
+      }
+      globalValidation = {
+        unauthenticatedClientAction = "Return401"
+      }
+      httpSettings = {
+        requireHttps = true
+      }
+      identityProviders = {
+        azureActiveDirectory = {
+          enabled = true
+          registration = {
+            clientId     = var.entra_client_id
+            openIdIssuer = local.entra_issuer
+          }
+          validation = {
+            allowedAudiences = [local.entra_audience]
+            defaultAuthorizationPolicy = {
+              allowedApplications = var.entra_allowed_client_ids
+            }
+          }
+        }
+      }
+    }
+  }
 }
 
 # AKS: the Kubernetes service account `api` (deploy/azure/k8s) signs in as the same managed

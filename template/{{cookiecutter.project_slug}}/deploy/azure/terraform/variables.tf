@@ -87,6 +87,48 @@ variable "state_storage_account_id" {
 }
 {%- endif %}
 
+# ---- who may call the API (../README.md, "Calling the API") -------------------------------
+variable "public" {
+  description = "Open the API to the internet. Off (the default): only the VNet (infrastructure_subnet_id) or the environment's other apps reach it. On: callers need an Entra ID token for the API (entra_client_id), checked by Container Apps' built-in authentication."
+  type        = bool
+  default     = false
+}
+
+variable "infrastructure_subnet_id" {
+  description = "A subnet of your VNet for the Container Apps environment (/23 or larger, empty, for a Consumption environment); the private API then answers that VNet through an internal load balancer. null: no VNet, the environment's other apps alone reach it. Changing it recreates the environment."
+  type        = string
+  default     = null
+  nullable    = true
+
+  validation {
+    condition     = var.infrastructure_subnet_id == null || can(regex("^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft.Network/virtualNetworks/[^/]+/subnets/[^/]+$", var.infrastructure_subnet_id))
+    error_message = "infrastructure_subnet_id must be a subnet resource ID."
+  }
+}
+
+variable "entra_client_id" {
+  description = "Application (client) ID of the Entra ID app registration that represents the API (public = true): callers get tokens for it."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = !var.public || can(regex("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", var.entra_client_id))
+    error_message = "public = true needs entra_client_id, the API's app registration client ID (a GUID)."
+  }
+}
+
+variable "entra_audience" {
+  description = "The audience (aud) tokens must carry; empty: api://<entra_client_id>, the app registration's default Application ID URI."
+  type        = string
+  default     = ""
+}
+
+variable "entra_allowed_client_ids" {
+  description = "Client IDs of the applications (or managed identities) that may call the public API; empty: any client holding a token for it (then require app role assignment on the registration)."
+  type        = list(string)
+  default     = []
+}
+
 variable "min_replicas" {
   description = "Container Apps replicas kept running (0 scales to zero between requests)."
   type        = number

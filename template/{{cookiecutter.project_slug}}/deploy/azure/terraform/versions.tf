@@ -7,6 +7,10 @@ terraform {
       source  = "hashicorp/azurerm"
       version = "~> 4.66"
     }
+    azapi = { # Container Apps' built-in authentication, which azurerm does not manage
+      source  = "Azure/azapi"
+      version = "~> 2.5"
+    }
 {%- if cookiecutter.ci == 'gitlab' %}
     azuread = { # only for the plan job's app registration (flexible federated credential)
       source  = "hashicorp/azuread"
@@ -29,6 +33,10 @@ terraform {
     key              = "{{ cookiecutter.project_slug | replace('_', '-') | trim('-') }}.tfstate"
     use_azuread_auth = true
   }
+}
+
+provider "azapi" {
+  subscription_id = var.subscription_id
 }
 
 provider "azurerm" {

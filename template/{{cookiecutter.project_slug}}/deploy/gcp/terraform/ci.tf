@@ -128,7 +128,7 @@ resource "google_service_account_iam_member" "planner_federation" {
 
 # Predefined read-only roles for exactly the services this root manages (no basic roles).
 resource "google_project_iam_member" "planner" {
-  for_each = toset([
+  for_each = toset(concat([
     "roles/browser",
     "roles/iam.securityReviewer",
     "roles/serviceusage.serviceUsageViewer",
@@ -139,7 +139,7 @@ resource "google_project_iam_member" "planner" {
     "roles/secretmanager.viewer",
     "roles/iam.serviceAccountViewer",
     "roles/iam.workloadIdentityPoolViewer",
-  ])
+  ], var.public ? ["roles/compute.viewer"] : [])) # the public API's load balancer and Cloud Armor
 
   project = var.project_id
   role    = each.value

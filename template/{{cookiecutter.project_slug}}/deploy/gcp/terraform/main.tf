@@ -3,7 +3,7 @@
 # the API's runtime secrets. CI identities are in ci.tf.
 
 locals {
-  services = [
+  base_services = [
     "aiplatform.googleapis.com",
     "artifactregistry.googleapis.com",
     "cloudkms.googleapis.com",
@@ -13,6 +13,8 @@ locals {
     "secretmanager.googleapis.com",
     "sts.googleapis.com",
   ]
+  # The public API's load balancer and Cloud Armor (serving.tf).
+  services = concat(local.base_services, var.public ? ["compute.googleapis.com"] : [])
 }
 
 resource "google_project_service" "this" {

@@ -40,6 +40,11 @@ output "service_url" {
   value       = google_cloud_run_v2_service.api.uri
 }
 
+output "public_address" {
+  description = "The public API's load balancer address (public = true): point domain's DNS A record at it."
+  value       = var.public ? google_compute_global_address.api[0].address : null
+}
+
 output "api_service_account" {
   description = "Google service account of the API (Cloud Run; GKE through Workload Identity)."
   value       = google_service_account.api.email

@@ -42,10 +42,15 @@ resource "google_secret_manager_secret_iam_member" "api" {
   member    = "serviceAccount:${google_service_account.api.email}"
 }
 
+# Who may call the API (../README.md, "Calling the API"). Private by default: Cloud Run
+# answers only callers with an identity token of a principal holding roles/run.invoker.
+# `public = true` lets anyone through Cloud Run's IAM, so the API checks bearer tokens itself
+# (serve.auth, from jwt_issuer), and only the load balancer below, behind Cloud Armor's rate
+# limit, reaches the service: its run.app address no longer answers the internet.
 resource "google_cloud_run_v2_service" "api" {
   name     = var.name
   location = var.region
-  ingress  = "INGRESS_TRAFFIC_ALL"
+  ingress  = var.public ? "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER" : "INGRESS_TRAFFIC_ALL"
 
   template {
     service_account                  = google_service_account.api.email
@@ -74,6 +79,15 @@ resource "google_cloud_run_v2_service" "api" {
       env {
         name  = "{{ cookiecutter.project_slug | upper }}_INFERENCE_LOG__ENABLED"
         value = "true" # the image leaves it off
+      }
+
+      # Public: the API's own bearer-token check (serving/auth.py), since IAM lets anyone in.
+      dynamic "env" {
+        for_each = var.public ? local.token_check : {}
+        content {
+          name  = env.key
+          value = env.value
+        }
       }
 
       dynamic "env" {
@@ -134,9 +148,18 @@ resource "google_cloud_run_v2_service" "api" {
   ]
 }
 
+locals {
+  token_check = {
+    "{{ cookiecutter.project_slug | upper }}_SERVE__AUTH__ENABLED"  = "true"
+    "{{ cookiecutter.project_slug | upper }}_SERVE__AUTH__ISSUER"   = var.jwt_issuer
+    "{{ cookiecutter.project_slug | upper }}_SERVE__AUTH__AUDIENCE" = var.jwt_audience
+    "{{ cookiecutter.project_slug | upper }}_SERVE__AUTH__JWKS_URL" = var.jwt_jwks_url
+  }
+}
+
 # Off by default: callers present an identity token (roles/run.invoker on this service).
 resource "google_cloud_run_v2_service_iam_member" "public" {
-  #checkov:skip=CKV_GCP_102:Public access is an explicit opt-in (var.public, false by default) for an API meant to be called from the internet.
+  #checkov:skip=CKV_GCP_102:Public access is an explicit opt-in (var.public, false by default); the API then checks bearer tokens itself and only the load balancer behind Cloud Armor reaches it.
   count = var.public ? 1 : 0
 
   name     = google_cloud_run_v2_service.api.name
@@ -153,4 +176,145 @@ resource "google_service_account_iam_member" "gke_api" {
   service_account_id = google_service_account.api.name
   role               = "roles/iam.workloadIdentityUser"
   member             = "serviceAccount:${var.project_id}.svc.id.goog[${var.gke_namespace}/api]"
+}
+
+# ---- public: a global external load balancer with Cloud Armor in front of Cloud Run -------
+resource "google_compute_region_network_endpoint_group" "api" {
+  count = var.public ? 1 : 0
+
+  name                  = "${var.name}-api"
+  region                = var.region
+  network_endpoint_type = "SERVERLESS"
+
+  cloud_run {
+    service = google_cloud_run_v2_service.api.name
+  }
+
+  depends_on = [google_project_service.this]
+}
+
+# Each client address may send rate_limit requests per rate_limit_window_seconds; more get 429.
+resource "google_compute_security_policy" "api" {
+  count = var.public ? 1 : 0
+
+  name        = "${var.name}-api"
+  description = "Rate limit per client address and known CVE probes (Log4j), in front of the API."
+
+  rule {
+    action      = "throttle"
+    priority    = 1000
+    description = "Rate limit per client address"
+
+    match {
+      versioned_expr = "SRC_IPS_V1"
+      config {
+        src_ip_ranges = ["*"]
+      }
+    }
+
+    rate_limit_options {
+      conform_action = "allow"
+      exceed_action  = "deny(429)"
+      enforce_on_key = "IP"
+
+      rate_limit_threshold {
+        count        = var.rate_limit
+        interval_sec = var.rate_limit_window_seconds
+      }
+    }
+  }
+
+  rule {
+    action      = "deny(403)"
+    priority    = 900
+    description = "Known CVE probes, Log4j's JNDI lookups among them"
+
+    match {
+      expr {
+        expression = "evaluatePreconfiguredWaf('cve-canary')"
+      }
+    }
+  }
+
+  rule {
+    action      = "allow"
+    priority    = 2147483647
+    description = "Everything else"
+
+    match {
+      versioned_expr = "SRC_IPS_V1"
+      config {
+        src_ip_ranges = ["*"]
+      }
+    }
+  }
+}
+
+resource "google_compute_backend_service" "api" {
+  count = var.public ? 1 : 0
+
+  name                  = "${var.name}-api"
+  load_balancing_scheme = "EXTERNAL_MANAGED"
+  protocol              = "HTTPS"
+  security_policy       = google_compute_security_policy.api[0].id
+
+  backend {
+    group = google_compute_region_network_endpoint_group.api[0].id
+  }
+
+  log_config {
+    enable      = true
+    sample_rate = 1.0
+  }
+}
+
+resource "google_compute_url_map" "api" {
+  count = var.public ? 1 : 0
+
+  name            = "${var.name}-api"
+  default_service = google_compute_backend_service.api[0].id
+}
+
+resource "google_compute_managed_ssl_certificate" "api" {
+  count = var.public ? 1 : 0
+
+  name = "${var.name}-api"
+
+  managed {
+    domains = [var.domain]
+  }
+}
+
+resource "google_compute_ssl_policy" "api" {
+  count = var.public ? 1 : 0
+
+  name            = "${var.name}-api"
+  profile         = "MODERN"
+  min_tls_version = "TLS_1_2"
+}
+
+resource "google_compute_target_https_proxy" "api" {
+  count = var.public ? 1 : 0
+
+  name             = "${var.name}-api"
+  url_map          = google_compute_url_map.api[0].id
+  ssl_certificates = [google_compute_managed_ssl_certificate.api[0].id]
+  ssl_policy       = google_compute_ssl_policy.api[0].id
+}
+
+resource "google_compute_global_address" "api" {
+  count = var.public ? 1 : 0
+
+  name = "${var.name}-api"
+}
+
+# HTTPS only: nothing listens on port 80.
+resource "google_compute_global_forwarding_rule" "api" {
+  count = var.public ? 1 : 0
+
+  name                  = "${var.name}-api"
+  load_balancing_scheme = "EXTERNAL_MANAGED"
+  ip_address            = google_compute_global_address.api[0].id
+  port_range            = "443"
+  target                = google_compute_target_https_proxy.api[0].id
 }

@@ -132,8 +132,75 @@ variable "gke_namespace" {
   }
 }
 
+# ---- who may call the API (../README.md, "Calling the API") -------------------------------
 variable "public" {
-  description = "Let anyone on the internet call the API (grants roles/run.invoker to allUsers). Off: callers need an identity token."
+  description = "Open the API to callers without a Google identity: grants roles/run.invoker to allUsers, turns on the API's own bearer-token check (jwt_*) and puts a load balancer with Cloud Armor on `domain` in front. Off (the default): callers need a Google identity token of a principal with roles/run.invoker."
   type        = bool
   default     = false
+}
+
+variable "domain" {
+  description = "The public API's domain name (public = true): the load balancer's Google-managed certificate is issued for it once its DNS points at the address output."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = !var.public || can(regex("^([a-z0-9]([-a-z0-9]*[a-z0-9])?\\.)+[a-z]{2,}$", var.domain))
+    error_message = "public = true needs domain, a DNS name such as api.example.com."
+  }
+}
+
+variable "jwt_issuer" {
+  description = "Issuer (iss) of the bearer tokens the public API accepts, e.g. https://login.microsoftonline.com/<tenant>/v2.0."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = !var.public || can(regex("^https://", var.jwt_issuer))
+    error_message = "public = true needs jwt_issuer, an https:// issuer URL."
+  }
+}
+
+variable "jwt_audience" {
+  description = "Audience (aud) the public API's tokens must carry: this API's identifier at the issuer."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = !var.public || length(var.jwt_audience) > 0
+    error_message = "public = true needs jwt_audience."
+  }
+}
+
+variable "jwt_jwks_url" {
+  description = "Where jwt_issuer publishes its signing keys (JWKS)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = !var.public || can(regex("^https://", var.jwt_jwks_url))
+    error_message = "public = true needs jwt_jwks_url, an https:// URL."
+  }
+}
+
+variable "rate_limit" {
+  description = "Requests one client address may send to the public API per rate_limit_window_seconds; Cloud Armor answers 429 beyond."
+  type        = number
+  default     = 3000
+
+  validation {
+    condition     = var.rate_limit >= 1 && var.rate_limit <= 10000000
+    error_message = "rate_limit must be between 1 and 10,000,000."
+  }
+}
+
+variable "rate_limit_window_seconds" {
+  description = "The window Cloud Armor counts each address's requests over."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = contains([10, 30, 60, 120, 180, 240, 300, 600, 900, 1200, 1800, 2700, 3600], var.rate_limit_window_seconds)
+    error_message = "rate_limit_window_seconds must be one of Cloud Armor's intervals: 10, 30, 60, 120, 180, 240, 300, 600, 900, 1200, 1800, 2700 or 3600."
+  }
 }

@@ -76,9 +76,12 @@ class Contract:
     """contract.yaml, checked and ready to use."""
 
     path: Path
+    task: Literal["binary", "multiclass", "regression"]
     row_noun: str
     target: Column
-    positive_class: str  # the name of the class the model scores (the granting decision)
+    # The class names in label order (label i is class_names[i]); none for regression.
+    class_names: tuple[str, ...]
+    positive_class: str  # binary: the name of the class the model scores (granted); else ""
     negative_class: str
     class_meanings: Mapping[str, str]
     columns: tuple[Column, ...]
@@ -86,10 +89,12 @@ class Contract:
     slices: Mapping[str, Slice]
     fairness: tuple[str, ...]
     costs: Costs
+    # The cost of deciding any other class for a row of each class (equal when absent).
+    class_costs: Mapping[str, float]
     intended_use: str
     caveats: tuple[str, ...]
     expectations: Mapping[str, tuple[Any, ...]]
-    known_weak_inputs: tuple[str, ...]
+    known_weak_inputs: tuple[str, ...] | None  # None: not reviewed yet
     example: Mapping[str, Any]
 
 
@@ -120,14 +125,26 @@ def load_contract(path: Path) -> Contract:
         except ValueError as error:
             raise ContractError(f"{path}: derived.{name}: {error}") from None
     classes = spec.target.classes
-    (negative,) = (label for label in classes if label != spec.target.positive)
-    positive_name, negative_name = classes[spec.target.positive].name, classes[negative].name
-    costs = Costs(spec.costs[negative_name], spec.costs[positive_name]) if spec.costs else Costs()
+    names = tuple(classes[label].name for label in sorted(classes))
+    positive_name = negative_name = ""
+    costs = Costs()
+    if spec.task == "binary":
+        (negative,) = (label for label in classes if label != spec.target.positive)
+        positive_name, negative_name = classes[1].name, classes[negative].name
+        if spec.costs:
+            costs = Costs(spec.costs[negative_name], spec.costs[positive_name])
+    target = (
+        Column(spec.target.name, spec.target.description, float)
+        if spec.task == "regression"
+        else Column(spec.target.name, spec.target.description, int,
+                    ge=min(classes), le=max(classes))
+    )  # fmt: skip
     contract = Contract(
         path=path,
+        task=spec.task,
         row_noun=spec.row_noun,
-        target=Column(spec.target.name, spec.target.description, int,
-                      ge=min(classes), le=max(classes)),
+        target=target,
+        class_names=names,
         positive_class=positive_name,
         negative_class=negative_name,
         class_meanings={c.name: c.meaning for c in classes.values()},
@@ -141,10 +158,13 @@ def load_contract(path: Path) -> Contract:
                 for name, s in spec.slices.items()},
         fairness=tuple(spec.fairness),
         costs=costs,
+        class_costs={name: spec.costs.get(name, 1.0) for name in names},
         intended_use=spec.model_card.intended_use,
         caveats=tuple(spec.model_card.caveats),
         expectations={name: tuple(values) for name, values in spec.expectations.items()},
-        known_weak_inputs=tuple(spec.known_weak_inputs),
+        known_weak_inputs=(
+            None if spec.known_weak_inputs is None else tuple(spec.known_weak_inputs)
+        ),
         example=dict(spec.example),
     )  # fmt: skip
     try:
@@ -185,16 +205,17 @@ def request_model(contract: Contract) -> type[BaseModel]:
 
 CONTRACT = load_contract(CONTRACT_FILE)
 
-# The model outputs P(target = positive class); training/threshold.py turns it into a
+# A binary model outputs P(target = positive class); tasks/binary.py turns it into a
 # cost-weighted decision, named after the classes where it leaves the project (the API).
+# A multiclass or regression contract leaves both names empty (tasks/ decides for those).
 TARGET = CONTRACT.target
 POSITIVE_CLASS = CONTRACT.positive_class
 NEGATIVE_CLASS = CONTRACT.negative_class
 COSTS = CONTRACT.costs
 if TYPE_CHECKING:  # the decision's values are only known once the contract is read
     Decision = str
-else:
-    Decision = Literal[POSITIVE_CLASS, NEGATIVE_CLASS]
+else:  # a regression model decides nothing: its Decision is never used
+    Decision = Literal[CONTRACT.class_names] if CONTRACT.class_names else str
 
 COLUMNS = CONTRACT.columns
 MODEL_INPUTS = tuple(c.name for c in COLUMNS if c.model_input)

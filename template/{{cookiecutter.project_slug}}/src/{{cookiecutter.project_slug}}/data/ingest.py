@@ -9,22 +9,25 @@ validated DataFrame.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..compute import LOCAL, Engine
 from ..config import DataSettings
 from .contract import COLUMNS, CONTRACT, TARGET, validate
 
 
-def load_raw(path: Path) -> pd.DataFrame:
-    """Read the labelled raw data and enforce the data contract."""
+def load_raw(path: Path, engine: Engine = LOCAL) -> pd.DataFrame:
+    """Read the labelled raw data and enforce the data contract (the engine validates
+    batches of its rows)."""
     if not path.is_file():
         raise FileNotFoundError(
             f"raw data not found at {path}: run `dvc pull` or check params.yaml"
         )
-    return validate(pd.read_csv(path), source=path)
+    return engine.map_frame(partial(validate, source=path), pd.read_csv(path))
 
 
 def add_slices(frame: pd.DataFrame) -> pd.DataFrame:
@@ -36,13 +39,17 @@ def add_slices(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def split(frame: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stratified train/test split; deterministic for a given seed."""
+    """Train/test split, stratified by class (a regression target has none); deterministic
+    for a given seed."""
     # Here, not at the top: reading and validating a batch (`monitor --current`, a contract
     # breach) answers without loading scikit-learn.
     from sklearn.model_selection import train_test_split
 
     train, test = train_test_split(
-        frame, test_size=test_size, random_state=seed, stratify=frame[TARGET.name]
+        frame,
+        test_size=test_size,
+        random_state=seed,
+        stratify=None if CONTRACT.task == "regression" else frame[TARGET.name],
     )
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
@@ -55,11 +62,13 @@ def shift_world(
     batch: pd.DataFrame, rng: np.random.Generator, reference: pd.DataFrame
 ) -> pd.DataFrame:
     """The batch in a changed world, derived from the contract alone: every numeric model
-    input grows by 30-80% (kept within its declared bounds), and in every categorical model
-    input an upstream system swaps the codes of the two categories most frequent in
-    `reference` (the same two in every batch), so the relation a model learned no longer
-    holds. It stays inside the data contract (it is valid data, just different), which is
-    exactly what drift monitoring must catch."""
+    input grows by 30-80% (kept within its declared bounds), or, where its upper bound has
+    no room for that (the median of `reference` grown by the mean factor passes it), moves
+    30-80% of the way to that bound; in every categorical model input an upstream system
+    swaps the codes of the two categories most frequent in `reference` (the same two in
+    every batch), so the relation a model learned no longer holds. It stays inside the data
+    contract (it is valid data, just different), which is exactly what drift monitoring
+    must catch."""
     batch = batch.copy()
     for column in COLUMNS:
         if not column.model_input:
@@ -72,7 +81,13 @@ def shift_world(
                 swap = {top[0]: top[1], top[1]: top[0]}
                 batch[column.name] = values.mask(values.isin(swap), values.map(swap))
             continue
-        grown = (values * rng.uniform(*GROWTH, len(batch))).clip(column.ge, column.le)
+        factor = rng.uniform(*GROWTH, len(batch))
+        if column.le is not None and np.mean(GROWTH) * reference[column.name].median() > column.le:
+            # Capping growth at the bound would pile the batch onto it (an upper bound inferred
+            # from the data sits just above its largest value): move into the room instead.
+            grown = values + (column.le - values) * (factor - 1)
+        else:
+            grown = (values * factor).clip(column.ge, column.le)
         batch[column.name] = grown.round().astype(values.dtype) if column.dtype is int else grown
     return batch
 
@@ -97,9 +112,9 @@ class ProcessedPaths:
         return cls(directory / "train.csv", directory / "test.csv", directory / "current.csv")
 
 
-def ingest(settings: DataSettings, seed: int) -> ProcessedPaths:
+def ingest(settings: DataSettings, seed: int, engine: Engine = LOCAL) -> ProcessedPaths:
     """Validate the raw data, split it and write train, test and current batches."""
-    raw = load_raw(settings.raw_path)
+    raw = load_raw(settings.raw_path, engine)
     train, test = split(raw, settings.test_size, seed)
     current = simulate_current_batch(test, settings.current_size, seed)
     paths = ProcessedPaths.under(settings.processed_dir)

@@ -12,6 +12,7 @@ from ..data import ingest
 from ..data.contract import TARGET
 from ..data.ingest import read_batch
 from ..registry import model_store
+from ..tasks import TASK
 from .alerts import publish
 from .champion import check_champion
 from .drift import detect_drift, prediction_drift
@@ -37,17 +38,16 @@ def run_monitoring(settings: Settings, current_path: Path | None = None) -> Drif
         logger.info("no champion in %s: checking data drift only", settings.serve.model_dir)
     else:
         holdout = ingest.read_processed(paths.test)
-        probability = model_store.predict_probability(model, current)
+        output = model_store.predict_output(model, current)
+        served = TASK.served_value(output)
+        expected = TASK.served_value(model_store.predict_output(model, holdout))
         summary = summary.model_copy(
-            update={
-                "prediction_drift": prediction_drift(
-                    model_store.predict_probability(model, holdout), probability, settings.monitor
-                )
-            }
+            update={"prediction_drift": prediction_drift(expected, served, settings.monitor)}
         )
         labels = current[TARGET.name].to_numpy() if TARGET.name in current.columns else None
+        decided = TASK.decide(output, model_store.threshold_of(model))
         summary = check_champion(
-            summary, metadata, settings.monitor, labels=labels, probability=probability
+            summary, metadata, settings.monitor, labels=labels, served=served, decided=decided
         )
     publish(summary, settings.monitor)
     return summary

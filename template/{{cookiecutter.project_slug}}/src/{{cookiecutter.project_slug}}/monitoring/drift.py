@@ -29,7 +29,7 @@ from .summary import ColumnDrift, DriftSummary
 
 REPORT_FILE = "drift_report.html"
 PREDICTION_REPORT_FILE = "prediction_drift_report.html"
-PREDICTION = "predicted_probability"
+PREDICTION = "prediction"  # the served value (tasks/: a probability or the predicted value)
 # p-value tests, so that column_drift_threshold means the same for every column and batch
 # size. For very large batches consider distance-based methods (e.g. "wasserstein" and
 # "jensenshannon"); their thresholds are distances, not p-values.

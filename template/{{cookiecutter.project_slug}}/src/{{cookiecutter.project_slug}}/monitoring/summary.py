@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field, computed_field
 
+from ..tasks import TASK
+
 DRIFT_EXIT_CODE = 3  # `monitor` exits with it when retraining is recommended
 SUMMARY_FILE = "drift_summary.json"  # under monitor.reports_dir
 
@@ -45,17 +47,22 @@ class DriftSummary(BaseModel):
     drifted_columns: list[str]
     columns: dict[str, ColumnDrift]
     prediction_drift: ColumnDrift | None = Field(
-        default=None, description="Drift of the predicted probability (with a model only)."
+        default=None,
+        description="Drift of the served value (tasks/: the probability, or the predicted "
+        "value; with a model only).",
     )
     reference_rows: int
     current_rows: int
     model_version: str | None = None
     report: str = Field(description="Evidently's HTML report.")
-    live_roc_auc: float | None = Field(
-        default=None, description="The champion's ROC AUC on the batch, when it has labels."
+    quality_metric: str | None = Field(
+        default=None, description="The task's live quality metric (ROC AUC, accuracy, RMSE)."
     )
-    offline_roc_auc: float | None = Field(
-        default=None, description="The champion's ROC AUC on the held-out split."
+    live_quality: float | None = Field(
+        default=None, description="The champion's quality on the batch, when it has labels."
+    )
+    offline_quality: float | None = Field(
+        default=None, description="The champion's cross-validated quality at training."
     )
     quality_degraded: bool = False
     model_age_days: float | None = None
@@ -77,8 +84,10 @@ class DriftSummary(BaseModel):
         if self.drift_detected:
             reasons.append(f"{round(self.drift_share * 100)}% of the inputs drifted")
         if self.quality_degraded:
+            went = "fell" if TASK.live.higher_is_better else "rose"
             reasons.append(
-                f"ROC AUC fell from {self.offline_roc_auc:.3f} to {self.live_roc_auc:.3f}"
+                f"{self.quality_metric} {went} from {self.offline_quality:.3f} to "
+                f"{self.live_quality:.3f}"
             )
         if self.model_stale:
             reasons.append(f"the champion is {self.model_age_days:.0f} days old")

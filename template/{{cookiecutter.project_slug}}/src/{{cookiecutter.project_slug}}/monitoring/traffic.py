@@ -31,6 +31,7 @@ from ..registry import model_store
 from ..registry.champion import sync_champion
 from ..serving import inference_log
 from ..serving.scorer import TOLERANCE
+from ..tasks import TASK
 from ..tracking import get_tracker
 from .alerts import publish
 from .champion import check_champion
@@ -46,8 +47,8 @@ class NotEnoughTrafficError(LookupError):
 
 def check_skew(model: Pipeline, logged: pd.DataFrame) -> SkewCheck:
     """Re-score logged rows (all model inputs, as received) and compare with what was served."""
-    offline = model_store.predict_probability(model, logged[list(MODEL_INPUTS)])
-    gap = np.abs(offline - logged[inference_log.SERVED_PROBABILITY].to_numpy(dtype=float))
+    offline = TASK.served_value(model_store.predict_output(model, logged[list(MODEL_INPUTS)]))
+    gap = np.abs(offline - logged[inference_log.SERVED_VALUE].to_numpy(dtype=float))
     return SkewCheck(
         rows=len(logged),
         skewed_rows=int((gap > TOLERANCE).sum()),
@@ -79,11 +80,10 @@ def monitor_traffic(settings: Settings, now: datetime | None = None) -> DriftSum
         logger.info("no champion in %s: checking data drift only", settings.serve.model_dir)
     else:
         holdout = ingest.read_processed(paths.test)
-        served = logged[inference_log.SERVED_PROBABILITY].to_numpy(dtype=float)
+        served = logged[inference_log.SERVED_VALUE].to_numpy(dtype=float)
+        expected = TASK.served_value(model_store.predict_output(model, holdout))
         update: dict[str, object] = {
-            "prediction_drift": prediction_drift(
-                model_store.predict_probability(model, holdout), served, settings.monitor
-            )
+            "prediction_drift": prediction_drift(expected, served, settings.monitor)
         }
         own = logged[logged["model_version"].astype(str) == metadata.version]
         if len(raw) == len(MODEL_INPUTS) and not own.empty:
@@ -93,8 +93,9 @@ def monitor_traffic(settings: Settings, now: datetime | None = None) -> DriftSum
             summary.model_copy(update=update),
             metadata,
             settings.monitor,
-            labels=labelled[TARGET.name].to_numpy(dtype=int),
-            probability=labelled[inference_log.SERVED_PROBABILITY].to_numpy(dtype=float),
+            labels=labelled[TARGET.name].to_numpy(dtype=TARGET.dtype),
+            served=labelled[inference_log.SERVED_VALUE].to_numpy(dtype=float),
+            decided=labelled[inference_log.SERVED_LABEL].to_numpy(),
         )
     publish(summary, settings.monitor)
     return summary

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..config import GateSettings
 from ..data.contract import SENSITIVE_ATTRIBUTES
+from ..tasks import TASK, Task
 
 PROMOTION_FILE = "promotion.json"  # under reports_dir: the last decision and its reasons
 # Said with every decision when the contract declares no fairness attribute, so a reader
@@ -32,59 +33,97 @@ class PromotionDecision:
         return f"{verdict}: " + "; ".join(self.reasons + self.notes)
 
 
+def floor_of(settings: GateSettings, metric: str) -> float:
+    """The gate's absolute floor of the task's floor metric (params.yaml gate.min_<metric>)."""
+    floors = {"roc_auc": settings.min_roc_auc, "r2": settings.min_r2}
+    return floors[metric]
+
+
+def champion_not_comparable(
+    version: str, champion_inputs: Sequence[str], contract_inputs: Sequence[str]
+) -> str | None:
+    """Why a champion cannot be re-scored on today's held-out data (None when it can): it
+    was trained on other inputs than the contract now declares, e.g. one became ignored."""
+    if list(champion_inputs) == list(contract_inputs):
+        return None
+    dropped = [name for name in champion_inputs if name not in contract_inputs]
+    added = [name for name in contract_inputs if name not in champion_inputs]
+    differences = [
+        *([f"no longer inputs: {', '.join(dropped)}"] if dropped else []),
+        *([f"new inputs: {', '.join(added)}"] if added else []),
+    ]
+    return (
+        f"champion v{version} not compared: its inputs differ from the contract's "
+        f"({'; '.join(differences) or 'the same inputs in another order'}), "
+        "so the candidate is judged on the gate's bounds alone"
+    )
+
+
 def review_candidate(
     candidate: Mapping[str, float],
     baseline: Mapping[str, float],
     champion: Mapping[str, float] | None,
     settings: GateSettings,
     fairness: Sequence[str] = SENSITIVE_ATTRIBUTES,
+    task: Task = TASK,
+    not_comparable: str | None = None,
 ) -> PromotionDecision:
     """Compare held-out metrics of the candidate, the baseline and the champion (all
-    measured on the same held-out data); each attribute of `fairness` (the contract's)
-    against its bound."""
-    auc = candidate["roc_auc"]
+    measured on the same held-out data) in the task's primary metric, its floor metric
+    against the floor, and each attribute of `fairness` (the contract's) against its bound.
+    `not_comparable` says why a champion exists but has no metrics."""
+    primary, floor = task.primary, task.floor
+    score, name = candidate[primary.key], primary.label
     failures: list[str] = []
     passes: list[str] = []
 
     def check(ok: bool, passed: str, failed: str) -> None:
         (passes if ok else failures).append(passed if ok else failed)
 
+    value, minimum = candidate[floor.key], floor_of(settings, floor.key)
     check(
-        auc >= settings.min_roc_auc,
-        f"ROC AUC {auc:.3f} >= minimum {settings.min_roc_auc:.3f}",
-        f"ROC AUC {auc:.3f} is below the minimum {settings.min_roc_auc:.3f}",
+        value >= minimum,
+        f"{floor.label} {value:.3f} >= minimum {minimum:.3f}",
+        f"{floor.label} {value:.3f} is below the minimum {minimum:.3f}",
     )
     check(
-        auc > baseline["roc_auc"],
-        f"beats the baseline ({baseline['roc_auc']:.3f})",
-        f"does not beat the baseline's ROC AUC {baseline['roc_auc']:.3f}",
+        primary.better(score, baseline[primary.key]),
+        f"beats the baseline ({baseline[primary.key]:.3f})",
+        f"does not beat the baseline's {name} {baseline[primary.key]:.3f}",
     )
+    gap_name = task.fairness_metric.replace("_", " ")
     for feature in fairness:
         bound = settings.max_demographic_parity_difference.get(feature)
-        gap = candidate.get(f"demographic_parity_difference_{feature}")
+        gap = candidate.get(f"{task.fairness_metric}_{feature}")
         if bound is None:  # an unbounded attribute must not pass silently
-            failures.append(f"demographic parity difference by {feature} has no bound")
+            failures.append(f"{gap_name} by {feature} has no bound")
             continue
         if gap is None:  # an unmeasured slice must not pass silently
-            failures.append(f"demographic parity difference by {feature} was not measured")
+            failures.append(f"{gap_name} by {feature} was not measured")
             continue
         check(
             gap <= bound,
-            f"demographic parity difference by {feature} {gap:.3f} <= {bound:.3f}",
-            f"demographic parity difference by {feature} {gap:.3f} exceeds the bound {bound:.3f}",
+            f"{gap_name} by {feature} {gap:.3f} <= {bound:.3f}",
+            f"{gap_name} by {feature} {gap:.3f} exceeds the bound {bound:.3f}",
         )
-    if champion is None:
+    if champion is None and not_comparable is None:
         passes.append("no champion yet")
-    else:
-        needed = champion["roc_auc"] + settings.min_improvement
+    elif champion is not None:
+        # The candidate must be better than the champion by the margin, in the metric's
+        # direction (higher ROC AUC, lower RMSE).
+        sign, than = ("+", ">") if primary.higher_is_better else ("-", "<")
+        margin = settings.min_improvement if sign == "+" else -settings.min_improvement
+        needed = champion[primary.key] + margin
         check(
-            auc > needed,
-            f"ROC AUC {auc:.3f} > champion's {champion['roc_auc']:.3f}"
-            f" + margin {settings.min_improvement:.3f}",
-            f"ROC AUC {auc:.3f} does not beat the champion's {champion['roc_auc']:.3f}"
-            f" + margin {settings.min_improvement:.3f}",
+            primary.better(score, needed),
+            f"{name} {score:.3f} {than} champion's {champion[primary.key]:.3f}"
+            f" {sign} margin {settings.min_improvement:.3f}",
+            f"{name} {score:.3f} does not beat the champion's {champion[primary.key]:.3f}"
+            f" {sign} margin {settings.min_improvement:.3f}",
         )
-    notes = [] if fairness else [FAIRNESS_NOT_ASSESSED]
+    notes = ([] if fairness else [FAIRNESS_NOT_ASSESSED]) + (
+        [not_comparable] if not_comparable else []
+    )
     return PromotionDecision(promote=not failures, reasons=failures or passes, notes=notes)
 
 

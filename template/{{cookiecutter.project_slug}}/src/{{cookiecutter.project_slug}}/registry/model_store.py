@@ -27,30 +27,38 @@ import pandas as pd
 from pydantic import BaseModel, Field
 from sklearn.pipeline import Pipeline
 
-from ..data.contract import MODEL_INPUTS
+from ..tasks import TASK
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 
-def predict_probability(pipeline: Pipeline, frame: pd.DataFrame) -> FloatArray:
-    """Probability of the positive class for each row, from the fitted pipeline itself (the
-    reference every faster scorer is checked against). The model inputs are picked from
-    `frame` in contract order, so extra columns such as the label do no harm. Its fixed cost
-    per call is a few milliseconds: the API serves the compiled form (serving/scorer.py)."""
-    return np.asarray(pipeline.predict_proba(frame[list(MODEL_INPUTS)])[:, 1], dtype=float)
+def predict_output(pipeline: Pipeline, frame: pd.DataFrame) -> FloatArray:
+    """The task's output for each row (P(positive), class probabilities or the value;
+    tasks/base.py Task.output), from the fitted pipeline itself (the reference every faster
+    scorer is checked against). The model inputs are picked from `frame` in contract order,
+    so extra columns such as the label do no harm. Its fixed cost per call is a few
+    milliseconds: the API serves the compiled form (serving/scorer.py)."""
+    return TASK.output(pipeline, frame)
 
 
 def estimator_of(pipeline: Pipeline) -> Any:
-    """The fitted estimator inside a trained pipeline (behind its decision threshold)."""
-    return pipeline[-1].estimator_
+    """The fitted estimator inside a trained pipeline (behind its decision threshold, if any)."""
+    return getattr(pipeline[-1], "estimator_", pipeline[-1])
 
 
-def threshold_of(pipeline: Any) -> float:
-    """The decision threshold a trained pipeline carries (its last step's threshold): a model
-    version and its threshold are served, rolled back and audited together."""
-    return float(pipeline[-1].threshold)
+def inputs_of(pipeline: Pipeline) -> list[str]:
+    """The columns a trained pipeline was fitted on, in order: the contract's model inputs
+    when it was trained, which may not be today's."""
+    return [str(name) for name in pipeline.feature_names_in_]
+
+
+def threshold_of(pipeline: Any) -> float | None:
+    """The decision threshold a trained pipeline carries (binary: its last step's; None for a
+    task without one): a model version and its threshold are served, rolled back and
+    audited together."""
+    return TASK.threshold_of(pipeline)
 
 
 class ModelNotFoundError(FileNotFoundError):

@@ -11,6 +11,7 @@
   (middleware.py); every prediction goes to the inference log (inference_log.py).
 * A background thread watches the model directory and hot-swaps a newly exported champion
   (slot.py).
+* Optionally (params.yaml `serve.auth`, off by default), callers need a bearer token (auth.py).
 
 The routes (routes/) get what they share as typed dependencies (deps.py). This package is
 the serving image's code: it imports neither the tracker nor training's dependencies
@@ -30,6 +31,8 @@ from fastapi import FastAPI
 from prometheus_client import multiprocess
 
 from .. import __version__
+from ..config import AuthSettings
+from .auth import BearerCheck, RequireBearer
 from .deps import Services
 from .inference_log import InferenceLog
 from .metrics import MULTIPROCESS_DIR, Metrics
@@ -46,10 +49,11 @@ def create_app(
     model_dir: Path,
     inference_log: InferenceLog | None = None,
     reload_seconds: float = RELOAD_SECONDS,
+    auth: AuthSettings | None = None,
 ) -> FastAPI:
     """The API serving the model saved in `model_dir` (see registry/model_store.py),
-    recording its predictions in `inference_log` (if given) and looking for a new champion
-    every `reload_seconds`."""
+    recording its predictions in `inference_log` (if given), looking for a new champion
+    every `reload_seconds` and, if `auth` enables it, checking callers' bearer tokens."""
     metrics = Metrics()
     slot = ModelSlot(model_dir, metrics)
 
@@ -76,6 +80,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = Services(slot, metrics, inference_log)
+    if auth is not None and auth.enabled:  # inside Observe: refusals are counted and carry an id
+        app.add_middleware(RequireBearer, check=BearerCheck(auth))
     app.add_middleware(Observe, metrics=metrics)
     app.include_router(operations.router)
     app.include_router(predictions.router)

@@ -8,8 +8,10 @@ scored by the champion the API serves, with the API's compiled scorer and thresh
   as the API takes them): the rows that break it go to the rejects file with their position
   and the reason; the others are scored.
 * The output (Parquet) holds, per scored row, the contract's identifier columns (or, without
-  any, the row's position among the input's data rows, from 0), the probability, the
-  decision (the class name, as the API answers), the threshold and the model version. The
+  any, the row's position among the input's data rows, from 0), the task's answer (binary:
+  the probability, the decision as the API names it and the threshold; multiclass: each
+  class's probability, `probability_<class>`, and the decision; regression: the prediction)
+  and the model version. The
   rejects go beside it, `<stem>.rejects.parquet` (row, reason), written even when empty so
   that a stale one never stays.
 * Both are written under hidden temporary names in the output's directory and renamed at
@@ -36,8 +38,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from pandera.errors import SchemaErrors
 
+from ..compute import LOCAL, Engine
 from ..data.contract import COLUMNS, CONTRACT, MODEL_INPUTS, dataframe_schema
 from ..registry import model_store
+from ..tasks import TASK
 from .scorer import frame_columns
 from .slot import Served, decision_names
 
@@ -46,12 +50,17 @@ NEEDED = tuple([*(c.name for c in IDENTIFIERS), *MODEL_INPUTS])  # the columns r
 SCHEMA = dataframe_schema(with_target=False).select_columns(list(NEEDED))
 ARROW_TYPES = {int: pa.int64(), float: pa.float64(), str: pa.string()}
 ROW = "row"  # a row's position among the input's data rows (0: the first after the header)
+ANSWER_TYPES: dict[str, list[tuple[str, pa.DataType]]] = {
+    "binary": [("probability", pa.float64()), ("decision", pa.string()),
+               ("threshold", pa.float64())],
+    "multiclass": [*((f"probability_{name}", pa.float64()) for name in CONTRACT.class_names),
+                   ("decision", pa.string())],
+    "regression": [("prediction", pa.float64())],
+}  # fmt: skip
 OUTPUT_SCHEMA = pa.schema(
     [
         *([(c.name, ARROW_TYPES[c.dtype]) for c in IDENTIFIERS] or [(ROW, pa.int64())]),
-        ("probability", pa.float64()),
-        ("decision", pa.string()),
-        ("threshold", pa.float64()),
+        *ANSWER_TYPES[TASK.name],
         ("model_version", pa.string()),
     ]
 )
@@ -201,21 +210,35 @@ def validate_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, str]]:
             rows = rows.drop(index=located["index"].astype(int).unique())
 
 
-def score_rows(served: Served, valid: pd.DataFrame) -> pa.Table:
-    """The output rows of validated rows: decided at the model's threshold, as the API does."""
+def score_rows(served: Served, valid: pd.DataFrame, engine: Engine = LOCAL) -> pa.Table:
+    """The output rows of validated rows: decided as the API decides (the engine runs the
+    served scorer over batches of them)."""
     count = len(valid)
-    probability = served.scorer(frame_columns(valid)) if count else np.empty(0)
-    decision = decision_names(served.grants(probability))
+    width = (len(CONTRACT.class_names),) if TASK.name == "multiclass" else ()
+
+    def outputs(rows: pd.DataFrame) -> pd.DataFrame:
+        # One column per output number (multiclass: one per class): an engine maps frames.
+        scored = served.scorer(frame_columns(rows)).reshape(len(rows), -1)
+        return pd.DataFrame(scored, columns=[f"output_{i}" for i in range(scored.shape[1])])
+
+    output = np.empty((0, *width))
+    if count:
+        mapped = engine.map_frame(outputs, valid).to_numpy(dtype=np.float64)
+        output = mapped if width else mapped[:, 0]
     keys: dict[str, Any] = {c.name: valid[c.name].to_numpy() for c in IDENTIFIERS} or {
         ROW: valid.index.to_numpy(dtype=np.int64)
     }
-    columns = {
-        **keys,
-        "probability": probability,
-        "decision": decision.astype(str).tolist(),
-        "threshold": np.full(count, served.threshold),
-        "model_version": [served.metadata.version] * count,
-    }
+    answer: dict[str, Any] = {"prediction": output}  # regression: the value itself
+    if TASK.kind == "classifier":
+        decided = served.decide(output)
+        answer = {"decision": decision_names(decided).astype(str).tolist()}
+        if output.ndim == 1:
+            answer |= {"probability": output, "threshold": np.full(count, served.threshold)}
+        else:
+            answer |= {
+                f"probability_{name}": output[:, i] for i, name in enumerate(CONTRACT.class_names)
+            }
+    columns = {**keys, **answer, "model_version": [served.metadata.version] * count}
     return pa.Table.from_pydict(columns, schema=OUTPUT_SCHEMA)
 
 
@@ -230,7 +253,9 @@ def _temporary(fs: Any, path: str) -> str:
     return f"{parent}/.{name}.{uuid.uuid4().hex[:8]}.tmp"
 
 
-def score_file(source: str, destination: str, model_dir: Path, chunk_rows: int) -> BatchResult:
+def score_file(
+    source: str, destination: str, model_dir: Path, chunk_rows: int, engine: Engine = LOCAL
+) -> BatchResult:
     """Score the file (or URL) `source` into the Parquet file (or URL) `destination` with
     the champion in `model_dir`, `chunk_rows` rows at a time; raises BatchScoringError."""
     if not destination.lower().endswith(".parquet"):
@@ -256,7 +281,7 @@ def score_file(source: str, destination: str, model_dir: Path, chunk_rows: int) 
                 frame = batch.to_pandas()
                 frame.index = pd.RangeIndex(rows, rows + len(frame))
                 valid, reasons = validate_rows(frame)
-                output_writer.write_table(score_rows(served, valid))
+                output_writer.write_table(score_rows(served, valid, engine))
                 rejects = {ROW: list(reasons), "reason": list(reasons.values())}
                 rejects_writer.write_table(pa.Table.from_pydict(rejects, schema=REJECTS_SCHEMA))
                 rows, scored = rows + len(frame), scored + len(valid)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from ..data.contract import TARGET
 from ..registry import model_store
+from ..tasks import TASK
 from .scorer import TOLERANCE, frame_columns, load_scorer
 
 
@@ -20,27 +20,36 @@ def check_servable(
 ) -> list[str]:
     """Score the held-out data with the exported sklearn pipeline (the reference) and with
     the API's fast scorer, and compare with what training measured (`trained`: its
-    held-out ROC AUC and threshold). Returns the problems found (empty: it may serve)."""
+    held-out primary metric and threshold). Returns the problems found (empty: it may
+    serve)."""
     try:
         pipeline, _ = model_store.load(directory)
     except model_store.CorruptModelError as error:
         return [f"the exported model cannot be served: {error}"]
-    reference = model_store.predict_probability(pipeline, holdout)
+    reference = model_store.predict_output(pipeline, holdout)
     scorer, kind = load_scorer(pipeline)
     served = scorer(frame_columns(holdout))
-    if not np.all(np.isfinite(served)) or served.min() < 0 or served.max() > 1:
-        return ["predictions are not finite probabilities"]
+    if not np.all(np.isfinite(served)):
+        return ["predictions are not finite"]
+    if TASK.kind == "classifier" and (served.min() < 0 or served.max() > 1):
+        return ["predictions are not probabilities"]
     problems = []
-    auc = float(roc_auc_score(holdout[TARGET.name], reference))
-    if not np.isclose(auc, trained["roc_auc"], rtol=0, atol=1e-9):
-        problems.append(
-            f"the exported model's held-out ROC AUC is {auc:.4f}, training measured "
-            f"{trained['roc_auc']:.4f}: it is not the model that was evaluated"
-        )
     threshold = model_store.threshold_of(pipeline)
-    if threshold != trained["threshold"]:
+    measured = TASK.metrics(holdout[TARGET.name].to_numpy(), reference, threshold)
+    # The primary metric first, then every other one training recorded: a model that
+    # scores a perfect primary metric (an easy data set) differs in the others. The
+    # threshold is checked on its own, below.
+    for key in sorted(set(measured) - {"threshold"}, key=lambda k: (k != TASK.primary.key, k)):
+        value = measured[key]
+        if key in trained and not np.isclose(value, trained[key], rtol=0, atol=1e-9):
+            problems.append(
+                f"the exported model's held-out {key.replace('_', ' ')} is {value:.4f}, "
+                f"training measured {trained[key]:.4f}: it is not the model that was evaluated"
+            )
+            break
+    if threshold != trained.get("threshold"):
         problems.append(
-            f"the exported model decides at {threshold}, training chose {trained['threshold']}"
+            f"the exported model decides at {threshold}, training chose {trained.get('threshold')}"
         )
     gap = float(np.max(np.abs(served - reference), initial=0.0))
     if not gap <= TOLERANCE:

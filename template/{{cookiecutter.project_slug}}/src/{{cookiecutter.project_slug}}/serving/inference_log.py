@@ -1,7 +1,8 @@
 """The inference log: every prediction the API serves, for monitoring on real traffic.
 
 Each record holds the request id (and the row within a batch), the time, the model version,
-the model inputs and the output (probability and label). The API only appends to an
+the model inputs and the output (the served value, tasks/: a probability or the predicted
+value, and the decision). The API only appends to an
 in-memory queue, already serialised (one JSON line per request, its inputs and outputs as
 columns: microseconds); a background thread writes the queue every `flush_seconds` as one
 JSON Lines file per flush under `<url>/predictions/date=<YYYY-MM-DD>/`, so the request path
@@ -46,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 PREDICTIONS = "predictions"
 LABELS = "labels"
-SERVED_PROBABILITY = "served_probability"
+SERVED_VALUE = "served_value"
 SERVED_LABEL = "served_label"
 
 
@@ -87,8 +88,8 @@ class InferenceLog:
         request_id: str,
         model_version: str,
         columns: Mapping[str, list[Any]],
-        probability: np.ndarray,
-        labels: np.ndarray,
+        served: np.ndarray,
+        decided: np.ndarray,
     ) -> None:
         """Queue one request's predictions as its JSON line (called on the request path:
         one serialisation per request, whatever its size)."""
@@ -106,12 +107,12 @@ class InferenceLog:
                 "model_version": model_version,
                 "columns": {
                     **logged,
-                    SERVED_PROBABILITY: probability.tolist(),
-                    SERVED_LABEL: labels.tolist(),
+                    SERVED_VALUE: served.tolist(),
+                    SERVED_LABEL: decided.tolist(),
                 },
             }
         )
-        self._queue.put(_Line(f"{timestamp:%Y-%m-%d}", line, len(probability)))
+        self._queue.put(_Line(f"{timestamp:%Y-%m-%d}", line, len(served)))
 
     def start(self) -> None:
         self._stop.clear()
@@ -191,7 +192,7 @@ def _read_predictions(fs: Any, paths: list[str]) -> pd.DataFrame:
             for line in stream:
                 record = json.loads(line)
                 columns = record.pop("columns")
-                count = len(columns[SERVED_PROBABILITY])
+                count = len(columns[SERVED_VALUE])
                 frames.append(pd.DataFrame({**columns, **record, "row": range(count)}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 

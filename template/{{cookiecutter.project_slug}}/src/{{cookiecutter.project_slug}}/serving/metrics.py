@@ -40,13 +40,15 @@ class Metrics:
         )
         self.predictions = Counter(
             "model_predictions_total",
-            "Predictions served, by predicted label (1 = the contract's positive class).",
+            "Predictions served, by decided label (the contract's class labels; value for a "
+            "regressor).",
             ["label"],
             registry=self.registry,
         )
         self.probability = Histogram(
             "model_prediction_probability",
-            "Predicted probability of the positive class (watch its shape for prediction drift).",
+            "Served probability: of the positive class (binary), of the decided class "
+            "(multiclass); watch its shape for prediction drift.",
             buckets=[i / 10 for i in range(1, 11)],
             registry=self.registry,
         )
@@ -64,12 +66,16 @@ class Metrics:
             multiprocess_mode="livemin",
         )
 
-    def count_predictions(self, labels: np.ndarray, probability: np.ndarray) -> None:
-        """Count a request's predictions: one update per metric, whatever the batch size."""
-        good = int(labels.sum())
-        for label, count in (("1", good), ("0", len(labels) - good)):
-            if count:
-                self.predictions.labels(label).inc(count)
+    def count_predictions(self, labels: np.ndarray | None, probability: np.ndarray) -> None:
+        """Count a request's predictions by decided label and the served probabilities (one
+        update per metric, whatever the batch size); a regressor's (`labels` None) count as
+        one kind, its values in the target's unit left to the inference log."""
+        if labels is None:
+            self.predictions.labels("value").inc(len(probability))
+            return
+        values, counts = np.unique(labels, return_counts=True)
+        for label, count in zip(values.tolist(), counts.tolist(), strict=True):
+            self.predictions.labels(str(label)).inc(count)
         # Histogram.observe takes one value at a time: 70 us for 100 rows, against 7 us for
         # this, its own bucket arithmetic over the whole batch (buckets are stored per
         # interval and cumulated at scrape time). It reads prometheus_client's internals:

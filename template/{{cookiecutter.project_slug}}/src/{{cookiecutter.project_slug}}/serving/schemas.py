@@ -1,12 +1,14 @@
-"""The API's request and response models, derived from the data contract: FastAPI
+"""The API's request and response models, derived from the data contract and its task
+(binary: the decision, its label and the positive class's probability; multiclass: the
+decision, its label and every class's probability; regression: the predicted value): FastAPI
 documents them in the OpenAPI schema, and a batch is validated in one pass of pydantic-core
 over the raw JSON (no per-row objects: a batch becomes columns)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 from ..data.contract import (
@@ -19,6 +21,7 @@ from ..data.contract import (
     Decision,
     Row,
 )
+from ..tasks import TASK
 
 MAX_BATCH = 1000
 
@@ -46,13 +49,13 @@ class NotReady(BaseModel):
     model_dir: str
 
 
-class Prediction(BaseModel):
+_MEANINGS = "; ".join(f"{name}: {CONTRACT.class_meanings[name]}" for name in CONTRACT.class_names)
+
+
+class BinaryPrediction(BaseModel):
     """One row's score."""
 
-    decision: Decision = Field(
-        description=f"{POSITIVE_CLASS}: {CONTRACT.class_meanings[POSITIVE_CLASS]}; "
-        f"{NEGATIVE_CLASS}: {CONTRACT.class_meanings[NEGATIVE_CLASS]}"
-    )
+    decision: Decision = Field(description=_MEANINGS)
     label: int = Field(
         ge=0,
         le=1,
@@ -62,17 +65,31 @@ class Prediction(BaseModel):
     probability: float = Field(ge=0, le=1, description=f"Probability of {POSITIVE_CLASS}")
 
 
+class MulticlassPrediction(BaseModel):
+    """One row's score."""
+
+    decision: Decision = Field(description=f"The class of least expected cost. {_MEANINGS}")
+    label: int = Field(ge=0, description=f"The decision as {TARGET.name} ({TARGET.description})")
+    probabilities: dict[str, float] = Field(description="The probability of each class.")
+
+
+class RegressionPrediction(BaseModel):
+    """One row's prediction."""
+
+    prediction: float = Field(description=f"The predicted {TARGET.name} ({TARGET.description})")
+
+
 class DecisionPolicy(BaseModel):
-    """The threshold behind the decisions; it ships inside the model version that chose it."""
+    """The model behind the predictions and its decision threshold (binary), which ships
+    inside the model version that chose it."""
 
     model_name: str
     model_version: str
-    threshold: float = Field(description=f"{POSITIVE_CLASS} is decided from this probability on")
+    threshold: float | None = Field(
+        description=f"{POSITIVE_CLASS} is decided from this probability on (binary; null for "
+        "a task without a threshold)"
+    )
     threshold_version: str = Field(description="The model version whose training chose it")
-
-
-class PredictionResponse(Prediction, DecisionPolicy):
-    pass
 
 
 class BatchRequest(BaseModel):
@@ -87,17 +104,35 @@ class BatchRequest(BaseModel):
     )
 
 
+if TYPE_CHECKING:  # static stand-ins: type checkers cannot follow the task's choice
+    Prediction = BinaryPrediction
+
+    class PredictionResponse(BinaryPrediction, DecisionPolicy):
+        pass
+
+    class CompactBatchResponse(DecisionPolicy):
+        pass
+
+else:
+    Prediction = {
+        "binary": BinaryPrediction,
+        "multiclass": MulticlassPrediction,
+        "regression": RegressionPrediction,
+    }[TASK.name]
+    PredictionResponse = create_model("PredictionResponse", __base__=(Prediction, DecisionPolicy))
+    # The batch's predictions as columns: one list per field of Prediction, in request order
+    # (smaller and faster to produce and parse than a list of objects).
+    CompactBatchResponse = create_model(
+        "CompactBatchResponse",
+        __base__=DecisionPolicy,
+        __doc__="The batch's predictions as columns: one list per field of the prediction, "
+        "in request order.",
+        **{name: (list[field.annotation], ...) for name, field in Prediction.model_fields.items()},
+    )
+
+
 class BatchResponse(DecisionPolicy):
     predictions: list[Prediction]
-
-
-class CompactBatchResponse(DecisionPolicy):
-    """The batch's predictions as columns: one list per field of Prediction, in request
-    order (smaller and faster to produce and parse than a list of objects)."""
-
-    decision: list[Decision]
-    label: list[int]
-    probability: list[float]
 
 
 class ErrorLocation(BaseModel):

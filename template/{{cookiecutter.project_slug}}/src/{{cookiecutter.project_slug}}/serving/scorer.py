@@ -1,17 +1,19 @@
 """The compiled scorer: what the API serves instead of the fitted sklearn pipeline.
 
-The pipeline itself (registry/model_store.py `predict_probability`) has a fixed cost of a
+The pipeline itself (registry/model_store.py `predict_output`) has a fixed cost of a
 few milliseconds per call (ColumnTransformer, imputers and encoders work column by column on
 DataFrames), which dominates a request of a few rows.
 
 `compile_pipeline` turns the fitted pipeline into the same arithmetic on numpy columns:
 the derived features, imputation, scaling and one-hot encoding with the fitted
-statistics, then the estimator (a linear model as one dot product, any other estimator on
-the transformed matrix). It scores a row in tens of microseconds instead of milliseconds,
-and agrees with the pipeline within TOLERANCE; the promotion canary checks that on the
-held-out set before a model may serve (serving/canary.py). A pipeline containing a
-step this module does not know is not compiled: `load_scorer` serves the pipeline itself
-and logs why.
+statistics, then the estimator (a linear model as one dot product: logistic for binary,
+softmax for multiclass, Ridge's plain value for regression; LightGBM's booster directly;
+any other estimator on the transformed matrix). It gives the task's output (tasks/):
+P(positive), one probability per class, or the predicted value. It scores a row in tens of
+microseconds instead of milliseconds, and agrees with the pipeline within TOLERANCE; the
+promotion canary checks that on the held-out set before a model may serve
+(serving/canary.py). A pipeline containing a step this module does not know is not
+compiled: `load_scorer` serves the pipeline itself and logs why.
 """
 
 from __future__ import annotations
@@ -23,21 +25,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
+from lightgbm import LGBMClassifier, LGBMRegressor
+from scipy.special import expit, softmax
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from ..data.contract import MODEL_INPUTS
 from ..data.features import DERIVED_FEATURES, add_derived_features
-from ..registry.model_store import FloatArray, predict_probability
+from ..registry.model_store import FloatArray, predict_output
 
 logger = logging.getLogger(__name__)
 
-# Largest difference allowed between the served probabilities and the pipeline's.
+# Largest difference allowed between the served outputs and the pipeline's.
 TOLERANCE = 1e-6
 
 Columns = Mapping[str, Any]  # column name -> one-dimensional values (list or numpy array)
@@ -50,7 +53,7 @@ class NotCompilableError(TypeError):
 
 def reference_scorer(pipeline: Pipeline) -> Scorer:
     """The pipeline itself, taking columns (the fallback when it cannot be compiled)."""
-    return lambda columns: predict_probability(pipeline, pd.DataFrame(dict(columns)))
+    return lambda columns: predict_output(pipeline, pd.DataFrame(dict(columns)))
 
 
 # ---- The compiler: each fitted step becomes a function on a float or object matrix.
@@ -162,17 +165,33 @@ def _branches(columns: ColumnTransformer) -> list[_Branch]:
 
 
 def _estimator(model: Any) -> Callable[[np.ndarray], FloatArray]:
-    """P(class 1): the second column of predict_proba, as predict_probability takes it (a
+    """The task's output as predict_output takes it: P(class 1) (the second column of
+    predict_proba), every class's probability, or the predicted value. A
     FixedThresholdClassifier's probabilities are its estimator's: the threshold only moves
-    the decision, which the API takes at the model's threshold)."""
+    the decision, which the API takes at the model's threshold."""
     if isinstance(model, FixedThresholdClassifier):
         model = model.estimator_
-    if type(model) is LogisticRegression and model.coef_.shape[0] == 1:
-        coef, intercept = model.coef_[0], model.intercept_[0]
-        return lambda matrix: np.asarray(expit(matrix @ coef + intercept), dtype=np.float64)
-    if not hasattr(model, "predict_proba"):
-        raise NotCompilableError(f"{type(model).__name__} has no predict_proba")
-    return lambda matrix: np.asarray(model.predict_proba(matrix)[:, 1], dtype=np.float64)
+    if type(model) is LogisticRegression:
+        coef, intercept = model.coef_, model.intercept_
+        if coef.shape[0] == 1:
+            return lambda matrix: np.asarray(expit(matrix @ coef[0] + intercept[0]), dtype=float)
+        # Multinomial: sklearn's predict_proba is the softmax of decision_function.
+        return lambda matrix: np.asarray(softmax(matrix @ coef.T + intercept, axis=1), dtype=float)
+    if type(model) is Ridge and np.ndim(model.coef_) == 1:
+        coef, intercept = model.coef_, model.intercept_
+        return lambda matrix: np.asarray(matrix @ coef + intercept, dtype=np.float64)
+    if type(model) in (LGBMClassifier, LGBMRegressor):
+        # LightGBM's own booster: the trees exactly as trained, without the sklearn wrapper's
+        # per-call input checks. It predicts the task's output itself: P(class 1) (binary;
+        # the wrapper's predict_proba stacks 1 - p beside it), every class's probability
+        # (multiclass, softmax) or the value (regression).
+        booster = model.booster_
+        return lambda matrix: np.asarray(booster.predict(matrix), dtype=np.float64)
+    if not hasattr(model, "predict_proba"):  # a regressor: its prediction is the output
+        return lambda matrix: np.asarray(model.predict(matrix), dtype=np.float64)
+    if len(model.classes_) == 2:
+        return lambda matrix: np.asarray(model.predict_proba(matrix)[:, 1], dtype=np.float64)
+    return lambda matrix: np.asarray(model.predict_proba(matrix), dtype=np.float64)
 
 
 def _flatten(pipeline: Pipeline) -> list[Any]:
@@ -185,7 +204,7 @@ def _flatten(pipeline: Pipeline) -> list[Any]:
 def compile_pipeline(pipeline: Pipeline) -> Scorer:
     """The pipeline as numpy operations on columns (raises NotCompilableError when it holds
     steps other than this project's derived features, one ColumnTransformer of imputers,
-    scalers and one-hot encoders, and a classifier)."""
+    scalers and one-hot encoders, and an estimator)."""
     *transforms, model = _flatten(pipeline)
     if (
         not transforms

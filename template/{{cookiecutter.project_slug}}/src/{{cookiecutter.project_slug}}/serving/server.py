@@ -25,8 +25,14 @@ def app_from_settings() -> FastAPI:
     """The app for this process's settings (what each worker process builds; its logging is
     set up as the command line's)."""
     configure_logging()
-    settings = get_settings()
-    return create_app(settings.serve.model_dir, inference_log_for(settings))
+    return app_for(get_settings())
+
+
+def app_for(settings: Settings) -> FastAPI:
+    """The app these settings describe: its model, inference log and bearer-token check."""
+    return create_app(
+        settings.serve.model_dir, inference_log_for(settings), auth=settings.serve.auth
+    )
 
 
 def inference_log_for(settings: Settings) -> InferenceLog | None:
@@ -59,7 +65,7 @@ def run(settings: Settings, workers: int = 1) -> None:
     """
     serve = settings.serve
     if workers == 1:
-        app = create_app(serve.model_dir, inference_log_for(settings))
+        app = app_for(settings)
         uvicorn.run(app, host=serve.host, port=serve.port, access_log=False, log_config=None)
         return
     os.environ[f"{ENV_PREFIX}SERVE__MODEL_DIR"] = str(serve.model_dir)

@@ -12,8 +12,9 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from ..data.contract import NEGATIVE_CLASS, POSITIVE_CLASS
+from ..data.contract import CONTRACT
 from ..registry import model_store
+from ..tasks import TASK
 from .metrics import Metrics
 from .scorer import Scorer, load_scorer
 
@@ -27,7 +28,7 @@ class Served(NamedTuple):
     scorer: Scorer
     kind: Literal["compiled", "sklearn"]
     metadata: model_store.ModelMetadata
-    threshold: float  # the model's decision threshold, swapped with it
+    threshold: float | None  # the model's decision threshold (binary), swapped with it
 
     @classmethod
     def of(cls, pipeline: Any, metadata: model_store.ModelMetadata) -> Served:
@@ -36,14 +37,16 @@ class Served(NamedTuple):
         compiled: Literal["compiled", "sklearn"] = "sklearn" if kind == "sklearn" else "compiled"
         return cls(scorer, compiled, metadata, model_store.threshold_of(pipeline))
 
-    def grants(self, probability: np.ndarray) -> np.ndarray:
-        """Which probabilities the model decides the positive class: from its threshold on."""
-        return np.asarray(probability >= self.threshold)
+    def decide(self, output: np.ndarray) -> np.ndarray:
+        """The model's decision of each row (tasks/: a label at the model's threshold, the
+        class of least expected cost, or the predicted value itself)."""
+        return np.asarray(TASK.decide(output, self.threshold))
 
 
-def decision_names(granted: np.ndarray) -> np.ndarray:
-    """Each decision named after its class, as the API and batch scoring answer."""
-    return np.where(granted, POSITIVE_CLASS, NEGATIVE_CLASS)
+def decision_names(decided: np.ndarray) -> np.ndarray:
+    """Each decided label named after its class, as the API and batch scoring answer."""
+    names: np.ndarray = np.asarray(CONTRACT.class_names, dtype=object)[decided.astype(int)]
+    return names
 
 
 class ModelSlot:

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 
+from ..compute import get_engine
 from ..config import Settings
 from ..data import ingest
 from ..data.contract import MODEL_INPUTS, SENSITIVE_ATTRIBUTES, TARGET, check_fairness_bounds
 from ..registry import lineage, model_store, retraining
 from ..registry.champion import candidate_dir
+from ..tasks import TASK
 from ..tracking import Tracker
 from . import model_card
 from .figures import write_figures
-from .metrics import evaluate, quality_metrics
+from .metrics import evaluate
 from .train import build_baseline, features_and_target, train
 
 METRICS_FILE = "metrics.json"  # under reports_dir: the candidate's held-out metrics
@@ -28,7 +30,8 @@ def train_candidate(settings: Settings, tracker: Tracker) -> model_store.ModelMe
     figures_dir = settings.reports_dir / "figures"
     with tracker.start_run("train") as run_id:
         tracker.log_params(settings.model_dump(mode="json"))
-        trained = train(train_frame, settings.train, settings.seed)
+        engine = get_engine(settings.compute)
+        trained = train(train_frame, settings.train, settings.seed, engine=engine)
         evaluation = evaluate(
             trained.pipeline,
             holdout,
@@ -37,17 +40,14 @@ def train_candidate(settings: Settings, tracker: Tracker) -> model_store.ModelMe
             min_group_size=settings.gate.min_group_size,
         )
         baseline = build_baseline().fit(*features_and_target(train_frame))
-        baseline_metrics = quality_metrics(
+        baseline_metrics = TASK.metrics(
             holdout[TARGET.name].to_numpy(),
-            model_store.predict_probability(baseline, holdout),
-            trained.threshold.threshold,
+            model_store.predict_output(baseline, holdout),
+            trained.threshold,
         )
         metrics = {
             **evaluation.metrics,
-            "cv_roc_auc_mean": trained.cv_roc_auc_mean,
-            "cv_roc_auc_std": trained.cv_roc_auc_std,
-            "cv_expected_cost_mean": trained.threshold.cost_mean,
-            "cv_expected_cost_std": trained.threshold.cost_std,
+            **trained.cv_metrics(),
             **{f"baseline_{name}": value for name, value in baseline_metrics.items()},
         }
         trained_on = lineage.describe(settings.data.raw_path, retraining.model_params(settings))

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from ..data.contract import MODEL_INPUTS, POSITIVE_CLASS
 from ..registry.model_store import threshold_of
-from .threshold import decide
+from ..tasks.threshold import decide
 
 EPSILON = 1e-12  # keeps the log-odds of probabilities of exactly 0 or 1 finite
 
@@ -62,6 +62,8 @@ def explain(model: Any, one_row: pd.DataFrame, reference: pd.DataFrame) -> Expla
     )  # fmt: skip
     order = table["contribution"].abs().sort_values(ascending=False).index
     threshold = threshold_of(model)
+    if threshold is None:  # log-odds contributions explain a binary model's score only
+        raise ValueError("explain: only a binary model's decision is explained")
     return Explanation(
         inputs={name: one_row[name].iloc[0] for name in MODEL_INPUTS},
         features=table.loc[order].reset_index(drop=True),

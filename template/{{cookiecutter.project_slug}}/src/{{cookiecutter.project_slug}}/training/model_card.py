@@ -11,6 +11,7 @@ from ..config import Settings
 from ..data.contract import CONTRACT, COSTS, NEGATIVE_CLASS, POSITIVE_CLASS, ROWS, TARGET
 from ..registry.gate import FAIRNESS_NOT_ASSESSED
 from ..registry.model_store import ModelMetadata
+from ..tasks import TASK
 from .metrics import Evaluation
 
 
@@ -51,7 +52,7 @@ def fairness_section(evaluation: Evaluation, settings: Settings) -> str:
         )
     parts = []
     for feature, table in evaluation.slices.items():
-        gap = evaluation.metrics[f"demographic_parity_difference_{feature}"]
+        gap = evaluation.metrics[f"{TASK.fairness_metric}_{feature}"]
         bound = settings.gate.max_demographic_parity_difference.get(feature)
         if bound is None:
             verdict = "**NOT GATED**: no bound in params.yaml"
@@ -61,12 +62,17 @@ def fairness_section(evaluation: Evaluation, settings: Settings) -> str:
             verdict = f"within the bound {bound:.3f}"
         judged = table.assign(gated=table["count"] >= settings.gate.min_group_size)
         parts.append(
-            f"### By `{feature}`\n\nDemographic parity difference {gap:.3f}: {verdict}. "
-            f"Equalized odds difference "
-            f"{evaluation.metrics[f'equalized_odds_difference_{feature}']:.3f}.\n\n"
+            f"### By `{feature}`\n\n{TASK.fairness_label.capitalize()} {gap:.3f}: {verdict}."
+            + _odds(evaluation, feature)
+            + "\n\n"
             + _table(judged.reset_index())
         )
     return "\n\n".join(parts)
+
+
+def _odds(evaluation: Evaluation, feature: str) -> str:
+    odds = evaluation.metrics.get(f"equalized_odds_difference_{feature}")
+    return "" if odds is None else f" Equalized odds difference {odds:.3f}."
 
 
 def _sensitive_columns() -> str:
@@ -75,6 +81,69 @@ def _sensitive_columns() -> str:
         return ""
     names = ", ".join(f"`{name}`" for name in sensitive)
     return f"The sensitive columns ({names}) are not model inputs; they only measure the gaps. "
+
+
+CALIBRATION_CAVEAT = (
+    "- Calibration is reported above; re-check it before reading probabilities as rates.\n"
+    if TASK.kind == "classifier"
+    else ""
+)
+
+
+def decisions(evaluation: Evaluation, baseline: dict[str, float], cv_line: str) -> str:
+    """What the model answers and how it decides (the task's policy), with its cost."""
+    m, held_out = evaluation.metrics, len(evaluation.y_true)
+    baseline_cost = baseline.get("expected_cost", float("nan"))
+    if TASK.name == "regression":
+        return f"""- Output: the predicted `{TARGET.name}` ({TARGET.description}); no decision is
+  taken from it
+
+## Errors
+- Held-out ({held_out} {ROWS}): RMSE **{m["rmse"]:.3f}**, MAE {m["mae"]:.3f}, R² {m["r2"]:.3f}
+  (the training mean: RMSE {baseline.get("rmse", float("nan")):.3f})
+{cv_line}
+"""
+    if TASK.name == "multiclass":
+        costs = ", ".join(f"`{name}` {cost:g}" for name, cost in CONTRACT.class_costs.items())
+        return f"""- Output: each class's probability ({TARGET.description}), and the decision: the
+  class of least expected cost
+
+## Decisions and their cost
+A wrong decision about a row costs its class's cost: {costs} ({CONTRACT.path} `costs`;
+equal when absent, then the decision is the most probable class).
+
+- Expected cost per row (held-out, {held_out} {ROWS}): **{m["expected_cost"]:.3f}**,
+  {baseline_cost:.3f} for the class-prior baseline
+{cv_line}
+"""
+    threshold = 0.5 if evaluation.threshold is None else evaluation.threshold
+    confusion = pd.DataFrame(
+        {
+            "actual": [NEGATIVE_CLASS, POSITIVE_CLASS],
+            f"decided {NEGATIVE_CLASS}": [int(m["true_negatives"]), int(m["false_negatives"])],
+            f"decided {POSITIVE_CLASS}": [int(m["false_positives"]), int(m["true_positives"])],
+        }
+    )
+    return f"""- Output: the probability of `{POSITIVE_CLASS}` ({TARGET.description}), and the
+  decision: `{POSITIVE_CLASS}` at probability >= {threshold:.2f}, else `{NEGATIVE_CLASS}`
+
+## Decisions and their cost
+Deciding `{POSITIVE_CLASS}` ({CONTRACT.class_meanings[POSITIVE_CLASS]}) for a
+`{NEGATIVE_CLASS}` row costs {COSTS.false_positive:g}; deciding `{NEGATIVE_CLASS}`
+({CONTRACT.class_meanings[NEGATIVE_CLASS]}) for a `{POSITIVE_CLASS}` row costs
+{COSTS.false_negative:g} ({CONTRACT.path} `costs`). The threshold
+{threshold:.2f} minimises the expected cost on out-of-fold predictions of the
+training data.
+
+- Expected cost per row (held-out): **{m["expected_cost"]:.3f}** at the chosen
+  threshold, {m["expected_cost_at_half"]:.3f} at 0.5, {baseline_cost:.3f} for the
+  class-prior baseline
+{cv_line}
+
+Confusion matrix at threshold {threshold:.2f} (held-out, {held_out} {ROWS}):
+
+{_table(confusion)}
+"""
 
 
 def render(
@@ -92,23 +161,19 @@ def render(
             "baseline": [baseline.get(name, float("nan")) for name in evaluation.metrics],
         }
     )
-    m = evaluation.metrics
-    confusion = pd.DataFrame(
-        {
-            "actual": [NEGATIVE_CLASS, POSITIVE_CLASS],
-            f"decided {NEGATIVE_CLASS}": [int(m["true_negatives"]), int(m["false_negatives"])],
-            f"decided {POSITIVE_CLASS}": [int(m["false_positives"]), int(m["true_positives"])],
-        }
-    )
-    baseline_cost = baseline.get("expected_cost", float("nan"))
-    held_out = len(evaluation.y_true)
     caveats = "".join(f"- {caveat}\n" for caveat in CONTRACT.caveats)
+    key = TASK.primary.key
     cv = metadata.metrics
     cv_line = (
-        f"- Cross-validation on the training data ({settings.train.cv_folds} folds): ROC AUC "
-        f"{cv['cv_roc_auc_mean']:.3f} ± {cv['cv_roc_auc_std']:.3f}, expected cost "
-        f"{cv['cv_expected_cost_mean']:.3f} ± {cv['cv_expected_cost_std']:.3f} (mean ± std)"
-        if "cv_expected_cost_mean" in cv
+        f"- Cross-validation on the training data ({settings.train.cv_folds} folds): "
+        f"{TASK.primary.label} {cv[f'cv_{key}_mean']:.3f} ± {cv[f'cv_{key}_std']:.3f}"
+        + (
+            f", expected cost {cv['cv_expected_cost_mean']:.3f} ± {cv['cv_expected_cost_std']:.3f}"
+            if "cv_expected_cost_mean" in cv
+            else ""
+        )
+        + " (mean ± std)"
+        if f"cv_{key}_mean" in cv
         else ""
     )
     images = "\n".join(
@@ -124,51 +189,31 @@ def render(
 - Trained: {metadata.trained_at:%Y-%m-%d %H:%M UTC}; run `{metadata.run_id}`
 - Lineage: {_lineage(metadata.lineage)}
 - Inputs: {", ".join(f"`{name}`" for name in metadata.inputs)}
-- Output: the probability of `{POSITIVE_CLASS}` ({TARGET.description}), and the decision:
-  `{POSITIVE_CLASS}` at probability >= {evaluation.threshold:.2f}, else `{NEGATIVE_CLASS}`
-
-## Decisions and their cost
-Deciding `{POSITIVE_CLASS}` ({CONTRACT.class_meanings[POSITIVE_CLASS]}) for a
-`{NEGATIVE_CLASS}` row costs {COSTS.false_positive:g}; deciding `{NEGATIVE_CLASS}`
-({CONTRACT.class_meanings[NEGATIVE_CLASS]}) for a `{POSITIVE_CLASS}` row costs
-{COSTS.false_negative:g} ({CONTRACT.path} `costs`). The threshold
-{evaluation.threshold:.2f} minimises the expected cost on out-of-fold predictions of the
-training data.
-
-- Expected cost per row (held-out): **{m["expected_cost"]:.3f}** at the chosen
-  threshold, {m["expected_cost_at_half"]:.3f} at 0.5, {baseline_cost:.3f} for the
-  class-prior baseline
-{cv_line}
-
-Confusion matrix at threshold {evaluation.threshold:.2f} (held-out, {held_out} {ROWS}):
-
-{_table(confusion)}
+{decisions(evaluation, baseline, cv_line)}
 
 ## Intended use
 {CONTRACT.intended_use or f"Not declared ({CONTRACT.path} `model_card.intended_use`)."}
 
-## Metrics (held-out test set; baseline = class prior)
+## Metrics (held-out test set; baseline = {TASK.baseline_name})
 {_table(metrics)}
 
 ## Quality and fairness across groups
-{_sensitive_columns()}The promotion gate bounds the demographic parity difference (gap in
-`{POSITIVE_CLASS}` rates at the decision threshold) of every fairness attribute of the
-contract in params.yaml (`gate.max_demographic_parity_difference`), over groups of at least
-{settings.gate.min_group_size} held-out {ROWS} (`gated` below; smaller groups are shown, too
-noisy to judge).
+{_sensitive_columns()}The promotion gate bounds the {TASK.fairness_label} of every
+fairness attribute of the contract in params.yaml (`gate.max_demographic_parity_difference`),
+over groups of at least {settings.gate.min_group_size} held-out {ROWS} (`gated` below;
+smaller groups are shown, too noisy to judge).
 
 {fairness_section(evaluation, settings)}
 
-## Explanations (permutation importance on held-out ROC AUC)
+## Explanations (permutation importance on held-out {TASK.primary.label})
 {_table(evaluation.importance)}
 
 ## Figures
 {images}
 
 ## Caveats
-{caveats}- Calibration is reported above; re-check it before reading probabilities as rates.
-- Monitoring (`make monitor`) compares live inputs with the training data; retrain when
-  it reports drift.
+{caveats}{CALIBRATION_CAVEAT}- Monitoring (`make monitor`) compares live inputs with the
+  training data; retrain when it reports drift.
 """
 
 

@@ -10,11 +10,13 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 from pydantic_core import to_json
 
-from ...data.contract import CONTRACT, MODEL_INPUTS, NEGATIVE_CLASS, POSITIVE_CLASS, ROWS, Row
+from ...data.contract import CONTRACT, MODEL_INPUTS, ROWS, Row
+from ...tasks import TASK
 from ..deps import AppServices, Services
 from ..responses import (
     BAD_REQUEST_RESPONSES,
@@ -34,6 +36,31 @@ from ..schemas import (
 )
 from ..slot import decision_names
 
+CLASS_NAMES = CONTRACT.class_names
+TASK_ANSWER = {
+    "binary": "the decision at the model's threshold, its label and the probability of "
+    f"{CONTRACT.positive_class}",
+    "multiclass": "the decision (the class of least expected cost), its label and each "
+    "class's probability",
+    "regression": f"the predicted {CONTRACT.target.name}",
+}[TASK.name]
+
+
+def prediction_columns(output: np.ndarray, decided: np.ndarray) -> dict[str, list[Any]]:
+    """The predictions as columns, one list per field of the task's Prediction."""
+    if TASK.kind == "regressor":
+        return {"prediction": output.tolist()}
+    columns: dict[str, list[Any]] = {
+        "decision": decision_names(decided).tolist(),
+        "label": decided.tolist(),
+    }
+    if output.ndim == 1:  # binary: P(positive)
+        return columns | {"probability": output.tolist()}
+    return columns | {
+        "probabilities": [dict(zip(CLASS_NAMES, row, strict=True)) for row in output.tolist()]
+    }
+
+
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["predictions"])
 Columns = Mapping[str, list[Any]]
@@ -49,7 +76,7 @@ def _rows(columns: Columns) -> list[dict[str, Any]]:
 def _score(
     request: Request, services: Services, columns: Columns
 ) -> tuple[dict[str, Any], dict[str, list[Any]]] | None:
-    """Score the columns, decide at the model's threshold, count and log the predictions.
+    """Score the columns, decide (the task's policy), count and log the predictions.
     Returns the decision policy (DecisionPolicy's fields) and the predictions as columns:
     one list per field of Prediction, in request order (None without a model)."""
     start = time.perf_counter()
@@ -57,22 +84,25 @@ def _score(
     served = slot.served if slot.ensure_loaded() else None
     if served is None:
         return None
-    probability = served.scorer(columns)
-    granted = served.grants(probability)
-    labels = granted.astype(int)
-    services.metrics.count_predictions(labels, probability)
+    output = served.scorer(columns)
+    decided = served.decide(output)
+    value = TASK.served_value(output)
+    classifier = TASK.kind == "classifier"
+    services.metrics.count_predictions(decided if classifier else None, value)
     if services.inference_log is not None:
         services.inference_log.record(
-            request.state.request_id, served.metadata.version, columns, probability, labels
+            request.state.request_id, served.metadata.version, columns, value, decided
         )
+    # How many rows were decided each class (none for a regressor).
+    counts = {name: int((decided == label).sum()) for label, name in enumerate(CLASS_NAMES)}
     record = {
         "event": "prediction",
         "request_id": request.state.request_id,
         "endpoint": request.url.path,
         "model_version": served.metadata.version,
-        "instances": len(labels),
-        POSITIVE_CLASS: int(labels.sum()),  # how many were decided the positive class
-        "mean_probability": round(float(probability.mean()), 4),
+        "instances": len(decided),
+        **(counts if classifier else {}),
+        "mean_served": round(float(value.mean()), 4),
         "latency_ms": round((time.perf_counter() - start) * 1000, 2),
     }
     logger.info(to_json(record).decode())
@@ -82,12 +112,7 @@ def _score(
         "threshold": served.threshold,
         "threshold_version": served.metadata.version,
     }
-    predictions = {
-        "decision": decision_names(granted).tolist(),
-        "label": labels.tolist(),
-        "probability": probability.tolist(),
-    }
-    return policy, predictions
+    return policy, prediction_columns(output, decided)
 
 
 @router.post(
@@ -95,9 +120,7 @@ def _score(
     response_model=PredictionResponse,
     responses={**NO_MODEL_RESPONSE, **BAD_REQUEST_RESPONSES},
     openapi_extra=request_body(Row),
-    description=f"Score one {CONTRACT.row_noun}: the decision ({POSITIVE_CLASS} or "
-    f"{NEGATIVE_CLASS}) at the model's threshold, the label and the probability of "
-    f"{POSITIVE_CLASS}.",
+    description=f"Score one {CONTRACT.row_noun}: {TASK_ANSWER}.",
 )
 async def predict(request: Request, services: AppServices) -> Response:
     """Score one row."""

@@ -188,7 +188,7 @@ class MlflowTracker(Tracker):
 def _signature(example: pd.DataFrame) -> ModelSignature:
     """The model's signature, declared rather than inferred from the example: inferring it
     warns, twice per model, that an integer column cannot hold a missing value. The data
-    contract allows none (schema.py), so the example's integers are longs here as MLflow
+    contract allows none (data/contract.py), so the example's integers are longs here as MLflow
     would infer them; the output is the class label."""
     return ModelSignature(
         inputs=Schema(

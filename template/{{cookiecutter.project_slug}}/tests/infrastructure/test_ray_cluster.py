@@ -1,0 +1,144 @@
+"""Infrastructure: the steps on a Ray cluster of three nodes on 127.0.0.1 (a head and two
+workers, one CPU each, started here) do their work on more than one node and give the local
+engine's results: the same validated rows, the same batch scores, a data-parallel LightGBM
+within 0.01 of the single-process held-out primary metric of the task (relative for a
+lower-is-better one), and a parallel search over the declared space."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import ray
+from ray._private import ray_constants
+from ray.cluster_utils import Cluster
+
+from {{ cookiecutter.project_slug }}.compute import LOCAL
+from {{ cookiecutter.project_slug }}.compute.ray_engine import RayEngine, start
+from {{ cookiecutter.project_slug }}.config import ComputeSettings, Settings
+from {{ cookiecutter.project_slug }}.data import ingest
+from {{ cookiecutter.project_slug }}.data.contract import TARGET, DataContractError
+from {{ cookiecutter.project_slug }}.registry.model_store import predict_output
+from {{ cookiecutter.project_slug }}.serving.batch import score_file
+from {{ cookiecutter.project_slug }}.tasks import TASK
+from {{ cookiecutter.project_slug }}.training.train import build_pipeline, fit, tune
+
+pytestmark = pytest.mark.infrastructure
+
+NODES = 3  # the head and two workers
+LOOPBACK = "127.0.0.1"
+COMPUTE = ComputeSettings(engine="ray", workers=2, concurrent_trials=2)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    with pytest.MonkeyPatch.context() as patch:
+        # Every node, worker and this driver on the loopback address: Ray otherwise swaps
+        # 127.0.0.1 for the host's own address (as on a real cluster of machines).
+        patch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        patch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)
+        # Workers with this interpreter, as the engine's package sets for a local Ray (Ray
+        # was imported before it here, so its switch is read too late for this module).
+        patch.setattr(ray_constants, "RAY_ENABLE_UV_RUN_RUNTIME_ENV", False)
+        yield from _started()
+
+
+def _started() -> Iterator[Cluster]:
+    loopback: dict[str, Any] = {"num_cpus": 1, "node_ip_address": LOOPBACK}
+    nodes = Cluster(initialize_head=True, head_node_args={**loopback, "include_dashboard": False})
+    for _ in range(NODES - 1):
+        nodes.add_node(**loopback)
+    nodes.wait_for_nodes()
+    # This process joins as a driver on the loopback address too (not the host's own).
+    ray.init(
+        address=nodes.address,
+        _node_ip_address=LOOPBACK,
+        log_to_driver=False,
+        logging_level=logging.ERROR,
+    )
+    yield nodes
+    ray.shutdown()
+    nodes.shutdown()  # type: ignore[no-untyped-call]
+
+
+@pytest.fixture
+def engine(cluster: Cluster) -> RayEngine:
+    """A fresh engine on the cluster: its node ledger starts empty."""
+    return start(COMPUTE)
+
+
+def test_the_cluster_has_three_nodes_on_the_loopback_address(cluster: Cluster) -> None:
+    alive = [node for node in ray.nodes() if node["Alive"]]  # type: ignore[no-untyped-call]
+    assert len(alive) == NODES
+    assert {node["NodeManagerAddress"] for node in alive} == {LOOPBACK}
+
+
+def test_ingest_validates_on_several_nodes_and_equals_the_local_path(
+    engine: RayEngine, settings: Settings
+) -> None:
+    local = ingest.load_raw(settings.data.raw_path)
+    distributed = ingest.load_raw(settings.data.raw_path, engine)
+    pd.testing.assert_frame_equal(distributed, local)
+    assert len(engine.nodes()["map_frame"]) >= 2
+
+
+def test_a_contract_breach_reads_as_it_does_locally(
+    engine: RayEngine, settings: Settings, tmp_path: Path
+) -> None:
+    raw = pd.read_csv(settings.data.raw_path)
+    raw[TARGET.name] = raw[TARGET.name].astype(object)
+    raw.loc[0, TARGET.name] = "maybe"
+    broken = tmp_path / "raw.csv"
+    raw.to_csv(broken, index=False)
+    with pytest.raises(DataContractError) as local:
+        ingest.load_raw(broken)
+    with pytest.raises(DataContractError) as distributed:
+        ingest.load_raw(broken, engine)
+    assert str(distributed.value) == str(local.value)
+
+
+def test_lightgbm_trains_data_parallel_within_0_01_of_one_process(
+    engine: RayEngine, train_frame: pd.DataFrame, holdout_frame: pd.DataFrame, settings: Settings
+) -> None:
+    def held_out(on: object) -> float:
+        pipeline = build_pipeline("lightgbm", {}, settings.seed)
+        fitted = fit(pipeline, train_frame, on)  # type: ignore[arg-type]
+        output = predict_output(fitted, holdout_frame)
+        return TASK.primary_value(holdout_frame[TARGET.name].to_numpy(), output)
+
+    local, distributed = held_out(LOCAL), held_out(engine)
+    assert abs(TASK.primary.drop(local, distributed)) <= 0.01, (local, distributed)
+    assert len(engine.nodes()["fit"]) == COMPUTE.workers
+
+
+def test_tuning_runs_trials_in_parallel_on_several_nodes_over_the_declared_space(
+    engine: RayEngine, train_frame: pd.DataFrame, settings: Settings
+) -> None:
+    search = settings.train.model_copy(
+        update={"model": "logistic_regression", "tune": True, "n_trials": 4, "cv_folds": 3}
+    )
+    found = tune(search, train_frame, settings.seed, engine).best_trial
+    if TASK.kind == "classifier":
+        assert set(found) == {"C"}
+        assert 1e-3 <= found["C"] <= 100.0
+    else:  # Ridge's penalty
+        assert set(found) == {"alpha"}
+        assert 1e-2 <= found["alpha"] <= 1e3
+    assert len(engine.nodes()["search"]) >= 2
+
+
+def test_batch_scoring_on_the_cluster_writes_the_local_scores(
+    engine: RayEngine, holdout_frame: pd.DataFrame, champion_dir: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "input.csv"
+    holdout_frame.to_csv(source, index=False)
+    local = score_file(str(source), str(tmp_path / "local.parquet"), champion_dir, 100)
+    distributed = score_file(str(source), str(tmp_path / "ray.parquet"), champion_dir, 100, engine)
+    assert (distributed.rows, distributed.scored) == (local.rows, local.scored)
+    expected, got = pd.read_parquet(local.output), pd.read_parquet(distributed.output)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert len(engine.nodes()["map_frame"]) >= 2
