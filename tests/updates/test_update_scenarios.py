@@ -38,6 +38,7 @@ import yaml
 
 import check_release
 from support.checks import check_all
+from support.gitlab_yaml import GitLabLoader
 from support.rendering import ROOT, TEMPLATE, choices, defaults
 
 OLD, NEW = "v1.0.0", "v1.1.0"
@@ -589,7 +590,7 @@ def test_gitlab_job_warns_about_a_newer_release(
     releases: Releases, tmp_path: Path, shims: Path
 ) -> None:
     project = rendered_at_old_release(releases, tmp_path, ci="gitlab")
-    job = yaml.safe_load((project / ".gitlab-ci.yml").read_text())["template-update"]
+    job = yaml.load((project / ".gitlab-ci.yml").read_text(), GitLabLoader)["template-update"]
     assert job["allow_failure"] == {"exit_codes": [2]}
     script = "\n".join(job["script"])
 
@@ -699,9 +700,7 @@ MOVED_EDITS: dict[str, tuple[Callable[[str], str], str]] = {
 # elsewhere): the edit must land on this release's config.py.
 STAYING, STAYING_EDIT = (
     "config.py",
-    replace_once(
-        "min_roc_auc: float = Field(default=0.70,", "min_roc_auc: float = Field(default=0.75,"
-    ),
+    replace_once("Field(default=1.0, gt=0, description=", "Field(default=5.0, gt=0, description="),
 )
 TEAM_MODULE = "team_features.py"
 
