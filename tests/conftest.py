@@ -33,6 +33,13 @@ def contained_temporary_files(tmp_path_factory: pytest.TempPathFactory) -> Itera
     tempfile.tempdir = before
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The deep tests first (minutes each, where most others take seconds): the workers
+    share out the long ones and end on short ones, which `--dist worksteal` moves from a
+    busy worker to an idle one, instead of one worker starting a ten-minute test last."""
+    items.sort(key=lambda item: item.get_closest_marker("deep") is None)
+
+
 # ---- Reporting, summed over xdist workers: how many combinations each module verified,
 # and the wall times the deep tests record (`record_property("wall_time", ...)`).
 _verified: dict[str, int] = {}

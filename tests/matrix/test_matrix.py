@@ -1,4 +1,5 @@
-"""Every combination renders with Copier and passes every static check.
+"""Every combination renders with Copier and passes every static check, and Cookiecutter
+renders it byte for byte the same.
 
 Size: the full Cartesian product of the *structural* choice questions (every choice
 question except the cosmetic ones in rendering.COSMETIC and the orthogonal ones in
@@ -9,7 +10,10 @@ coverage; the full product would cost 24 times as long for variations that inter
 no other answer). A question added to options.yml joins the product unaided.
 
 The combinations are split into shards; each shard renders its projects in-process and
-runs every validator CLI once over all of them (see support/static_checks.py).
+runs every validator CLI once over all of them (see support/static_checks.py). Engine
+parity: Cookiecutter goes through pytest-cookies (`cookies.bake`) on the same snapshot of the
+template; its tree must match Copier's file for file and byte for byte, Copier's
+`.copier-answers.yml` excepted (one Copier render per combination serves both checks).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,10 +46,12 @@ from support.rendering import (
     shards,
     structural_questions,
     tool_questions,
+    tree_bytes,
 )
 from support.reporting import RecordProperty
 
 SHARDS = 12
+COPIER_ONLY = (".copier-answers.yml",)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -147,20 +154,48 @@ def structural_fingerprint(project: Path, answers: dict[str, str]) -> str:
     return digest.hexdigest()[:16]
 
 
+def engine_differences(by_copier: Path, by_cookiecutter: Path) -> list[str]:
+    """What Cookiecutter's render of a combination has that Copier's has not, or otherwise."""
+    copied = tree_bytes(by_copier, ignore=COPIER_ONLY)
+    baked = tree_bytes(by_cookiecutter)
+    if copied == baked:
+        return []
+    common = copied.keys() & baked.keys()
+    return [
+        f"{by_copier.name}: only cookiecutter {sorted(baked.keys() - copied.keys())}, "
+        f"only copier {sorted(copied.keys() - baked.keys())}, "
+        f"different {sorted(k for k in common if copied[k] != baked[k])}"
+    ]
+
+
 @pytest.mark.parametrize("shard", range(SHARDS), ids=lambda i: f"shard{i + 1}of{SHARDS}")
 def test_every_combination_renders_and_passes_static_checks(
-    shard: int, copier_source: Path, tmp_path: Path, record_property: RecordProperty
+    shard: int,
+    cookies: Any,  # pytest-cookies' fixture; its type is not public
+    copier_source: Path,
+    tmp_path: Path,
+    record_property: RecordProperty,
 ) -> None:
     projects = []
     problems: list[str] = []
     for combination in shards(matrix(), SHARDS)[shard]:
         answers = dict(combination)
         project = render_copier(copier_source, answers, tmp_path / combination_id(combination))
+        assert (project / ".copier-answers.yml").is_file()
         projects.append(project)
         problems += foreign_tool_files(project, answers)
         problems += foreign_tracker_docs(project, answers)
         problems += [f"{project.name}: empty directory {d}" for d in empty_directories(project)]
         record_property("tree", structural_fingerprint(project, answers))
+        # Both engines render the same snapshot of the template (see copier_source).
+        baked = cookies.bake(extra_context=answers, template=str(copier_source / "template"))
+        assert baked.exception is None, f"{project.name}: {baked.exception}"
+        assert baked.exit_code == 0
+        problems += engine_differences(project, Path(baked.project_path))
+        problems += [
+            f"{project.name}: cookiecutter left empty directory {d}"
+            for d in empty_directories(Path(baked.project_path))
+        ]
     problems += check_all(projects)
     record_property("combinations", len(projects))
     assert not problems, "\n".join(problems)
