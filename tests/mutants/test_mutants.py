@@ -131,6 +131,10 @@ MUTANTS = (
            "return (output >= (0.5 if threshold is None else threshold)).astype(int)",
            "return (output < (0.5 if threshold is None else threshold)).astype(int)",
            _k(API_TESTS, "decisions_follow")),
+    # Every other test serves from a workspace of its own: only the shipped settings show it.
+    Mutant("candidate-served", "Infrastructure 4", "params.yaml",
+           "  model_dir: models/champion", "  model_dir: models/candidate",
+           ("tests/infrastructure/test_shipped_configuration.py",)),
     Mutant("champion-untuned", "Model 3", "params.yaml",
            "  tune: true", "  tune: false",
            _k(QUALITY_TESTS, "shipped_champion")),
