@@ -131,6 +131,12 @@ MUTANTS = (
            "return (output >= (0.5 if threshold is None else threshold)).astype(int)",
            "return (output < (0.5 if threshold is None else threshold)).astype(int)",
            _k(API_TESTS, "decisions_follow")),
+    # Leakage: the held-out rows trained on too (issue 27: only a side effect caught it).
+    Mutant("holdout-trained-on", "Infrastructure 1", "{pkg}/data/ingest.py",
+           "    train, test = split(raw, settings.test_size, seed)\n",
+           "    train, test = split(raw, settings.test_size, seed)\n"
+           "    train = pd.concat([train, test], ignore_index=True)\n",
+           _k(CONTRACT_TESTS, "part_the_raw_rows")),
     # Every other test serves from a workspace of its own: only the shipped settings show it.
     Mutant("candidate-served", "Infrastructure 4", "params.yaml",
            "  model_dir: models/champion", "  model_dir: models/candidate",

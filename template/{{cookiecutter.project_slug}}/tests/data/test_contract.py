@@ -304,7 +304,7 @@ def test_preprocessing_handles_unseen_categories_and_yields_finite_values(
     assert not features[:, encoded].any()
 
 
-def test_split_is_stratified_deterministic_and_disjoint(raw: pd.DataFrame) -> None:
+def test_split_is_stratified_and_deterministic(raw: pd.DataFrame) -> None:
     """Infrastructure 1 (data side): the same seed gives the same split, with the label
     balance of the whole set in both parts (a classifier's: the split is stratified)."""
     first_train, first_test = ingest.split(raw, 0.2, seed=7)
@@ -317,6 +317,21 @@ def test_split_is_stratified_deterministic_and_disjoint(raw: pd.DataFrame) -> No
     for label in range(len(CONTRACT.class_names)):
         share = (first_test[target] == label).mean() - (raw[target] == label).mean()
         assert abs(share) < max(0.01, 1.5 / len(first_test)), label
+
+
+def test_the_written_splits_part_the_raw_rows(
+    raw: pd.DataFrame, train_frame: pd.DataFrame, holdout_frame: pd.DataFrame
+) -> None:
+    """Infrastructure 1 (data side), no leakage: every raw row is in exactly one of the
+    splits ingest writes, so no held-out row is trained on. Rows are compared as a multiset
+    of the raw columns' values: a dataset may hold identical rows."""
+    columns = list(raw.columns)
+
+    def rows(frame: pd.DataFrame) -> list[tuple[str, ...]]:
+        return [tuple(row) for row in frame[columns].astype(str).to_numpy().tolist()]
+
+    assert len(train_frame) + len(holdout_frame) == len(raw)
+    assert sorted(rows(train_frame) + rows(holdout_frame)) == sorted(rows(raw))
 
 
 def test_current_batch_is_valid_data_that_has_shifted(
