@@ -137,6 +137,15 @@ MUTANTS = (
            "    train, test = split(raw, settings.test_size, seed)\n"
            "    train = pd.concat([train, test], ignore_index=True)\n",
            _k(CONTRACT_TESTS, "part_the_raw_rows")),
+    # The champion judged by the figures stored at its training, not re-scored on today's data.
+    Mutant("champion-not-rescored", "Monitoring 7", PIPELINE,
+           "            champion_metrics = TASK.metrics(\n"
+           "                holdout[TARGET.name].to_numpy(),\n"
+           "                model_store.predict_output(champion_model, holdout),\n"
+           "                None,\n"
+           "            )",
+           "            champion_metrics = model_store.load(settings.serve.model_dir)[1].metrics",
+           _k(PIPELINE_TESTS, "rescores_the_champion")),
     # Every other test serves from a workspace of its own: only the shipped settings show it.
     Mutant("candidate-served", "Infrastructure 4", "params.yaml",
            "  model_dir: models/champion", "  model_dir: models/candidate",

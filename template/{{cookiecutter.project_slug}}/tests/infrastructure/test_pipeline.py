@@ -22,6 +22,7 @@ from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.registry.champion import candidate_dir, rollback
 from {{ cookiecutter.project_slug }}.registry.model_store import predict_output
 from {{ cookiecutter.project_slug }}.serving.app import create_app
+from {{ cookiecutter.project_slug }}.tasks import TASK
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 from {{ cookiecutter.project_slug }}.training.candidate import train_candidate
 from {{ cookiecutter.project_slug }}.training.train import build_pipeline, features_and_target
@@ -84,6 +85,31 @@ def test_an_identical_retrain_does_not_replace_the_champion(fresh: Settings) -> 
     champion = tracker.get_champion()
     assert champion is not None
     assert champion.version == first.version
+
+
+def test_the_gate_rescores_the_champion_on_todays_held_out_data(fresh: Settings) -> None:
+    """Monitoring 7: the gate compares the candidate with the champion scored on today's
+    held-out data (here half the earlier rows), not with the figures stored when the champion
+    was trained: promotion.json records the champion's scores on today's rows."""
+    tracker = get_tracker(fresh.tracking)
+    paths = pipeline.ingest(fresh)
+    champion = train_candidate(fresh, tracker)
+    assert pipeline.promote(fresh, tracker).promote
+    earlier = ingest.read_processed(paths.test)
+    earlier.iloc[: len(earlier) // 2].drop(columns=list(CONTRACT.slices)).to_csv(
+        paths.test, index=False
+    )
+    today = ingest.read_processed(paths.test)
+    champion_model, _ = model_store.load(fresh.serve.model_dir)
+    expected = TASK.metrics(
+        today[TARGET.name].to_numpy(), predict_output(champion_model, today), None
+    )
+    train_candidate(fresh, tracker)
+    pipeline.promote(fresh, tracker)
+
+    promotion = json.loads((fresh.reports_dir / "promotion.json").read_text(encoding="utf-8"))
+    assert promotion["champion_metrics"] == pytest.approx(expected)
+    assert promotion["champion_version"] == champion.version
 
 
 def served_probabilities(settings: Settings, rows: list[dict[Hashable, Any]]) -> np.ndarray:
