@@ -156,8 +156,9 @@ def test_predict_one(client: TestClient, trained: TrainedModel) -> None:
 def test_decisions_follow_the_threshold_on_both_sides(
     client: TestClient, trained: TrainedModel, holdout_frame: pd.DataFrame
 ) -> None:
-    """Infrastructure 3: the held-out row the model scores highest is decided the positive
-    class, the lowest the negative one (at the threshold)."""
+    """Model 1 / Infrastructure 3: the API decides at the model's cost-chosen threshold, the
+    right way round: the held-out row the model scores highest is decided the positive
+    class, the lowest the negative one."""
     ranked = holdout_frame.iloc[np.argsort(predict_output(trained.pipeline, holdout_frame))]
     rows = ranked.iloc[[-1, 0]][list(MODEL_INPUTS)]
     body = client.post("/predict/batch", json={"instances": json.loads(rows.to_json(

@@ -166,7 +166,8 @@ def test_gate_promotes_only_better_fair_models(
     reason: str,
 ) -> None:
     """Infrastructure 4 / Monitoring 7: quality is validated before serving and never
-    regresses: a candidate must pass the bar, the baseline, fairness and the champion."""
+    regresses: a candidate must pass the bar, beat the baseline (Model 5), be fair on every
+    sensitive attribute (Model 7) and not fall behind the champion."""
     decision = review_candidate(
         candidate, BASELINE, champion, PINNED_GATE, ATTRIBUTES, task=Binary()
     )  # the gate's logic on a binary task (tests/tasks/test_regression.py: on errors)

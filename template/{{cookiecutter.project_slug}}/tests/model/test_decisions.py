@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from {{ cookiecutter.project_slug }} import pipeline
+from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.data.contract import (
     CONTRACT,
     COSTS,
@@ -17,6 +19,8 @@ from {{ cookiecutter.project_slug }}.data.contract import (
     TARGET,
     Costs,
 )
+from {{ cookiecutter.project_slug }}.registry import model_store
+from {{ cookiecutter.project_slug }}.registry.champion import candidate_dir
 from {{ cookiecutter.project_slug }}.registry.model_store import predict_output, threshold_of
 from {{ cookiecutter.project_slug }}.tasks.binary import quality_metrics
 from {{ cookiecutter.project_slug }}.tasks.threshold import (
@@ -25,6 +29,8 @@ from {{ cookiecutter.project_slug }}.tasks.threshold import (
     decide,
     expected_cost,
 )
+from {{ cookiecutter.project_slug }}.tracking import get_tracker
+from {{ cookiecutter.project_slug }}.training.candidate import train_candidate
 from {{ cookiecutter.project_slug }}.training.train import TrainedModel, features_and_target
 
 from ..contract_cases import CONTRACT_FILE, for_tasks, require
@@ -103,6 +109,19 @@ def test_the_threshold_ships_inside_the_model(
         predict_output(trained.pipeline, holdout_frame), _threshold(trained.pipeline)
     )
     np.testing.assert_array_equal(trained.pipeline.predict(x) == 1, decisions == POSITIVE_CLASS)
+
+
+def test_the_train_step_ships_the_threshold_chosen_on_the_training_rows(
+    fresh_workspace: Settings, trained: TrainedModel
+) -> None:
+    """Model 1: the candidate the train step saves decides at the threshold chosen on the
+    out-of-fold predictions of the training split alone (the session's `trained`, the same
+    hyper-parameters on the same rows): the held-out rows, which judge the candidate
+    afterwards, never tune its decisions."""
+    pipeline.ingest(fresh_workspace)
+    train_candidate(fresh_workspace, get_tracker(fresh_workspace.tracking))
+    candidate, _ = model_store.load(candidate_dir(fresh_workspace))
+    assert threshold_of(candidate) == trained.threshold
 
 
 def test_cost_weighted_decisions_beat_every_constant_decision(
