@@ -2,11 +2,14 @@
 workers, one CPU each, started here) do their work on more than one node and give the local
 engine's results: the same validated rows, the same batch scores, a data-parallel LightGBM
 within 0.01 of the single-process held-out primary metric of the task (relative for a
-lower-is-better one), and a parallel search over the declared space."""
+lower-is-better one), and a parallel search over the declared space. Batch scoring survives
+a worker node killed while it works."""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ from {{ cookiecutter.project_slug }}.data import ingest
 from {{ cookiecutter.project_slug }}.data.contract import TARGET, DataContractError
 from {{ cookiecutter.project_slug }}.registry.model_store import predict_output
 from {{ cookiecutter.project_slug }}.serving.batch import score_file
+from {{ cookiecutter.project_slug }}.serving.scorer import TOLERANCE
 from {{ cookiecutter.project_slug }}.tasks import TASK
 from {{ cookiecutter.project_slug }}.training.train import build_pipeline, fit, tune
 
@@ -142,3 +146,66 @@ def test_batch_scoring_on_the_cluster_writes_the_local_scores(
     expected, got = pd.read_parquet(local.output), pd.read_parquet(distributed.output)
     pd.testing.assert_frame_equal(got, expected, check_exact=True)
     assert len(engine.nodes()["map_frame"]) >= 2
+
+
+def test_batch_scoring_survives_a_worker_node_killed_mid_way(
+    cluster: Cluster,
+    engine: RayEngine,
+    holdout_frame: pd.DataFrame,
+    champion_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A node dies mid-job: a fourth node joins, and is killed (no graceful shutdown) while
+    it scores a block (the block stalls there, so the kill always lands on work in flight).
+    Ray runs the lost work again on the nodes left; the job completes, the chunks after the
+    kill are scored too, and the output holds every input row exactly once, with the local
+    engine's scores (within the scorer's tolerance: a block run again may sum in another
+    order)."""
+    rows = pd.concat([holdout_frame] * 50, ignore_index=True)  # many chunks: time to kill
+    source = tmp_path / "input.csv"
+    rows.to_csv(source, index=False)
+    local = score_file(str(source), str(tmp_path / "local.parquet"), champion_dir, 500)
+    victim = cluster.add_node(num_cpus=1, node_ip_address=LOOPBACK)
+    cluster.wait_for_nodes()
+    victim_id = victim.node_id  # the tasks below take the id, not the (unpicklable) node
+    chunks: list[int] = []  # one entry per chunk the engine was handed
+    map_frame = engine.map_frame
+
+    def counted(function: Any, frame: pd.DataFrame) -> pd.DataFrame:
+        chunks.append(len(frame))
+
+        def stalled_on_the_victim(rows: pd.DataFrame) -> pd.DataFrame:
+            if ray.get_runtime_context().get_node_id() == victim_id:
+                time.sleep(120)  # still at work when the node dies: this work is lost
+            scored: pd.DataFrame = function(rows)
+            return scored
+
+        return map_frame(stalled_on_the_victim, frame)
+
+    monkeypatch.setattr(engine, "map_frame", counted)
+    killed_after: list[int] = []  # the chunks handed out when the victim died
+    scoring = threading.Event()
+
+    def kill_the_victim_once_it_works() -> None:
+        while scoring.is_set() and not killed_after:
+            if victim_id in engine.nodes().get("map_frame", set()):
+                cluster.remove_node(victim, allow_graceful=False)
+                killed_after.append(len(chunks))
+            time.sleep(0.005)
+
+    scoring.set()
+    killer = threading.Thread(target=kill_the_victim_once_it_works, daemon=True)
+    killer.start()
+    try:
+        distributed = score_file(
+            str(source), str(tmp_path / "ray.parquet"), champion_dir, 500, engine
+        )
+    finally:
+        scoring.clear()
+        killer.join()
+    assert killed_after, "the fourth node never scored a block"
+    assert killed_after[0] < len(chunks), "the node died after the last chunk was handed out"
+    assert (distributed.rows, distributed.scored) == (len(rows), len(rows))
+    expected, got = pd.read_parquet(local.output), pd.read_parquet(distributed.output)
+    pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=0, atol=TOLERANCE)
