@@ -63,7 +63,7 @@ def test_rendered_project_runs_end_to_end(
     with api_server(cli, project, env, tmp_path / f"api-{tracker}.log") as base:
         check_api(base, applicant)
 
-    drifted = "data/processed/current.csv"  # the bundled drifted batch
+    drifted = "data/processed/current.parquet"  # the bundled drifted batch
     monitor = run(
         ["uv", "run", "--no-sync", cli, "monitor", "--current", drifted], project, env, check=False
     )

@@ -102,7 +102,7 @@ def test_adopting_a_dataset_makes_every_step_work(
         else:
             assert answer["decision"] in classes, (body, classes)
 
-    drifted = "data/processed/current.csv"  # ingest's drifted batch, drawn from the contract
+    drifted = "data/processed/current.parquet"  # ingest's drifted batch, drawn from the contract
     monitor = run(
         ["uv", "run", "--no-sync", cli, "monitor", "--current", drifted], project, env, check=False
     )

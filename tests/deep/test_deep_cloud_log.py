@@ -108,7 +108,7 @@ def test_the_api_logs_to_the_bucket_and_monitor_reads_it_back(
     code = (
         "import json, pandas as pd; "
         f"from {package}.data.contract import MODEL_INPUTS; "
-        "rows = pd.read_csv('data/processed/current.csv')[list(MODEL_INPUTS)]; "
+        "rows = pd.read_parquet('data/processed/current.parquet')[list(MODEL_INPUTS)]; "
         "print(rows.to_json(orient='records'))"
     )
     rows = json.loads(run(["uv", "run", "--no-sync", "python", "-c", code], project, env).stdout)

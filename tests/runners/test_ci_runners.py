@@ -293,7 +293,7 @@ from fastapi.testclient import TestClient
 from credit_risk.config import get_settings
 from credit_risk.data.contract import MODEL_INPUTS
 from credit_risk.serving.server import app_from_settings
-rows = pd.read_csv(get_settings().data.processed_dir / "current.csv")[list(MODEL_INPUTS)]
+rows = pd.read_parquet(get_settings().data.processed_dir / "current.parquet")[list(MODEL_INPUTS)]
 with TestClient(app_from_settings()) as client:
     answer = client.post("/predict/batch", json={"instances": rows.to_dict("records")})
     assert answer.status_code == 200, answer.text

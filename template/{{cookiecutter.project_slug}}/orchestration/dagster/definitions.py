@@ -59,7 +59,7 @@ raw_data = AssetSpec(
 def processed_splits(settings: ResourceParam[Settings]) -> MaterializeResult[None]:
     """Validate the raw data against the contract; write the train, test and current splits."""
     paths = pipeline.ingest(settings)
-    rows = {name: len(pd.read_csv(path)) for name, path in asdict(paths).items()}
+    rows = {name: len(pd.read_parquet(path)) for name, path in asdict(paths).items()}
     return MaterializeResult(metadata={f"{name}_rows": count for name, count in rows.items()})
 
 
@@ -69,7 +69,7 @@ def data_contract(settings: ResourceParam[Settings]) -> AssetCheckResult:
     problems = {}
     for name, path in asdict(ingest.ProcessedPaths.under(settings.data.processed_dir)).items():
         try:
-            validate(pd.read_csv(path))
+            validate(pd.read_parquet(path))
         except DataContractError as error:
             problems[name] = str(error)
     return AssetCheckResult(passed=not problems, metadata=problems)

@@ -298,7 +298,7 @@ def monitor(
     current: Annotated[
         Path | None,
         typer.Option(
-            help="CSV batch to check, e.g. the bundled drifted data/processed/current.csv "
+            help="CSV or Parquet batch to check, e.g. the drifted data/processed/current.parquet "
             "(default: the inference log's last inference_log.window_days)."
         ),
     ] = None,
@@ -307,9 +307,9 @@ def monitor(
     and age; exit 3 when retraining is recommended, 1 on training/serving skew."""
     settings = _settings()
     from .data.contract import DataContractError
-    from .data.ingest import EmptyBatchError, read_batch
+    from .data.ingest import EmptyBatchError, UnreadableBatchError, read_batch
 
-    with _in_one_line(DataContractError, FileNotFoundError, EmptyBatchError):
+    with _in_one_line(DataContractError, FileNotFoundError, EmptyBatchError, UnreadableBatchError):
         if current is not None:  # a missing, empty or invalid batch: before Evidently loads
             read_batch(current)
         summary = _monitor(settings, current)

@@ -96,7 +96,7 @@ def test_the_gate_rescores_the_champion_on_todays_held_out_data(fresh: Settings)
     champion = train_candidate(fresh, tracker)
     assert pipeline.promote(fresh, tracker).promote
     earlier = ingest.read_processed(paths.test)
-    earlier.iloc[: len(earlier) // 2].drop(columns=list(CONTRACT.slices)).to_csv(
+    earlier.iloc[: len(earlier) // 2].drop(columns=list(CONTRACT.slices)).to_parquet(
         paths.test, index=False
     )
     today = ingest.read_processed(paths.test)

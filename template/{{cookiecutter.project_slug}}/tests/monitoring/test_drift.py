@@ -246,14 +246,16 @@ def test_run_monitoring_on_a_given_batch(
     settings: Settings, processed: ProcessedPaths, tmp_path: Path
 ) -> None:
     """Monitoring 2: a batch from production, labelled, unlabelled or as served (inputs
-    only), is validated against the contract and checked."""
-    holdout = pd.read_csv(processed.test)
+    only), in CSV or Parquet, is validated against the contract and checked."""
+    holdout = pd.read_parquet(processed.test)
     labelled, unlabelled = tmp_path / "labelled.csv", tmp_path / "unlabelled.csv"
     served = tmp_path / "served.csv"  # as the API logs requests: model inputs only
     holdout.to_csv(labelled, index=False)
     holdout.drop(columns=TARGET.name).to_csv(unlabelled, index=False)
     holdout[list(MODEL_INPUTS)].to_csv(served, index=False)
-    for path in (labelled, unlabelled, served):
+    in_parquet = tmp_path / "served.parquet"
+    holdout[list(MODEL_INPUTS)].to_parquet(in_parquet, index=False)
+    for path in (labelled, unlabelled, served, in_parquet):
         assert not run_monitoring(settings, path).drift_detected
     broken = tmp_path / "broken.csv"
     assert BREAKABLE is not None  # the target's bounds at least
@@ -342,13 +344,26 @@ def test_stale_champion_recommends_retraining(
     assert old.reasons == [f"the champion is {limit + 1} days old"]
 
 
-@pytest.mark.parametrize("content", ["", ",".join(MODEL_INPUTS) + "\n"], ids=["empty", "header"])
-def test_monitoring_an_empty_batch_is_one_clear_error(
-    settings: Settings, processed: ProcessedPaths, tmp_path: Path, content: str
+@pytest.mark.parametrize(
+    ("name", "content", "said"),
+    [
+        ("batch.csv", "", "the batch is empty"),
+        ("batch.csv", ",".join(MODEL_INPUTS) + "\n", "the batch is empty"),
+        ("batch.parquet", ",".join(MODEL_INPUTS) + "\n", "is not a readable Parquet file"),
+    ],
+    ids=["empty", "header", "not-parquet"],
+)
+def test_monitoring_an_empty_or_unreadable_batch_is_one_clear_error(
+    settings: Settings,
+    processed: ProcessedPaths,
+    tmp_path: Path,
+    name: str,
+    content: str,
+    said: str,
 ) -> None:
-    """Monitoring 2: `monitor` on an empty or header-only CSV says the batch is empty in one
-    line and exits 1 (no traceback, no report)."""
-    batch = tmp_path / "batch.csv"
+    """Monitoring 2: `monitor` on an empty or header-only CSV, or a .parquet file that is not
+    Parquet, says what is wrong in one line and exits 1 (no traceback, no report)."""
+    batch = tmp_path / name
     batch.write_text(content, encoding="utf-8")
     env = {
         **os.environ,
@@ -370,5 +385,6 @@ def test_monitoring_an_empty_batch_is_one_clear_error(
     assert result.returncode == 1, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: the batch is empty")
+    assert lines[0].startswith("error: ")
+    assert said in lines[0]
     assert not (tmp_path / "reports").exists()

@@ -13,6 +13,7 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from {{ cookiecutter.project_slug }}.config import Settings
+from {{ cookiecutter.project_slug }}.data.ingest import ProcessedPaths
 from {{ cookiecutter.project_slug }}.monitoring.traffic import (
     monitor_logged_traffic,
     monitor_traffic,
@@ -88,4 +89,4 @@ def test_a_fresh_worker_with_too_little_traffic_recommends_nothing(tmp_path: Pat
     fresh = workspace_settings(tmp_path)
 
     assert monitor_logged_traffic(fresh) is None
-    assert (fresh.data.processed_dir / "train.csv").is_file()
+    assert ProcessedPaths.under(fresh.data.processed_dir).train.is_file()

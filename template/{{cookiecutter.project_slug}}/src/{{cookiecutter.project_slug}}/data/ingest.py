@@ -1,6 +1,9 @@
 """Getting data in: load and validate the raw batch, split it, replay a drifted batch, and
 read a batch to check (`monitor --current`).
 
+The processed splits are Parquet: the steps after ingest read the columns they need with
+their types, instead of parsing text and inferring them again.
+
 `load_raw` is the one place to change when the data comes from somewhere else (a
 warehouse query, a feature store, object storage): everything downstream takes a
 validated DataFrame.
@@ -109,7 +112,7 @@ class ProcessedPaths:
 
     @classmethod
     def under(cls, directory: Path) -> ProcessedPaths:
-        return cls(directory / "train.csv", directory / "test.csv", directory / "current.csv")
+        return cls(*(directory / f"{name}.parquet" for name in ("train", "test", "current")))
 
 
 def ingest(settings: DataSettings, seed: int, engine: Engine = LOCAL) -> ProcessedPaths:
@@ -120,7 +123,7 @@ def ingest(settings: DataSettings, seed: int, engine: Engine = LOCAL) -> Process
     paths = ProcessedPaths.under(settings.processed_dir)
     settings.processed_dir.mkdir(parents=True, exist_ok=True)
     for frame, path in ((train, paths.train), (test, paths.test), (current, paths.current)):
-        frame.to_csv(path, index=False)
+        frame.to_parquet(path, index=False)
     return paths
 
 
@@ -128,7 +131,7 @@ def read_processed(path: Path) -> pd.DataFrame:
     """A processed batch, validated again (files on disk can be edited) and sliced."""
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: run the ingest step first (`make pipeline`)")
-    return add_slices(validate(pd.read_csv(path), source=path))
+    return add_slices(validate(pd.read_parquet(path), source=path))
 
 
 COLUMNS_OUTSIDE_MODEL = tuple(c.name for c in COLUMNS if not c.model_input)
@@ -138,13 +141,28 @@ class EmptyBatchError(ValueError):
     """The batch to monitor has no rows."""
 
 
+class UnreadableBatchError(ValueError):
+    """The batch file is not the format its suffix names."""
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    """A CSV or, by its suffix, Parquet file (the processed splits, what `score` reads)."""
+    if path.suffix.lower() not in (".parquet", ".pq"):
+        return pd.read_csv(path)
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
+        raise UnreadableBatchError(f"{path} is not a readable Parquet file: {error}") from None
+
+
 def read_batch(path: Path) -> pd.DataFrame:
-    """A batch to check, validated against the data contract: labelled, unlabelled, or
-    model inputs only (e.g. logged API requests, which carry no protected attributes)."""
+    """A batch to check (CSV or Parquet), validated against the data contract: labelled,
+    unlabelled, or model inputs only (e.g. logged API requests, which carry no protected
+    attributes)."""
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found")
     try:
-        frame = pd.read_csv(path)
+        frame = _read_table(path)
     except pd.errors.EmptyDataError:
         raise EmptyBatchError(f"the batch is empty: {path} has no header and no rows") from None
     if frame.empty:
