@@ -19,6 +19,7 @@ __pycache__
 {% if cookiecutter.tracker != 'none' %}src/*/tracking/file_tracker{% endif %}
 {% if cookiecutter.orchestrator != 'none' %}.github/workflows/ct.yml{% endif %}
 {% if cookiecutter.orchestrator != 'none' %}.github/workflows/cm.yml{% endif %}
+{% if cookiecutter.orchestrator != 'none' %}.github/workflows/batch-scoring.yml{% endif %}
 {% if cookiecutter.orchestrator != 'none' %}.github/actions/aws-login{% endif %}
 {% if cookiecutter.orchestrator != 'none' %}.github/actions/gcp-login{% endif %}
 {% if cookiecutter.orchestrator != 'none' %}.github/actions/azure-login{% endif %}

@@ -146,6 +146,7 @@ GITHUB_RUNS = {
         ("ct.yml", "workflow_dispatch", ()),
         ("cm.yml", "workflow_dispatch", ()),
         ("cd.yml", "push", ()),
+        ("batch-scoring.yml", "workflow_dispatch", ()),
         ("template-update.yml", "workflow_dispatch", ()),
     ),
     "aws": (
@@ -316,6 +317,25 @@ def logged_traffic(project: Path, store: Path, log: Path, env: dict[str, str]) -
     )
     assert list(log.rglob("*.jsonl")), f"no inference log written under {log}"
     return log
+
+
+READ_SCORES = """
+import json, sys
+import pandas as pd
+scores = pd.read_parquet(sys.argv[1])
+print(json.dumps([len(scores), sorted(set(scores["model_version"]))]))
+"""
+
+
+def scores_in(project: Path, scores: Path, env: dict[str, str]) -> tuple[int, set[str]]:
+    """The rows of a batch-scoring output and the model versions in it (read with the
+    project's environment: the harness has no pandas)."""
+    result = subprocess.run(
+        ["uv", "run", "--quiet", "python", "-c", READ_SCORES, str(scores)],
+        cwd=project, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    rows, versions = json.loads(result.stdout)
+    return rows, set(versions)
 
 
 def act_args(project: Path, artifacts: Path, store: Path) -> list[str]:
@@ -510,6 +530,11 @@ def test_rendered_workflows_pass_under_act(
     assert champion_in(store) == versions_before_cd
     assert shipped["version"] == versions_before_cd[0]
     assert (default / "champion/uv.lock").is_file()
+    # Batch scoring: the store's champion scored the day's batch.
+    (scores,) = default.glob("batch-scores-*/reports/scores/*.parquet")
+    rows, versions = scores_in(github_renders["default"], scores, env)
+    assert rows > 0
+    assert versions == {versions_before_cd[0]}
 
 
 def run_stub(
@@ -597,6 +622,7 @@ GITLAB_PIPELINES = {
     MERGE_REQUEST: {"lint", "test", "pipeline", "terraform-gcp"} | SCANNERS,
     ("PIPELINE=ct",): {"ct-train"},
     ("PIPELINE=cm",): {"cm-monitor", "cm-retrain"},
+    ("PIPELINE=score",): {"score-batch"},
     ("PIPELINE=template",): {"template-update"},
 }
 # What runs, in order: CT and CM promote into the shared store, CD's champion job ships
@@ -604,6 +630,7 @@ GITLAB_PIPELINES = {
 GITLAB_RUNS = (
     (("PIPELINE=ct",), ()),
     (("PIPELINE=cm",), ()),
+    (("PIPELINE=score",), ()),
     ((), ("champion", "deploy-gcp")),
     (MERGE_REQUEST, ("terraform-gcp",)),
 )
@@ -883,3 +910,9 @@ def test_rendered_gitlab_pipelines_pass_under_gitlab_ci_local(
     assert champion_in(store) == versions_before_cd
     assert shipped["version"] == versions_before_cd[0]
     assert (artifacts / "uv.lock").is_file()
+    # score-batch: the store's champion scored the day's batch.
+    kept = gitlab_render / ".gitlab-ci-local/artifacts/score-batch"
+    (scores,) = kept.glob("reports/scores/*.parquet")
+    rows, versions = scores_in(gitlab_render, scores, env)
+    assert rows > 0
+    assert versions == {versions_before_cd[0]}

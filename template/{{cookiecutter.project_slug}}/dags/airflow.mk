@@ -5,7 +5,7 @@ AIRFLOW := AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/
 	AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT=300 PIPELINE_IMAGE= \
 	uv run airflow
 
-.PHONY: flow airflow-db airflow-run airflow-monitor airflow-ui
+.PHONY: flow airflow-db airflow-run airflow-monitor airflow-score airflow-ui
 
 airflow-db:
 	@mkdir -p .airflow && echo '*' > .airflow/.gitignore
@@ -16,6 +16,9 @@ airflow-run: airflow-db ## Run the training DAG once through Airflow (ingest, tr
 
 airflow-monitor: airflow-db ## Run the monitoring DAG once (drift updates the retraining asset)
 	$(AIRFLOW) dags test {{ cookiecutter.project_slug }}_monitoring
+
+airflow-score: airflow-db ## Run the batch-scoring DAG once (the champion scores params.yaml score.input)
+	$(AIRFLOW) dags test {{ cookiecutter.project_slug }}_batch_scoring
 
 airflow-ui: airflow-db ## Airflow's UI, scheduler and DAG processor on http://localhost:8080
 	$(AIRFLOW) standalone

@@ -1,4 +1,4 @@
-"""The project's pipeline as two Airflow DAGs (TaskFlow API).
+"""The project's pipeline as three Airflow DAGs (TaskFlow API).
 
 * `{{ cookiecutter.project_slug }}_training` runs the pipeline's steps (ingest, train, promote;
   `pipeline.STEPS`) every Monday at 04:23 UTC, and whenever monitoring asks for retraining.
@@ -6,6 +6,8 @@
   age every day at 05:41 UTC; when retraining is recommended it updates the `DRIFT` asset,
   which schedules a training run (data-aware scheduling: the training DAG's schedule is
   "weekly or on drift").
+* `{{ cookiecutter.project_slug }}_batch_scoring` scores the day's batch with the champion
+  every day at 06:11 UTC (params.yaml score.input into score.output, `{date}` the day).
 
 Where the steps run is set in cluster.yaml beside this file: without an image, in the
 Airflow worker's process (`make airflow-run`, `airflow standalone`); with one, each step is
@@ -40,6 +42,7 @@ PARAMS: dict[str, Any] = yaml.safe_load(
 RAW_PATH = f"{CLUSTER['workspace']}/{PARAMS['data']['raw_path']}"
 TRAINING_SCHEDULE = "23 4 * * 1"  # Mondays 04:23 UTC
 MONITORING_SCHEDULE = "41 5 * * *"  # daily 05:41 UTC
+SCORING_SCHEDULE = "11 6 * * *"  # daily 06:11 UTC, after monitoring
 START = datetime(2025, 1, 1)
 # Updated by the monitoring DAG when retraining is recommended; schedules a training run.
 DRIFT = Asset(name=f"{PROJECT}_retraining_recommended")
@@ -153,3 +156,26 @@ with DAG(
             """Updating the asset schedules a training run."""
 
         step_task(ingest) >> monitor() >> request_retraining()
+
+
+with DAG(
+    dag_id=f"{PROJECT}_batch_scoring",
+    description="The champion scores the day's batch (params.yaml score.input and output).",
+    schedule=CronTriggerTimetable(SCORING_SCHEDULE, timezone="UTC"),
+    start_date=START,
+    catchup=False,
+    max_active_runs=1,
+    tags=[PROJECT, "batch-scoring"],
+) as batch_scoring:
+    if IMAGE:
+        in_pod("score", f"{CLI} score")
+    else:
+
+        @task(task_id="score")
+        def score() -> str:
+            """The day's batch scored in chunks; the output appears whole or not at all."""
+            from {{ cookiecutter.project_slug }}.pipeline import score_batch
+
+            return str(score_batch(get_settings()))
+
+        score()

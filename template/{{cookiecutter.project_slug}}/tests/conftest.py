@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
 
@@ -98,6 +99,8 @@ def workspace_environment(root: Path) -> dict[str, str]:
             "MONITOR__REPORTS_DIR": settings.monitor.reports_dir,
             "SERVE__MODEL_DIR": settings.serve.model_dir,
             "INFERENCE_LOG__URL": settings.inference_log.url,
+            "SCORE__INPUT": settings.score.input,
+            "SCORE__OUTPUT": settings.score.output,
             "TRACKING__URI": settings.tracking.uri,
         }.items()
     }
@@ -186,6 +189,20 @@ def train_frame(processed: ingest.ProcessedPaths) -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def holdout_frame(processed: ingest.ProcessedPaths) -> pd.DataFrame:
     return ingest.read_processed(processed.test)
+
+
+def scored_today(settings: Settings) -> pd.DataFrame:
+    """The scheduled batch scoring's output for today (UTC), checked against its input: one
+    scored row per input row (the bundled batch keeps the contract), by the champion."""
+    from {{ cookiecutter.project_slug }}.serving.batch import rejects_path
+
+    source, output = settings.score.for_day(datetime.now(UTC).date())
+    scores: pd.DataFrame = pq.read_table(output).to_pandas()
+    assert len(scores) == len(pd.read_parquet(source)) > 0
+    assert pq.read_table(rejects_path(output)).num_rows == 0
+    _, champion = model_store.load(settings.serve.model_dir)
+    assert set(scores["model_version"]) == {champion.version}
+    return scores
 
 
 @pytest.fixture(scope="session")

@@ -7,19 +7,24 @@ logic here.
 Asset checks: the processed splits keep the data contract; the evaluation passes the
 promotion gate's absolute bars (blocking: a failing candidate never reaches `champion`).
 A weekly schedule retrains; a daily sensor runs the monitor and requests the training job
-when it recommends retraining. `make dagster-ui` serves it all (workspace.yaml).
+when it recommends retraining. `batch_scores`, partitioned by day, is the champion's scores
+of that day's batch (params.yaml score.input and output, `{date}` the partition), built every
+day by its schedule. `make dagster-ui` serves it all (workspace.yaml).
 """
 
 from collections.abc import Iterator
 from dataclasses import asdict
+from datetime import date
 
 import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetChecksDefinition,
+    AssetExecutionContext,
     AssetsDefinition,
     AssetSelection,
     AssetSpec,
+    DailyPartitionsDefinition,
     Definitions,
     MaterializeResult,
     ResourceParam,
@@ -28,6 +33,7 @@ from dagster import (
     SkipReason,
     asset,
     asset_check,
+    build_schedule_from_partitioned_job,
     define_asset_job,
     multi_asset,
     sensor,
@@ -147,6 +153,36 @@ def retrain_on_drift(settings: ResourceParam[Settings]) -> RunRequest | SkipReas
     )
 
 
+@asset(
+    deps=[champion],
+    # end_offset=1: today's partition exists from midnight, so the schedule scores today's
+    # batch, {date} as the other orchestrators and `score` fill it in.
+    partitions_def=DailyPartitionsDefinition(start_date="2026-01-01", timezone="UTC", end_offset=1),
+    group_name="scoring",
+)
+def batch_scores(
+    context: AssetExecutionContext, settings: ResourceParam[Settings]
+) -> MaterializeResult[None]:
+    """The day's batch scored by the champion, in chunks (serving/batch.py); rows that
+    break the data contract go to the rejects file beside the scores."""
+    result = pipeline.score_batch(settings, date.fromisoformat(context.partition_key))
+    return MaterializeResult(
+        metadata={
+            "rows": result.rows,
+            "scored": result.scored,
+            "rejected": result.rejected,
+            "output": result.output,
+            "rejects": result.rejects,
+            "model_version": result.model_version,
+        }
+    )
+
+
+scoring_job = define_asset_job("batch_scoring", selection=[batch_scores])
+# One run a day, at 06:00 UTC, for that day's partition.
+daily_scoring = build_schedule_from_partitioned_job(scoring_job, hour_of_day=6)
+
+
 ASSETS: list[AssetsDefinition | AssetSpec] = [
     raw_data,
     processed_splits,
@@ -156,10 +192,10 @@ ASSETS: list[AssetsDefinition | AssetSpec] = [
 CHECKS: list[AssetChecksDefinition] = [data_contract, passes_the_gate]
 
 defs = Definitions(
-    assets=ASSETS,
+    assets=[*ASSETS, batch_scores],
     asset_checks=CHECKS,
-    jobs=[training_job],
-    schedules=[weekly_training],
+    jobs=[training_job, scoring_job],
+    schedules=[weekly_training, daily_scoring],
     sensors=[retrain_on_drift],
     resources={"settings": get_settings()},
 )

@@ -1,13 +1,16 @@
 """The project's pipeline as Flyte workflows (flytekit).
 
-Two workflows over the steps that `pipeline.STEPS` declares (no ML code here):
+Three workflows over the steps that `pipeline.py` declares (no ML code here):
 
 * `training`: ingest -> train -> promote, one task per step;
 * `monitoring`: ingest -> monitor, then the `retrain` subworkflow (train -> promote) only
-  when monitoring recommends retraining (a Flyte `conditional`).
+  when monitoring recommends retraining (a Flyte `conditional`);
+* `batch_scoring`: the champion scores the day's batch (params.yaml score.input, output).
 
 Their launch plans run them on a cron schedule once registered on a Flyte cluster
-(`training_weekly`, `monitoring_daily`). Every task runs in the project's image (flyte.yaml).
+(`training_weekly`, `monitoring_daily`, `batch_scoring_daily`, which passes its scheduled
+time as `kickoff_time`: the day whose batch it scores). Every task runs in the project's
+image (flyte.yaml).
 
     pyflyte run orchestration/flyte/workflows.py training      # locally, in this process
     pyflyte register --project <p> --domain development orchestration/flyte/workflows.py
@@ -17,6 +20,7 @@ Their launch plans run them on a cron schedule once registered on a Flyte cluste
 # mypy: disable-error-code="untyped-decorator,misc,no-untyped-call"
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +62,15 @@ def keep_champion() -> str:
     return "no retraining recommended"
 
 
+@task(container_image=IMAGE)
+def score(kickoff_time: datetime) -> str:
+    """The batch of `kickoff_time`'s day (UTC) scored by the champion, in chunks."""
+    from {{ cookiecutter.project_slug }}.config import get_settings
+    from {{ cookiecutter.project_slug }}.pipeline import score_batch
+
+    return str(score_batch(get_settings(), kickoff_time.date()))
+
+
 def chain(names: list[str]) -> Any:
     """The named steps in order, each after the previous one; the last one's promise."""
     previous = None
@@ -96,9 +109,22 @@ def monitoring() -> str:
     )
 
 
+@workflow
+def batch_scoring(kickoff_time: datetime) -> str:
+    """Score the batch of `kickoff_time`'s day with the champion."""
+    return score(kickoff_time=kickoff_time)  # type: ignore[no-any-return]
+
+
 training_weekly = LaunchPlan.get_or_create(
     training, name="training_weekly", schedule=CronSchedule(schedule=CONFIG["training_cron"])
 )
 monitoring_daily = LaunchPlan.get_or_create(
     monitoring, name="monitoring_daily", schedule=CronSchedule(schedule=CONFIG["monitoring_cron"])
+)
+batch_scoring_daily = LaunchPlan.get_or_create(
+    batch_scoring,
+    name="batch_scoring_daily",
+    schedule=CronSchedule(
+        schedule=CONFIG["batch_scoring_cron"], kickoff_time_input_arg="kickoff_time"
+    ),
 )

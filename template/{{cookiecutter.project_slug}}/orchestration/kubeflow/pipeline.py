@@ -1,10 +1,11 @@
 """The project's pipeline on Kubeflow Pipelines (KFP v2).
 
-Two pipelines over the steps that `pipeline.STEPS` declares (no ML code here):
+Three pipelines over the steps that `pipeline.py` declares (no ML code here):
 
 * `training`: ingest -> train -> promote, one component per step;
 * `monitoring`: ingest -> monitor, then train -> promote only when monitoring recommends
-  retraining (`dsl.If` on the monitor's output): drift-triggered retraining.
+  retraining (`dsl.If` on the monitor's output): drift-triggered retraining;
+* `batch_scoring`: the champion scores the day's batch (params.yaml score.input, output).
 
 Every component runs in the project's image (kubeflow.yaml). Usage:
 
@@ -30,7 +31,7 @@ CONFIG: dict[str, Any] = yaml.safe_load(
     Path(__file__).with_name("kubeflow.yaml").read_text(encoding="utf-8")
 )
 IMAGE = os.path.expandvars(os.environ.get("PIPELINE_IMAGE", CONFIG["image"]))
-PIPELINES = ("training", "monitoring")
+PIPELINES = ("training", "monitoring", "batch_scoring")
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
@@ -52,6 +53,15 @@ def monitor() -> bool:
 
     summary = monitor_logged_traffic(get_settings())  # None: too little traffic to judge
     return summary is not None and summary.retraining_recommended
+
+
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def score() -> str:
+    """The day's batch scored by the champion, in chunks; rejects beside the scores."""
+    from {{ cookiecutter.project_slug }}.config import get_settings
+    from {{ cookiecutter.project_slug }}.pipeline import score_batch
+
+    return str(score_batch(get_settings()))
 
 
 def steps(names: list[str], after: Any = None) -> None:
@@ -80,8 +90,14 @@ def monitoring() -> None:
         steps(retrain, after=check)
 
 
+@dsl.pipeline(name="{{ cookiecutter.project_slug | replace('_', '-') }}-batch-scoring")
+def batch_scoring() -> None:
+    """Score the day's batch with the champion."""
+    score().set_display_name("score").set_caching_options(False)
+
+
 def compile_to(directory: Path) -> list[Path]:
-    """Compile both pipelines to KFP's pipeline YAML."""
+    """Compile the pipelines to KFP's pipeline YAML."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for name in PIPELINES:
@@ -92,17 +108,20 @@ def compile_to(directory: Path) -> list[Path]:
 
 
 def run_locally(pipeline_root: Path) -> None:
-    """Both pipelines in subprocesses of this environment (kfp.local)."""
+    """The pipelines in subprocesses of this environment (kfp.local): training, monitoring,
+    then batch scoring with the champion."""
     from kfp import local
 
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root))
     training()
     monitoring()
+    batch_scoring()
 
 
 def schedule(host: str, directory: Path) -> None:
     """Recurring runs on a Kubeflow Pipelines deployment: weekly training (continuous
-    training) and daily monitoring, which retrains when it recommends to."""
+    training), daily monitoring, which retrains when it recommends to, and daily batch
+    scoring."""
     from kfp import Client
 
     client = Client(host=host)

@@ -4,9 +4,10 @@
 - `monitoring`: the checks of the traffic the API logged (drift, skew, live quality) and of
   the champion's age; when they recommend retraining it runs `training` as a subflow, so
   drift-triggered retraining shows up as one flow run tree.
+- `batch_scoring`: the champion scores the day's batch (params.yaml score.input and output).
 
-Run locally with `make flow` / `make flow-monitor` (no server needed: Prefect starts a
-temporary one); prefect.yaml schedules both on a work pool (see README.md).
+Run locally with `make flow` / `make flow-monitor` / `make flow-score` (no server needed:
+Prefect starts a temporary one); prefect.yaml schedules them on a work pool (see README.md).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from prefect.cache_policies import NO_CACHE
 from {{ cookiecutter.project_slug }}.config import Settings, get_settings
 from {{ cookiecutter.project_slug }}.monitoring.summary import DriftSummary
 from {{ cookiecutter.project_slug }}.monitoring.traffic import monitor_logged_traffic
-from {{ cookiecutter.project_slug }}.pipeline import STEPS, Step
+from {{ cookiecutter.project_slug }}.pipeline import STEPS, Step, score_batch
+from {{ cookiecutter.project_slug }}.serving.batch import BatchResult
 
 # Steps read files and talk to the tracker: transient failures (a network file system, a
 # tracking server restart) are worth a retry. No caching: every step writes files or the
@@ -64,6 +66,24 @@ def monitoring(settings: Settings | None = None) -> DriftSummary | None:
     else:
         logger.info("no drift, quality holds, model is fresh")
     return summary
+
+
+@task(retries=RETRIES, retry_delay_seconds=RETRY_DELAY_SECONDS, cache_policy=NO_CACHE)
+def score(settings: Settings) -> BatchResult:
+    """The day's batch scored by the champion (its output appears whole or not at all)."""
+    return score_batch(settings)
+
+
+@flow(name="batch-scoring")
+def batch_scoring(settings: Settings | None = None) -> BatchResult:
+    """Batch scoring: params.yaml score.input scored into score.output ({date}: today)."""
+    result = score(settings or get_settings())
+    get_run_logger().info(
+        "scored %d of %d rows with model v%s -> %s; %d rejected -> %s",
+        result.scored, result.rows, result.model_version, result.output, result.rejected,
+        result.rejects,
+    )  # fmt: skip
+    return result
 
 
 if __name__ == "__main__":

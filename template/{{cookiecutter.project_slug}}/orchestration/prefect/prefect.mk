@@ -8,13 +8,16 @@ TRAINING_IMAGE ?= $(error set TRAINING_IMAGE to the image the flows run in)
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 # The temporary server migrates a fresh database first: give it more than Prefect's 20 s.
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
-.PHONY: flow flow-monitor prefect-ui flow-deploy prefect-worker
+.PHONY: flow flow-monitor flow-score prefect-ui flow-deploy prefect-worker
 
 flow: ## Run the pipeline as a Prefect flow (a temporary local server, nothing to start)
 	uv run python -c "from orchestration.prefect.flows import training; training()"
 
 flow-monitor: ## Run the monitoring flow (it runs the training flow when retraining is due)
 	uv run python -c "from orchestration.prefect.flows import monitoring; monitoring()"
+
+flow-score: ## Run the batch-scoring flow: the champion scores params.yaml score.input
+	uv run python -c "from orchestration.prefect.flows import batch_scoring; batch_scoring()"
 
 prefect-ui: ## Start a Prefect server and its UI on http://127.0.0.1:4200
 	uv run prefect server start --host 127.0.0.1 --port 4200

@@ -258,21 +258,35 @@ def serve(
 @app.command()
 def score(
     source: Annotated[
-        str, typer.Option("--input", help="CSV or Parquet file to score: a path or fsspec URL.")
-    ],
+        str | None,
+        typer.Option(
+            "--input",
+            help="CSV or Parquet file to score: a path or fsspec URL (default: params.yaml "
+            "score.input).",
+        ),
+    ] = None,
     destination: Annotated[
-        str, typer.Option("--output", help="Parquet file to write: a path or fsspec URL.")
-    ],
+        str | None,
+        typer.Option(
+            "--output",
+            help="Parquet file to write: a path or fsspec URL (default: score.output).",
+        ),
+    ] = None,
 ) -> None:
     """Score a file with the champion, in chunks (params.yaml score.chunk_rows); rows that
-    break the data contract go to <output stem>.rejects.parquet."""
+    break the data contract go to <output stem>.rejects.parquet. Without options: the
+    scheduled run's input and output (score.input, score.output; {date} is today, UTC)."""
     settings = _settings()
-    from .compute import get_engine
-    from .serving.batch import BatchScoringError, score_file
+    from .pipeline import score_batch
+    from .serving.batch import BatchScoringError
 
-    chunk_rows, engine = settings.score.chunk_rows, get_engine(settings.compute)
-    with _in_one_line(BatchScoringError), console.status(f"Scoring {source}..."):
-        result = score_file(source, destination, settings.serve.model_dir, chunk_rows, engine)
+    scheduled = settings.score
+    chosen = scheduled.model_copy(
+        update={"input": source or scheduled.input, "output": destination or scheduled.output}
+    )
+    settings = settings.model_copy(update={"score": chosen})
+    with _in_one_line(BatchScoringError), console.status(f"Scoring {chosen.input}..."):
+        result = score_batch(settings)
     console.print(
         f"[green]scored[/] {result.scored} of {result.rows} rows with model "
         f"v{result.model_version} -> {result.output}; {result.rejected} rejected -> "

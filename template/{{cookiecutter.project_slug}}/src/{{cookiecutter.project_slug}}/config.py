@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -154,11 +155,25 @@ class ServeSettings(BaseModel):
 
 
 class ScoreSettings(BaseModel):
-    """Batch scoring (`score`, serving/batch.py)."""
+    """Batch scoring (`score`, serving/batch.py) and its scheduled run (pipeline.score_batch)."""
 
     chunk_rows: int = Field(
         default=10_000, ge=1, description="Rows read, validated and scored at a time."
     )
+    input: str = Field(
+        default="data/processed/current.parquet",
+        description="What the scheduled run scores: a path or fsspec URL; {date} is its day.",
+    )
+    output: str = Field(
+        default="reports/scores/{date}.parquet",
+        description="Where its scores go (Parquet): a path or fsspec URL; {date} is its day.",
+    )
+
+    def for_day(self, day: date) -> tuple[str, str]:
+        """`input` and `output` with {date} filled in (ISO, e.g. 2026-12-04)."""
+        return self.input.replace("{date}", day.isoformat()), self.output.replace(
+            "{date}", day.isoformat()
+        )
 
 
 class InferenceLogSettings(BaseModel):
@@ -186,6 +201,11 @@ class TrackingSettings(BaseModel):
         description="Where the tracker keeps runs and model versions; None: its local store "
         "in the project directory (see the tracker's README).",
     )
+
+
+def _under(root: Path, url: str) -> str:
+    """A relative local path moved under `root`; a URL or an absolute path as it is."""
+    return url if "://" in url or Path(url).is_absolute() else str(root / url)
 
 
 class Settings(BaseSettings):
@@ -229,6 +249,12 @@ class Settings(BaseSettings):
                     update={"reports_dir": root / "reports" / "monitoring"}
                 ),
                 "serve": self.serve.model_copy(update={"model_dir": root / "models" / "champion"}),
+                "score": self.score.model_copy(
+                    update={
+                        "input": _under(root, self.score.input),
+                        "output": _under(root, self.score.output),
+                    }
+                ),
                 "inference_log": self.inference_log.model_copy(
                     update={"url": str(root / "logs" / "inference")}
                 ),

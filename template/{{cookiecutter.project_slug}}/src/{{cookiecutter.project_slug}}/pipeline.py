@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 from .compute import get_engine
@@ -18,6 +19,7 @@ from .data import ingest as ingestion
 if TYPE_CHECKING:
     from .registry.gate import PromotionDecision
     from .registry.model_store import ModelMetadata
+    from .serving.batch import BatchResult
     from .tracking import Tracker
 
 # Each step imports what only it uses (the trainer, the tracker, the registry) when it runs:
@@ -112,6 +114,19 @@ def promote_with_configured_tracker(settings: Settings) -> PromotionDecision:
     from .tracking import get_tracker
 
     return promote(settings, get_tracker(settings.tracking))
+
+
+def score_batch(settings: Settings, day: date | None = None) -> BatchResult:
+    """Batch scoring as every orchestrator and CI schedule run it: params.yaml's
+    score.input scored by the champion into score.output, {date} in either being `day`
+    (default: today, UTC)."""
+    from .serving.batch import score_file
+
+    source, destination = settings.score.for_day(day or datetime.now(UTC).date())
+    engine = get_engine(settings.compute)
+    return score_file(
+        source, destination, settings.serve.model_dir, settings.score.chunk_rows, engine
+    )
 
 
 STEPS: tuple[Step, ...] = (

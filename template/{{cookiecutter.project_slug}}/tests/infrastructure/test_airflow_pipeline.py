@@ -24,13 +24,14 @@ from {{ cookiecutter.project_slug }}.pipeline import STEPS
 from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 
-from ..conftest import PROJECT_ROOT, serve_traffic, workspace_environment
+from ..conftest import PROJECT_ROOT, scored_today, serve_traffic, workspace_environment
 
 pytestmark = pytest.mark.infrastructure
 
 DAGS = PROJECT_ROOT / "dags"
 TRAINING = "{{ cookiecutter.project_slug }}_training"
 MONITORING = "{{ cookiecutter.project_slug }}_monitoring"
+SCORING = "{{ cookiecutter.project_slug }}_batch_scoring"
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,7 @@ def test_the_dags_import_with_the_declared_steps_and_schedules(dags: dict[str, A
     runs weekly or when the monitoring DAG updates its asset."""
     from airflow.sdk import AssetOrTimeSchedule
 
-    assert set(dags) == {TRAINING, MONITORING}
+    assert set(dags) == {TRAINING, MONITORING, SCORING}
     training, monitoring = dags[TRAINING], dags[MONITORING]
     names = [step.name for step in STEPS]
     assert [task.task_id for task in training.topological_sort()] == names
@@ -106,6 +107,15 @@ def test_the_training_dag_produces_a_champion(training_run: Any, airflow: Path) 
     champion = get_tracker(settings.tracking).get_champion()
     assert champion is not None
     assert model_store.load(settings.serve.model_dir)[1].version == champion.version
+
+
+@pytest.mark.usefixtures("training_run")  # the champion that scores
+def test_the_batch_scoring_dag_scores_the_days_batch(dags: dict[str, Any]) -> None:
+    """Infrastructure 3: the daily batch-scoring DAG scores params.yaml score.input with the
+    champion, one row per input row."""
+    run = dags[SCORING].test()
+    assert run.state == "success"
+    scored_today(get_settings())
 
 
 @pytest.mark.usefixtures("training_run")  # the monitoring run judges that champion
@@ -154,6 +164,9 @@ def test_with_an_image_each_step_runs_the_cli_in_a_pod(
     bag = DagBag(dag_folder=DAGS)
     assert bag.import_errors == {}
     training, monitoring = bag.dags[TRAINING], bag.dags[MONITORING]
+    scoring = bag.dags[SCORING].get_task("score")
+    assert isinstance(scoring, KubernetesPodOperator)
+    assert scoring.arguments == ["{{ cookiecutter.project_slug | replace('_', '-') }} score"]
     pods: list[KubernetesPodOperator] = []
     for task in [training.get_task(step.name) for step in STEPS] + [monitoring.get_task("monitor")]:
         assert isinstance(task, KubernetesPodOperator)

@@ -5,6 +5,7 @@ an error or an interruption leaves no file behind."""
 from __future__ import annotations
 
 import math
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.project_slug }}.config import ENV_PREFIX
+from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings
 from {{ cookiecutter.project_slug }}.data.contract import CONTRACT, MODEL_INPUTS
+from {{ cookiecutter.project_slug }}.pipeline import score_batch
 from {{ cookiecutter.project_slug }}.serving import batch
 from {{ cookiecutter.project_slug }}.serving.app import create_app
 from {{ cookiecutter.project_slug }}.serving.batch import (
@@ -276,3 +278,29 @@ def test_the_cli_scores_a_file_by_its_identifiers(
     assert scores.columns.tolist() == ["reference", *OUTPUT_SCHEMA.names[1:]]
     kept = [i for i in range(len(frame)) if i not in breaches]
     assert scores["reference"].tolist() == [f"case-{i}" for i in kept]
+
+
+def test_the_scheduled_run_scores_the_days_input_into_the_days_output(
+    holdout_frame: pd.DataFrame, champion_dir: Path, settings: Settings, tmp_path: Path
+) -> None:
+    """Infrastructure 3: the scheduled batch scoring (pipeline.score_batch, which every
+    orchestrator's batch_scoring job and CI's schedule run) scores params.yaml's
+    score.input into score.output with {date} the run's day, the champion's scores."""
+    day = date(2026, 1, 2)  # not today: the run scores the day it is given
+    write(holdout_frame, tmp_path / "applicants-2026-01-02.parquet")
+    scheduled = settings.score.model_copy(
+        update={
+            "input": str(tmp_path / "applicants-{date}.parquet"),
+            "output": str(tmp_path / "scores" / "{date}.parquet"),
+            "chunk_rows": CHUNK,
+        }
+    )
+    assert settings.serve.model_dir == champion_dir  # where the run reads the champion
+    result = score_batch(settings.model_copy(update={"score": scheduled}), day)
+    assert result.output == str(tmp_path / "scores" / "2026-01-02.parquet")
+    expected = score_file(
+        str(tmp_path / "applicants-2026-01-02.parquet"), str(tmp_path / "by-hand.parquet"),
+        champion_dir, CHUNK,
+    )  # fmt: skip
+    assert read(result.output).equals(read(expected.output))
+    assert result.scored == len(holdout_frame)

@@ -4,6 +4,7 @@ in-process), with its asset checks, and the drift sensor requests retraining."""
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -14,11 +15,12 @@ os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "true")
 import orchestration.dagster.definitions as definitions
 from dagster import DagsterInstance, RunRequest, build_sensor_context, materialize
 
+from {{ cookiecutter.project_slug }} import pipeline
 from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 
-from ..conftest import serve_traffic, workspace_settings
+from ..conftest import scored_today, serve_traffic, workspace_settings
 
 pytestmark = pytest.mark.infrastructure
 
@@ -70,9 +72,35 @@ def test_the_sensor_requests_retraining_when_the_monitor_recommends_it(
     assert definitions.retrain_on_drift.job_name == definitions.training_job.name
 
 
+def test_batch_scores_materialize_the_days_scores_of_the_champion(
+    fresh: Settings, champion_dir: Path
+) -> None:
+    """Infrastructure 3: today's partition of `batch_scores` (what the daily schedule runs)
+    scores params.yaml score.input with the champion, one row per input row."""
+    pipeline.ingest(fresh)  # the day's batch: the processed current split
+    served = fresh.model_copy(
+        update={"serve": fresh.serve.model_copy(update={"model_dir": champion_dir})}
+    )
+    today = datetime.now(UTC).date().isoformat()
+
+    result = materialize(
+        [*definitions.ASSETS, definitions.batch_scores],
+        selection=[definitions.batch_scores],
+        partition_key=today,
+        resources={"settings": served},
+        instance=DagsterInstance.ephemeral(),
+    )
+
+    assert result.success
+    (event,) = result.get_asset_materialization_events()
+    assert event.partition == today
+    scored_today(served)
+
+
 def test_definitions_schedule_training_and_sense_drift() -> None:
-    """The code location `dagster dev` loads holds the job, its schedule and the sensor."""
+    """The code location `dagster dev` loads holds the jobs, their schedules and the sensor."""
     defs = definitions.defs
     assert defs.resolve_job_def("training").name == "training"
     assert defs.resolve_schedule_def("weekly_training").cron_schedule == "0 3 * * 1"
+    assert defs.resolve_schedule_def("batch_scoring_schedule").cron_schedule == "0 6 * * *"
     assert defs.resolve_sensor_def("retrain_on_drift").job_name == "training"

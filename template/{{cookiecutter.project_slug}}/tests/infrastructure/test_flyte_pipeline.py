@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 
@@ -17,7 +18,7 @@ from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.registry.champion import candidate_dir
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 
-from ..conftest import PROJECT_ROOT, serve_traffic, workspace_environment
+from ..conftest import PROJECT_ROOT, scored_today, serve_traffic, workspace_environment
 
 pytestmark = pytest.mark.infrastructure
 
@@ -54,17 +55,28 @@ def decision(flyte: ModuleType, workspace: Path) -> str:
     return result
 
 
-def test_the_launch_plans_schedule_training_and_monitoring(flyte: ModuleType) -> None:
-    """Continuous training and monitoring: cron launch plans of the two workflows, every
-    task in the configured image."""
+def test_the_launch_plans_schedule_training_monitoring_and_scoring(flyte: ModuleType) -> None:
+    """Continuous training, monitoring and batch scoring: cron launch plans of the three
+    workflows (scoring given its scheduled time), every task in the configured image."""
     for plan, workflow in (
         (flyte.training_weekly, flyte.training),
         (flyte.monitoring_daily, flyte.monitoring),
+        (flyte.batch_scoring_daily, flyte.batch_scoring),
     ):
         assert plan.workflow is workflow
         assert plan.schedule.cron_schedule.schedule == flyte.CONFIG[f"{workflow.short_name}_cron"]
-    for task in (flyte.run_step, flyte.monitor):
+    assert flyte.batch_scoring_daily.schedule.kickoff_time_input_arg == "kickoff_time"
+    for task in (flyte.run_step, flyte.monitor, flyte.score):
         assert task.container_image == flyte.IMAGE
+
+
+def test_the_batch_scoring_workflow_scores_the_days_batch(
+    flyte: ModuleType, decision: str
+) -> None:
+    """Infrastructure 3: the daily batch-scoring workflow scores params.yaml score.input
+    with the champion, one row per input row."""
+    flyte.batch_scoring(kickoff_time=datetime.now(UTC))
+    scored_today(get_settings())
 
 
 def test_the_training_workflow_produces_a_champion(decision: str, workspace: Path) -> None:

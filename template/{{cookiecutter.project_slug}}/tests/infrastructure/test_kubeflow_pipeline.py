@@ -1,6 +1,6 @@
 """ML Test Score, infrastructure: the pipeline through Kubeflow Pipelines.
 
-Both pipelines compile to KFP's pipeline YAML and load back with KFP's own loader; then they
+The pipelines compile to KFP's pipeline YAML and load back with KFP's own loader; then they
 run locally with `kfp.local` (each component a subprocess of this environment, as
 `make kubeflow-run` does), their outputs in a temporary workspace.
 """
@@ -21,7 +21,7 @@ from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.registry.champion import candidate_dir
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 
-from ..conftest import PROJECT_ROOT, serve_traffic, workspace_environment
+from ..conftest import PROJECT_ROOT, scored_today, serve_traffic, workspace_environment
 
 pytestmark = pytest.mark.infrastructure
 
@@ -68,7 +68,7 @@ def test_the_pipelines_compile_to_specs_kfp_loads(kubeflow: ModuleType, tmp_path
     from kfp import components
 
     paths = kubeflow.compile_to(tmp_path)
-    assert [p.name for p in paths] == ["training.yaml", "monitoring.yaml"]
+    assert [p.name for p in paths] == ["training.yaml", "monitoring.yaml", "batch_scoring.yaml"]
     for path in paths:
         spec = components.load_component_from_file(str(path)).pipeline_spec
         executors = spec.deployment_spec["executors"].values()
@@ -85,6 +85,15 @@ def test_the_training_pipeline_produces_a_champion(trained: Path) -> None:
     champion = get_tracker(settings.tracking).get_champion()
     assert champion is not None
     assert model_store.load(settings.serve.model_dir)[1].version == champion.version
+
+
+def test_the_batch_scoring_pipeline_scores_the_days_batch(
+    kubeflow: ModuleType, trained: Path
+) -> None:
+    """Infrastructure 3: the daily batch-scoring pipeline scores params.yaml score.input with
+    the champion, one row per input row."""
+    kubeflow.batch_scoring()
+    scored_today(get_settings())
 
 
 def test_monitoring_retrains_on_drifted_traffic_only(

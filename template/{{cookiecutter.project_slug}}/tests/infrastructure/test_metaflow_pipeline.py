@@ -15,11 +15,12 @@ os.environ.setdefault("METAFLOW_USER", os.environ.get("USER") or "test")
 
 from metaflow import Run, Runner
 
+from {{ cookiecutter.project_slug }} import pipeline
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings
 from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 
-from ..conftest import PROJECT_ROOT, serve_traffic, workspace_settings
+from ..conftest import PROJECT_ROOT, scored_today, serve_traffic, workspace_settings
 
 pytestmark = pytest.mark.infrastructure
 
@@ -84,6 +85,26 @@ def test_monitoring_flow_recommends_retraining_on_drifted_traffic(
         assert run.successful, running.stderr
         assert run.data is not None
         assert run.data.retraining_recommended
+
+
+def test_scoring_flow_scores_the_days_batch_with_the_champion(
+    fresh: Settings, tmp_path: Path, champion_dir: Path
+) -> None:
+    """Infrastructure 3: the daily batch-scoring flow scores params.yaml score.input with
+    the champion, one row per input row, and keeps the figures as artifacts."""
+    pipeline.ingest(fresh)  # the day's batch: the processed current split
+    served = fresh.model_copy(
+        update={"serve": fresh.serve.model_copy(update={"model_dir": champion_dir})}
+    )
+    with Runner(
+        str(FLOWS / "scoring_flow.py"), show_output=False, env=flow_env(served, tmp_path)
+    ) as runner:
+        running = runner.run()
+        run: Run = running.run  # type: ignore[attr-defined]  # not in metaflow-stubs
+        assert run.successful, running.stderr
+        assert run.data is not None
+        rows, scored = run.data.rows, run.data.scored
+    assert rows == scored == len(scored_today(served))
 
 
 def test_the_monitoring_event_is_the_one_training_is_triggered_by() -> None:

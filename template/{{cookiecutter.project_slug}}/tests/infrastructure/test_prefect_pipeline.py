@@ -27,7 +27,7 @@ from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.registry.gate import PromotionDecision
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 
-from ..conftest import PROJECT_ROOT, serve_traffic, workspace_settings
+from ..conftest import PROJECT_ROOT, scored_today, serve_traffic, workspace_settings
 
 pytestmark = pytest.mark.infrastructure
 SERVER_STARTUP_TIMEOUT = 180  # seconds; the temporary server migrates a fresh database
@@ -90,10 +90,22 @@ def test_monitoring_flow_retrains_when_the_monitor_recommends_it(
     assert retrained.version != first.version, "the monitoring flow trained no new candidate"
 
 
-def test_deployments_schedule_both_flows_from_this_directory() -> None:
+def test_batch_scoring_flow_scores_the_days_batch_with_the_champion(fresh: Settings) -> None:
+    """Infrastructure 3: the scheduled batch-scoring flow scores params.yaml score.input
+    with the champion training promoted, one row per input row."""
+    flows.training(fresh)
+    state = flows.batch_scoring(fresh, return_state=True)
+
+    assert state.type == StateType.COMPLETED, state
+    assert state.state_details.flow_run_id is not None
+    assert task_names(state.state_details.flow_run_id) == ["score"]
+    scored_today(fresh)
+
+
+def test_deployments_schedule_every_flow_from_this_directory() -> None:
     """prefect.yaml points at the flows that exist here, on a cron schedule each."""
     config = yaml.safe_load((PROJECT_ROOT / "orchestration/prefect/prefect.yaml").read_text())
-    names = {"training", "monitoring"}
+    names = {"training", "monitoring", "batch_scoring"}
     for deployment in config["deployments"]:
         path, name = deployment["entrypoint"].split(":")
         assert (PROJECT_ROOT / path).is_file()
