@@ -1,8 +1,8 @@
 """Infrastructure: the steps on a Ray cluster of three nodes on 127.0.0.1 (a head and two
 workers, one CPU each, started here) do their work on more than one node and give the local
 engine's results: the same validated rows, the same batch scores, a data-parallel LightGBM
-within 0.01 of the single-process held-out primary metric of the task (relative for a
-lower-is-better one), and a parallel search over the declared space. Batch scoring survives
+and XGBoost each within 0.01 of its single-process held-out primary metric of the task
+(relative for a lower-is-better one), and a parallel search over the declared space. Batch scoring survives
 a worker node killed while it works."""
 
 from __future__ import annotations
@@ -105,11 +105,17 @@ def test_a_contract_breach_reads_as_it_does_locally(
     assert str(distributed.value) == str(local.value)
 
 
-def test_lightgbm_trains_data_parallel_within_0_01_of_one_process(
-    engine: RayEngine, train_frame: pd.DataFrame, holdout_frame: pd.DataFrame, settings: Settings
-) -> None:
+@pytest.mark.parametrize("model", ["lightgbm", "xgboost"])
+def test_boosting_trains_data_parallel_within_0_01_of_one_process(
+    model: str, engine: RayEngine, train_frame: pd.DataFrame, holdout_frame: pd.DataFrame,
+    settings: Settings,
+) -> None:  # fmt: skip
+    """Infrastructure: the library's data-parallel learner on one shard per Ray Train worker
+    (LightGBM's `data` tree learner, XGBoost's distributed `hist`) learns what one process
+    learns from all the rows."""
+
     def held_out(on: object) -> float:
-        pipeline = build_pipeline("lightgbm", {}, settings.seed)
+        pipeline = build_pipeline(model, {}, settings.seed)
         fitted = fit(pipeline, train_frame, on)  # type: ignore[arg-type]
         output = predict_output(fitted, holdout_frame)
         return TASK.primary_value(holdout_frame[TARGET.name].to_numpy(), output)
