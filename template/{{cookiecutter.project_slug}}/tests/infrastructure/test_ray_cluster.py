@@ -2,8 +2,8 @@
 workers, one CPU each, started here) do their work on more than one node and give the local
 engine's results: the same validated rows, the same batch scores, a data-parallel LightGBM
 and XGBoost each within 0.01 of its single-process held-out primary metric of the task
-(relative for a lower-is-better one), and a parallel search over the declared space. Batch scoring survives
-a worker node killed while it works."""
+(relative for a lower-is-better one), and a parallel search over the declared space. Batch
+scoring survives a worker node killed while it works."""
 
 from __future__ import annotations
 
