@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import ray
@@ -22,6 +23,7 @@ from ray.cluster_utils import Cluster
 
 from {{ cookiecutter.project_slug }}.compute import LOCAL
 from {{ cookiecutter.project_slug }}.compute.ray_engine import RayEngine, start
+from {{ cookiecutter.project_slug }}.compute.ray_engine.engine import check_shard
 from {{ cookiecutter.project_slug }}.config import ComputeSettings, Settings
 from {{ cookiecutter.project_slug }}.data import ingest
 from {{ cookiecutter.project_slug }}.data.contract import TARGET, DataContractError
@@ -123,6 +125,16 @@ def test_boosting_trains_data_parallel_within_0_01_of_one_process(
     local, distributed = held_out(LOCAL), held_out(engine)
     assert abs(TASK.primary.drop(local, distributed)) <= 0.01, (local, distributed)
     assert len(engine.nodes()["fit"]) == COMPUTE.workers
+
+
+def test_a_shard_without_every_class_is_refused() -> None:
+    """Infrastructure: a classifier's worker whose shard lacks a class would infer another
+    objective than its peers (binary beside multiclass): it stops with the fix instead. A
+    regressor's shard, and one holding every class, fit."""
+    with pytest.raises(ValueError, match="shard holds 2 of the 3 classes: fit on fewer workers"):
+        check_shard(np.array([0, 1, 1, 0]), classes=3)
+    check_shard(np.array([2, 0, 1]), classes=3)
+    check_shard(np.array([0.5, 0.5]), classes=None)
 
 
 def test_tuning_runs_trials_in_parallel_on_several_nodes_over_the_declared_space(

@@ -70,6 +70,18 @@ def _numpy_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype(arrow) if arrow else frame
 
 
+def check_shard(labels: np.ndarray, classes: int | None) -> None:
+    """Refuse a classifier's shard that lacks one of the `classes` (None: a regressor's,
+    any will do): its worker would infer fewer classes, another objective, and the workers'
+    collective fit would not grow the same trees."""
+    held = len(np.unique(labels))
+    if classes is not None and held != classes:
+        raise ValueError(
+            f"a worker's shard holds {held} of the {classes} classes: fit on fewer workers "
+            "(compute.workers) or more rows"
+        )
+
+
 class _Suggest:
     """OptunaSearch's define-by-run space: asks `space` for its suggestions, defines no
     constants (a picklable callable: Tune ships it to its search actor)."""
@@ -242,12 +254,7 @@ class RayEngine:
             shard = pd.concat(
                 ray.train.get_dataset_shard("train").iter_batches(batch_format="pandas")
             )
-            held = len(shard[LABEL].unique())
-            if classes is not None and held != classes:
-                raise ValueError(
-                    f"a worker's shard holds {held} of the {classes} classes: fit on fewer "
-                    "workers (compute.workers) or more rows"
-                )
+            check_shard(shard[LABEL].to_numpy(), classes)
             model = fit_shard(shard[columns].to_numpy(), shard[LABEL].to_numpy())
             if context.get_world_rank() != 0:
                 ray.train.report({"rows": len(shard)})
