@@ -2,11 +2,12 @@
 
 Render with compute=ray and install it as `make setup` does (the `compute` dependency group
 brings Ray), then run the render's own cluster test: it starts a three-node Ray cluster on
-127.0.0.1 (`ray.cluster_utils.Cluster`), runs ingest, tuning, LightGBM's data-parallel fit
-and batch scoring through it, checks that each ran on more than one node and that the
-results equal the local engine's, then kills a fourth node while it scores a block and
-checks that the batch still completes with every row exactly once. Then the project's strict type checks, which cover the
-Ray engine (ruff checks every render in test_matrix.py). Wall times appear in the summary.
+127.0.0.1 (`ray.cluster_utils.Cluster`), runs ingest, tuning, LightGBM's and XGBoost's
+data-parallel fits and batch scoring through it, checks that each ran on more than one node
+and that the results equal the local engine's, then kills a fourth node while it scores a
+block and checks that the batch still completes with every row exactly once. Then the
+project's strict type checks, which cover the Ray engine (ruff checks every render in
+test_matrix.py). Wall times appear in the summary.
 """
 
 from __future__ import annotations

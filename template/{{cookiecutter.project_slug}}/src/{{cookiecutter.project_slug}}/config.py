@@ -63,9 +63,9 @@ class DataSettings(BaseModel):
 class TrainSettings(BaseModel):
     """The model and its search."""
 
-    model: Literal["logistic_regression", "random_forest", "gradient_boosting", "lightgbm"] = (
-        "logistic_regression"
-    )
+    model: Literal[
+        "logistic_regression", "random_forest", "gradient_boosting", "lightgbm", "xgboost"
+    ] = "logistic_regression"
     hyperparameters: dict[str, float | int | str | None] = {}
     cv_folds: int = Field(default=5, ge=2)
     tune: bool = False

@@ -1,9 +1,9 @@
 """Infrastructure: the steps on a Ray cluster of three nodes on 127.0.0.1 (a head and two
 workers, one CPU each, started here) do their work on more than one node and give the local
 engine's results: the same validated rows, the same batch scores, a data-parallel LightGBM
-within 0.01 of the single-process held-out primary metric of the task (relative for a
-lower-is-better one), and a parallel search over the declared space. Batch scoring survives
-a worker node killed while it works."""
+and XGBoost each within 0.01 of its single-process held-out primary metric of the task
+(relative for a lower-is-better one), and a parallel search over the declared space. Batch
+scoring survives a worker node killed while it works."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import ray
@@ -22,6 +23,7 @@ from ray.cluster_utils import Cluster
 
 from {{ cookiecutter.project_slug }}.compute import LOCAL
 from {{ cookiecutter.project_slug }}.compute.ray_engine import RayEngine, start
+from {{ cookiecutter.project_slug }}.compute.ray_engine.engine import check_shard
 from {{ cookiecutter.project_slug }}.config import ComputeSettings, Settings
 from {{ cookiecutter.project_slug }}.data import ingest
 from {{ cookiecutter.project_slug }}.data.contract import TARGET, DataContractError
@@ -105,11 +107,17 @@ def test_a_contract_breach_reads_as_it_does_locally(
     assert str(distributed.value) == str(local.value)
 
 
-def test_lightgbm_trains_data_parallel_within_0_01_of_one_process(
-    engine: RayEngine, train_frame: pd.DataFrame, holdout_frame: pd.DataFrame, settings: Settings
-) -> None:
+@pytest.mark.parametrize("model", ["lightgbm", "xgboost"])
+def test_boosting_trains_data_parallel_within_0_01_of_one_process(
+    model: str, engine: RayEngine, train_frame: pd.DataFrame, holdout_frame: pd.DataFrame,
+    settings: Settings,
+) -> None:  # fmt: skip
+    """Infrastructure: the library's data-parallel learner on one shard per Ray Train worker
+    (LightGBM's `data` tree learner, XGBoost's distributed `hist`) learns what one process
+    learns from all the rows."""
+
     def held_out(on: object) -> float:
-        pipeline = build_pipeline("lightgbm", {}, settings.seed)
+        pipeline = build_pipeline(model, {}, settings.seed)
         fitted = fit(pipeline, train_frame, on)  # type: ignore[arg-type]
         output = predict_output(fitted, holdout_frame)
         return TASK.primary_value(holdout_frame[TARGET.name].to_numpy(), output)
@@ -117,6 +125,16 @@ def test_lightgbm_trains_data_parallel_within_0_01_of_one_process(
     local, distributed = held_out(LOCAL), held_out(engine)
     assert abs(TASK.primary.drop(local, distributed)) <= 0.01, (local, distributed)
     assert len(engine.nodes()["fit"]) == COMPUTE.workers
+
+
+def test_a_shard_without_every_class_is_refused() -> None:
+    """Infrastructure: a classifier's worker whose shard lacks a class would infer another
+    objective than its peers (binary beside multiclass): it stops with the fix instead. A
+    regressor's shard, and one holding every class, fit."""
+    with pytest.raises(ValueError, match="shard holds 2 of the 3 classes: fit on fewer workers"):
+        check_shard(np.array([0, 1, 1, 0]), classes=3)
+    check_shard(np.array([2, 0, 1]), classes=3)
+    check_shard(np.array([0.5, 0.5]), classes=None)
 
 
 def test_tuning_runs_trials_in_parallel_on_several_nodes_over_the_declared_space(

@@ -67,6 +67,7 @@ SMALL: dict[str, dict[str, Any]] = {  # quick to fit; the same kinds of trees an
     "random_forest": {"n_estimators": 20},
     "gradient_boosting": {"max_iter": 20},
     "lightgbm": {"n_estimators": 20},
+    "xgboost": {"n_estimators": 20},
 }
 
 
@@ -173,6 +174,25 @@ def test_canary_refuses_a_serving_path_that_differs_from_the_pipeline(
     monkeypatch.setattr(canary, "load_scorer", drifting)
     (problem,) = canary.check_servable(directory, holdout_frame, measured)
     assert "compiled serving path differs from the sklearn pipeline" in problem
+
+
+@pytest.mark.parametrize("name", ["lightgbm", "xgboost"])
+def test_the_canary_passes_each_booster_on_its_compiled_path(
+    name: str, train_frame: pd.DataFrame, holdout_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Monitoring 3 / Infrastructure 6: a boosted model (LightGBM, XGBoost) exported and
+    loaded as the API loads it is served by the compiled path, its library's booster called
+    directly, and passes the canary: the held-out metrics training measured, the task's
+    output (probabilities for a classifier) within TOLERANCE of the sklearn pipeline."""
+    fitted = build_pipeline(name, SMALL[name], seed=0).fit(*features_and_target(train_frame))
+    metadata = model_store.ModelMetadata(name="m", version="1", run_id="r", model_type=name)
+    directory = model_store.save(tmp_path, fitted, metadata)
+    loaded, _ = model_store.load(directory)
+    assert load_scorer(loaded)[1] == "compiled"
+    threshold = model_store.threshold_of(fitted)
+    expected = predict_output(fitted, holdout_frame)
+    measured = TASK.metrics(holdout_frame[TARGET.name].to_numpy(), expected, threshold)
+    assert canary.check_servable(directory, holdout_frame, measured) == []
 
 
 @pytest.mark.parametrize("path", ["/predict", "/predict/batch"])

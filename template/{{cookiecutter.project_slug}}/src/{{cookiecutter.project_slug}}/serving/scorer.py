@@ -7,11 +7,11 @@ DataFrames), which dominates a request of a few rows.
 `compile_pipeline` turns the fitted pipeline into the same arithmetic on numpy columns:
 the derived features, imputation, scaling and one-hot encoding with the fitted
 statistics, then the estimator (a linear model as one dot product: logistic for binary,
-softmax for multiclass, Ridge's plain value for regression; LightGBM's booster directly;
-any other estimator on the transformed matrix). It gives the task's output (tasks/):
-P(positive), one probability per class, or the predicted value. It scores a row in tens of
-microseconds instead of milliseconds, and agrees with the pipeline within TOLERANCE; the
-promotion canary checks that on the held-out set before a model may serve
+softmax for multiclass, Ridge's plain value for regression; LightGBM's and XGBoost's
+boosters directly; any other estimator on the transformed matrix). It gives the task's
+output (tasks/): P(positive), one probability per class, or the predicted value. It scores
+a row in tens of microseconds instead of milliseconds, and agrees with the pipeline within
+TOLERANCE; the promotion canary checks that on the held-out set before a model may serve
 (serving/canary.py). A pipeline containing a step this module does not know is not
 compiled: `load_scorer` serves the pipeline itself and logs why.
 """
@@ -33,6 +33,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from xgboost import XGBClassifier, XGBRegressor
 
 from ..data.contract import MODEL_INPUTS
 from ..data.features import DERIVED_FEATURES, add_derived_features
@@ -187,11 +188,32 @@ def _estimator(model: Any) -> Callable[[np.ndarray], FloatArray]:
         # (multiclass, softmax) or the value (regression).
         booster = model.booster_
         return lambda matrix: np.asarray(booster.predict(matrix), dtype=np.float64)
+    if type(model) in (XGBClassifier, XGBRegressor):
+        return _xgboost(model)
     if not hasattr(model, "predict_proba"):  # a regressor: its prediction is the output
         return lambda matrix: np.asarray(model.predict(matrix), dtype=np.float64)
     if len(model.classes_) == 2:
         return lambda matrix: np.asarray(model.predict_proba(matrix)[:, 1], dtype=np.float64)
     return lambda matrix: np.asarray(model.predict_proba(matrix), dtype=np.float64)
+
+
+def _xgboost(model: XGBClassifier | XGBRegressor) -> Callable[[np.ndarray], FloatArray]:
+    """XGBoost's booster, `inplace_predict` as the wrapper calls it (the same trees, the
+    same missing value, up to the best iteration when early stopping chose one) without its
+    per-call checks. Its predicted value is the task's output: P(class 1) (binary:logistic),
+    every class's probability (multi:softprob) or the value (regression)."""
+    booster = model.get_booster()
+    best = getattr(model, "best_iteration", None)  # absent without early stopping
+    rounds = (0, 0 if best is None else int(best) + 1)  # (0, 0): every tree
+    missing = model.missing
+
+    def predict(matrix: np.ndarray) -> FloatArray:
+        predicted = booster.inplace_predict(
+            matrix, iteration_range=rounds, predict_type="value", missing=missing
+        )
+        return np.asarray(predicted, dtype=np.float64)
+
+    return predict
 
 
 def _flatten(pipeline: Pipeline) -> list[Any]:

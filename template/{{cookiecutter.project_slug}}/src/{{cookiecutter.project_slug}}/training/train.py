@@ -27,7 +27,14 @@ from ..config import TrainSettings
 from ..data.contract import MODEL_INPUTS, TARGET
 from ..data.features import build_preprocessor
 from ..tasks import TASK
-from .boosting import lightgbm_classifier, lightgbm_regressor, lightgbm_space
+from .boosting import (
+    lightgbm_classifier,
+    lightgbm_regressor,
+    lightgbm_space,
+    xgboost_classifier,
+    xgboost_regressor,
+    xgboost_space,
+)
 
 Params = dict[str, Any]
 Estimators = dict[str, Callable[[Params, int], BaseEstimator]]
@@ -44,6 +51,7 @@ CLASSIFIERS: Estimators = {
         **{"learning_rate": 0.05, "max_iter": 200, **p}, random_state=seed
     ),
     "lightgbm": lightgbm_classifier,
+    "xgboost": xgboost_classifier,
 }
 # ... and its counterpart for a regressor: the linear model penalised the same way (Ridge's
 # alpha is 1 / C), the same forest and boosting.
@@ -56,6 +64,7 @@ REGRESSORS: Estimators = {
         **{"learning_rate": 0.05, "max_iter": 200, **p}, random_state=seed
     ),
     "lightgbm": lightgbm_regressor,
+    "xgboost": xgboost_regressor,
 }
 ESTIMATORS = REGRESSORS if TASK.kind == "regressor" else CLASSIFIERS
 
@@ -74,6 +83,8 @@ def search_space(name: str, trial: Any) -> Params:
         }
     if name == "lightgbm":
         return lightgbm_space(trial)
+    if name == "xgboost":
+        return xgboost_space(trial)
     return {
         "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.3, log=True),
         "max_depth": trial.suggest_int("max_depth", 2, 8),

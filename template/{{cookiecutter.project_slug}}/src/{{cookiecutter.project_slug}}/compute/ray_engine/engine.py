@@ -1,6 +1,7 @@
 """The steps' data-parallel parts on Ray: batches of rows through Ray Data `map_batches`,
 hyper-parameter trials as parallel Ray Tune trials (Optuna's TPE through OptunaSearch),
-LightGBM data-parallel with Ray Train, any other estimator fitted on one Ray worker.
+LightGBM and XGBoost data-parallel with Ray Train, any other estimator fitted on one Ray
+worker.
 
 `RAY_ADDRESS` set: the work joins that cluster (a job submitted with `make ray-submit` has
 it set by Ray). Unset: a local Ray starts in this process, without its dashboard and its
@@ -12,6 +13,7 @@ import logging
 import os
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import ray
+from sklearn.base import clone, is_classifier
 
 from ...config import ComputeSettings
 from ..base import FrameFunction, Objective, Params, Searched, SearchSpace
@@ -65,6 +68,18 @@ def _numpy_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
         if isinstance(dtype, pd.ArrowDtype)
     }
     return frame.astype(arrow) if arrow else frame
+
+
+def check_shard(labels: np.ndarray, classes: int | None) -> None:
+    """Refuse a classifier's shard that lacks one of the `classes` (None: a regressor's,
+    any will do): its worker would infer fewer classes, another objective, and the workers'
+    collective fit would not grow the same trees."""
+    held = len(np.unique(labels))
+    if classes is not None and held != classes:
+        raise ValueError(
+            f"a worker's shard holds {held} of the {classes} classes: fit on fewer workers "
+            "(compute.workers) or more rows"
+        )
 
 
 class _Suggest:
@@ -166,9 +181,12 @@ class RayEngine:
 
     def fit(self, estimator: Any, matrix: np.ndarray, labels: np.ndarray) -> Any:
         from lightgbm import LGBMClassifier, LGBMRegressor
+        from xgboost import XGBClassifier, XGBRegressor
 
         if type(estimator) in (LGBMClassifier, LGBMRegressor):
             return self._fit_lightgbm(estimator, matrix, labels)
+        if type(estimator) in (XGBClassifier, XGBRegressor):
+            return self._fit_xgboost(estimator, matrix, labels)
         # scikit-learn estimators have no data-parallel fit: one Ray worker fits it.
         ledger = self.ledger
 
@@ -181,14 +199,54 @@ class RayEngine:
 
     def _fit_lightgbm(self, estimator: Any, matrix: np.ndarray, labels: np.ndarray) -> Any:
         """LightGBM's data-parallel tree learner over `compute.workers` Ray Train workers,
-        each on its shard of the rows; the model comes back from rank 0's checkpoint."""
-        from ray.train import Checkpoint, RunConfig, ScalingConfig
+        each on its shard of the rows."""
         from ray.train.lightgbm import LightGBMTrainer, get_network_params
 
-        ledger = self.ledger
         params = estimator.get_params()
+
+        def fit_shard(x: np.ndarray, y: np.ndarray) -> Any:
+            network = {**get_network_params(), "tree_learner": "data", "pre_partition": True}
+            return type(estimator)(**{**params, **network}).fit(x, y)
+
+        model = self._data_parallel(LightGBMTrainer, fit_shard, estimator, matrix, labels)
+        # Keep the model's own parameters only: the cluster's addresses and its tree learner
+        # are how this fit ran, not the model (LightGBM keeps extra parameters in both).
+        for key in set(model.get_params()) - set(params):
+            model._other_params.pop(key, None)
+            vars(model).pop(key, None)
+        return model
+
+    def _fit_xgboost(self, estimator: Any, matrix: np.ndarray, labels: np.ndarray) -> Any:
+        """XGBoost's distributed `hist` over `compute.workers` Ray Train workers: each fits
+        the estimator on its shard inside the collective (Rabit) context XGBoostTrainer opens
+        around the loop, which sums the histograms of every shard, so every worker grows the
+        same trees; the sklearn estimator itself, as the local engine fits it."""
+        from ray.train.xgboost import XGBoostTrainer
+
+        def fit_shard(x: np.ndarray, y: np.ndarray) -> Any:
+            return clone(estimator).fit(x, y)
+
+        return self._data_parallel(XGBoostTrainer, fit_shard, estimator, matrix, labels)
+
+    def _data_parallel(
+        self,
+        trainer: Any,
+        fit_shard: Callable[[np.ndarray, np.ndarray], Any],
+        estimator: Any,
+        matrix: np.ndarray,
+        labels: np.ndarray,
+    ) -> Any:
+        """`fit_shard` on each worker's shard of the rows, under Ray Train's `trainer` (its
+        `train_loop_per_worker` style: the library's collective set up around the loop);
+        the model comes back from rank 0's checkpoint. Each of a classifier's shards must
+        hold every class: each worker infers the classes (and the objective) from its own
+        labels, and workers that disagree would not grow the same trees."""
+        from ray.train import Checkpoint, RunConfig, ScalingConfig
+
+        ledger = self.ledger
         columns = [f"f{index}" for index in range(matrix.shape[1])]
         rows = pd.DataFrame(matrix, columns=columns).assign(**{LABEL: labels})
+        classes = len(np.unique(labels)) if is_classifier(estimator) else None
 
         def per_worker() -> None:
             context = ray.train.get_context()
@@ -196,9 +254,8 @@ class RayEngine:
             shard = pd.concat(
                 ray.train.get_dataset_shard("train").iter_batches(batch_format="pandas")
             )
-            network = {**get_network_params(), "tree_learner": "data", "pre_partition": True}
-            model = type(estimator)(**{**params, **network})
-            model.fit(shard[columns].to_numpy(), shard[LABEL].to_numpy())
+            check_shard(shard[LABEL].to_numpy(), classes)
+            model = fit_shard(shard[columns].to_numpy(), shard[LABEL].to_numpy())
             if context.get_world_rank() != 0:
                 ray.train.report({"rows": len(shard)})
                 return
@@ -208,7 +265,7 @@ class RayEngine:
                 ray.train.report({"rows": len(shard)}, checkpoint=checkpoint)
 
         with tempfile.TemporaryDirectory() as storage:
-            result = LightGBMTrainer(
+            result = trainer(
                 per_worker,
                 scaling_config=ScalingConfig(num_workers=self.settings.workers),
                 run_config=RunConfig(storage_path=storage, name="fit"),
@@ -217,13 +274,7 @@ class RayEngine:
             if result.checkpoint is None:
                 raise RuntimeError("Ray Train returned no model")
             with result.checkpoint.as_directory() as directory:
-                model = joblib.load(Path(directory) / "model.joblib")
-        # Keep the model's own parameters only: the cluster's addresses and its tree learner
-        # are how this fit ran, not the model (LightGBM keeps extra parameters in both).
-        for key in set(model.get_params()) - set(params):
-            model._other_params.pop(key, None)
-            vars(model).pop(key, None)
-        return model
+                return joblib.load(Path(directory) / "model.joblib")
 
 
 def start(settings: ComputeSettings) -> RayEngine:
