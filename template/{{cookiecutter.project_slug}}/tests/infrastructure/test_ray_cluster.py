@@ -106,8 +106,16 @@ def test_a_contract_breach_reads_as_it_does_locally(
 
 
 def test_lightgbm_trains_data_parallel_within_0_01_of_one_process(
-    engine: RayEngine, train_frame: pd.DataFrame, holdout_frame: pd.DataFrame, settings: Settings
+    cluster: Cluster,
+    train_frame: pd.DataFrame,
+    holdout_frame: pd.DataFrame,
+    settings: Settings,
+    tmp_path: Path,
 ) -> None:
+    """Also: the fit keeps its results in compute.storage, which a multi-machine cluster
+    needs (each node's workers write there; KubeRay's jobs point it at the bucket)."""
+    engine = start(COMPUTE.model_copy(update={"storage": str(tmp_path / "storage")}))
+
     def held_out(on: object) -> float:
         pipeline = build_pipeline("lightgbm", {}, settings.seed)
         fitted = fit(pipeline, train_frame, on)  # type: ignore[arg-type]
@@ -117,6 +125,7 @@ def test_lightgbm_trains_data_parallel_within_0_01_of_one_process(
     local, distributed = held_out(LOCAL), held_out(engine)
     assert abs(TASK.primary.drop(local, distributed)) <= 0.01, (local, distributed)
     assert len(engine.nodes()["fit"]) == COMPUTE.workers
+    assert (tmp_path / "storage" / "fit").is_dir()
 
 
 def test_tuning_runs_trials_in_parallel_on_several_nodes_over_the_declared_space(

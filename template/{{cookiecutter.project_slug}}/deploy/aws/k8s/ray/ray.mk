@@ -31,7 +31,7 @@ eks-ray-train: ## Train on EKS with KubeRay: the pipeline as a RayJob on a Ray c
 	kubectl apply -f deploy/aws/k8s/namespace.yaml
 	kubectl -n $(EKS_NAMESPACE) create configmap ray-train --dry-run=client -o yaml \
 		--from-literal=raw_url=$(STORE)/raw/$(notdir $(RAW_PATH)) --from-literal=store_url=$(STORE) \
-		| kubectl apply -f -
+		--from-literal=ray_storage_url=$(STORE)/ray-results | kubectl apply -f -
 	$(call eks_ray_job,train,$(TRAINING_IMAGE))
 	@echo "models and reports: $(STORE)/; to score with this model:"
 	@echo "make eks-ray-score TRAINING_IMAGE=$(TRAINING_IMAGE) MODEL=$(STORE)/models/champion INPUT=... OUTPUT=..."

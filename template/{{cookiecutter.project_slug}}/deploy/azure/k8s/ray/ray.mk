@@ -24,18 +24,20 @@ endef
 
 aks-ray-train: ## Train on AKS with KubeRay: the pipeline as a RayJob on a Ray cluster of its own
 	$(eval REPOSITORY := $(call tf_output,image_repository))
+	$(eval ACCOUNT := $(call tf_output,storage_account))
 	$(eval JOB := $(shell date -u +%Y%m%d-%H%M%S))
 	$(eval STORE := $(call tf_output,ray_store_url)/$(JOB))
 	$(eval TRAINING_IMAGE := $(REPOSITORY):train-$(shell git rev-parse --short HEAD)-$(shell date -u +%s))
 	docker build --target training -t $(TRAINING_IMAGE) .
 	az acr login --name $(call tf_output,registry)
 	docker push $(TRAINING_IMAGE)
-	az storage blob upload --auth-mode login --account-name $(call tf_output,storage_account) \
+	az storage blob upload --auth-mode login --account-name $(ACCOUNT) \
 		--container-name artifacts --name ray/$(JOB)/raw/$(notdir $(RAW_PATH)) --file $(RAW_PATH) --overwrite
 	kubectl apply -f deploy/azure/k8s/namespace.yaml
+	@# Ray Train reads and writes through pyarrow, which names Azure Blob Storage abfs://.
 	kubectl -n $(AKS_NAMESPACE) create configmap ray-train --dry-run=client -o yaml \
 		--from-literal=raw_url=$(STORE)/raw/$(notdir $(RAW_PATH)) --from-literal=store_url=$(STORE) \
-		| kubectl apply -f -
+		--from-literal=ray_storage_url=abfs://artifacts@$(ACCOUNT).dfs.core.windows.net/ray/$(JOB)/ray-results | kubectl apply -f -
 	$(call aks_ray_job,train,$(TRAINING_IMAGE))
 	@echo "models and reports: $(STORE)/; to score with this model:"
 	@echo "make aks-ray-score TRAINING_IMAGE=$(TRAINING_IMAGE) MODEL=$(STORE)/models/champion INPUT=... OUTPUT=..."

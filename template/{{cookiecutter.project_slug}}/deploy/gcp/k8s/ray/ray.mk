@@ -28,7 +28,7 @@ gke-ray-train: ## Train on GKE with KubeRay: the pipeline as a RayJob on a Ray c
 	kubectl apply -f deploy/gcp/k8s/namespace.yaml
 	kubectl -n $(GKE_NAMESPACE) create configmap ray-train --dry-run=client -o yaml \
 		--from-literal=raw_url=$(STORE)/raw/$(notdir $(RAW_PATH)) --from-literal=store_url=$(STORE) \
-		| kubectl apply -f -
+		--from-literal=ray_storage_url=$(STORE)/ray-results | kubectl apply -f -
 	$(call gke_ray_job,train,$(TRAINING_IMAGE))
 	@echo "models and reports: $(STORE)/; to score with this model:"
 	@echo "make gke-ray-score TRAINING_IMAGE=$(TRAINING_IMAGE) MODEL=$(STORE)/models/champion INPUT=... OUTPUT=..."
