@@ -38,6 +38,13 @@ __pycache__
 {% if cookiecutter.orchestrator != 'metaflow' %}tests/infrastructure/test_metaflow_pipeline.py{% endif %}
 {% if cookiecutter.compute != 'ray' %}src/*/compute/ray_engine{% endif %}
 {% if cookiecutter.compute != 'ray' %}tests/infrastructure/test_ray_cluster.py{% endif %}
+{% if cookiecutter.compute != 'ray' %}deploy/k8s/ray{% endif %}
+{% if cookiecutter.compute != 'ray' %}deploy/aws/k8s/ray{% endif %}
+{% if cookiecutter.compute != 'ray' %}deploy/aws/terraform/ray.tf{% endif %}
+{% if cookiecutter.compute != 'ray' %}deploy/gcp/k8s/ray{% endif %}
+{% if cookiecutter.compute != 'ray' %}deploy/gcp/terraform/ray.tf{% endif %}
+{% if cookiecutter.compute != 'ray' %}deploy/azure/k8s/ray{% endif %}
+{% if cookiecutter.compute != 'ray' %}deploy/azure/terraform/ray.tf{% endif %}
 {% if cookiecutter.cloud != 'local' %}docker-compose.yml{% endif %}
 {% if cookiecutter.cloud != 'aws' %}deploy/aws{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.github/workflows/deploy-aws.yml{% endif %}

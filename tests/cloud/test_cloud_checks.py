@@ -1,8 +1,11 @@
 """The cloud checks (support/cloud_checks.py) catch what they claim to: each is shown the renders of
-cloud=aws (GitHub and GitLab) clean, then with defects planted, and must name every one.
+cloud=aws (GitHub and GitLab, the latter with compute=ray) and, for their KubeRay RayJobs,
+cloud=gcp and cloud=azure with compute=ray, clean, then with defects planted, and must name
+every one.
 
 Without this, a check that silently checks nothing (no file matched, a tool that exits 0
-on input it cannot read, as checkov does on broken HCL) would leave the matrix green.
+on input it cannot read, as checkov does on broken HCL; kubernetes-validate, which has no
+schema for a custom resource) would leave the matrix green.
 """
 
 from __future__ import annotations
@@ -21,12 +24,26 @@ DEPLOYMENT = "deploy/k8s/base/deployment.yaml"
 GITHUB_DEPLOY = ".github/workflows/deploy-aws.yml"
 
 
+# (cloud, ci, compute) of each render: the planted defects take the first two.
+RENDERS = [
+    ("aws", "github", "local"),
+    ("aws", "gitlab", "ray"),
+    ("gcp", "github", "ray"),
+    ("azure", "github", "ray"),
+]
+RAY_JOB = "deploy/k8s/ray/base/train.yaml"
+
+
 @pytest.fixture(scope="module")
 def clean(copier_source: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     root = tmp_path_factory.mktemp("cloud")
     return [
-        render_copier(copier_source, {"cloud": "aws", "ci": ci}, root / ci)
-        for ci in ("github", "gitlab")
+        render_copier(
+            copier_source,
+            {"cloud": cloud, "ci": ci, "compute": compute},
+            root / f"{cloud}-{ci}-{compute}",
+        )
+        for cloud, ci, compute in RENDERS
     ]
 
 
@@ -40,27 +57,36 @@ def append(path: Path, text: str) -> None:
     path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
 
 
-Plant = Callable[[Path, Path], None]  # (GitHub project, GitLab project)
+Plant = Callable[..., None]  # (aws GitHub project, aws GitLab project with Ray, *the others)
 
 
-def plant_terraform_syntax_and_format(gh: Path, gl: Path) -> None:
+def plant_terraform_syntax_and_format(gh: Path, gl: Path, *_: Path) -> None:
     append(gh / TERRAFORM / "kms.tf", 'resource "aws_kms_key" "broken" {\n')
     replace(gl / TERRAFORM / "registry.tf", "  name                 =", "  name =")
 
 
-def plant_kubernetes_schema_and_build(gh: Path, gl: Path) -> None:
+def plant_kubernetes_schema_and_build(gh: Path, gl: Path, *_: Path) -> None:
     replace(gh / DEPLOYMENT, "readOnlyRootFilesystem: true", "readOnlyRootFs: true")
     replace(gl / "deploy/aws/k8s/kustomization.yaml", "ingress.yaml", "missing.yaml")
 
 
-def plant_checkov_terraform_kubernetes_dockerfile(gh: Path, gl: Path) -> None:
+def plant_rayjob_crd_schema(gh: Path, gl: Path, *_: Path) -> None:
+    """kubernetes-validate has no schema for KubeRay's RayJob: only the CRD's own refuses
+    a field KubeRay does not have and a count written as a string."""
+    replace(gl / RAY_JOB, "shutdownAfterJobFinishes: true", "shutdownAfterJobFinish: true")
+    replace(gl / RAY_JOB, "maxReplicas: 4", 'maxReplicas: "4"')
+
+
+def plant_checkov_terraform_kubernetes_dockerfile(gh: Path, gl: Path, *_: Path) -> None:
     replace(gh / TERRAFORM / "storage.tf", "block_public_acls       = true", "")
     replace(gh / DEPLOYMENT, "privileged: false", "privileged: true")
     replace(gh / "Dockerfile", "USER 10001:10001", "USER root")
     append(gl / TERRAFORM / "kms.tf", 'resource "aws_kms_key" "broken" {\n')
+    # A RayJob's pods, which checkov sees only as the Pods cloud_checks.ray_pods makes.
+    replace(gl / RAY_JOB, "allowPrivilegeEscalation: false", "allowPrivilegeEscalation: true")
 
 
-def plant_zizmor(gh: Path, gl: Path) -> None:
+def plant_zizmor(gh: Path, gl: Path, *_: Path) -> None:
     replace(
         gh / GITHUB_DEPLOY,
         'bash deploy/aws/deploy.sh "${IMAGE,,}"',
@@ -68,7 +94,7 @@ def plant_zizmor(gh: Path, gl: Path) -> None:
     )
 
 
-def plant_oidc(gh: Path, gl: Path) -> None:
+def plant_oidc(gh: Path, gl: Path, *_: Path) -> None:
     replace(gh / GITHUB_DEPLOY, "      id-token: write  # OIDC", "      # no token")
     replace(
         gh / ".github/workflows/infra-aws.yml",
@@ -88,7 +114,7 @@ def plant_oidc(gh: Path, gl: Path) -> None:
     )
 
 
-def plant_credentials(gh: Path, gl: Path) -> None:
+def plant_credentials(gh: Path, gl: Path, *_: Path) -> None:
     # Assembled here so that no scanner mistakes this test for a leak.
     append(gh / ".env.example", "AWS_ACCESS_KEY_ID=" + "AKIA" + "Q3EGRIT7EXAMPLE7" + "\n")
     append(gl / "params.yaml", 'api_token: "' + "s3cr3t-" + "value-12345" + '"\n')
@@ -105,6 +131,16 @@ DEFECTS: dict[str, tuple[Callable[[list[Path]], list[str]], Plant, list[str]]] =
         plant_kubernetes_schema_and_build,
         ["readOnlyRootFs", "kubectl kustomize", "missing.yaml"],
     ),
+    "rayjob-crd-schema": (
+        cloud_checks.kubernetes_manifests,
+        plant_rayjob_crd_schema,
+        [
+            "RayJob/train at spec: Additional properties are not allowed "
+            "('shutdownAfterJobFinish' was unexpected)",
+            "RayJob/train at spec/rayClusterSpec/workerGroupSpecs/0/maxReplicas: "
+            "'4' is not of type 'integer'",
+        ],
+    ),
     "checkov-terraform-kubernetes-dockerfile": (
         cloud_checks.checkov,
         plant_checkov_terraform_kubernetes_dockerfile,
@@ -112,6 +148,8 @@ DEFECTS: dict[str, tuple[Callable[[list[Path]], list[str]], Plant, list[str]]] =
             "CKV_AWS_53",  # S3 bucket blocks public ACLs
             "CKV_K8S_16",  # container not privileged
             "CKV_DOCKER_8",  # last USER is not root
+            # no privilege escalation, in the RayJob's pods (only they are Pods here)
+            "CKV_K8S_20 Containers should not run with allowPrivilegeEscalation (Pod.",
             "could not parse",
         ],
     ),
@@ -138,7 +176,7 @@ DEFECTS: dict[str, tuple[Callable[[list[Path]], list[str]], Plant, list[str]]] =
 }
 
 
-def test_the_clean_aws_renders_pass_every_cloud_check(clean: list[Path]) -> None:
+def test_the_clean_renders_pass_every_cloud_check(clean: list[Path]) -> None:
     problems = [p for check in cloud_checks.ALL_CLOUD_CHECKS for p in check(clean)]
     assert problems == []
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import hcl2
+import jsonschema  # type: ignore[import-untyped]
 import yaml
 
 from support.gitlab_yaml import GitLabLoader, Reference
@@ -139,13 +140,77 @@ def build_overlays(projects: list[Path], into: Path) -> tuple[dict[Path, Path], 
     return built, problems
 
 
+# Custom resources kubernetes-validate has no schema for, by (apiVersion, kind): the
+# CRD's own schema, vendored from the operator's release (see the file's `source`).
+CUSTOM_RESOURCE_SCHEMAS = {
+    ("ray.io/v1", "RayJob"): Path(__file__).with_name("kuberay_rayjob_v1.schema.json"),
+}
+
+
+def strict_schema(schema: dict[str, Any], root: bool = True) -> dict[str, Any]:
+    """A CRD's structural OpenAPI v3 schema as JSON Schema that refuses unknown fields, as
+    the API server does under `kubectl apply`'s strict field validation (it would prune
+    them otherwise): every object with `properties` and no `additionalProperties` gets
+    `additionalProperties: false`; `nullable` admits null. The root's metadata stays open
+    (ObjectMeta, which the API server checks itself). CEL rules (x-kubernetes-validations)
+    are not evaluated."""
+    out = {key: value for key, value in schema.items() if not key.startswith("x-kubernetes-")}
+    if "properties" in out:
+        out["properties"] = {
+            name: strict_schema(sub, root=False) if not (root and name == "metadata") else sub
+            for name, sub in out["properties"].items()
+        }
+        out.setdefault("additionalProperties", False)
+    elif isinstance(out.get("additionalProperties"), dict):
+        out["additionalProperties"] = strict_schema(out["additionalProperties"], root=False)
+    if isinstance(out.get("items"), dict):
+        out["items"] = strict_schema(out["items"], root=False)
+    for key in ("anyOf", "allOf", "oneOf"):
+        if key in out:
+            out[key] = [strict_schema(sub, root=False) for sub in out[key]]
+    if out.pop("nullable", False) and isinstance(out.get("type"), str):
+        out["type"] = [out["type"], "null"]
+    return out
+
+
+def custom_resource_problems(document: dict[str, Any], where: str) -> list[str]:
+    """One line per schema violation of a custom resource, at its field path."""
+    source = CUSTOM_RESOURCE_SCHEMAS[document["apiVersion"], document["kind"]]
+    schema = strict_schema(json.loads(source.read_text(encoding="utf-8"))["openAPIV3Schema"])
+    validator = jsonschema.Draft4Validator(schema)
+    name = f"{document['kind']}/{document.get('metadata', {}).get('name')}"
+    return [
+        f"{where}: {name} at {'/'.join(map(str, error.absolute_path)) or '(root)'}: "
+        f"{error.message[:300]} (the CRD schema, {source.name})"
+        for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.path)))
+    ]
+
+
+def split_custom_resources(built: dict[Path, Path]) -> list[str]:
+    """Validate each built overlay's custom resources against their CRD's schema and leave
+    the built files with the Kubernetes API's own kinds only, for kubernetes-validate."""
+    problems = []
+    for output, overlay in built.items():
+        documents = [d for d in yaml.safe_load_all(output.read_text(encoding="utf-8")) if d]
+        core = []
+        for document in documents:
+            if (document.get("apiVersion"), document.get("kind")) in CUSTOM_RESOURCE_SCHEMAS:
+                problems += custom_resource_problems(document, f"{overlay} (built)")
+            else:
+                core.append(document)
+        output.write_text(yaml.safe_dump_all(core, sort_keys=False), encoding="utf-8")
+    return problems
+
+
 def kubernetes_manifests(projects: list[Path]) -> list[str]:
     """Every overlay builds with kustomize, and what it builds is valid against the API
-    schemas (kubernetes-validate --strict: unknown fields fail; warnings count as failures)."""
+    schemas (kubernetes-validate --strict: unknown fields fail; warnings count as failures)
+    and, for custom resources (KubeRay's RayJob), against their CRD's own schema."""
     with scratch() as directory:
         built, problems = build_overlays(projects, directory)
         if not built:
             return problems
+        problems += split_custom_resources(built)
         result = subprocess.run(
             [
                 str(BIN / "kubernetes-validate"),
@@ -180,6 +245,56 @@ def checkov_version() -> str:
     return ",".join(sorted(p.name for p in site.glob("python*/site-packages/checkov-*.dist-info")))
 
 
+def ray_pods(job: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The pods a RayJob makes KubeRay create, as plain Pods for checkov, whose Kubernetes
+    checks know the API's own kinds only (a RayJob's pod templates go unchecked otherwise):
+    the head with the autoscaler sidecar KubeRay adds from autoscalerOptions, each worker
+    group and the submitter. They carry the RayJob's annotations (checkov's skips)."""
+    spec, metadata = job["spec"], job["metadata"]
+    cluster = spec.get("rayClusterSpec", {})
+    templates = [("head", cluster.get("headGroupSpec", {}).get("template"))]
+    templates += [(g["groupName"], g.get("template")) for g in cluster.get("workerGroupSpecs", [])]
+    templates.append(("submitter", spec.get("submitterPodTemplate")))
+    for role, template in templates:
+        if template is None:
+            continue
+        pod_spec = json.loads(json.dumps(template["spec"]))
+        options = cluster.get("autoscalerOptions")
+        if role == "head" and cluster.get("enableInTreeAutoscaling") and options is not None:
+            pod_spec["containers"].append(
+                {
+                    "name": "autoscaler",
+                    "image": options.get("image", pod_spec["containers"][0]["image"]),
+                    "imagePullPolicy": options.get("imagePullPolicy", "IfNotPresent"),
+                    **{
+                        k: v
+                        for k, v in options.items()
+                        if k in ("resources", "securityContext", "env")
+                    },
+                    "volumeMounts": options.get("volumeMounts", []),
+                }
+            )
+        yield {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": f"{metadata['name']}-{role}",
+                "namespace": metadata.get("namespace"),
+                "labels": template.get("metadata", {}).get("labels", {}),
+                "annotations": metadata.get("annotations", {}),
+            },
+            "spec": pod_spec,
+        }
+
+
+def with_ray_pods(output: Path) -> None:
+    """Append to a built overlay the pods of its RayJobs (ray_pods)."""
+    documents = [d for d in yaml.safe_load_all(output.read_text(encoding="utf-8")) if d]
+    pods = [pod for d in documents if d.get("kind") == "RayJob" for pod in ray_pods(d)]
+    if pods:
+        output.write_text(yaml.safe_dump_all([*documents, *pods], sort_keys=False), "utf-8")
+
+
 def checkov(projects: list[Path]) -> list[str]:
     """Zero failed checks (a skip needs its reason inline, beside the resource) and zero
     parsing errors: checkov exits 0 on HCL it cannot parse, so that is asserted too."""
@@ -200,6 +315,7 @@ def checkov(projects: list[Path]) -> list[str]:
         for dockerfile in dockerfiles:
             items[digest(dockerfile)] = ([dockerfile], "docker", dockerfile)
         for output, overlay in built.items():
+            with_ray_pods(output)
             items[digest(output)] = ([output], "kubernetes-built", overlay)
         origin: dict[str, Path] = {}
         for key, (item_files, kind, source) in items.items():

@@ -25,10 +25,11 @@ TEMPLATE = ROOT / "template"
 # They are covered pairwise; every other choice question is structural and enumerated in
 # full, so a question added to options.yml is in the matrix without touching the tests.
 COSMETIC = ("python_version", "license")
-# Structural questions whose answer no other question's files read, and whose files read no
-# other answer (compute: its engine package, params.yaml's compute block, the compute
-# dependency group, one README line): the matrix renders every pair of their values with any
-# other value, as for the cosmetic ones, instead of multiplying the product by their size.
+# Structural questions whose files depend on at most one other answer at a time (compute:
+# its engine package, params.yaml's compute block, the compute dependency group, one README
+# line; with a cloud, that cloud's KubeRay overlay, targets and identity): the matrix renders
+# every pair of their values with any other value, as for the cosmetic ones, instead of
+# multiplying the product by their size. Pairs are all such files need.
 ORTHOGONAL = ("compute",)
 
 # The tools' own telemetry switches. The rendered Makefile sets them for its targets; the

@@ -78,6 +78,12 @@ class ComputeSettings(BaseModel):
     engine: str = "local"
     workers: int = Field(default=2, ge=1, description="Data-parallel training workers.")
     concurrent_trials: int = Field(default=2, ge=1, description="Tuning trials run at once.")
+    storage: str | None = Field(
+        default=None,
+        description="Where Ray Train and Tune keep a run's results: a URL every node reaches, "
+        "one per run (a bucket prefix; the KubeRay training job sets it). None: a temporary "
+        "directory (one machine).",
+    )
 
 
 class GateSettings(BaseModel):

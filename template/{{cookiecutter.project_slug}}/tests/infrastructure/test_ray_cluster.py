@@ -109,12 +109,15 @@ def test_a_contract_breach_reads_as_it_does_locally(
 
 @pytest.mark.parametrize("model", ["lightgbm", "xgboost"])
 def test_boosting_trains_data_parallel_within_0_01_of_one_process(
-    model: str, engine: RayEngine, train_frame: pd.DataFrame, holdout_frame: pd.DataFrame,
-    settings: Settings,
+    model: str, cluster: Cluster, train_frame: pd.DataFrame, holdout_frame: pd.DataFrame,
+    settings: Settings, tmp_path: Path,
 ) -> None:  # fmt: skip
     """Infrastructure: the library's data-parallel learner on one shard per Ray Train worker
     (LightGBM's `data` tree learner, XGBoost's distributed `hist`) learns what one process
-    learns from all the rows."""
+    learns from all the rows. Also: the fit keeps its results in compute.storage, which a
+    multi-machine cluster needs (each node's workers write there; KubeRay's jobs point it
+    at the bucket)."""
+    engine = start(COMPUTE.model_copy(update={"storage": str(tmp_path / "storage")}))
 
     def held_out(on: object) -> float:
         pipeline = build_pipeline(model, {}, settings.seed)
@@ -125,6 +128,7 @@ def test_boosting_trains_data_parallel_within_0_01_of_one_process(
     local, distributed = held_out(LOCAL), held_out(engine)
     assert abs(TASK.primary.drop(local, distributed)) <= 0.01, (local, distributed)
     assert len(engine.nodes()["fit"]) == COMPUTE.workers
+    assert (tmp_path / "storage" / "fit").is_dir()
 
 
 def test_a_shard_without_every_class_is_refused() -> None:

@@ -164,7 +164,8 @@ class RayEngine:
             mode="max",
             sampler=optuna.samplers.TPESampler(seed=seed),
         )
-        with tempfile.TemporaryDirectory() as storage:
+        with tempfile.TemporaryDirectory() as scratch:
+            storage = self.settings.storage or scratch
             tuner = tune.Tuner(
                 tune.with_resources(trial, {"CPU": 1}),
                 tune_config=tune.TuneConfig(
@@ -264,7 +265,8 @@ class RayEngine:
                 checkpoint = Checkpoint.from_directory(directory)
                 ray.train.report({"rows": len(shard)}, checkpoint=checkpoint)
 
-        with tempfile.TemporaryDirectory() as storage:
+        with tempfile.TemporaryDirectory() as scratch:
+            storage = self.settings.storage or scratch  # every node's workers write there
             result = trainer(
                 per_worker,
                 scaling_config=ScalingConfig(num_workers=self.settings.workers),
