@@ -21,7 +21,7 @@ class BatchScoringFlow(FlowSpec):
         self.rows, self.scored, self.rejected = result.rows, result.scored, result.rejected
         self.output, self.rejects = result.output, result.rejects
         self.model_version = result.model_version
-        print(f"scored {self.scored} of {self.rows} rows with model v{self.model_version}")
+        print(result)
         self.next(self.end)
 
     @step

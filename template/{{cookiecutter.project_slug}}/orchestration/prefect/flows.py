@@ -78,11 +78,7 @@ def score(settings: Settings) -> BatchResult:
 def batch_scoring(settings: Settings | None = None) -> BatchResult:
     """Batch scoring: params.yaml score.input scored into score.output ({date}: today)."""
     result = score(settings or get_settings())
-    get_run_logger().info(
-        "scored %d of %d rows with model v%s -> %s; %d rejected -> %s",
-        result.scored, result.rows, result.model_version, result.output, result.rejected,
-        result.rejects,
-    )  # fmt: skip
+    get_run_logger().info("%s", result)
     return result
 
 

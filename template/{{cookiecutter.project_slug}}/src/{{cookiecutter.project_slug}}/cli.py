@@ -258,40 +258,24 @@ def serve(
 @app.command()
 def score(
     source: Annotated[
-        str | None,
-        typer.Option(
-            "--input",
-            help="CSV or Parquet file to score: a path or fsspec URL (default: params.yaml "
-            "score.input).",
-        ),
+        str | None, typer.Option("--input", help="CSV or Parquet file: a path or fsspec URL.")
     ] = None,
     destination: Annotated[
-        str | None,
-        typer.Option(
-            "--output",
-            help="Parquet file to write: a path or fsspec URL (default: score.output).",
-        ),
+        str | None, typer.Option("--output", help="Parquet file: a path or fsspec URL.")
     ] = None,
 ) -> None:
     """Score a file with the champion, in chunks (params.yaml score.chunk_rows); rows that
-    break the data contract go to <output stem>.rejects.parquet. Without options: the
-    scheduled run's input and output (score.input, score.output; {date} is today, UTC)."""
+    break the data contract go to <output stem>.rejects.parquet. Unset, --input and
+    --output are the scheduled run's, score.input and score.output ({date}: today, UTC)."""
     settings = _settings()
     from .pipeline import score_batch
     from .serving.batch import BatchScoringError
 
-    scheduled = settings.score
-    chosen = scheduled.model_copy(
-        update={"input": source or scheduled.input, "output": destination or scheduled.output}
-    )
-    settings = settings.model_copy(update={"score": chosen})
-    with _in_one_line(BatchScoringError), console.status(f"Scoring {chosen.input}..."):
-        result = score_batch(settings)
-    console.print(
-        f"[green]scored[/] {result.scored} of {result.rows} rows with model "
-        f"v{result.model_version} -> {result.output}; {result.rejected} rejected -> "
-        f"{result.rejects}"
-    )
+    given = {name: url for name, url in (("input", source), ("output", destination)) if url}
+    chosen = settings.model_copy(update={"score": settings.score.model_copy(update=given)})
+    with _in_one_line(BatchScoringError), console.status(f"Scoring {chosen.score.input}..."):
+        result = score_batch(chosen)
+    console.print(f"[green]{result}[/]")
 
 
 def _monitor(settings: Settings, current: Path | None) -> DriftSummary | None:

@@ -84,6 +84,13 @@ class BatchResult:
     rejects: str
     model_version: str
 
+    def __str__(self) -> str:
+        """The one line `score` and the orchestrators' scoring jobs print."""
+        return (
+            f"scored {self.scored} of {self.rows} rows with model v{self.model_version} -> "
+            f"{self.output}; {self.rejected} rejected -> {self.rejects}"
+        )
+
 
 def load_champion(model_dir: Path) -> Served:
     """The champion as the API's slot loads it (serving/slot.py): its compiled scorer, its
