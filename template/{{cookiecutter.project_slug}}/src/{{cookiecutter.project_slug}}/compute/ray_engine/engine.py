@@ -285,7 +285,9 @@ def start(settings: ComputeSettings) -> RayEngine:
     if not ray.is_initialized():
         address = os.environ.get("RAY_ADDRESS")
         ray.init(
-            address=address,
+            # "local": a Ray of its own, even where `ray start` left a cluster running
+            # (Ray joins the newest one it finds on the machine otherwise).
+            address=address or "local",
             # A local Ray listens on the loopback address only; a cluster's nodes say theirs.
             _node_ip_address=None if address else "127.0.0.1",
             include_dashboard=False,

@@ -16,3 +16,7 @@ ray-down: ## Stop the local Ray cluster of `make ray-up`
 ray-submit: ## Run the pipeline as a Ray job on the cluster at RAY_ADDRESS (its dashboard address, port 8265)
 	@[ -n "$$RAY_ADDRESS" ] || { echo "RAY_ADDRESS is not set: the Ray dashboard's address, e.g. http://127.0.0.1:8265"; exit 1; }
 	$(RAY) job submit --working-dir . -- $(CLI) pipeline
+
+# `make bench` (benchmarks/scale.py) starts a local Ray per run: its object store capped at
+# 1 GB (Ray's default is 30% of the machine's memory), so a run's memory is bounded too.
+bench: export RAY_DEFAULT_OBJECT_STORE_MAX_MEMORY_BYTES ?= 1000000000
