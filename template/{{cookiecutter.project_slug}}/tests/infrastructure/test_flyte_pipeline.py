@@ -70,9 +70,8 @@ def test_the_launch_plans_schedule_training_monitoring_and_scoring(flyte: Module
         assert task.container_image == flyte.IMAGE
 
 
-def test_the_batch_scoring_workflow_scores_the_days_batch(
-    flyte: ModuleType, decision: str
-) -> None:
+@pytest.mark.usefixtures("decision")  # the champion that scores
+def test_the_batch_scoring_workflow_scores_the_days_batch(flyte: ModuleType) -> None:
     """Infrastructure 3: the daily batch-scoring workflow scores params.yaml score.input
     with the champion, one row per input row."""
     flyte.batch_scoring(kickoff_time=datetime.now(UTC))
