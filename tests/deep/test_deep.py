@@ -6,8 +6,9 @@ the default: tracker=none's suite runs in the orchestrator tier, in reverse orde
 Flyte's render), its pipeline
 (ingest, train, promote), its API (health, readiness, single and batch predictions, Prometheus
 metrics), its drift monitor (exit code 3 on the bundled drifted batch), its DVC pipeline,
-its lint and type checks and its documentation build. The wall times of `make test` and
-`make pipeline` appear in the summary.
+its lint and type checks and its documentation build; for the default, `make bench`'s scale
+part (benchmarks/scale.py) on a small file and its memory bound's teeth. The wall times of
+`make test` and `make pipeline` appear in the summary.
 
 The two trackers are separate tests so that pytest-xdist runs them in parallel.
 """
@@ -59,6 +60,9 @@ def test_rendered_project_runs_end_to_end(
     assert promotion, "reports/promotion.json is empty"
     assert json.loads((project / "reports" / "metrics.json").read_text("utf-8"))["roc_auc"] > 0.5
 
+    if tracker == defaults()["tracker"]:
+        check_scale_benchmark(project, env, package)
+
     applicant = example_applicant(project, package, env)
     with api_server(cli, project, env, tmp_path / f"api-{tracker}.log") as base:
         check_api(base, applicant)
@@ -85,3 +89,50 @@ def test_rendered_project_runs_end_to_end(
 
     run(["make", "lint", "typecheck", "docs"], project, env)
     assert (project / "site" / "index.html").is_file()
+
+
+# The scale benchmark's memory bound has teeth: 500,000 rows scored in the shipped chunks of
+# 10,000 stay under it; the same file read as one chunk (what a scorer that reads the whole
+# file does) breaks the bound measured for chunks of 10,000. Prints both runs' figures.
+BOUND_TEETH = """
+import json, tempfile
+from pathlib import Path
+import pyarrow.parquet as pq
+from benchmarks import scale
+with tempfile.TemporaryDirectory() as directory:
+    files = [Path(directory) / f"{name}.parquet" for name in ("empty", "one", "rows")]
+    scale.write_input(files[2], 500_000, 10_000, seed=0)
+    scale.write_input(files[1], 10_000, 10_000, seed=0)
+    pq.write_table(pq.read_table(files[1]).schema.empty_table(), files[0])
+    print(json.dumps([scale.scoring("local", 1, files, rows) for rows in (10_000, 500_000)]))
+"""
+
+
+def check_scale_benchmark(project: Path, env: dict[str, str], package: str) -> None:
+    """`make bench`'s scale part (benchmarks/scale.py) runs end to end on a small file (20
+    chunks, the champion, the local engine): it prints the scoring table (rows/s, peak
+    memory, its bound) and the training table (seconds per 1M rows), chunked scoring stays
+    under its memory bound (exit 0), and the bound catches a scorer that reads the whole
+    file at once. Speed is the benchmark's to show, never checked here. (Run here, once,
+    rather than in the render's `make test`, which has a budget of 60 s.)"""
+    prefix = package.upper()
+    small = {**env, f"{prefix}_SCORE__CHUNK_ROWS": "1000", f"{prefix}_COMPUTE__ENGINE": "local"}
+    scale = ["uv", "run", "--no-sync", "python", "-m", "benchmarks.scale"]
+    done = run([*scale, "--rows", "20000", "--train-rows", "5000"], project, small)
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("Scoring 20,000 contract rows"), done.stdout
+    assert lines[1].split()[:3] == ["run", "rows/s", "vs"], done.stdout
+    local = lines[2].split()
+    assert (local[0], local[2], local[-1]) == ("local", "1.00", "yes"), done.stdout
+    assert float(local[3].replace(",", "")) <= float(local[4].replace(",", ""))  # peak, bound
+    assert any(line.startswith("Training LightGBM") for line in lines), done.stdout
+    (trained,) = (line.split() for line in lines[3:] if line.startswith("local "))
+    assert len(trained) == 5  # run, seconds per 1M rows, ratio, peak MB, held-out metric
+    assert float(trained[-1]) > 0.5  # the labelling rule is learnable: not a coin toss
+
+    chunks = {**env, f"{prefix}_COMPUTE__ENGINE": "local"}
+    teeth = run(["uv", "run", "--no-sync", "python", "-c", BOUND_TEETH], project, chunks)
+    chunked, whole = json.loads(teeth.stdout.splitlines()[-1])
+    assert chunked["rows"] == whole["rows"] == 500_000
+    assert chunked["under"], chunked
+    assert not whole["under"], whole

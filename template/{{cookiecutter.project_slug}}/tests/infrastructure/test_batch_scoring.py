@@ -5,9 +5,6 @@ an error or an interruption leaves no file behind."""
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -15,7 +12,6 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from benchmarks import scale
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings
@@ -308,56 +304,3 @@ def test_the_scheduled_run_scores_the_days_input_into_the_days_output(
     )  # fmt: skip
     assert read(result.output).equals(read(expected.output))
     assert result.scored == len(holdout_frame)
-
-
-def scale_environment(champion_dir: Path, chunk_rows: int) -> dict[str, str]:
-    """The scale benchmark (benchmarks/scale.py) on the champion, the local engine only."""
-    return {
-        f"{ENV_PREFIX}SERVE__MODEL_DIR": str(champion_dir),
-        f"{ENV_PREFIX}SCORE__CHUNK_ROWS": str(chunk_rows),
-        f"{ENV_PREFIX}COMPUTE__ENGINE": "local",
-    }
-
-
-def test_the_scale_benchmark_prints_its_table_within_its_memory_bound(champion_dir: Path) -> None:
-    """Infrastructure 3: `make bench`'s scale part runs end to end on a small file (50
-    chunks): it prints the scoring table (rows/s, peak memory, its bound) and the training
-    table (seconds per 1M rows), and chunked scoring stays under its memory bound (exit 0;
-    a broken bound exits 1). Its figures are not checked: speed is the benchmark's to show."""
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.scale", "--rows", "50000", "--train-rows", "5000"],
-        capture_output=True, text=True, cwd=PROJECT_ROOT,
-        env={**os.environ, **scale_environment(champion_dir, 1000)},
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert lines[0].startswith("Scoring 50,000 contract rows")
-    assert lines[1].split()[:3] == ["run", "rows/s", "vs"]
-    local = lines[2].split()
-    assert local[0] == "local"
-    assert local[2] == "1.00"
-    assert local[-1] == "yes"
-    assert float(local[3].replace(",", "")) <= float(local[4].replace(",", ""))
-    assert any(line.startswith("Training LightGBM") for line in lines)
-    (trained,) = (line.split() for line in lines if line.startswith("local ") and line != lines[2])
-    assert len(trained) == 5  # run, seconds per 1M rows, ratio, peak MB, held-out metric
-    assert float(trained[-1]) > 0.5  # the labelling rule is learnable: not a coin toss
-
-
-def test_reading_the_whole_file_at_once_breaks_the_scale_memory_bound(
-    champion_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Infrastructure 3: the scale benchmark's memory bound has teeth: 500,000 rows scored
-    in chunks of 1,000 stay under it, the same file read as one chunk (what a scorer that
-    reads the whole file does) breaks the bound measured for chunks of 1,000."""
-    for name, value in scale_environment(champion_dir, 1000).items():
-        monkeypatch.setenv(name, value)
-    files = [tmp_path / f"{name}.parquet" for name in ("empty", "one", "rows")]
-    scale.write_input(files[2], 500_000, 1000, seed=0)
-    scale.write_input(files[1], 1000, 1000, seed=0)
-    pq.write_table(pq.read_table(files[1]).schema.empty_table(), files[0])
-    chunked = scale.scoring("local", 1, files, 1000)
-    whole = scale.scoring("local", 1, files, 500_000)
-    assert chunked["rows"] == whole["rows"] == 500_000
-    assert chunked["under"], chunked
-    assert not whole["under"], whole
