@@ -47,6 +47,7 @@ __pycache__
 {% if cookiecutter.compute != 'ray' %}deploy/azure/terraform/ray.tf{% endif %}
 {% if cookiecutter.cloud != 'local' %}docker-compose.yml{% endif %}
 {% if cookiecutter.cloud != 'aws' %}deploy/aws{% endif %}
+{% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}deploy/k8s/ray{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.github/workflows/deploy-aws.yml{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.github/workflows/infra-aws.yml{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.github/actions/aws-login{% endif %}

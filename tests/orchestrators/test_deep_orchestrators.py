@@ -16,6 +16,8 @@ with uv (the `orchestrator` dependency group comes with `dev`), then
   environment (the Makefile must set them: no network beyond the package indexes is
   reachable here, so a tool that tries to phone home prints its failure), and check that it
   left a promoted, served champion and printed no telemetry error;
+* with compute=ray (Airflow and Kubeflow), serve the champion `make flow` trained on Ray
+  and check the API's answers;
 * run the project's strict type checks, which cover the orchestration code (ruff checks
   every render in test_matrix.py).
 
@@ -44,6 +46,9 @@ from support.deep import (
     BREAST_CANCER,
     Installed,
     adopt_dataset,
+    api_server,
+    check_api,
+    example_applicant,
     installed_project,
     run,
     suite_in_reverse_order,
@@ -59,8 +64,23 @@ ROTATION = {
     "prefect": {"tracker": "mlflow", "cloud": "azure", "ci": "github", "python_version": "3.12"},
     "dagster": {"tracker": "dvc", "cloud": "aws", "ci": "gitlab", "python_version": "3.11"},
     "metaflow": {"tracker": "wandb", "cloud": "gcp", "ci": "none", "python_version": "3.13"},
-    "airflow": {"tracker": "mlflow", "cloud": "aws", "ci": "github", "python_version": "3.12"},
-    "kubeflow": {"tracker": "none", "cloud": "gcp", "ci": "gitlab", "python_version": "3.11"},
+    # Two orchestrators drive the pipeline's steps on Ray (a local Ray in `make flow`): the
+    # same step functions, no code of their own. Airflow's tasks run in its worker's process,
+    # Kubeflow's components in subprocesses, each starting its own Ray.
+    "airflow": {
+        "tracker": "mlflow",
+        "cloud": "aws",
+        "ci": "github",
+        "python_version": "3.12",
+        "compute": "ray",
+    },
+    "kubeflow": {
+        "tracker": "none",
+        "cloud": "gcp",
+        "ci": "gitlab",
+        "python_version": "3.11",
+        "compute": "ray",
+    },
     "flyte": {"tracker": "none", "cloud": "local", "ci": "none", "python_version": "3.13"},
 }
 
@@ -121,6 +141,11 @@ def test_orchestrator_runs_the_pipeline(
     promotion = json.loads((project / "reports" / "promotion.json").read_text("utf-8"))
     # Some flows go on to monitor and retrain: the last decision may keep the first champion.
     assert promotion["promote"] or promotion["champion_version"] == "1", promotion
+
+    if ROTATION[orchestrator].get("compute") == "ray":  # the champion Ray trained, served
+        applicant = example_applicant(project, installed.package, env)
+        with api_server(installed.cli, project, env, tmp_path / "api.log") as base:
+            check_api(base, applicant)
 
     run(["make", "typecheck"], project, env)  # ruff runs on every render in test_matrix.py
     if orchestrator == ON_ADOPTED_DATA:

@@ -36,7 +36,7 @@ import shutil
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +162,7 @@ GITHUB_RUNS = {
 # (asserted), so their jobs ran there; cm.yml adds only the cloud sign-in (asserted; it needs
 # the cloud's OIDC trust, so it cannot run here); cd.yml adds the deploy job, which calls the
 # cloud's deploy workflow, run here directly with the input cd.yml gives it.
-SHARED = ("ci.yml", "ct.yml", "template-update.yml")
+SHARED = ("ci.yml", "ct.yml", "batch-scoring.yml", "template-update.yml")
 
 
 def without_cloud_login(cm: dict[str, Any], login: str) -> dict[str, Any]:
@@ -325,6 +325,11 @@ import pandas as pd
 scores = pd.read_parquet(sys.argv[1])
 print(json.dumps([len(scores), sorted(set(scores["model_version"]))]))
 """
+
+
+def scores_files(found: Iterable[Path]) -> list[Path]:
+    """The scores among a batch-scoring run's files (the rejects file is beside them)."""
+    return [path for path in found if not path.name.endswith(".rejects.parquet")]
 
 
 def scores_in(project: Path, scores: Path, env: dict[str, str]) -> tuple[int, set[str]]:
@@ -531,7 +536,7 @@ def test_rendered_workflows_pass_under_act(
     assert shipped["version"] == versions_before_cd[0]
     assert (default / "champion/uv.lock").is_file()
     # Batch scoring: the store's champion scored the day's batch.
-    (scores,) = default.glob("batch-scores-*/reports/scores/*.parquet")
+    (scores,) = scores_files(default.glob("batch-scores-*/reports/scores/*.parquet"))
     rows, versions = scores_in(github_renders["default"], scores, env)
     assert rows > 0
     assert versions == {versions_before_cd[0]}
@@ -912,7 +917,7 @@ def test_rendered_gitlab_pipelines_pass_under_gitlab_ci_local(
     assert (artifacts / "uv.lock").is_file()
     # score-batch: the store's champion scored the day's batch.
     kept = gitlab_render / ".gitlab-ci-local/artifacts/score-batch"
-    (scores,) = kept.glob("reports/scores/*.parquet")
+    (scores,) = scores_files(kept.glob("reports/scores/*.parquet"))
     rows, versions = scores_in(gitlab_render, scores, env)
     assert rows > 0
     assert versions == {versions_before_cd[0]}
