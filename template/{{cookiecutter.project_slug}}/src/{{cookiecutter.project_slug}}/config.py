@@ -177,9 +177,8 @@ class ScoreSettings(BaseModel):
 
     def for_day(self, day: date) -> tuple[str, str]:
         """`input` and `output` with {date} filled in (ISO, e.g. 2026-12-04)."""
-        return self.input.replace("{date}", day.isoformat()), self.output.replace(
-            "{date}", day.isoformat()
-        )
+        iso = day.isoformat()
+        return self.input.replace("{date}", iso), self.output.replace("{date}", iso)
 
 
 class InferenceLogSettings(BaseModel):

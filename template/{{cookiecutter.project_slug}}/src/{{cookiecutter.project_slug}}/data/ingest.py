@@ -146,7 +146,7 @@ class UnreadableBatchError(ValueError):
 
 
 def _read_table(path: Path) -> pd.DataFrame:
-    """A CSV or, by its suffix, Parquet file (the processed splits, what `score` reads)."""
+    """A CSV file or, by its suffix, a Parquet file (such as the processed current split)."""
     if path.suffix.lower() not in (".parquet", ".pq"):
         return pd.read_csv(path)
     try:
