@@ -26,7 +26,7 @@ from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, t
 from airflow.sdk.bases.operator import BaseOperator
 
 from {{ cookiecutter.project_slug }}.config import get_settings
-from {{ cookiecutter.project_slug }}.pipeline import STEPS, Step
+from {{ cookiecutter.project_slug }}.pipeline import STEPS, Step, score_batch
 
 PROJECT = "{{ cookiecutter.project_slug }}"
 CLI = "{{ cookiecutter.project_slug | replace('_', '-') }}"
@@ -167,15 +167,5 @@ with DAG(
     max_active_runs=1,
     tags=[PROJECT, "batch-scoring"],
 ) as batch_scoring:
-    if IMAGE:
-        in_pod("score", f"{CLI} score")
-    else:
-
-        @task(task_id="score")
-        def score() -> str:
-            """The day's batch scored in chunks; the output appears whole or not at all."""
-            from {{ cookiecutter.project_slug }}.pipeline import score_batch
-
-            return str(score_batch(get_settings()))
-
-        score()
+    # `score` without options, as the CLI runs it: the day's batch into score.output.
+    step_task(Step("score", score_batch))
