@@ -4,9 +4,9 @@ Monitoring 6: it does so without slowing the request path."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import shutil
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -91,40 +91,42 @@ def test_predictions_round_trip_without_the_sensitive_inputs(
     assert labelled[TARGET.name].astype(int).tolist() == rows.head(20)[TARGET.name].tolist()
 
 
-# The log's cost on the request path: /predict's p99 with the log on stays within this
-# ratio of its p99 with the log off. A write on the request path (a store's 10-50 ms) is
-# several times a prediction's few milliseconds; serialising one line is not. Measured 0.9
-# to 1.2 on 2 cores, quiet or both saturated; 26 with 50 ms written on the request path.
-LOG_P99_RATIO = 1.5
-WARM_UP, MEASURED = 20, 300  # requests each way
+# How long the test holds the log's first write, as a store that does not answer: far
+# longer than answering the requests below takes, even on a saturated machine, and only
+# reached when a request waits for the write.
+HOLD_SECONDS = 10.0
+ANSWERED_WHILE_HELD = 5
 
 
-def test_the_log_keeps_the_apis_p99_within_a_ratio_of_no_log(
-    champion_dir: Path, tmp_path: Path
+def test_requests_are_answered_while_the_log_waits_for_its_store(
+    champion_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Monitoring 6: recording predictions stays off the request path. One API, its log
-    running as shipped (written every `flush_seconds`), answers requests that alternate
-    between recording and not recording: everything else (event loop, threads, model) is
-    shared, so a busy machine slows both alike. The p99 with the log is within
-    LOG_P99_RATIO of the p99 without."""
-    settings = InferenceLogSettings(url=str(tmp_path / "log"))
-    app = create_app(champion_dir, InferenceLog(settings))
-    latencies: dict[str, list[float]] = {"on": [], "off": []}
+    """Monitoring 6: recording predictions stays off the request path. The log's first
+    write is held, as by a store that does not answer; requests are answered meanwhile, and
+    what they recorded is written once the store answers. (What the log costs in latency
+    and throughput is measured by `make bench`, beside the API with the log off.)"""
+    log = InferenceLog(InferenceLogSettings(url=str(tmp_path / "log"), flush_seconds=0.01))
+    writing, store_answers = threading.Event(), threading.Event()
+    released: list[bool] = []  # whether the held write ended by the test's leave, not a timeout
+    write = log._write
+
+    def first_write_held(directory: str, data: bytes) -> None:
+        if not writing.is_set():
+            writing.set()
+            released.append(store_answers.wait(HOLD_SECONDS))
+        write(directory, data)
+
+    monkeypatch.setattr(log, "_write", first_write_held)
     start = datetime.now(UTC)
-    with TestClient(app) as client:
-        logged = app.state.services
-        modes = [("on", logged), ("off", dataclasses.replace(logged, inference_log=None))]
-        for i in range(WARM_UP + MEASURED):
-            for mode, services in modes if i % 2 else modes[::-1]:
-                app.state.services = services
-                began = time.perf_counter()
-                assert client.post("/predict", json=EXAMPLE).status_code == 200
-                if i >= WARM_UP:
-                    latencies[mode].append(time.perf_counter() - began)
-    on, off = (float(np.percentile(latencies[mode], 99)) * 1e3 for mode in ("on", "off"))
-    assert on <= LOG_P99_RATIO * off, f"p99 {on:.1f} ms with the log, {off:.1f} ms without"
-    logged_rows = read_window(settings.url, start, datetime.now(UTC) + timedelta(seconds=1))
-    assert len(logged_rows) == WARM_UP + MEASURED  # the log was on, for half the requests
+    with TestClient(create_app(champion_dir, log)) as client:
+        assert client.post("/predict", json=EXAMPLE).status_code == 200
+        assert writing.wait(HOLD_SECONDS), "the log wrote nothing"
+        for _ in range(ANSWERED_WHILE_HELD):
+            assert client.post("/predict", json=EXAMPLE).status_code == 200
+        store_answers.set()
+    assert released == [True], "a request waited for the inference log's store"
+    logged = read_window(log.settings.url, start, datetime.now(UTC) + timedelta(seconds=1))
+    assert len(logged) == 1 + ANSWERED_WHILE_HELD
 
 
 def test_an_unwritable_log_never_fails_a_request_and_is_reported_once(
