@@ -107,7 +107,7 @@ def test_requests_are_answered_while_the_log_waits_for_its_store(
     and throughput is measured by `make bench`, beside the API with the log off.)"""
     log = InferenceLog(InferenceLogSettings(url=str(tmp_path / "log"), flush_seconds=0.01))
     writing, store_answers = threading.Event(), threading.Event()
-    released: list[bool] = []  # whether the held write ended by the test's leave, not a timeout
+    released: list[bool] = []  # True: the test released the held write; False: it timed out
     write = log._write
 
     def first_write_held(directory: str, data: bytes) -> None:
