@@ -45,7 +45,7 @@ def promote(settings: Settings, tracker: Tracker) -> PromotionDecision:
         refusal_of_rolled_back,
         review_candidate,
     )
-    from .registry.rollback import Probation, open_probation
+    from .registry.rollback import Probation, keep_previous, open_probation
     from .serving.canary import check_servable
     from .tasks import TASK
 
@@ -90,6 +90,7 @@ def promote(settings: Settings, tracker: Tracker) -> PromotionDecision:
             False, [refusal_of_rolled_back(candidate.version, rolled_back)], decision.notes
         )
     if decision.promote:
+        keep_previous(settings)  # what a rollback restores
         crown(settings, tracker, pipeline, candidate)
         previous = champion.version if champion else None
         open_probation(

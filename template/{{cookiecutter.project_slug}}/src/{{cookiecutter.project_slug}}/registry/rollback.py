@@ -3,7 +3,8 @@ one it replaced, when), and a champion that breaks its probation bounds (monitor
 probation.py judges them) is replaced by the one it replaced.
 
 `roll_back` is atomic as `champion.crown` is: it exports the previous champion to the
-serving directory first (the API hot-swaps it), then moves the registry's alias, then marks
+serving directory first (as the promotion kept it, else from the registry; the API
+hot-swaps it), then moves the registry's alias, then marks
 the bad version rolled back in the registry (`Tracker.mark_rolled_back`), so the gate never
 promotes it again. A crash between two of these leaves a state the next run completes:
 `sync_champion` puts the disk back in line with the alias, and a second `roll_back` finds
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from ..config import Settings
 from ..tracking import ModelVersion, Tracker
+from . import model_store
 from .champion import export_champion, sync_champion
 
 PROBATION_FILE = "probation.json"  # under reports_dir: the last promotion's record
@@ -49,6 +51,22 @@ class RollbackResult:
         if not self.changed:
             return f"v{self.rolled_back} already rolled back: v{self.restored.version} serves"
         return f"rolled back v{self.rolled_back}: v{self.restored.version} serves again"
+
+
+def previous_dir(settings: Settings) -> Path:
+    """Where a promotion keeps the champion it replaces, as it served (its metrics, which
+    monitoring holds it to, included): what a rollback restores."""
+    return settings.models_dir / "previous"
+
+
+def keep_previous(settings: Settings) -> None:
+    """Copy the serving directory's champion, if any, to `previous_dir` (pipeline.promote
+    calls it before it crowns a candidate)."""
+    try:
+        pipeline, metadata = model_store.load(settings.serve.model_dir)
+    except (model_store.ModelNotFoundError, model_store.CorruptModelError):
+        return
+    model_store.save(previous_dir(settings), pipeline, metadata)
 
 
 def open_probation(reports_dir: Path, probation: Probation) -> Path:
@@ -83,8 +101,15 @@ def roll_back(
     previous = tracker.get_version(probation.previous)
     current = tracker.get_champion()
     changed = current is None or current.version != previous.version
-    if changed:
-        export_champion(settings, tracker, previous)  # the API hot-swaps it from here
+    if changed:  # the API hot-swaps what is exported here
+        try:
+            pipeline, kept = model_store.load(previous_dir(settings))
+        except (model_store.ModelNotFoundError, model_store.CorruptModelError):
+            kept = None
+        if kept is not None and kept.version == previous.version:  # with its metrics
+            model_store.save(settings.serve.model_dir, pipeline, kept)
+        else:
+            export_champion(settings, tracker, previous)
         tracker.set_champion(previous)
     else:
         sync_champion(settings, tracker)  # a crash after the export may have left either
