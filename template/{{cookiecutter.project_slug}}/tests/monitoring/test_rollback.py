@@ -127,7 +127,8 @@ def champion_of(settings: Settings, tracker: Tracker) -> tuple[str | None, str]:
 def test_a_breach_on_probation_rolls_back_to_the_previous_champion(
     on_probation: Settings,
 ) -> None:
-    """Monitoring 7: live quality far below the offline figure a day after a promotion
+    """Monitoring 7 and Infrastructure 7: live quality far below the offline figure a day
+    after a promotion
     restores the previous champion, in the registry and where the API serves from, and
     marks the version rolled back; the summary says what happened and why."""
     summary = check_probation(on_probation, monitored("2", WORSE), PROMOTED + timedelta(days=1))
@@ -184,7 +185,7 @@ def test_a_rollback_run_twice_changes_nothing_the_second_time(
 
 
 def test_the_gate_never_promotes_a_rolled_back_version_again(on_probation: Settings) -> None:
-    """Model 4: v2, rolled back, is still the candidate and passes every offline check,
+    """Infrastructure 7: v2, rolled back, is still the candidate and passes every offline check,
     yet the gate refuses it and says why; the restored champion keeps serving."""
     tracker = get_tracker(on_probation.tracking)
     probation = read_probation(on_probation.reports_dir)
