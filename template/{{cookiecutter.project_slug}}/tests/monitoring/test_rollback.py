@@ -71,8 +71,9 @@ def two_versions(
         **{f"{TASK.fairness_metric}_{name}": 0.0 for name in SENSITIVE_ATTRIBUTES},
     }
     with tracker.start_run("rollback-test") as run_id:
-        for _ in range(2):
-            version = tracker.register_model(fitted, holdout_frame[list(MODEL_INPUTS)].head(5), {})
+        for copy in ("1", "2"):  # contents that differ (a registry may refuse a duplicate)
+            example = holdout_frame[list(MODEL_INPUTS)].head(5)
+            version = tracker.register_model(fitted, example, {"copy": copy})
             metadata = model_store.ModelMetadata(
                 name=version.name,
                 version=version.version,
