@@ -70,21 +70,25 @@ def two_versions(
         f"baseline_{TASK.primary.key}": 0.0 if TASK.primary.higher_is_better else 1e9,
         **{f"{TASK.fairness_metric}_{name}": 0.0 for name in SENSITIVE_ATTRIBUTES},
     }
+    versions = []
     with tracker.start_run("rollback-test") as run_id:
         for copy in ("1", "2"):  # contents that differ (a registry may refuse a duplicate)
             example = holdout_frame[list(MODEL_INPUTS)].head(5)
-            version = tracker.register_model(fitted, example, {"copy": copy})
-            metadata = model_store.ModelMetadata(
-                name=version.name,
-                version=version.version,
-                run_id=run_id,
-                model_type=trained.model_name,
-                metrics=metrics,
-                inputs=list(MODEL_INPUTS),
-            )
-            crown(settings, tracker, fitted, metadata)
+            versions.append(tracker.register_model(fitted, example, {"copy": copy}))
+    for version in versions:  # outside the run: W&B promotes in a run of its own
+        metadata = model_store.ModelMetadata(
+            name=version.name,
+            version=version.version,
+            run_id=run_id,
+            model_type=trained.model_name,
+            metrics=metrics,
+            inputs=list(MODEL_INPUTS),
+        )
+        crown(settings, tracker, fitted, metadata)
     model_store.save(candidate_dir(settings), fitted, metadata)
-    open_probation(settings.reports_dir, Probation("2", "1", PROMOTED))
+    open_probation(
+        settings.reports_dir, Probation(versions[1].version, versions[0].version, PROMOTED)
+    )
     return root
 
 
@@ -118,6 +122,14 @@ def monitored(version: str, live: float) -> DriftSummary:
 WORSE = OFFLINE / 2 if TASK.live.higher_is_better else OFFLINE * 2
 
 
+def registered(settings: Settings) -> tuple[str, str]:
+    """The previous champion and the one on probation (W&B counts from 0, the others from 1)."""
+    probation = read_probation(settings.reports_dir)
+    assert probation is not None
+    assert probation.previous is not None
+    return probation.previous, probation.version
+
+
 def champion_of(settings: Settings, tracker: Tracker) -> tuple[str | None, str]:
     """The registry's champion and the version the serving directory holds."""
     champion = tracker.get_champion()
@@ -132,30 +144,32 @@ def test_a_breach_on_probation_rolls_back_to_the_previous_champion(
     after a promotion
     restores the previous champion, in the registry and where the API serves from, and
     marks the version rolled back; the summary says what happened and why."""
-    summary = check_probation(on_probation, monitored("2", WORSE), PROMOTED + timedelta(days=1))
+    old, new = registered(on_probation)
+    summary = check_probation(on_probation, monitored(new, WORSE), PROMOTED + timedelta(days=1))
     tracker = get_tracker(on_probation.tracking)
-    assert champion_of(on_probation, tracker) == ("1", "1")
+    assert champion_of(on_probation, tracker) == (old, old)
     assert summary.probation is not None
     assert summary.probation.rolled_back
-    assert "v1 serves again" in summary.reasons[-1]
-    reason = tracker.rollback_reason("2")
+    assert f"v{old} serves again" in summary.reasons[-1]
+    reason = tracker.rollback_reason(new)
     assert reason is not None
     assert TASK.live.label in reason
-    assert tracker.rollback_reason("1") is None
+    assert tracker.rollback_reason(old) is None
 
 
 def test_no_rollback_outside_probation_or_within_bounds(on_probation: Settings) -> None:
     """Monitoring 7: the same breach after the probation window, or a champion within its
     bounds during it, leaves the champion serving."""
+    _, new = registered(on_probation)
     days = on_probation.monitor.rollback.probation_days
-    later = check_probation(on_probation, monitored("2", WORSE), PROMOTED + timedelta(days + 1))
+    later = check_probation(on_probation, monitored(new, WORSE), PROMOTED + timedelta(days + 1))
     assert later.probation is None
-    holds = check_probation(on_probation, monitored("2", OFFLINE), PROMOTED + timedelta(days=1))
+    holds = check_probation(on_probation, monitored(new, OFFLINE), PROMOTED + timedelta(days=1))
     assert holds.probation is not None
     assert holds.probation.breaches == []
     tracker = get_tracker(on_probation.tracking)
-    assert champion_of(on_probation, tracker) == ("2", "2")
-    assert tracker.rollback_reason("2") is None
+    assert champion_of(on_probation, tracker) == (new, new)
+    assert tracker.rollback_reason(new) is None
 
 
 def test_a_rollback_run_twice_changes_nothing_the_second_time(
@@ -163,6 +177,7 @@ def test_a_rollback_run_twice_changes_nothing_the_second_time(
 ) -> None:
     """Infrastructure 7: rollback exports first and moves the alias after; killed in
     between, the next run completes it, and once done, a run again changes nothing."""
+    old, new = registered(on_probation)
     probation = read_probation(on_probation.reports_dir)
     assert probation is not None
     tracker = get_tracker(on_probation.tracking)
@@ -174,20 +189,21 @@ def test_a_rollback_run_twice_changes_nothing_the_second_time(
         patch.setattr(type(tracker), "set_champion", killed)
         with pytest.raises(SystemExit):
             roll_back(on_probation, tracker, probation, "test")
-    assert champion_of(on_probation, tracker) == ("2", "1")  # exported, alias not moved
+    assert champion_of(on_probation, tracker) == (new, old)  # exported, alias not moved
     first = roll_back(on_probation, tracker, probation, "test")
     assert first.changed
-    assert champion_of(on_probation, tracker) == ("1", "1")
+    assert champion_of(on_probation, tracker) == (old, old)
     second = roll_back(on_probation, tracker, probation, "again")
     assert not second.changed
     assert "already rolled back" in str(second)
-    assert champion_of(on_probation, tracker) == ("1", "1")
-    assert tracker.rollback_reason("2") == "test"
+    assert champion_of(on_probation, tracker) == (old, old)
+    assert tracker.rollback_reason(new) == "test"
 
 
 def test_the_gate_never_promotes_a_rolled_back_version_again(on_probation: Settings) -> None:
     """Infrastructure 7: v2, rolled back, is still the candidate and passes every offline check,
     yet the gate refuses it and says why; the restored champion keeps serving."""
+    old, new = registered(on_probation)
     tracker = get_tracker(on_probation.tracking)
     probation = read_probation(on_probation.reports_dir)
     assert probation is not None
@@ -195,10 +211,10 @@ def test_the_gate_never_promotes_a_rolled_back_version_again(on_probation: Setti
     decision = pipeline.promote(on_probation, tracker)
     assert not decision.promote
     assert decision.reasons == [
-        "v2 was rolled back (live quality fell): it is never promoted again; "
+        f"v{new} was rolled back (live quality fell): it is never promoted again; "
         "a new training run registers a new version"
     ]
-    assert champion_of(on_probation, tracker) == ("1", "1")
+    assert champion_of(on_probation, tracker) == (old, old)
 
 
 def test_the_error_rate_counts_failed_prediction_requests_only() -> None:
