@@ -15,6 +15,7 @@ happened and why. Outside probation, or within bounds, nothing changes."""
 
 from __future__ import annotations
 
+import logging
 import urllib.request
 from datetime import datetime
 
@@ -30,6 +31,8 @@ REQUESTS = "http_requests_total"  # serving/metrics.py's counter of requests
 PREDICTIONS = "/predict"  # the endpoints whose failures count: /predict and /predict/batch
 METRICS_TIMEOUT = 10.0  # seconds
 
+logger = logging.getLogger(__name__)
+
 
 def error_rate(metrics: str) -> float | None:
     """The share of prediction requests that failed (5xx) in the API's Prometheus text
@@ -44,11 +47,16 @@ def error_rate(metrics: str) -> float | None:
 
 
 def read_error_rate(url: str | None) -> float | None:
-    """The API's error rate from its Prometheus endpoint `url` (None when not set)."""
+    """The API's error rate from its Prometheus endpoint `url` (None when not set, or
+    unreachable: the other bounds are still judged, and the log says why this one is not)."""
     if url is None:
         return None
-    with urllib.request.urlopen(url, timeout=METRICS_TIMEOUT) as response:  # noqa: S310
-        return error_rate(response.read().decode("utf-8"))
+    try:
+        with urllib.request.urlopen(url, timeout=METRICS_TIMEOUT) as response:  # noqa: S310
+            return error_rate(response.read().decode("utf-8"))
+    except (OSError, ValueError) as error:  # URLError, HTTPError and timeouts are OSErrors
+        logger.warning("probation: the error rate is not judged: %s: %s", url, error)
+        return None
 
 
 def breaches(
