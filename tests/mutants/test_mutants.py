@@ -333,6 +333,10 @@ MUTANTS = (
            "    if days > bounds.probation_days:\n",
            "    if days > 100 * bounds.probation_days:\n",
            _t(ROLLBACK_TESTS, "test_no_rollback_outside_probation_or_within_bounds")),
+    Mutant("error-rate-unbounded", "Monitoring 7", "{pkg}/monitoring/probation.py",
+           "if errors is not None and errors > bounds.max_error_rate:",
+           "if errors is not None and errors > 1.0:",
+           _t(ROLLBACK_TESTS, "test_an_error_rate_breach_on_probation_rolls_back")),
 )  # fmt: skip
 
 # The same tier on a default render that adopted diabetes (regression, `sex` sensitive and

@@ -217,6 +217,32 @@ def test_the_gate_never_promotes_a_rolled_back_version_again(on_probation: Setti
     assert champion_of(on_probation, tracker) == (old, old)
 
 
+def test_an_error_rate_breach_on_probation_rolls_back(on_probation: Settings) -> None:
+    """Monitoring 7: with live quality as good as offline, the API failing one prediction
+    request in ten (its /metrics, here a file) breaks the bound and rolls back."""
+    old, new = registered(on_probation)
+    metrics = on_probation.reports_dir / "metrics.txt"
+    metrics.write_text(
+        "# TYPE http_requests_total counter\n"
+        + "".join(
+            "http_requests_total{"
+            + f'endpoint="/predict",method="POST",status="{status}"'
+            + "} "
+            + f"{count}\n"
+            for status, count in (("200", 90), ("500", 10))
+        ),
+        encoding="utf-8",
+    )
+    bounds = on_probation.monitor.rollback.model_copy(update={"metrics_url": metrics.as_uri()})
+    settings = on_probation.model_copy(
+        update={"monitor": on_probation.monitor.model_copy(update={"rollback": bounds})}
+    )
+    summary = check_probation(settings, monitored(new, OFFLINE), PROMOTED + timedelta(days=1))
+    assert summary.probation is not None
+    assert summary.probation.breaches == ["error rate 10.0% > 5.0%"]
+    assert champion_of(settings, get_tracker(settings.tracking)) == (old, old)
+
+
 def test_the_error_rate_counts_failed_prediction_requests_only() -> None:
     """Monitoring 7: the API's 5xx share of prediction requests, from its /metrics."""
     lines = ["# TYPE http_requests_total counter"]
