@@ -20,7 +20,7 @@ from {{ cookiecutter.project_slug }}.data.contract import (
 from {{ cookiecutter.project_slug }}.registry.gate import FAIRNESS_NOT_ASSESSED
 from {{ cookiecutter.project_slug }}.registry.model_store import ModelMetadata
 from {{ cookiecutter.project_slug }}.tasks import TASK
-from {{ cookiecutter.project_slug }}.tasks.binary import calibration_table
+from {{ cookiecutter.project_slug }}.tasks.calibration import calibration_table
 from {{ cookiecutter.project_slug }}.training import model_card
 from {{ cookiecutter.project_slug }}.training.figures import build_figures
 from {{ cookiecutter.project_slug }}.training.metrics import Evaluation, evaluate

@@ -5,7 +5,9 @@
   against the training data.
 * Prediction drift: the probabilities the API served, against the champion's predictions
   on the held-out split.
-* Live quality: the ROC AUC of what the champion served, on the rows whose labels arrived.
+* Live quality: the ROC AUC of what the champion served, on the rows whose labels arrived,
+  beside the quality estimated from what it served on every row, before labels
+  (estimate.py).
 * Model age: as for any batch (champion.py).
 * Training/serving skew: the champion's logged inputs re-scored offline with its sklearn
   pipeline; a served probability that differs (beyond scorer.TOLERANCE) means serving
@@ -36,6 +38,7 @@ from ..tracking import get_tracker
 from .alerts import publish
 from .champion import check_champion
 from .drift import detect_drift, prediction_drift
+from .estimate import check_estimate
 from .summary import DriftSummary, SkewCheck
 
 logger = logging.getLogger(__name__)
@@ -96,6 +99,13 @@ def monitor_traffic(settings: Settings, now: datetime | None = None) -> DriftSum
             labels=labelled[TARGET.name].to_numpy(dtype=TARGET.dtype),
             served=labelled[inference_log.SERVED_VALUE].to_numpy(dtype=float),
             decided=labelled[inference_log.SERVED_LABEL].to_numpy(),
+        )
+        summary = check_estimate(  # every row the champion served, labelled or not
+            summary,
+            metadata.metrics,
+            settings.monitor,
+            served=own[inference_log.SERVED_VALUE].to_numpy(dtype=float),
+            decided=own[inference_log.SERVED_LABEL].to_numpy(),
         )
     publish(summary, settings.monitor)
     return summary

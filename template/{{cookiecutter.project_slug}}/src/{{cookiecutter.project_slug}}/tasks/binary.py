@@ -26,6 +26,12 @@ from sklearn.model_selection import FixedThresholdClassifier
 
 from ..data.contract import COSTS, MODEL_INPUTS, NEGATIVE_CLASS, POSITIVE_CLASS, ROWS, Costs
 from .base import FloatArray, Judged, Metric, Task, pyplot
+from .calibration import (
+    CALIBRATION_ERROR,
+    calibration_table,
+    expected_calibration_error,
+    expected_roc_auc,
+)
 from .classification import class_prior, decisions_figure, judged_rows, stratified
 from .threshold import choose_threshold, confusion, expected_cost
 
@@ -114,23 +120,6 @@ def slice_metrics(
     return by_group, gaps
 
 
-def calibration_table(y_true: np.ndarray, probability: np.ndarray, bins: int = 10) -> pd.DataFrame:
-    """Mean predicted probability vs observed frequency in quantile bins of the prediction."""
-    frame = pd.DataFrame(
-        {"bin": pd.qcut(probability, q=bins, duplicates="drop", labels=False),
-         "predicted": probability, "observed": y_true}
-    )  # fmt: skip
-    table = frame.groupby("bin").agg(
-        predicted=("predicted", "mean"), observed=("observed", "mean"), count=("observed", "size")
-    )
-    return table.reset_index(drop=True)
-
-
-def expected_calibration_error(calibration: pd.DataFrame) -> float:
-    weights = calibration["count"] / calibration["count"].sum()
-    return float((weights * (calibration["observed"] - calibration["predicted"]).abs()).sum())
-
-
 def calibration_figure(table: pd.DataFrame) -> Figure:
     figure: Figure
     figure, axes = pyplot().subplots(figsize=(5, 5))
@@ -159,6 +148,7 @@ class Binary(Task):
     fairness_metric = "demographic_parity_difference"
     fairness_label = f"demographic parity difference (gap in {POSITIVE_CLASS} rates)"
     baseline_name = "class prior"
+    served_confidence = True
 
     def splitter(self, folds: int, seed: int) -> Any:
         return stratified(folds, seed)
@@ -203,7 +193,7 @@ class Binary(Task):
     ) -> dict[str, float]:
         metrics = quality_metrics(y_true, output, 0.5 if threshold is None else threshold)
         calibration = calibration_table(y_true, output)
-        return metrics | {"expected_calibration_error": expected_calibration_error(calibration)}
+        return metrics | {CALIBRATION_ERROR: expected_calibration_error(calibration)}
 
     def judge_groups(
         self,
@@ -227,6 +217,20 @@ class Binary(Task):
         if len(np.unique(labels)) != 2:
             return None
         return float(roc_auc_score(labels, served))
+
+    def estimated_quality(self, served: FloatArray, decided: np.ndarray) -> float | None:
+        return expected_roc_auc(served)
+
+    def estimated_cost(self, served: FloatArray, decided: np.ndarray) -> float | None:
+        # A row decided positive is a false positive with probability 1-p, one decided
+        # negative a false negative with probability p.
+        if not len(served):
+            return None
+        positive = np.asarray(decided) == 1
+        false_positives = float(np.sum(1 - served[positive]))
+        false_negatives = float(np.sum(served[~positive]))
+        total = COSTS.false_positive * false_positives + COSTS.false_negative * false_negatives
+        return total / len(served)
 
     def figures(
         self, y_true: np.ndarray, output: FloatArray, threshold: float | None

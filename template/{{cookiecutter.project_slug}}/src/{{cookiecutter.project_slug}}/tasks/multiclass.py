@@ -16,6 +16,7 @@ from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 
 from ..data.contract import CONTRACT, MODEL_INPUTS, ROWS
 from .base import FloatArray, Judged, Metric, Task, pyplot
+from .calibration import CALIBRATION_ERROR, calibration_table, expected_calibration_error
 from .classification import (
     class_prior,
     decisions_figure,
@@ -46,6 +47,13 @@ def expected_cost(y_true: np.ndarray, decided: np.ndarray, costs: np.ndarray = C
     return float(np.mean(np.where(decided != y_true, costs[y_true], 0.0)))
 
 
+def decided_probability(probabilities: FloatArray) -> FloatArray:
+    """Each row's probability of the class decided for it (least_cost's): the chance the
+    decision is right, what a calibrated model's expected accuracy averages."""
+    decided = least_cost(probabilities)
+    return np.asarray(probabilities[np.arange(len(decided)), decided], dtype=float)
+
+
 def _roc_auc(y_true: np.ndarray, probabilities: FloatArray) -> float:
     labels = list(range(len(NAMES)))
     return float(roc_auc_score(y_true, probabilities, multi_class="ovr", average="macro",
@@ -60,6 +68,7 @@ class Multiclass(Task):
     fairness_metric = "demographic_parity_difference"
     fairness_label = "demographic parity difference (largest gap in any class's decision rate)"
     baseline_name = "class prior"
+    served_confidence = True
 
     def splitter(self, folds: int, seed: int) -> Any:
         return stratified(folds, seed)
@@ -94,12 +103,18 @@ class Multiclass(Task):
         # A float32 model's probabilities (XGBoost's) sum to one within 1e-7, not within the
         # 1e-8 log_loss checks: it is given them rescaled to sum to one exactly.
         summed = output / output.sum(axis=1, keepdims=True)
+        confidence, right = decided_probability(output), (decided == y_true).astype(float)
+        truth = np.eye(len(NAMES))[np.asarray(y_true, dtype=int)]
         return {
             "roc_auc": _roc_auc(y_true, output),
             "log_loss": float(log_loss(y_true, summed, labels=list(range(len(NAMES))))),
             "accuracy": float(accuracy_score(y_true, decided)),
             "macro_f1": float(f1_score(y_true, decided, average="macro", zero_division=0)),
             "expected_cost": expected_cost(y_true, decided),
+            # Calibration (CBPE's premise): the multiclass Brier score, and the top-label
+            # calibration error of the decided class's probability against being right.
+            "brier": float(np.mean(np.sum((summed - truth) ** 2, axis=1))),
+            CALIBRATION_ERROR: expected_calibration_error(calibration_table(right, confidence)),
         }
 
     def judge_groups(
@@ -119,12 +134,23 @@ class Multiclass(Task):
         return Judged(by_group, {self.fairness_metric: gap})
 
     def served_value(self, output: FloatArray) -> FloatArray:
-        return np.asarray(output.max(axis=1), dtype=float)  # the decided class's confidence
+        return decided_probability(output)  # the decided class's confidence
 
     def live_quality(
         self, labels: np.ndarray, served: FloatArray, decided: np.ndarray
     ) -> float | None:
         return float(accuracy_score(labels, decided)) if len(labels) else None
+
+    def estimated_quality(self, served: FloatArray, decided: np.ndarray) -> float | None:
+        # Each decision is right with the probability served for it: expected accuracy.
+        return float(np.mean(served)) if len(served) else None
+
+    def estimated_cost(self, served: FloatArray, decided: np.ndarray) -> float | None:
+        # A wrong decision costs its row's class cost, unknown from the decided class's
+        # probability alone unless every class costs the same.
+        if not len(served) or len(set(COSTS)) != 1:
+            return None
+        return float(COSTS[0] * np.mean(1 - served))
 
     def figures(
         self, y_true: np.ndarray, output: FloatArray, threshold: float | None
@@ -132,7 +158,7 @@ class Multiclass(Task):
         """The decisions' confusion matrix and the confidence of correct and wrong ones."""
         decided = least_cost(output)
         figure, axes = pyplot().subplots(figsize=(5, 4))
-        confidence = output.max(axis=1)
+        confidence = decided_probability(output)
         for right, label in ((True, "right"), (False, "wrong")):
             axes.hist(confidence[(decided == y_true) == right], bins=10, range=(0, 1),
                       alpha=0.6, label=f"{label} decisions")  # fmt: skip
