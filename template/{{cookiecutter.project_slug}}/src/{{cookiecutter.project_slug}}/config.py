@@ -141,7 +141,7 @@ class MonitorSettings(BaseModel):
         default=0.1,
         ge=0,
         le=1,
-        description="Largest held-out expected calibration error at which the estimate is "
+        description="Largest cross-validated expected calibration error at which the estimate is "
         "trusted: beyond it the monitor reports the estimate as unreliable and acts on none.",
     )
 

@@ -20,7 +20,7 @@ from {{ cookiecutter.project_slug }}.registry.model_store import predict_output,
 from {{ cookiecutter.project_slug }}.tasks import TASK
 from {{ cookiecutter.project_slug }}.tasks.binary import Binary
 from {{ cookiecutter.project_slug }}.tasks.calibration import (
-    CALIBRATION_ERROR,
+    CV_CALIBRATION_ERROR,
     calibration_table,
     expected_calibration_error,
 )
@@ -121,7 +121,7 @@ def test_an_estimated_fall_recommends_retraining_before_labels(
     monitor.max_estimated_quality_drop below the offline figure recommends retraining and
     says why; one that holds does not."""
     monitor = settings.monitor
-    calibrated_champion = {OFFLINE_QUALITY: 0.9, CALIBRATION_ERROR: 0.02}
+    calibrated_champion = {OFFLINE_QUALITY: 0.9, CV_CALIBRATION_ERROR: 0.02}
     rng = np.random.default_rng(0)
     unsure = np.clip(0.45 + rng.normal(0, 0.01, 200), 0, 1)  # no better than chance
     fell = check_estimate(quiet_summary(), calibrated_champion, monitor,
@@ -165,7 +165,7 @@ def test_an_uncalibrated_champion_s_estimate_is_reported_unreliable_not_acted_on
         return  # the monitor of a regressor estimates nothing (test below)
     unsure = np.full(200, 0.45)
     summary = check_estimate(
-        quiet_summary(), {OFFLINE_QUALITY: 0.9, CALIBRATION_ERROR: error}, settings.monitor,
+        quiet_summary(), {OFFLINE_QUALITY: 0.9, CV_CALIBRATION_ERROR: error}, settings.monitor,
         served=unsure, decided=np.zeros(200, dtype=int),
     )  # fmt: skip
     assert summary.estimated_quality is not None

@@ -4,7 +4,8 @@ NannyML does not resolve with the project's pins), set beside the realized quali
 rows whose labels arrived, and held to the same offline figure (champion.OFFLINE_QUALITY).
 
 The estimate is sound only for calibrated probabilities, so it is acted on only while the
-champion's held-out expected calibration error (measured at training) is within
+champion's expected calibration error, measured at training on the out-of-fold predictions
+of every training row, is within
 `monitor.max_calibration_error`; otherwise it is reported as unreliable. A regressor serves
 a value with no confidence attached: its quality is not estimated, and the summary says so.
 """
@@ -18,7 +19,7 @@ import numpy as np
 
 from ..config import MonitorSettings
 from ..tasks import TASK
-from ..tasks.calibration import CALIBRATION_ERROR
+from ..tasks.calibration import CV_CALIBRATION_ERROR
 from .champion import OFFLINE_QUALITY
 from .summary import DriftSummary
 
@@ -51,11 +52,11 @@ def check_estimate(
         "estimated_quality": estimated,
         "estimated_cost": TASK.estimated_cost(served, decided),
     }
-    error, offline = metrics.get(CALIBRATION_ERROR), metrics.get(OFFLINE_QUALITY)
+    error, offline = metrics.get(CV_CALIBRATION_ERROR), metrics.get(OFFLINE_QUALITY)
     if error is None or error > settings.max_calibration_error:
         measured = "not measured" if error is None else f"{error:.3f}"
         update["estimate_note"] = (
-            f"estimate unreliable: the champion's held-out calibration error is {measured} "
+            f"estimate unreliable: the champion's cross-validated calibration error is {measured} "
             f"(monitor.max_calibration_error {settings.max_calibration_error})"
         )
     elif offline is not None:

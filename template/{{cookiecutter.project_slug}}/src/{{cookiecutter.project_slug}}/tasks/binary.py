@@ -28,6 +28,7 @@ from ..data.contract import COSTS, MODEL_INPUTS, NEGATIVE_CLASS, POSITIVE_CLASS,
 from .base import FloatArray, Judged, Metric, Task, pyplot
 from .calibration import (
     CALIBRATION_ERROR,
+    CV_CALIBRATION_ERROR,
     calibration_table,
     expected_calibration_error,
     expected_roc_auc,
@@ -183,6 +184,7 @@ class Binary(Task):
         return choice.threshold, {
             "cv_expected_cost_mean": choice.cost_mean,
             "cv_expected_cost_std": choice.cost_std,
+            CV_CALIBRATION_ERROR: expected_calibration_error(calibration_table(y_true, output)),
         }
 
     def primary_value(self, y_true: np.ndarray, output: FloatArray) -> float:

@@ -14,8 +14,11 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-# The held-out metric that says how far the served probabilities are from calibrated.
+# How far the probabilities are from calibrated, on the held-out split (the model card's),
+# and on the out-of-fold predictions of every training row: what monitoring trusts its
+# estimate on (the held-out split of a small data set leaves a bin too few rows to judge).
 CALIBRATION_ERROR = "expected_calibration_error"
+CV_CALIBRATION_ERROR = f"cv_{CALIBRATION_ERROR}"
 
 
 def calibration_table(y_true: np.ndarray, probability: np.ndarray, bins: int = 10) -> pd.DataFrame:

@@ -16,7 +16,12 @@ from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 
 from ..data.contract import CONTRACT, MODEL_INPUTS, ROWS
 from .base import FloatArray, Judged, Metric, Task, pyplot
-from .calibration import CALIBRATION_ERROR, calibration_table, expected_calibration_error
+from .calibration import (
+    CALIBRATION_ERROR,
+    CV_CALIBRATION_ERROR,
+    calibration_table,
+    expected_calibration_error,
+)
 from .classification import (
     class_prior,
     decisions_figure,
@@ -52,6 +57,12 @@ def decided_probability(probabilities: FloatArray) -> FloatArray:
     decision is right, what a calibrated model's expected accuracy averages."""
     decided = least_cost(probabilities)
     return np.asarray(probabilities[np.arange(len(decided)), decided], dtype=float)
+
+
+def top_label_calibration_error(y_true: np.ndarray, probabilities: FloatArray) -> float:
+    """The calibration error of the decided class's probability against being right."""
+    right = (least_cost(probabilities) == np.asarray(y_true)).astype(float)
+    return expected_calibration_error(calibration_table(right, decided_probability(probabilities)))
 
 
 def _roc_auc(y_true: np.ndarray, probabilities: FloatArray) -> float:
@@ -91,6 +102,7 @@ class Multiclass(Task):
             "cv_expected_cost_mean": float(np.mean(costs)),
             "cv_expected_cost_std": float(np.std(costs)),
             "cv_accuracy_mean": float(np.mean(right)),  # what live accuracy is held to
+            CV_CALIBRATION_ERROR: top_label_calibration_error(y_true, output),
         }
 
     def primary_value(self, y_true: np.ndarray, output: FloatArray) -> float:
@@ -103,7 +115,6 @@ class Multiclass(Task):
         # A float32 model's probabilities (XGBoost's) sum to one within 1e-7, not within the
         # 1e-8 log_loss checks: it is given them rescaled to sum to one exactly.
         summed = output / output.sum(axis=1, keepdims=True)
-        confidence, right = decided_probability(output), (decided == y_true).astype(float)
         truth = np.eye(len(NAMES))[np.asarray(y_true, dtype=int)]
         return {
             "roc_auc": _roc_auc(y_true, output),
@@ -114,7 +125,7 @@ class Multiclass(Task):
             # Calibration (CBPE's premise): the multiclass Brier score, and the top-label
             # calibration error of the decided class's probability against being right.
             "brier": float(np.mean(np.sum((summed - truth) ** 2, axis=1))),
-            CALIBRATION_ERROR: expected_calibration_error(calibration_table(right, confidence)),
+            CALIBRATION_ERROR: top_label_calibration_error(y_true, output),
         }
 
     def judge_groups(
