@@ -271,7 +271,7 @@ MUTANTS = (
            "contributions = log_odds(scores[2:]) - log_odds(scores[:1])",
            _t("tests/infrastructure/test_explain.py",
               "test_explain_steps_one_row_through_the_pipeline")),
-    Mutant("calibration-bins-uncounted", "Infrastructure 5", BINARY,
+    Mutant("calibration-bins-uncounted", "Infrastructure 5", "{pkg}/tasks/calibration.py",
            "for row in table.itertuples():", "for row in table.head(0).itertuples():",
            _t(MODEL_CARD_TESTS, "test_figures_calibration_plot_counts_its_bins")),
     Mutant("canary-skipped", "Infrastructure 6", PIPELINE,

@@ -29,6 +29,7 @@ from .base import FloatArray, Judged, Metric, Task, pyplot
 from .calibration import (
     CALIBRATION_ERROR,
     CV_CALIBRATION_ERROR,
+    calibration_figure,
     calibration_table,
     expected_calibration_error,
     expected_roc_auc,
@@ -119,27 +120,6 @@ def slice_metrics(
         ),
     }
     return by_group, gaps
-
-
-def calibration_figure(table: pd.DataFrame) -> Figure:
-    figure: Figure
-    figure, axes = pyplot().subplots(figsize=(5, 5))
-    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
-    axes.plot(table["predicted"], table["observed"], marker="o", label="model")
-    for row in table.itertuples():
-        axes.annotate(
-            f"n={row.count}", (row.predicted, row.observed), textcoords="offset points",
-            xytext=(4, -10), fontsize=7,
-        )  # fmt: skip
-    axes.set(
-        xlabel=f"mean predicted probability of {POSITIVE_CLASS}",
-        ylabel=f"observed share of {POSITIVE_CLASS}",
-        title="Calibration (held-out, quantile bins)",
-        xlim=(0, 1),
-        ylim=(0, 1),
-    )
-    axes.legend(loc="upper left")
-    return figure
 
 
 class Binary(Task):
@@ -254,5 +234,9 @@ class Binary(Task):
                 y_true, decided, [NEGATIVE_CLASS, POSITIVE_CLASS],
                 f"Decisions at threshold {threshold:.2f}",
             ),
-            "calibration": calibration_figure(calibration_table(y_true, output)),
+            "calibration": calibration_figure(
+                calibration_table(y_true, output),
+                f"mean predicted probability of {POSITIVE_CLASS}",
+                f"observed share of {POSITIVE_CLASS}",
+            ),
         }  # fmt: skip

@@ -10,9 +10,16 @@ trusts the estimate only while it is small (monitoring/estimate.py)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
+
+from .base import pyplot
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # How far the probabilities are from calibrated, on the held-out split (the model card's),
 # and on the out-of-fold predictions of every training row: what monitoring trusts its
@@ -37,6 +44,29 @@ def expected_calibration_error(calibration: pd.DataFrame) -> float:
     """The rows' mean gap between predicted and observed frequency (calibration_table's)."""
     weights = calibration["count"] / calibration["count"].sum()
     return float((weights * (calibration["observed"] - calibration["predicted"]).abs()).sum())
+
+
+def calibration_figure(table: pd.DataFrame, predicted: str, observed: str) -> Figure:
+    """The reliability curve of calibration_table's bins (each annotated with its rows),
+    against the diagonal of a calibrated model; `predicted` and `observed` name the axes."""
+    figure: Figure
+    figure, axes = pyplot().subplots(figsize=(5, 5))
+    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
+    axes.plot(table["predicted"], table["observed"], marker="o", label="model")
+    for row in table.itertuples():
+        axes.annotate(
+            f"n={row.count}", (row.predicted, row.observed), textcoords="offset points",
+            xytext=(4, -10), fontsize=7,
+        )  # fmt: skip
+    axes.set(
+        xlabel=predicted,
+        ylabel=observed,
+        title="Calibration (held-out, quantile bins)",
+        xlim=(0, 1),
+        ylim=(0, 1),
+    )
+    axes.legend(loc="upper left")
+    return figure
 
 
 def expected_roc_auc(probability: np.ndarray) -> float | None:

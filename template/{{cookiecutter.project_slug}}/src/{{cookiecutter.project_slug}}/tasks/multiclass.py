@@ -19,6 +19,7 @@ from .base import FloatArray, Judged, Metric, Task, pyplot
 from .calibration import (
     CALIBRATION_ERROR,
     CV_CALIBRATION_ERROR,
+    calibration_figure,
     calibration_table,
     expected_calibration_error,
 )
@@ -166,7 +167,9 @@ class Multiclass(Task):
     def figures(
         self, y_true: np.ndarray, output: FloatArray, threshold: float | None
     ) -> dict[str, Figure]:
-        """The decisions' confusion matrix and the confidence of correct and wrong ones."""
+        """The decisions' confusion matrix, the confidence of correct and wrong ones, and
+        its calibration (the decided class's probability against the share of decisions
+        right)."""
         decided = least_cost(output)
         figure, axes = pyplot().subplots(figsize=(5, 4))
         confidence = decided_probability(output)
@@ -182,4 +185,9 @@ class Multiclass(Task):
         return {
             "confusion_matrix": decisions_figure(y_true, decided, NAMES, "Decisions"),
             "confidence": figure,
+            "calibration": calibration_figure(
+                calibration_table((decided == y_true).astype(float), confidence),
+                "mean probability of the decided class",
+                "share of the decisions that were right",
+            ),
         }
