@@ -71,8 +71,8 @@ def test_figures_are_labelled(evaluation: Evaluation) -> None:
 
 @pytest.mark.skipif(
     TASK.name != "binary",
-    reason=f"{CONTRACT.path} declares task {TASK.name}: only a binary model's probability is "
-    "calibrated against a threshold",
+    reason=f"{CONTRACT.path} declares task {TASK.name}: the bins are counted on a binary "
+    "model's probability and its confusion matrix at the threshold",
 )
 def test_figures_calibration_plot_counts_its_bins(
     evaluation: Evaluation, holdout_frame: pd.DataFrame
