@@ -76,6 +76,7 @@ def test_estimated_roc_auc_and_cost_track_the_realized_ones_without_labels() -> 
     np.testing.assert_allclose(estimated, realized, atol=TOLERANCE)
 
 
+@for_tasks("binary", "multiclass", why="the accuracy is over the contract's classes (none here)")
 def test_expected_accuracy_tracks_the_realized_one_without_labels() -> None:
     """Monitoring 7: a classifier over the contract's classes, each decision right with the
     probability served for it: the accuracy expected from those is the realized one."""
