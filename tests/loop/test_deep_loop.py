@@ -5,7 +5,8 @@ and labels arrive a day late; monitoring runs daily on the logged traffic, retra
 new labelled data follows confirmed drift, and the API hot-swaps the promoted champion. The
 test asserts on the timeline the simulation writes: nothing is flagged before the drift, the
 champion changed after it, and the live ROC AUC, which fell with the drift, recovered under
-the new champion.
+the new champion; the ROC AUC estimated each day without labels (CBPE) tracked the realized
+one where the champion's relation held (its mean absolute error is reported).
 
 `make simulate SCENARIO=rollback` promotes a model trained on shifted labels (it passes the
 offline gate); the test asserts that monitoring rolls it back within one cycle and that
@@ -27,6 +28,10 @@ pytestmark = pytest.mark.deep
 
 DRIFT_DAY = 4  # the simulation's default first day of drifted traffic
 RECOVERY = 0.1  # how far live ROC AUC must climb back above its low under drift
+# Loose bounds on the mean absolute error of the ROC AUC estimated without labels (CBPE)
+# against the realized one; measured 0.036 on undrifted days and 0.10 over all (days of 200
+# rows: the realized ROC AUC itself varies by about 0.03 from day to day).
+CBPE_HELD_MAE, CBPE_MAE = 0.1, 0.2
 
 
 def test_simulated_loop_retrains_and_recovers_after_drift(
@@ -55,6 +60,23 @@ def test_simulated_loop_retrains_and_recovers_after_drift(
     assert auc[int(days[-1]["day"])] >= low + RECOVERY, f"live quality did not recover: {auc}"
     assert auc[int(days[-1]["day"])] >= min(auc[int(d["day"])] for d in before) - 0.05, auc
 
+    # Performance before labels (CBPE): the ROC AUC each day's monitor estimated from the
+    # served probabilities alone, against the one that day's labels gave. It tracks the
+    # realized one while the champion's relation holds (undrifted days, and after the
+    # retrained champion serves); the swapped codes are concept drift, which no estimate
+    # from the model's own confidence can see (the labels do): those days are reported, and
+    # bounded only loosely. A constant estimate (0.5: no ranking) fails the first bound.
+    errors = {int(d["day"]): abs(float(d["estimated_quality"]) - auc[int(d["day"])]) for d in days}
+    held = [errors[int(d["day"])] for d in days if float(d["drift_share"]) < 0.3]
+    mae, mae_held = sum(errors.values()) / len(errors), sum(held) / len(held)
+    measured = (
+        f"CBPE: mean absolute error of the estimated ROC AUC {mae_held:.3f} on the "
+        f"{len(held)} undrifted days, {mae:.3f} over all {len(errors)}"
+    )
+    record_property("measured", measured)
+    print(measured)
+    assert mae_held <= CBPE_HELD_MAE, f"the estimate did not track the realized ROC AUC: {days}"
+    assert mae <= CBPE_MAE, f"the estimate strayed on every day: {days}"
 
 PLANT_DAY = 3  # simulate_rollback.py: the day the model trained on shifted labels serves
 

@@ -73,6 +73,7 @@ PIPELINE = "{pkg}/pipeline.py"
 SERVE, SCORER = "{pkg}/serving/routes/predictions.py", "{pkg}/serving/scorer.py"
 INFERENCE_LOG = "{pkg}/serving/inference_log.py"
 MONITOR = "{pkg}/monitoring/champion.py"
+ESTIMATE, ESTIMATE_TESTS = "{pkg}/monitoring/estimate.py", "tests/monitoring/test_estimate.py"
 CONTRACT_TESTS, API_TESTS = "tests/data/test_contract.py", "tests/infrastructure/test_api.py"
 QUALITY_TESTS = "tests/model/test_quality.py"
 MODEL_CARD_TESTS = "tests/infrastructure/test_model_card.py"
@@ -271,7 +272,7 @@ MUTANTS = (
            "contributions = log_odds(scores[2:]) - log_odds(scores[:1])",
            _t("tests/infrastructure/test_explain.py",
               "test_explain_steps_one_row_through_the_pipeline")),
-    Mutant("calibration-bins-uncounted", "Infrastructure 5", BINARY,
+    Mutant("calibration-bins-uncounted", "Infrastructure 5", "{pkg}/tasks/calibration.py",
            "for row in table.itertuples():", "for row in table.head(0).itertuples():",
            _t(MODEL_CARD_TESTS, "test_figures_calibration_plot_counts_its_bins")),
     Mutant("canary-skipped", "Infrastructure 6", PIPELINE,
@@ -337,6 +338,36 @@ MUTANTS = (
            "if errors is not None and errors > bounds.max_error_rate:",
            "if errors is not None and errors > 1.0:",
            _t(ROLLBACK_TESTS, "test_an_error_rate_breach_on_probation_rolls_back")),
+    # Performance before labels (CBPE, monitoring/estimate.py): estimated from the decisions
+    # (0/1) instead of the calibrated probabilities; every row weighted as a positive (the
+    # estimate a constant 0.5); an uncalibrated champion's estimate acted on; a fall of the
+    # estimate ignored; the estimate made only once labels arrived.
+    Mutant("cbpe-on-decisions", "Monitoring 7", BINARY,
+           "return expected_roc_auc(served)", "return expected_roc_auc(decided.astype(float))",
+           _t(ESTIMATE_TESTS,
+              "test_estimated_roc_auc_and_cost_track_the_realized_ones_without_labels",
+              "test_the_champion_s_estimate_is_near_its_realized_quality_on_held_out_rows")),
+    Mutant("cbpe-estimate-constant", "Monitoring 7", "{pkg}/tasks/calibration.py",
+           "sample_weight=np.r_[p, 1 - p]", "sample_weight=np.r_[p, p]",
+           _t(ESTIMATE_TESTS,
+              "test_estimated_roc_auc_and_cost_track_the_realized_ones_without_labels",
+              "test_the_champion_s_estimate_is_near_its_realized_quality_on_held_out_rows")),
+    Mutant("cbpe-uncalibrated-trusted", "Monitoring 7", ESTIMATE,
+           "if error is None or error > settings.max_calibration_error:",
+           "if error is None:",
+           _t(ESTIMATE_TESTS,
+              "test_an_uncalibrated_champion_s_estimate_is_reported_unreliable_not_acted_on")),
+    Mutant("cbpe-drop-ignored", "Monitoring 7", ESTIMATE,
+           '"estimated_quality_degraded": drop > settings.max_estimated_quality_drop,',
+           '"estimated_quality_degraded": drop > 1.0,',
+           _t(ESTIMATE_TESTS, "test_an_estimated_fall_recommends_retraining_before_labels")),
+    Mutant("cbpe-waits-for-labels", "Monitoring 7", "{pkg}/monitoring/traffic.py",
+           "served=own[inference_log.SERVED_VALUE].to_numpy(dtype=float),",
+           "served=labelled[inference_log.SERVED_VALUE].to_numpy(dtype=float),",
+           _t("tests/monitoring/test_traffic.py",
+              "test_quality_is_estimated_before_labels_and_set_beside_the_realized_one"),
+           also=(("decided=own[inference_log.SERVED_LABEL].to_numpy(),",
+                  "decided=labelled[inference_log.SERVED_LABEL].to_numpy(),"),)),
 )  # fmt: skip
 
 # The same tier on a default render that adopted diabetes (regression, `sex` sensitive and

@@ -310,7 +310,7 @@ def monitor(
     if summary is None:  # too little traffic: the warning above says how much
         return
     colour = "red" if summary.retraining_recommended else "green"
-    verdict = "; ".join(summary.reasons) or "no drift, quality holds, model is fresh"
+    verdict = summary.verdict()  # with quality estimated (no labels) and realized
     console.print(
         f"[{colour}]{verdict}[/] (drift share {summary.drift_share:.2f}, threshold "
         f"{settings.monitor.drift_share_threshold:.2f}); report in {settings.monitor.reports_dir}"

@@ -160,6 +160,20 @@ class MonitorSettings(BaseModel):
         default=None, description="URL that receives the drift summary as JSON when it fires."
     )
     rollback: RollbackSettings = RollbackSettings()
+    max_estimated_quality_drop: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Largest acceptable fall of the quality estimated from the served "
+        "probabilities (before labels, monitoring/estimate.py) below the offline one.",
+    )
+    max_calibration_error: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="Largest cross-validated expected calibration error at which the estimate is "
+        "trusted: beyond it the monitor reports the estimate as unreliable and acts on none.",
+    )
 
 
 class AuthSettings(BaseModel):

@@ -5,7 +5,9 @@
   against the training data.
 * Prediction drift: the probabilities the API served, against the champion's predictions
   on the held-out split.
-* Live quality: the ROC AUC of what the champion served, on the rows whose labels arrived.
+* Live quality: the ROC AUC of what the champion served, on the rows whose labels arrived,
+  beside the quality estimated from what it served on every row, before labels
+  (estimate.py).
 * Model age: as for any batch (champion.py).
 * Probation: a champion promoted less than `monitor.rollback.probation_days` ago that breaks
   its bounds is rolled back to the previous one (probation.py).
@@ -38,6 +40,7 @@ from ..tracking import get_tracker
 from .alerts import publish
 from .champion import check_champion
 from .drift import detect_drift, prediction_drift
+from .estimate import check_estimate
 from .probation import check_probation
 from .summary import DriftSummary, SkewCheck
 
@@ -100,7 +103,16 @@ def monitor_traffic(settings: Settings, now: datetime | None = None) -> DriftSum
             served=labelled[inference_log.SERVED_VALUE].to_numpy(dtype=float),
             decided=labelled[inference_log.SERVED_LABEL].to_numpy(),
         )
-        summary = check_probation(settings, summary, end)  # may roll the champion back
+        summary = check_estimate(  # every row the champion served, labelled or not
+            summary,
+            metadata.metrics,
+            settings.monitor,
+            served=own[inference_log.SERVED_VALUE].to_numpy(dtype=float),
+            decided=own[inference_log.SERVED_LABEL].to_numpy(),
+        )
+        # An estimate the monitor does not trust (see estimate.py) bounds no probation either.
+        trusted = summary.estimated_quality if summary.estimate_note is None else None
+        summary = check_probation(settings, summary, end, trusted)  # may roll back
     publish(summary, settings.monitor)
     return summary
 
