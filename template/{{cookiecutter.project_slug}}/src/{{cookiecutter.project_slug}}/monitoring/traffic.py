@@ -7,6 +7,8 @@
   on the held-out split.
 * Live quality: the ROC AUC of what the champion served, on the rows whose labels arrived.
 * Model age: as for any batch (champion.py).
+* The shadow challenger, when one is served beside the champion: compared on the same
+  labelled rows, then promoted, retired or kept (shadow.py).
 * Training/serving skew: the champion's logged inputs re-scored offline with its sklearn
   pipeline; a served probability that differs (beyond scorer.TOLERANCE) means serving
   transforms inputs differently from training: a bug to fix, not a reason to retrain.
@@ -36,6 +38,7 @@ from ..tracking import get_tracker
 from .alerts import publish
 from .champion import check_champion
 from .drift import detect_drift, prediction_drift
+from .shadow import judge_challenger
 from .summary import DriftSummary, SkewCheck
 
 logger = logging.getLogger(__name__)
@@ -98,6 +101,7 @@ def monitor_traffic(settings: Settings, now: datetime | None = None) -> DriftSum
             decided=labelled[inference_log.SERVED_LABEL].to_numpy(),
         )
     publish(summary, settings.monitor)
+    judge_challenger(logged, settings)
     return summary
 
 

@@ -6,8 +6,9 @@
 * Registry: a git + DVC repository of its own, `<tracking.uri>/models/registry/`, whose
   dvc.yaml declares the model artifact. Each version is a commit of the model's DVC pointer
   (`model.joblib.dvc`, content in the DVC cache) and of `version.json` (run, lineage),
-  tagged as GTO registers versions (`<model>@v<N>.0.0`); the champion is the GTO stage
-  `champion` (`<model>#champion#<n>` tags). DVC resolves both without any network access
+  tagged as GTO registers versions (`<model>@v<N>.0.0`); aliases are GTO stages: the
+  champion is the stage `champion` (`<model>#champion#<n>` tags), the shadow challenger the
+  stage `challenger`, removed with GTO's unassign (`<model>#challenger!#<n>`). DVC resolves both without any network access
   (`dvc.api.artifacts_show`, `dvc artifacts get`), and so does `gto show`.
 """
 
@@ -36,7 +37,7 @@ from dvclive.live import Live
 from sklearn.pipeline import Pipeline
 
 from ...config import ENV_PREFIX, TrackingSettings
-from ..base import CHAMPION, ModelVersion, Tracker
+from ..base import ModelVersion, Tracker, checked_alias
 
 MODEL_FILE = "model.joblib"
 VERSION_FILE = "version.json"
@@ -84,7 +85,10 @@ class DvcTracker(Tracker):
         )
         # Experiments come from `dvc exp run` and dvc.yaml declares DVCLive's files, so
         # DVCLive neither saves experiments of its own nor edits dvc.yaml.
-        with Live(str(self.live_dir), save_dvc_exp=False, dvcyaml=None) as live:
+        # dvc.yaml declares dvclive/ as the training runs' record: other runs (the shadow
+        # challenger's verdicts) keep theirs beside it, in dvclive-<name>/.
+        directory = self.live_dir if name == "train" else self.live_dir.with_name(f"dvclive-{name}")
+        with Live(str(directory), save_dvc_exp=False, dvcyaml=None) as live:
             self._live = live
             try:
                 yield self._run_id
@@ -186,34 +190,54 @@ class DvcTracker(Tracker):
         )
         return ModelVersion(self.model_name, version, record["run_id"], record["lineage"])
 
-    def get_champion(self) -> ModelVersion | None:
+    def get_alias(self, alias: str) -> ModelVersion | None:
         if not self._versions():
             return None
         try:
-            found = dvc.api.artifacts_show(self.model_name, stage=CHAMPION, repo=str(self.registry))
+            found = dvc.api.artifacts_show(
+                self.model_name, stage=checked_alias(alias), repo=str(self.registry)
+            )
         except ArtifactNotFoundError:
             return None
         for number in self._versions():
             if self._git("rev-parse", f"{self._tag(str(number))}^0") == found["rev"]:
                 return self.get_version(str(number))
-        raise LookupError(f"the champion of {self.model_name!r} is no registered version")
+        raise LookupError(f"the {alias} of {self.model_name!r} is no registered version")
 
-    def set_champion(self, version: ModelVersion) -> None:
-        self.get_version(version.version)  # refuses unknown versions
-        # GTO orders stage assignments by their tag's time, in seconds: never tie the last.
+    def _after_last_stage_tag(self, alias: str) -> None:
+        """GTO orders stage events by their tag's time, in seconds: never tie the last."""
         latest = self._git(
             "for-each-ref", "--sort=-taggerdate", "--count=1", "--format=%(taggerdate:unix)",
-            f"refs/tags/{self.model_name}#{CHAMPION}#*",
+            f"refs/tags/{self.model_name}#{alias}*",
         )  # fmt: skip
         while latest and int(time.time()) <= int(latest):
             time.sleep(0.1)
+
+    def set_alias(self, alias: str, version: ModelVersion) -> None:
+        self.get_version(version.version)  # refuses unknown versions
+        self._after_last_stage_tag(checked_alias(alias))
         identity = self._identity()
         gto.api.assign(
             self.registry,
             self.model_name,
-            CHAMPION,
+            alias,
             version=f"v{version.version}.0.0",
             force=True,  # a rollback may return the stage to a version that held it before
+            author=identity["name"],
+            author_email=identity["email"],
+        )
+
+    def remove_alias(self, alias: str) -> None:
+        holder = self.get_alias(alias)
+        if holder is None:
+            return
+        self._after_last_stage_tag(alias)
+        identity = self._identity()
+        gto.api.unassign(
+            self.registry,
+            self.model_name,
+            version=f"v{holder.version}.0.0",
+            stage=alias,
             author=identity["name"],
             author_email=identity["email"],
         )
