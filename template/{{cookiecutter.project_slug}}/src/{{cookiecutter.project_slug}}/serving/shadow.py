@@ -47,7 +47,11 @@ class ChallengerSlot(ModelSlot):
                 logger.info("no challenger in %s any more: shadow scoring stops", self.directory)
             self.served, self._seen = None, None
             return
-        super().refresh()
+        try:
+            super().refresh()
+        except Exception:  # whatever a challenger's export holds, the API keeps answering
+            logger.exception("the challenger in %s cannot be loaded: not shadowed", self.directory)
+            self.served = None
 
 
 @dataclass(frozen=True)
