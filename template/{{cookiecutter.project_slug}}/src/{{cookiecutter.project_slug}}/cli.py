@@ -365,13 +365,14 @@ def ct() -> None:
 def simulate(
     days: Annotated[int, typer.Option(min=4, help="Days of traffic to replay.")] = 8,
     drift_day: Annotated[int, typer.Option(min=2, help="First day of drifted traffic.")] = 4,
+    scenario: Annotated[Literal["drift", "shadow"], typer.Option(help="simulate_*.py")] = "drift",
 ) -> None:
     """Replay days of traffic through the API, drifting part-way: monitor, retrain and
     hot-swap as in production (in a scratch workspace; see simulate.py)."""
     settings = _settings()
-    from .simulate import run_simulation
+    from .simulate import run_scenario
 
-    run_simulation(settings, days=days, drift_day=drift_day, console=console)
+    run_scenario(settings, scenario, days=days, drift_day=drift_day, console=console)
 
 
 @app.command()

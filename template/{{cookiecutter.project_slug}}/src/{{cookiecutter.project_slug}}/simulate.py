@@ -132,7 +132,7 @@ class Api:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = int(sock.getsockname()[1])
-        app = create_app(settings.serve.model_dir, log, reload_seconds=0.2)
+        self.app = app = create_app(settings.serve.model_dir, log, reload_seconds=0.2)
         config = uvicorn.Config(app, port=self.port, log_level="warning", access_log=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -260,3 +260,16 @@ def run_simulation(settings: Settings, days: int, drift_day: int, console: Conso
     plot(timeline, output / "timeline.png")
     console.print(f"timeline and plot in {output}/")
     return timeline
+
+
+def run_scenario(
+    settings: Settings, scenario: str, days: int, drift_day: int, console: Console
+) -> None:
+    """`make simulate SCENARIO=<scenario>`: `drift`, this module's loop (the default), or
+    `shadow`, a better challenger promoted from live labelled traffic (simulate_shadow.py)."""
+    if scenario == "shadow":
+        from .simulate_shadow import run_shadow_simulation
+
+        run_shadow_simulation(settings, days=days, console=console)
+        return
+    run_simulation(settings, days=days, drift_day=drift_day, console=console)

@@ -69,7 +69,7 @@ class Shadow:
     def __init__(self, slot: ChallengerSlot, log: InferenceLog) -> None:
         self.slot = slot
         self.log = log
-        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._queue: queue.Queue[_Pending | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._failing = ""  # the last scoring error, said once rather than per batch
 
@@ -83,6 +83,11 @@ class Shadow:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="shadow", daemon=True)
         self._thread.start()
+
+    def wait_idle(self) -> None:
+        """Wait until every request queued so far is scored and its scores are queued for
+        the inference log (the simulation flushes the log after a day's traffic)."""
+        self._queue.join()
 
     def stop(self) -> None:
         """Score what is queued, then stop (before the inference log's last flush)."""
@@ -109,6 +114,8 @@ class Shadow:
             served = self.slot.served
             if batch and served is not None:
                 self._score(served, batch)
+            for _ in range(len(batch) + stopping):
+                self._queue.task_done()
             if stopping:
                 return
 
