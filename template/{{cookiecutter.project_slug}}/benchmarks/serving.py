@@ -177,7 +177,7 @@ def main() -> int:
         directory = Path(scratch)
         ours, mlflow = write_bodies(directory, batch)
         env = {**os.environ}
-        servers = []
+        servers: list[Server] = []
         shadowed = directory / "shadow" / "champion"  # the challenger goes beside it
         for copy in (shadowed, challenger_dir_of(shadowed)):
             shutil.copytree(settings.serve.model_dir, copy)
