@@ -8,8 +8,9 @@
   (`model.joblib.dvc`, content in the DVC cache) and of `version.json` (run, lineage),
   tagged as GTO registers versions (`<model>@v<N>.0.0`); aliases are GTO stages: the
   champion is the stage `champion` (`<model>#champion#<n>` tags), the shadow challenger the
-  stage `challenger`, removed with GTO's unassign (`<model>#challenger!#<n>`). DVC resolves both without any network access
-  (`dvc.api.artifacts_show`, `dvc artifacts get`), and so does `gto show`.
+  stage `challenger`, removed with GTO's unassign (`<model>#challenger!#<n>`). GTO resolves
+  them without any network access, and so do `gto show` and, for versions,
+  `dvc artifacts get`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ import gto.api
 import joblib
 import pandas as pd
 import yaml
-from dvc.exceptions import ArtifactNotFoundError  # type: ignore[import-untyped]
 from dvc.repo import Repo  # type: ignore[import-untyped]
 from dvclive.live import Live
 from sklearn.pipeline import Pipeline
@@ -190,19 +190,20 @@ class DvcTracker(Tracker):
         )
         return ModelVersion(self.model_name, version, record["run_id"], record["lineage"])
 
+    def _holders(self, alias: str) -> list[str]:
+        """The versions (GTO's `vN.0.0`) the stage is assigned to and not unassigned since."""
+        found = gto.api.find_versions_in_stage(
+            self.registry, self.model_name, checked_alias(alias), versions_per_stage=-1
+        )
+        return [str(stage.version) for stage in found or []]
+
     def get_alias(self, alias: str) -> ModelVersion | None:
         if not self._versions():
             return None
-        try:
-            found = dvc.api.artifacts_show(
-                self.model_name, stage=checked_alias(alias), repo=str(self.registry)
-            )
-        except ArtifactNotFoundError:
-            return None
-        for number in self._versions():
-            if self._git("rev-parse", f"{self._tag(str(number))}^0") == found["rev"]:
-                return self.get_version(str(number))
-        raise LookupError(f"the {alias} of {self.model_name!r} is no registered version")
+        # GTO's resolution, which honours unassignments (dvc.api.artifacts_show does not);
+        # set_alias leaves one version in the stage.
+        holders = self._holders(alias)
+        return self.get_version(holders[0].removeprefix("v").split(".")[0]) if holders else None
 
     def _after_last_stage_tag(self, alias: str) -> None:
         """GTO orders stage events by their tag's time, in seconds: never tie the last."""
@@ -213,34 +214,39 @@ class DvcTracker(Tracker):
         while latest and int(time.time()) <= int(latest):
             time.sleep(0.1)
 
+    def _unassign(self, alias: str, holders: list[str]) -> None:
+        identity = self._identity()
+        for holder in holders:
+            self._after_last_stage_tag(alias)
+            gto.api.unassign(
+                self.registry,
+                self.model_name,
+                version=holder,
+                stage=alias,
+                author=identity["name"],
+                author_email=identity["email"],
+            )
+
     def set_alias(self, alias: str, version: ModelVersion) -> None:
         self.get_version(version.version)  # refuses unknown versions
-        self._after_last_stage_tag(checked_alias(alias))
+        tag = f"v{version.version}.0.0"
+        # A stage can hold several versions in GTO: the alias moves, so the others leave it.
+        self._unassign(alias, [held for held in self._holders(alias) if held != tag])
+        self._after_last_stage_tag(alias)
         identity = self._identity()
         gto.api.assign(
             self.registry,
             self.model_name,
             alias,
-            version=f"v{version.version}.0.0",
+            version=tag,
             force=True,  # a rollback may return the stage to a version that held it before
             author=identity["name"],
             author_email=identity["email"],
         )
 
     def remove_alias(self, alias: str) -> None:
-        holder = self.get_alias(alias)
-        if holder is None:
-            return
-        self._after_last_stage_tag(alias)
-        identity = self._identity()
-        gto.api.unassign(
-            self.registry,
-            self.model_name,
-            version=f"v{holder.version}.0.0",
-            stage=alias,
-            author=identity["name"],
-            author_email=identity["email"],
-        )
+        if self._versions():
+            self._unassign(alias, self._holders(alias))
 
     def load_model(self, version: ModelVersion) -> Pipeline:
         with dvc.api.open(

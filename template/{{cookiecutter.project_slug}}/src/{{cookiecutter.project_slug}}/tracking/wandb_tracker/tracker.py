@@ -8,9 +8,10 @@ moves on the server. Offline (the default without a key) W&B writes runs to
 `<tracking.uri>/wandb/offline-run-*` for `wandb sync`, but cannot read artifacts back
 (`use_artifact` refuses offline runs), so the adapter keeps every version it logs in a local
 registry beside them, `wandb/registry/<model>/<version>/`, numbered as W&B numbers them
-once synced, and reads versions and aliases from there (a file per alias holding its version).
-Offline, removing an alias removes it from the local registry only: an offline run can give
-a version an alias, not take one away, so the synced project keeps it until removed online. See README.md.
+once synced, and reads versions and aliases from there (a file per alias holding its
+version). Offline, removing an alias removes it from the local registry only: an offline
+run can give a version an alias, not take one away, so the synced project keeps it until it
+is removed online. See README.md.
 """
 
 from __future__ import annotations
