@@ -238,13 +238,16 @@ def test_a_challenger_that_wins_on_live_rows_is_promoted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Model 2: a challenger clearly better on the same labelled live rows becomes the
-    champion: alias, served directory (the API hot-swaps it), promotion.json and webhook."""
+    champion: alias, served directory (the API hot-swaps it; the metadata it was judged
+    with, so live quality is still checked against its cross-validated figure),
+    promotion.json, tracker and webhook."""
     settings, tracker = shadowed
     champion, challenger = "1", "2"
     sent: list[str] = []
     monkeypatch.setattr(shadow, "notify", lambda body, *_: sent.append(body))
     model = trained.pipeline
     logged = logged_rows(holdout_frame, model, model, (champion, challenger), "champion")
+    _, judged = model_store.load(challenger_dir(settings))
     verdict = shadow.judge_challenger(logged, settings)
     assert verdict is not None
     assert verdict.verdict == "promote", verdict.reasons
@@ -254,7 +257,9 @@ def test_a_challenger_that_wins_on_live_rows_is_promoted(
     assert crowned is not None
     assert crowned.version == challenger
     assert tracker.get_alias(CHALLENGER) is None
-    assert model_store.current_version(settings.serve.model_dir) == challenger
+    _, served = model_store.load(settings.serve.model_dir)
+    assert served.version == challenger
+    assert served.trained_at == judged.trained_at  # the challenger's own export, metrics and all
     assert not challenger_dir(settings).exists()
     assert decision(settings)["verdict"] == "promote"
     assert decision(settings)["promote"] is True

@@ -37,7 +37,7 @@ from scipy.stats import rankdata
 from ..config import Settings
 from ..data.contract import TARGET
 from ..registry import model_store
-from ..registry.champion import challenger_dir, export_champion
+from ..registry.champion import challenger_dir, crown
 from ..registry.gate import PromotionDecision, record_decision
 from ..serving import inference_log as log
 from ..tasks import TASK
@@ -207,10 +207,9 @@ def act(verdict: ShadowVerdict, settings: Settings) -> None:
         logger.info("shadow: %s", "; ".join(verdict.reasons))
         return
     tracker = get_tracker(settings.tracking)
-    if verdict.verdict == "promote":
-        challenger = tracker.get_version(verdict.challenger_version)
-        export_champion(settings, tracker, challenger)  # the API hot-swaps it
-        tracker.set_champion(challenger)
+    if verdict.verdict == "promote":  # served first, with the metadata it was judged by
+        pipeline, metadata = model_store.load(challenger_dir(settings))
+        crown(settings, tracker, pipeline, metadata)  # the API hot-swaps it
     if verdict.verdict != "wait":
         tracker.remove_alias(CHALLENGER)
         shutil.rmtree(challenger_dir(settings), ignore_errors=True)  # the API stops scoring it
