@@ -6,6 +6,10 @@ new labelled data follows confirmed drift, and the API hot-swaps the promoted ch
 test asserts on the timeline the simulation writes: nothing is flagged before the drift, the
 champion changed after it, and the live ROC AUC, which fell with the drift, recovered under
 the new champion.
+
+`make simulate SCENARIO=rollback` promotes a model trained on shifted labels (it passes the
+offline gate); the test asserts that monitoring rolls it back within one cycle and that
+live ROC AUC, which collapsed under it, recovers under the restored champion.
 """
 
 from __future__ import annotations
@@ -83,3 +87,34 @@ def test_simulated_shadow_challenger_earns_promotion_from_live_traffic(
     ours = [float(d["champion_live"]) for d in shadow]
     theirs = [float(d["challenger_live"]) for d in shadow]
     assert sum(theirs) / len(theirs) > sum(ours) / len(ours), days
+
+
+PLANT_DAY = 3  # simulate_rollback.py: the day the model trained on shifted labels serves
+
+
+def test_simulated_bad_promotion_is_rolled_back_within_one_cycle(
+    copier_source: Path, tmp_path: Path, record_property: RecordProperty
+) -> None:
+    project, env, _, _ = installed_project(copier_source, defaults(), tmp_path / "project")
+    command = ["make", "simulate", "SCENARIO=rollback"]
+    timed(command, project, env, record_property, "default: make simulate SCENARIO=rollback")
+
+    output = project / "reports" / "simulation" / "rollback"
+    with (output / "timeline.csv").open(encoding="utf-8") as file:
+        days = {int(d["day"]): d for d in csv.DictReader(file)}
+    assert (output / "timeline.png").stat().st_size > 0
+    auc = {day: float(d["live_quality"]) for day, d in days.items()}
+    first = days[1]["champion_version"]
+    before = [day for day in days if day < PLANT_DAY]
+    assert {days[day]["champion_version"] for day in before} == {first}, days
+    planted = days[PLANT_DAY]
+    assert planted["champion_version"] != first, f"the planted model never served: {days}"
+    assert "promoted" in planted["event"], days
+    # Monitored the next morning, the planted model is rolled back in that one cycle.
+    assert f"v{first} serves again" in planted["event"], days
+    assert auc[PLANT_DAY] < min(auc[day] for day in before) - RECOVERY, auc
+    after = [day for day in days if day > PLANT_DAY]
+    assert after, "no day after the rollback"
+    assert {days[day]["champion_version"] for day in after} == {first}, days
+    assert min(auc[day] for day in after) >= auc[PLANT_DAY] + RECOVERY, auc
+    assert auc[max(after)] >= min(auc[day] for day in before) - 0.05, auc

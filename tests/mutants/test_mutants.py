@@ -83,6 +83,7 @@ PIPELINE_TESTS = "tests/infrastructure/test_pipeline.py"
 LOG_TESTS = "tests/data/test_inference_log.py"
 SHIPPED_TESTS = "tests/infrastructure/test_shipped_configuration.py"
 SHADOW, SHADOW_TESTS = "{pkg}/monitoring/shadow.py", "tests/monitoring/test_shadow.py"
+ROLLBACK, ROLLBACK_TESTS = "{pkg}/registry/rollback.py", "tests/monitoring/test_rollback.py"
 PREDICT = (
     "        return np.asarray(pipeline.predict_proba(frame[list(MODEL_INPUTS)])[:, 1],"
     " dtype=float)"
@@ -338,6 +339,30 @@ MUTANTS = (
     Mutant("shadow-retired-alias-kept", "Model 2", SHADOW,
            "        tracker.remove_alias(CHALLENGER)\n", "",
            _t(SHADOW_TESTS, "test_a_challenger_that_loses_on_live_rows_is_retired")),
+    # Issue 24's automatic rollback: the alias moved back, the bad model left serving.
+    Mutant("rollback-keeps-serving-bad-model", "Infrastructure 7", ROLLBACK,
+           "        if kept is not None and kept.version == previous.version:  # with its metrics\n"
+           "            model_store.save(settings.serve.model_dir, pipeline, kept)\n"
+           "        else:\n"
+           "            export_champion(settings, tracker, previous)\n",
+           "",
+           _t(ROLLBACK_TESTS, "test_a_breach_on_probation_rolls_back_to_the_previous_champion")),
+    Mutant("gate-forgets-rolled-back-versions", "Infrastructure 7", PIPELINE,
+           "    rolled_back = tracker.rollback_reason(candidate.version)\n",
+           "    rolled_back = None\n",
+           _t(ROLLBACK_TESTS, "test_the_gate_never_promotes_a_rolled_back_version_again")),
+    Mutant("rollback-not-idempotent", "Infrastructure 7", ROLLBACK,
+           "    changed = current is None or current.version != previous.version\n",
+           "    changed = True\n",
+           _t(ROLLBACK_TESTS, "test_a_rollback_run_twice_changes_nothing_the_second_time")),
+    Mutant("probation-never-ends", "Monitoring 7", "{pkg}/monitoring/probation.py",
+           "    if days > bounds.probation_days:\n",
+           "    if days > 100 * bounds.probation_days:\n",
+           _t(ROLLBACK_TESTS, "test_no_rollback_outside_probation_or_within_bounds")),
+    Mutant("error-rate-unbounded", "Monitoring 7", "{pkg}/monitoring/probation.py",
+           "if errors is not None and errors > bounds.max_error_rate:",
+           "if errors is not None and errors > 1.0:",
+           _t(ROLLBACK_TESTS, "test_an_error_rate_breach_on_probation_rolls_back")),
 )  # fmt: skip
 
 # The same tier on a default render that adopted diabetes (regression, `sex` sensitive and
@@ -431,10 +456,10 @@ def unclaimed(project: Path, mutants: tuple[Mutant, ...]) -> list[str]:
 
 
 def test_mutants_are_unique_and_name_their_item() -> None:
-    """The catalogues themselves: at least 53 mutants on the default project and 18 on the
+    """The catalogues themselves: at least 58 mutants on the default project and 18 on the
     adopted regression, unique names, each naming its item and its killers; every shared
     name exists."""
-    assert len(MUTANTS) >= 53
+    assert len(MUTANTS) >= 58
     assert len(REGRESSION_MUTANTS) >= 18
     assert not SHARED - {m.name for m in MUTANTS}
     for catalogue in (MUTANTS, REGRESSION_MUTANTS):

@@ -122,6 +122,35 @@ class GateSettings(BaseModel):
     )
 
 
+class RollbackSettings(BaseModel):
+    """Probation after a promotion: the bounds a new champion's live traffic must hold, or
+    monitoring restores the previous champion (registry/rollback.py)."""
+
+    probation_days: float = Field(
+        default=7.0, ge=0, description="How long after its promotion a champion is on probation."
+    )
+    max_error_rate: float = Field(
+        default=0.05, ge=0, le=1, description="Largest share of the API's requests that fail."
+    )
+    max_quality_drop: float = Field(
+        default=0.10,
+        ge=0,
+        description="Largest fall of live quality below the offline figure (the task's live "
+        "metric; relative for an error in the target's unit).",
+    )
+    max_estimated_quality_drop: float | None = Field(
+        default=None,
+        ge=0,
+        description="The same bound on quality estimated before labels arrive, when the monitor "
+        "estimates it (None: not judged).",
+    )
+    metrics_url: str | None = Field(
+        default=None,
+        description="The API's Prometheus endpoint (e.g. http://127.0.0.1:8000/metrics): its "
+        "prediction requests that failed (5xx) give the error rate (None: not judged).",
+    )
+
+
 class MonitorSettings(BaseModel):
     """When drift counts as drift."""
 
@@ -144,6 +173,7 @@ class MonitorSettings(BaseModel):
     alert_webhook: str | None = Field(
         default=None, description="URL that receives the drift summary as JSON when it fires."
     )
+    rollback: RollbackSettings = RollbackSettings()
 
 
 class AuthSettings(BaseModel):

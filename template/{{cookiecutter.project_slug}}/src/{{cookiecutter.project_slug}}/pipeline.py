@@ -43,9 +43,11 @@ def promote(settings: Settings, tracker: Tracker) -> PromotionDecision:
         PromotionDecision,
         champion_not_comparable,
         record_decision,
+        refusal_of_rolled_back,
         review_candidate,
         shadowed,
     )
+    from .registry.rollback import Probation, keep_previous, open_probation
     from .serving.canary import check_servable
     from .tasks import TASK
 
@@ -84,11 +86,21 @@ def promote(settings: Settings, tracker: Tracker) -> PromotionDecision:
             decision = PromotionDecision(
                 False, [f"canary failed: {p}" for p in problems], decision.notes
             )
+    rolled_back = tracker.rollback_reason(candidate.version)
+    if rolled_back is not None:  # whatever else the gate found: that version failed live
+        decision = PromotionDecision(
+            False, [refusal_of_rolled_back(candidate.version, rolled_back)], decision.notes
+        )
     if decision.promote and settings.gate.shadow and champion is not None:
-        decision = shadowed(decision, champion.version)
+        decision = shadowed(decision, champion.version)  # probation starts if it is promoted
         crown_challenger(settings, tracker, pipeline, candidate)
     elif decision.promote:
+        keep_previous(settings)  # what a rollback restores
         crown(settings, tracker, pipeline, candidate)
+        previous = champion.version if champion else None
+        open_probation(
+            settings.reports_dir, Probation(candidate.version, previous, datetime.now(UTC))
+        )
     record_decision(
         settings.reports_dir,
         decision,

@@ -260,16 +260,3 @@ def run_simulation(settings: Settings, days: int, drift_day: int, console: Conso
     plot(timeline, output / "timeline.png")
     console.print(f"timeline and plot in {output}/")
     return timeline
-
-
-def run_scenario(
-    settings: Settings, scenario: str, days: int, drift_day: int, console: Console
-) -> None:
-    """`make simulate SCENARIO=<scenario>`: `drift`, this module's loop (the default), or
-    `shadow`, a better challenger promoted from live labelled traffic (simulate_shadow.py)."""
-    if scenario == "shadow":
-        from .simulate_shadow import run_shadow_simulation
-
-        run_shadow_simulation(settings, days=days, console=console)
-        return
-    run_simulation(settings, days=days, drift_day=drift_day, console=console)

@@ -17,8 +17,8 @@ WEBHOOK_TIMEOUT = 10.0  # seconds
 
 
 def publish(summary: DriftSummary, settings: MonitorSettings) -> Path:
-    """Write the summary (SUMMARY_FILE) and alert when retraining is recommended or serving
-    is skewed. Returns the summary's path."""
+    """Write the summary (SUMMARY_FILE) and alert when retraining is recommended, serving
+    is skewed or a champion on probation was rolled back. Returns the summary's path."""
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
     path = settings.reports_dir / SUMMARY_FILE
     path.write_text(summary.model_dump_json(indent=2), encoding="utf-8")
@@ -30,7 +30,9 @@ def publish(summary: DriftSummary, settings: MonitorSettings) -> Path:
             summary.skew.rows,
             summary.skew.max_gap,
         )
-    if summary.retraining_recommended:
+    if summary.probation is not None and summary.probation.breaches:
+        logger.error("probation: %s", summary.reasons[-1])
+    if summary.retraining_recommended or (summary.probation and summary.probation.rolled_back):
         alert(summary, settings.alert_webhook)
     return path
 
@@ -40,7 +42,8 @@ def alert(summary: DriftSummary, webhook: str | None) -> bool:
     Never raises: a monitor must report drift even when the webhook is down. Returns
     whether the webhook accepted the alert."""
     logger.warning(
-        "retraining recommended: %s (drifted inputs: %s); report in %s",
+        "%s: %s (drifted inputs: %s); report in %s",
+        "retraining recommended" if summary.retraining_recommended else "alert",
         "; ".join(summary.reasons),
         ", ".join(summary.drifted_columns) or "none",
         summary.report,

@@ -11,7 +11,7 @@ both models).
   least `gate.shadow_margin` with its interval above zero, and the cost's interval not
   below zero. The `champion` alias moves to the challenger, which is exported to the
   serving directory (the API hot-swaps it) and leaves its own, and the `challenger` alias
-  goes.
+  goes; the new champion's probation starts (registry/rollback.py), as after any promotion.
 * retire: as many rows, and the live metric's interval (or the cost's) below zero: the
   challenger loses clearly. Its alias and its directory go.
 * wait: the rows do not settle it yet.
@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Literal
 
 import numpy as np
@@ -39,6 +40,7 @@ from ..data.contract import TARGET
 from ..registry import model_store
 from ..registry.champion import challenger_dir, crown
 from ..registry.gate import PromotionDecision, record_decision
+from ..registry.rollback import Probation, keep_previous, open_probation
 from ..serving import inference_log as log
 from ..tasks import TASK
 from ..tasks.threshold import expected_cost
@@ -209,7 +211,12 @@ def act(verdict: ShadowVerdict, settings: Settings) -> None:
     tracker = get_tracker(settings.tracking)
     if verdict.verdict == "promote":  # served first, with the metadata it was judged by
         pipeline, metadata = model_store.load(challenger_dir(settings))
+        keep_previous(settings)  # what a rollback restores
         crown(settings, tracker, pipeline, metadata)  # the API hot-swaps it
+        open_probation(
+            settings.reports_dir,
+            Probation(metadata.version, verdict.champion_version, datetime.now(UTC)),
+        )
     if verdict.verdict != "wait":
         tracker.remove_alias(CHALLENGER)
         shutil.rmtree(challenger_dir(settings), ignore_errors=True)  # the API stops scoring it

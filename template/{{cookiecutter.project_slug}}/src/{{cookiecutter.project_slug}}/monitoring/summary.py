@@ -36,6 +36,18 @@ class SkewCheck(BaseModel):
         return self.skewed_rows > 0
 
 
+class ProbationCheck(BaseModel):
+    """A champion on probation after its promotion, judged against monitor.rollback's
+    bounds (probation.py); `outcome` says what was done."""
+
+    version: str
+    previous: str | None
+    days: float = Field(description="Days since its promotion.")
+    breaches: list[str] = Field(description="The bounds it broke (none: it holds).")
+    rolled_back: bool
+    outcome: str
+
+
 class DriftSummary(BaseModel):
     """What a monitoring run found; written as drift_summary.json and sent to the webhook."""
 
@@ -71,6 +83,9 @@ class DriftSummary(BaseModel):
     skew: SkewCheck | None = Field(
         default=None, description="Training/serving skew (on logged traffic only)."
     )
+    probation: ProbationCheck | None = Field(
+        default=None, description="The champion's probation after its promotion, if on it."
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -91,4 +106,6 @@ class DriftSummary(BaseModel):
             )
         if self.model_stale:
             reasons.append(f"the champion is {self.model_age_days:.0f} days old")
+        if self.probation is not None and self.probation.breaches:
+            reasons.append(f"{self.probation.outcome} ({'; '.join(self.probation.breaches)})")
         return reasons

@@ -7,6 +7,8 @@
   on the held-out split.
 * Live quality: the ROC AUC of what the champion served, on the rows whose labels arrived.
 * Model age: as for any batch (champion.py).
+* Probation: a champion promoted less than `monitor.rollback.probation_days` ago that breaks
+  its bounds is rolled back to the previous one (probation.py).
 * The shadow challenger, when one is served beside the champion: compared on the same
   labelled rows, then promoted, retired or kept (shadow.py).
 * Training/serving skew: the champion's logged inputs re-scored offline with its sklearn
@@ -38,6 +40,7 @@ from ..tracking import get_tracker
 from .alerts import publish
 from .champion import check_champion
 from .drift import detect_drift, prediction_drift
+from .probation import check_probation
 from .shadow import judge_challenger
 from .summary import DriftSummary, SkewCheck
 
@@ -100,6 +103,7 @@ def monitor_traffic(settings: Settings, now: datetime | None = None) -> DriftSum
             served=labelled[inference_log.SERVED_VALUE].to_numpy(dtype=float),
             decided=labelled[inference_log.SERVED_LABEL].to_numpy(),
         )
+        summary = check_probation(settings, summary, end)  # may roll the champion back
     publish(summary, settings.monitor)
     judge_challenger(logged, settings)
     return summary

@@ -131,6 +131,14 @@ def review_candidate(
     return PromotionDecision(promote=not failures, reasons=failures or passes, notes=notes)
 
 
+def refusal_of_rolled_back(version: str, reason: str) -> str:
+    """Why a version monitoring rolled back is not promoted again."""
+    return (
+        f"v{version} was rolled back ({reason}): it is never promoted again; "
+        "a new training run registers a new version"
+    )
+
+
 def record_decision(reports_dir: Path, decision: PromotionDecision, **context: Any) -> Path:
     """Write the decision, with what it was about (versions, figures), to PROMOTION_FILE."""
     reports_dir.mkdir(parents=True, exist_ok=True)

@@ -101,6 +101,15 @@ class Tracker(ABC):
     def load_model(self, version: ModelVersion) -> Pipeline:
         """Load a registered version."""
 
+    @abstractmethod
+    def mark_rolled_back(self, version: ModelVersion, reason: str) -> None:
+        """Mark `version` as rolled back, and why, where the registry keeps such marks: the
+        promotion gate never promotes it again (a new training run makes a new version)."""
+
+    @abstractmethod
+    def rollback_reason(self, version: str) -> str | None:
+        """Why `version` was rolled back (None when it never was)."""
+
 
 def checked_alias(alias: str) -> str:
     """An alias name every registry accepts, and no version number (ValueError otherwise)."""

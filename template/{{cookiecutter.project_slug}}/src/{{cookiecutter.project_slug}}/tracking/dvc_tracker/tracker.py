@@ -254,3 +254,24 @@ class DvcTracker(Tracker):
         ) as stream:
             pipeline: Pipeline = joblib.load(stream)
         return pipeline
+
+    def mark_rolled_back(self, version: ModelVersion, reason: str) -> None:
+        self.get_version(version.version)  # refuses unknown versions
+        identity = self._identity()
+        # GTO's deregistration (a `<model>@v<N>.0.0!` tag) withdraws the version, with why.
+        gto.api.deregister(
+            self.registry,
+            self.model_name,
+            version=f"v{version.version}.0.0",
+            message=reason,
+            author=identity["name"],
+            author_email=identity["email"],
+        )
+
+    def rollback_reason(self, version: str) -> str | None:
+        if not (self.registry / ".git").is_dir():
+            return None
+        tag = f"refs/tags/{self._tag(version)}!"
+        if not self._git("tag", "--list", f"{self._tag(version)}!"):
+            return None
+        return self._git("for-each-ref", "--format=%(contents)", tag)

@@ -4,6 +4,7 @@ Layout under the tracking uri (params.yaml `tracking.uri`, default models/regist
     runs/<run id>/params.json, metrics.json, artifacts/
     <model name>/<version>/model.joblib, run.json (its run and lineage)
     <model name>/<alias>           the version number holding the alias (champion, challenger)
+    <model name>/<version>/rolled_back   why monitoring rolled the version back, if it did
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from sklearn.pipeline import Pipeline
 
 from ...config import ENV_PREFIX, TrackingSettings
 from ..base import ModelVersion, Tracker, checked_alias, flatten
+
+ROLLED_BACK = "rolled_back"  # a version's mark: why monitoring rolled it back
 
 
 class FileTracker(Tracker):
@@ -129,3 +132,12 @@ class FileTracker(Tracker):
         path = self.root / version.name / version.version / "model.joblib"
         pipeline: Pipeline = joblib.load(path)
         return pipeline
+
+    def mark_rolled_back(self, version: ModelVersion, reason: str) -> None:
+        self.get_version(version.version)  # refuses unknown versions
+        mark = self.root / self.model_name / version.version / ROLLED_BACK
+        mark.write_text(reason, encoding="utf-8")
+
+    def rollback_reason(self, version: str) -> str | None:
+        mark = self.root / self.model_name / version / ROLLED_BACK
+        return mark.read_text(encoding="utf-8") if mark.is_file() else None

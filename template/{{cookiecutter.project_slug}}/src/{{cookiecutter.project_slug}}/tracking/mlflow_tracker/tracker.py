@@ -43,6 +43,7 @@ MLFLOW_LOGGER.setLevel(logging.NOTSET)
 # (an orchestrator's task, another workspace's run) would take them for the user's and
 # use this process's store instead of its own params.yaml. The setting stays in-process.
 EXPORTED_URIS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+ROLLED_BACK = "rolled_back"  # the model version tag that says why monitoring rolled it back
 
 
 class MlflowTracker(Tracker):
@@ -189,6 +190,20 @@ class MlflowTracker(Tracker):
                 f"models:/{version.name}/{version.version}"
             )
         return pipeline
+
+    @store_call()
+    def mark_rolled_back(self, version: ModelVersion, reason: str) -> None:
+        # A model version tag: shown on the version's page in the MLflow UI.
+        self.client.set_model_version_tag(version.name, version.version, ROLLED_BACK, reason)
+
+    @store_call()
+    def rollback_reason(self, version: str) -> str | None:
+        try:
+            found = self.client.get_model_version(self.model_name, version)
+        except MlflowException as error:
+            raise LookupError(f"model {self.model_name!r} has no version {version!r}") from error
+        reason: str | None = found.tags.get(ROLLED_BACK)
+        return reason
 
 
 def _signature(example: pd.DataFrame) -> ModelSignature:

@@ -38,6 +38,8 @@ VERSION_FILE = "version.json"  # the run and lineage: also makes every version's
 ARTIFACT_TYPE = "model"
 FIGURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".svg"}
 SERVICE_ADDRESS = "WANDB_SERVICE"
+ROLLED_BACK = "rolled_back"  # the metadata key (offline: the file) saying why it was rolled back
+ROLLED_BACK_ALIAS = "rolled-back-v{version}"  # an alias names one version: this one's own
 
 
 def mode() -> str:
@@ -213,6 +215,23 @@ class WandbTracker(Tracker):
             return pipeline
         loaded: Pipeline = joblib.load(self.registry / version.version / MODEL_FILE)
         return loaded
+
+    def mark_rolled_back(self, version: ModelVersion, reason: str) -> None:
+        self.get_version(version.version)  # refuses unknown versions
+        if self.online:  # the artifact version's metadata, and an alias the UI lists
+            artifact = self._remote(f"v{version.version}")
+            artifact.metadata[ROLLED_BACK] = reason
+            artifact.aliases.append(ROLLED_BACK_ALIAS.format(version=version.version))
+            artifact.save()
+            return
+        (self.registry / version.version / ROLLED_BACK).write_text(reason, encoding="utf-8")
+
+    def rollback_reason(self, version: str) -> str | None:
+        if self.online:
+            reason = self._remote(f"v{version}").metadata.get(ROLLED_BACK)
+            return None if reason is None else str(reason)
+        mark = self.registry / version / ROLLED_BACK
+        return mark.read_text(encoding="utf-8") if mark.is_file() else None
 
 
 def _write(directory: Path, pipeline: Pipeline, record: Mapping[str, Any]) -> Path:
