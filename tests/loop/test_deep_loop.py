@@ -78,6 +78,39 @@ def test_simulated_loop_retrains_and_recovers_after_drift(
     assert mae_held <= CBPE_HELD_MAE, f"the estimate did not track the realized ROC AUC: {days}"
     assert mae <= CBPE_MAE, f"the estimate strayed on every day: {days}"
 
+def test_simulated_shadow_challenger_earns_promotion_from_live_traffic(
+    copier_source: Path, tmp_path: Path, record_property: RecordProperty
+) -> None:
+    """`make simulate SCENARIO=shadow`: a challenger better on live labelled traffic (the
+    champion was trained on partly shuffled labels) is scored beside the champion, waits
+    while too few labelled rows have arrived, then is promoted and serves; the timeline
+    shows both versions' live ROC AUC on the same days."""
+    project, env, _, _ = installed_project(copier_source, defaults(), tmp_path / "project")
+    timed(["make", "simulate", "SCENARIO=shadow"], project, env, record_property,
+          "default: make simulate SCENARIO=shadow")  # fmt: skip
+
+    output = project / "reports" / "simulation"
+    with (output / "shadow_timeline.csv").open(encoding="utf-8") as file:
+        days = list(csv.DictReader(file))
+    assert (output / "shadow_timeline.png").stat().st_size > 0
+    promoted = [int(d["day"]) for d in days if d["verdict"].startswith("promote")]
+    assert len(promoted) == 1, f"the challenger was not promoted once: {days}"
+    shadow = [d for d in days if int(d["day"]) <= promoted[0]]
+    serving = [d for d in days if int(d["day"]) > promoted[0]]
+    assert serving, f"no day after the promotion: {days}"
+    assert shadow[0]["verdict"] == "too few rows", days  # a shadow period first
+    champion, challenger = shadow[0]["champion_version"], shadow[0]["challenger_version"]
+    assert challenger, days
+    assert challenger != champion, days
+    assert {d["champion_version"] for d in shadow} == {champion}, days
+    assert {d["champion_version"] for d in serving} == {challenger}, days
+    assert not any(d["challenger_version"] for d in serving), "still shadowed after promotion"
+    # Both versions' live ROC AUC on the same days, the challenger's the better.
+    ours = [float(d["champion_live"]) for d in shadow]
+    theirs = [float(d["challenger_live"]) for d in shadow]
+    assert sum(theirs) / len(theirs) > sum(ours) / len(ours), days
+
+
 PLANT_DAY = 3  # simulate_rollback.py: the day the model trained on shifted labels serves
 
 

@@ -83,6 +83,7 @@ DECISION_TESTS, DRIFT_TESTS = "tests/model/test_decisions.py", "tests/monitoring
 PIPELINE_TESTS = "tests/infrastructure/test_pipeline.py"
 LOG_TESTS = "tests/data/test_inference_log.py"
 SHIPPED_TESTS = "tests/infrastructure/test_shipped_configuration.py"
+SHADOW, SHADOW_TESTS = "{pkg}/monitoring/shadow.py", "tests/monitoring/test_shadow.py"
 ROLLBACK, ROLLBACK_TESTS = "{pkg}/registry/rollback.py", "tests/monitoring/test_rollback.py"
 PREDICT = (
     "        return np.asarray(pipeline.predict_proba(frame[list(MODEL_INPUTS)])[:, 1],"
@@ -314,6 +315,31 @@ MUTANTS = (
            '"quality_degraded": drop > settings.max_quality_drop,',
            '"quality_degraded": drop > 1.0,',
            _t(DRIFT_TESTS, "test_quality_drop_on_labelled_data_recommends_retraining")),
+    # The shadow challenger (issue 24): judged on live traffic with its outcomes.
+    Mutant("shadow-score-answered", "Model 2", SERVE,
+           "    served = slot.served if slot.ensure_loaded() else None\n",
+           "    served = slot.served if slot.ensure_loaded() else None\n"
+           "    if services.shadow is not None and services.shadow.slot.served is not None:\n"
+           "        served = services.shadow.slot.served\n",
+           _t(SHADOW_TESTS, "test_the_api_answers_with_the_champion_and_logs_both")),
+    Mutant("shadow-error-escapes", "Model 2", "{pkg}/serving/shadow.py",
+           "        except Exception as error:  # a failing challenger",
+           "        except KeyError as error:  # a failing challenger",
+           _t(SHADOW_TESTS, "test_a_failing_challenger_never_fails_a_request")),
+    Mutant("shadow-promoted-without-clear-win", "Model 2", SHADOW,
+           "quality.advantage >= margin and quality.low > 0 and",
+           "quality.advantage >= margin and quality.low >= 0 and",
+           _t(SHADOW_TESTS, "test_a_tie_waits_and_too_few_rows_change_nothing")),
+    Mutant("shadow-decided-on-too-few-rows", "Model 2", SHADOW,
+           "    if len(both) < gate.shadow_min_rows:", "    if len(both) < 1:",
+           _t(SHADOW_TESTS, "test_a_tie_waits_and_too_few_rows_change_nothing")),
+    Mutant("shadow-promotion-not-served", "Model 2", SHADOW,
+           "        crown(settings, tracker, pipeline, metadata)  # the API hot-swaps it",
+           "        tracker.set_champion(tracker.get_version(metadata.version))",
+           _t(SHADOW_TESTS, "test_a_challenger_that_wins_on_live_rows_is_promoted")),
+    Mutant("shadow-retired-alias-kept", "Model 2", SHADOW,
+           "        tracker.remove_alias(CHALLENGER)\n", "",
+           _t(SHADOW_TESTS, "test_a_challenger_that_loses_on_live_rows_is_retired")),
     # Issue 24's automatic rollback: the alias moved back, the bad model left serving.
     Mutant("rollback-keeps-serving-bad-model", "Infrastructure 7", ROLLBACK,
            "        if kept is not None and kept.version == previous.version:  # with its metrics\n"
@@ -461,10 +487,10 @@ def unclaimed(project: Path, mutants: tuple[Mutant, ...]) -> list[str]:
 
 
 def test_mutants_are_unique_and_name_their_item() -> None:
-    """The catalogues themselves: at least 47 mutants on the default project and 18 on the
+    """The catalogues themselves: at least 58 mutants on the default project and 18 on the
     adopted regression, unique names, each naming its item and its killers; every shared
     name exists."""
-    assert len(MUTANTS) >= 47
+    assert len(MUTANTS) >= 58
     assert len(REGRESSION_MUTANTS) >= 18
     assert not SHARED - {m.name for m in MUTANTS}
     for catalogue in (MUTANTS, REGRESSION_MUTANTS):

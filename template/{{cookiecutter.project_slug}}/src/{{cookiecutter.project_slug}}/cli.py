@@ -360,19 +360,20 @@ def simulate(
     days: Annotated[int, typer.Option(min=4, help="Days of traffic to replay.")] = 8,
     drift_day: Annotated[int, typer.Option(min=2, help="First day of drifted traffic.")] = 4,
     scenario: Annotated[
-        Literal["drift", "rollback"], typer.Option(help="rollback: simulate_rollback.py")
+        Literal["drift", "rollback", "shadow"], typer.Option(help="simulate_<scenario>.py")
     ] = "drift",
 ) -> None:
     """Replay days of traffic through the API, drifting part-way: monitor, retrain and
     hot-swap as in production (in a scratch workspace; see simulate.py)."""
     settings = _settings()
-    from .simulate import run_simulation
-    from .simulate_rollback import run_rollback_simulation
+    from . import simulate, simulate_rollback, simulate_shadow
 
     if scenario == "rollback":
-        run_rollback_simulation(settings, days=days, console=console)
+        simulate_rollback.run_rollback_simulation(settings, days=days, console=console)
+    elif scenario == "shadow":
+        simulate_shadow.run_shadow_simulation(settings, days=days, console=console)
     else:
-        run_simulation(settings, days=days, drift_day=drift_day, console=console)
+        simulate.run_simulation(settings, days=days, drift_day=drift_day, console=console)
 
 
 @app.command()

@@ -106,6 +106,20 @@ class GateSettings(BaseModel):
     min_group_size: int = Field(
         default=20, ge=1, description="Groups with fewer held-out rows are reported, not gated."
     )
+    shadow: bool = Field(
+        default=False,
+        description="A candidate that passes becomes the challenger, scored on live traffic "
+        "beside the champion, instead of the champion (monitoring/shadow.py decides later).",
+    )
+    shadow_min_rows: int = Field(
+        default=200, ge=10, description="Labelled live rows both must have scored to decide."
+    )
+    shadow_margin: float = Field(
+        default=0.0,
+        ge=0,
+        description="How much better on live rows (the task's live metric) the challenger "
+        "must be to replace the champion, its bootstrap interval clear of zero.",
+    )
 
 
 class RollbackSettings(BaseModel):

@@ -135,7 +135,7 @@ class Api:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = int(sock.getsockname()[1])
-        app = create_app(settings.serve.model_dir, log, reload_seconds=0.2)
+        self.app = app = create_app(settings.serve.model_dir, log, reload_seconds=0.2)
         config = uvicorn.Config(app, port=self.port, log_level="warning", access_log=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

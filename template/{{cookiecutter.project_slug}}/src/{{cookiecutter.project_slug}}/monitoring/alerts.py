@@ -48,22 +48,28 @@ def alert(summary: DriftSummary, webhook: str | None) -> bool:
         ", ".join(summary.drifted_columns) or "none",
         summary.report,
     )
+    return notify(summary.model_dump_json(), webhook, "drift alert")
+
+
+def notify(body: str, webhook: str | None, what: str) -> bool:
+    """POST `body` (JSON) to the webhook, if one is configured, saying `what` was sent.
+    Never raises; returns whether the webhook accepted it."""
     if not webhook:
         return False
     # The URL is not logged: webhook URLs often embed a secret token.
     if urllib.parse.urlsplit(webhook).scheme not in ("http", "https"):
-        logger.error("the alert webhook is not an http(s) URL; the alert was not sent")
+        logger.error("the alert webhook is not an http(s) URL; the %s was not sent", what)
         return False
     request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
         webhook,
-        data=summary.model_dump_json().encode("utf-8"),
+        data=body.encode("utf-8"),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
     try:
         with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as response:  # noqa: S310
-            logger.info("drift alert sent to the webhook (HTTP %s)", response.status)
+            logger.info("%s sent to the webhook (HTTP %s)", what, response.status)
     except (OSError, ValueError) as error:  # URLError, HTTPError and timeouts are OSErrors
-        logger.error("could not send the drift alert to the webhook: %s", error)
+        logger.error("could not send the %s to the webhook: %s", what, error)
         return False
     return True

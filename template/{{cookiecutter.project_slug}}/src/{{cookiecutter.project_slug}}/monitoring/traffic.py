@@ -11,6 +11,8 @@
 * Model age: as for any batch (champion.py).
 * Probation: a champion promoted less than `monitor.rollback.probation_days` ago that breaks
   its bounds is rolled back to the previous one (probation.py).
+* The shadow challenger, when one is served beside the champion: compared on the same
+  labelled rows, then promoted, retired or kept (shadow.py).
 * Training/serving skew: the champion's logged inputs re-scored offline with its sklearn
   pipeline; a served probability that differs (beyond scorer.TOLERANCE) means serving
   transforms inputs differently from training: a bug to fix, not a reason to retrain.
@@ -42,6 +44,7 @@ from .champion import check_champion
 from .drift import detect_drift, prediction_drift
 from .estimate import check_estimate
 from .probation import check_probation
+from .shadow import judge_challenger
 from .summary import DriftSummary, SkewCheck
 
 logger = logging.getLogger(__name__)
@@ -114,6 +117,7 @@ def monitor_traffic(settings: Settings, now: datetime | None = None) -> DriftSum
         trusted = summary.estimated_quality if summary.estimate_note is None else None
         summary = check_probation(settings, summary, end, trusted)  # may roll back
     publish(summary, settings.monitor)
+    judge_challenger(logged, settings)
     return summary
 
 

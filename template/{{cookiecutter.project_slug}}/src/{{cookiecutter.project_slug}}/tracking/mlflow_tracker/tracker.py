@@ -1,5 +1,5 @@
-"""Tracking with MLflow: runs in an experiment, model versions in the Model Registry with a
-`champion` alias.
+"""Tracking with MLflow: runs in an experiment, model versions in the Model Registry with its
+aliases (`champion`, and `challenger` while one is shadowed).
 
 The tracking URI comes from `MLFLOW_TRACKING_URI` when set (a remote server works
 unchanged), else from params.yaml `tracking.uri`, else models/mlflow.db (sqlite) with
@@ -28,7 +28,7 @@ from sklearn.pipeline import Pipeline
 
 from ...config import ConfigurationError, TrackingSettings
 from ...termination import store_call
-from ..base import CHAMPION, ModelVersion, Tracker, environment_kept, flatten
+from ..base import ModelVersion, Tracker, checked_alias, environment_kept, flatten
 
 SQLITE = "sqlite:///"
 ALLOW_DESERIALIZATION = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
@@ -160,19 +160,25 @@ class MlflowTracker(Tracker):
         return ModelVersion(self.model_name, str(found.version), str(found.run_id), lineage)
 
     @store_call()
-    def get_champion(self) -> ModelVersion | None:
+    def get_alias(self, alias: str) -> ModelVersion | None:
         try:
             model = self.client.get_registered_model(self.model_name)
         except MlflowException as error:
             if error.error_code == "RESOURCE_DOES_NOT_EXIST":  # nothing registered yet
                 return None
             raise
-        number = model.aliases.get(CHAMPION)
+        number = model.aliases.get(checked_alias(alias))
         return None if number is None else self.get_version(str(number))
 
     @store_call()
-    def set_champion(self, version: ModelVersion) -> None:
-        self.client.set_registered_model_alias(version.name, CHAMPION, version.version)
+    def set_alias(self, alias: str, version: ModelVersion) -> None:
+        self.get_version(version.version)  # refuses unknown versions with LookupError
+        self.client.set_registered_model_alias(version.name, checked_alias(alias), version.version)
+
+    @store_call()
+    def remove_alias(self, alias: str) -> None:
+        if self.get_alias(alias) is not None:  # MLflow refuses to delete an absent alias
+            self.client.delete_registered_model_alias(self.model_name, alias)
 
     @store_call()
     def load_model(self, version: ModelVersion) -> Pipeline:
