@@ -78,6 +78,7 @@ def test_simulated_loop_retrains_and_recovers_after_drift(
     assert mae_held <= CBPE_HELD_MAE, f"the estimate did not track the realized ROC AUC: {days}"
     assert mae <= CBPE_MAE, f"the estimate strayed on every day: {days}"
 
+
 def test_simulated_shadow_challenger_earns_promotion_from_live_traffic(
     copier_source: Path, tmp_path: Path, record_property: RecordProperty
 ) -> None:
