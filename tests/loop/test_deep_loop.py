@@ -90,10 +90,10 @@ def test_simulated_shadow_challenger_earns_promotion_from_live_traffic(
     timed(["make", "simulate", "SCENARIO=shadow"], project, env, record_property,
           "default: make simulate SCENARIO=shadow")  # fmt: skip
 
-    output = project / "reports" / "simulation"
-    with (output / "shadow_timeline.csv").open(encoding="utf-8") as file:
+    output = project / "reports" / "simulation" / "shadow"
+    with (output / "timeline.csv").open(encoding="utf-8") as file:
         days = list(csv.DictReader(file))
-    assert (output / "shadow_timeline.png").stat().st_size > 0
+    assert (output / "timeline.png").stat().st_size > 0
     promoted = [int(d["day"]) for d in days if d["verdict"].startswith("promote")]
     assert len(promoted) == 1, f"the challenger was not promoted once: {days}"
     shadow = [d for d in days if int(d["day"]) <= promoted[0]]

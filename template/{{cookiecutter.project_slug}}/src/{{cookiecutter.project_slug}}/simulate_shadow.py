@@ -15,7 +15,7 @@ traffic, offline, in a scratch workspace (as simulate.py's loop, whose helpers i
    hot-swaps it.
 
 The timeline (one row per day: both versions' live metric on that day's labelled rows, the
-verdict, the serving champion) is printed and written with a plot to reports/simulation/.
+verdict, the serving champion) is printed and written with a plot to reports/simulation/shadow/.
 """
 
 from __future__ import annotations
@@ -190,8 +190,9 @@ def plot_shadow(timeline: list[ShadowDay], path: Path) -> None:
 
 
 def run_shadow_simulation(settings: Settings, days: int, console: Console) -> list[ShadowDay]:
-    """Replay the scenario, then print and save its timeline under `reports/simulation/`."""
-    output = settings.reports_dir / "simulation"
+    """Replay the scenario, then print and save its timeline under
+    `reports/simulation/shadow/`."""
+    output = settings.reports_dir / "simulation" / "shadow"
     output.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="simulation-") as root:
         timeline = replay_shadow(settings, Path(root), days, console.print)
@@ -207,7 +208,7 @@ def run_shadow_simulation(settings: Settings, days: int, console: Console) -> li
         table.add_row(str(day.day), *figures, day.verdict, f"v{day.champion_version}")
     Console().print(table)
     frame = pd.DataFrame([asdict(day) for day in timeline])
-    frame.to_csv(output / "shadow_timeline.csv", index=False)
-    plot_shadow(timeline, output / "shadow_timeline.png")
+    frame.to_csv(output / "timeline.csv", index=False)
+    plot_shadow(timeline, output / "timeline.png")
     console.print(f"timeline and plot in {output}/")
     return timeline
