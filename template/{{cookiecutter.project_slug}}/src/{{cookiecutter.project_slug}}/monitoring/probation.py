@@ -70,7 +70,7 @@ def breaches(
     error rate `errors` and the quality `estimated` before labels arrive (each if known)."""
     found = []
     if errors is not None and errors > bounds.max_error_rate:
-        found.append(f"error rate {errors:.1%} > {bounds.max_error_rate:.1%}")
+        found.append(f"error rate {errors * 100:.1f}% > {bounds.max_error_rate * 100:.1f}%")
     offline, metric = summary.offline_quality, summary.quality_metric
     for what, value, bound in (
         ("live", summary.live_quality, bounds.max_quality_drop),

@@ -184,7 +184,7 @@ def compare(
 def _said(advantage: Advantage) -> str:
     return (
         f"{advantage.metric} {advantage.challenger:.3f} vs {advantage.champion:.3f} "
-        f"(advantage {advantage.advantage:+.3f}, {LEVEL:.0%} interval "
+        f"(advantage {advantage.advantage:+.3f}, {LEVEL * 100:.0f}% interval "
         f"[{advantage.low:+.3f}, {advantage.high:+.3f}])"
     )
 
