@@ -45,6 +45,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 _verified: dict[str, int] = {}
 _wall_times: list[str] = []
 _trees: set[str] = set()
+_measured: list[str] = []  # figures a deep test measured (`record_property("measured", ...)`)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -58,11 +59,15 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             _wall_times.append(str(value))
         elif name == "tree" and report.passed:
             _trees.add(str(value))
+        elif name == "measured":
+            _measured.append(str(value))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for line in _wall_times:
         terminalreporter.write_line(f"wall time, {line}")
+    for line in _measured:
+        terminalreporter.write_line(f"measured, {line}")
     for module, count in sorted(_verified.items()):
         terminalreporter.write_line(f"{module}: {count} combinations rendered and verified")
     if _trees:

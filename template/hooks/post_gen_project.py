@@ -20,6 +20,9 @@ __pycache__
 {% if cookiecutter.orchestrator != 'none' %}.github/workflows/ct.yml{% endif %}
 {% if cookiecutter.orchestrator != 'none' %}.github/workflows/cm.yml{% endif %}
 {% if cookiecutter.orchestrator != 'none' %}.github/workflows/batch-scoring.yml{% endif %}
+{% if cookiecutter.orchestrator != 'none' %}deploy/aws/terraform/batch_scoring.tf{% endif %}
+{% if cookiecutter.orchestrator != 'none' %}deploy/gcp/terraform/batch_scoring.tf{% endif %}
+{% if cookiecutter.orchestrator != 'none' %}deploy/azure/terraform/batch_scoring.tf{% endif %}
 {% if cookiecutter.orchestrator != 'none' %}.github/actions/aws-login{% endif %}
 {% if cookiecutter.orchestrator != 'none' %}.github/actions/gcp-login{% endif %}
 {% if cookiecutter.orchestrator != 'none' %}.github/actions/azure-login{% endif %}
@@ -64,8 +67,11 @@ __pycache__
 {% if cookiecutter.cloud != 'azure' %}.gitlab/deploy-azure.yml{% endif %}
 {% if cookiecutter.ci != 'github' %}.github{% endif %}
 {% if cookiecutter.ci not in ['github', 'gitlab'] %}deploy/aws/terraform/ci.tf{% endif %}
+{% if cookiecutter.ci not in ['github', 'gitlab'] %}deploy/aws/terraform/batch_scoring.tf{% endif %}
 {% if cookiecutter.ci not in ['github', 'gitlab'] %}deploy/gcp/terraform/ci.tf{% endif %}
+{% if cookiecutter.ci not in ['github', 'gitlab'] %}deploy/gcp/terraform/batch_scoring.tf{% endif %}
 {% if cookiecutter.ci not in ['github', 'gitlab'] %}deploy/azure/terraform/ci.tf{% endif %}
+{% if cookiecutter.ci not in ['github', 'gitlab'] %}deploy/azure/terraform/batch_scoring.tf{% endif %}
 {% if cookiecutter.ci not in ['github', 'gitlab'] %}deploy/gcp/deploy.sh{% endif %}
 {% if cookiecutter.ci not in ['github', 'gitlab'] %}deploy/azure/deploy.sh{% endif %}
 {% if cookiecutter.ci != 'gitlab' %}.gitlab-ci.yml{% endif %}

@@ -51,10 +51,33 @@ def environment_size(project: Path) -> str:
     ).stdout.split()[0]
 
 
-def check_wandb(project: Path) -> None:
+# The tracker's generic aliases (the shadow challenger's), through the project's own adapter.
+ALIAS = """
+from {package}.config import get_settings
+from {package}.tracking import CHALLENGER, get_tracker
+tracker = get_tracker(get_settings().tracking)
+tracker.{call}
+held = tracker.get_alias(CHALLENGER)
+print(held.version if held else "none")
+"""
+
+
+def alias(project: Path, env: dict[str, str], package: str, call: str) -> str:
+    """Run `call` on the project's tracker; the version then holding the challenger alias."""
+    code = ALIAS.format(package=package, call=call)
+    return run(["uv", "run", "--no-sync", "python", "-c", code], project, env).stdout.strip()
+
+
+def check_wandb(project: Path, env: dict[str, str], package: str) -> None:
     runs = sorted((project / "models" / "wandb").glob("offline-run-*"))
     assert len(runs) == 2, f"expected a training and a promotion run, found {runs}"
     registry = next((project / "models" / "wandb" / "registry").iterdir())
+    assert (registry / "champion").read_text("utf-8") == "0"
+    # An alias is a pointer file offline (and the artifact's alias once synced).
+    assert alias(project, env, package, 'set_alias(CHALLENGER, tracker.get_version("0"))') == "0"
+    assert (registry / "challenger").read_text("utf-8") == "0"
+    assert alias(project, env, package, "remove_alias(CHALLENGER)") == "none"
+    assert not (registry / "challenger").exists()
     assert (registry / "champion").read_text("utf-8") == "0"
 
 
@@ -87,6 +110,13 @@ def check_dvc(project: Path, env: dict[str, str], cli: str, package: str) -> Non
     tags = run(["git", "tag", "--list"], registry, env).stdout.split()
     assert {f"{package}@v1.0.0", f"{package}#champion#1"} <= set(tags), tags
     run(["uv", "run", "--no-sync", cli, "rollback", "1"], project, env)
+    shown = run(["uv", "run", "--no-sync", "gto", "show", "--json"], registry, env).stdout
+    assert json.loads(shown)[package]["stage"]["champion"] == "v1.0.0", shown
+    # Any alias is a GTO stage: assigned, then unassigned; the champion's stays.
+    assert alias(project, env, package, 'set_alias(CHALLENGER, tracker.get_version("2"))') == "2"
+    shown = run(["uv", "run", "--no-sync", "gto", "show", "--json"], registry, env).stdout
+    assert json.loads(shown)[package]["stage"]["challenger"] == "v2.0.0", shown
+    assert alias(project, env, package, "remove_alias(CHALLENGER)") == "none"
     shown = run(["uv", "run", "--no-sync", "gto", "show", "--json"], registry, env).stdout
     assert json.loads(shown)[package]["stage"]["champion"] == "v1.0.0", shown
 
@@ -137,7 +167,7 @@ def test_tracker_project_runs_end_to_end(
     assert lineage["code_dirty"] == "false", lineage
 
     if tracker == "wandb":
-        check_wandb(project)
+        check_wandb(project, env, package)
     else:
         check_dvc(project, env, cli, package)
         lock = (project / "dvc.lock").read_text("utf-8")

@@ -112,13 +112,19 @@ def foreign_tool_files(project: Path, answers: dict[str, str]) -> list[str]:
 
 # Names a tracker goes by in prose besides its answer and layout.yml's __tracker_name.
 TRACKER_ALIASES = {"wandb": ("W&B",)}
+# Files whose text is mostly prose a reader takes as a description of their project.
+PROSE_SUFFIXES = {".md", ".tf"}
 
 
 def foreign_tracker_docs(project: Path, answers: dict[str, str]) -> list[str]:
-    """No Markdown of a render describes a tracker it did not choose."""
+    """No prose of a render (its Markdown, and its Terraform's comments and descriptions)
+    describes a tracker it did not choose."""
     names = layout()["derived"]["__tracker_name"]["values"]
-    docs = {p: p.read_text(encoding="utf-8").lower() for p in rendered_files(project)}
-    docs = {p: text for p, text in docs.items() if p.suffix == ".md"}
+    docs = {
+        p: p.read_text(encoding="utf-8").lower()
+        for p in rendered_files(project)
+        if p.suffix in PROSE_SUFFIXES
+    }
     problems = []
     for value in choices("tracker"):
         if value == answers["tracker"] or value in NO_TOOL | ALWAYS_PRESENT:

@@ -73,6 +73,7 @@ PIPELINE = "{pkg}/pipeline.py"
 SERVE, SCORER = "{pkg}/serving/routes/predictions.py", "{pkg}/serving/scorer.py"
 INFERENCE_LOG = "{pkg}/serving/inference_log.py"
 MONITOR = "{pkg}/monitoring/champion.py"
+ESTIMATE, ESTIMATE_TESTS = "{pkg}/monitoring/estimate.py", "tests/monitoring/test_estimate.py"
 CONTRACT_TESTS, API_TESTS = "tests/data/test_contract.py", "tests/infrastructure/test_api.py"
 QUALITY_TESTS = "tests/model/test_quality.py"
 MODEL_CARD_TESTS = "tests/infrastructure/test_model_card.py"
@@ -82,6 +83,8 @@ DECISION_TESTS, DRIFT_TESTS = "tests/model/test_decisions.py", "tests/monitoring
 PIPELINE_TESTS = "tests/infrastructure/test_pipeline.py"
 LOG_TESTS = "tests/data/test_inference_log.py"
 SHIPPED_TESTS = "tests/infrastructure/test_shipped_configuration.py"
+SHADOW, SHADOW_TESTS = "{pkg}/monitoring/shadow.py", "tests/monitoring/test_shadow.py"
+ROLLBACK, ROLLBACK_TESTS = "{pkg}/registry/rollback.py", "tests/monitoring/test_rollback.py"
 PREDICT = (
     "        return np.asarray(pipeline.predict_proba(frame[list(MODEL_INPUTS)])[:, 1],"
     " dtype=float)"
@@ -270,7 +273,7 @@ MUTANTS = (
            "contributions = log_odds(scores[2:]) - log_odds(scores[:1])",
            _t("tests/infrastructure/test_explain.py",
               "test_explain_steps_one_row_through_the_pipeline")),
-    Mutant("calibration-bins-uncounted", "Infrastructure 5", BINARY,
+    Mutant("calibration-bins-uncounted", "Infrastructure 5", "{pkg}/tasks/calibration.py",
            "for row in table.itertuples():", "for row in table.head(0).itertuples():",
            _t(MODEL_CARD_TESTS, "test_figures_calibration_plot_counts_its_bins")),
     Mutant("canary-skipped", "Infrastructure 6", PIPELINE,
@@ -312,6 +315,85 @@ MUTANTS = (
            '"quality_degraded": drop > settings.max_quality_drop,',
            '"quality_degraded": drop > 1.0,',
            _t(DRIFT_TESTS, "test_quality_drop_on_labelled_data_recommends_retraining")),
+    # The shadow challenger (issue 24): judged on live traffic with its outcomes.
+    Mutant("shadow-score-answered", "Model 2", SERVE,
+           "    served = slot.served if slot.ensure_loaded() else None\n",
+           "    served = slot.served if slot.ensure_loaded() else None\n"
+           "    if services.shadow is not None and services.shadow.slot.served is not None:\n"
+           "        served = services.shadow.slot.served\n",
+           _t(SHADOW_TESTS, "test_the_api_answers_with_the_champion_and_logs_both")),
+    Mutant("shadow-error-escapes", "Model 2", "{pkg}/serving/shadow.py",
+           "        except Exception as error:  # a failing challenger",
+           "        except KeyError as error:  # a failing challenger",
+           _t(SHADOW_TESTS, "test_a_failing_challenger_never_fails_a_request")),
+    Mutant("shadow-promoted-without-clear-win", "Model 2", SHADOW,
+           "quality.advantage >= margin and quality.low > 0 and",
+           "quality.advantage >= margin and quality.low >= 0 and",
+           _t(SHADOW_TESTS, "test_a_tie_waits_and_too_few_rows_change_nothing")),
+    Mutant("shadow-decided-on-too-few-rows", "Model 2", SHADOW,
+           "    if len(both) < gate.shadow_min_rows:", "    if len(both) < 1:",
+           _t(SHADOW_TESTS, "test_a_tie_waits_and_too_few_rows_change_nothing")),
+    Mutant("shadow-promotion-not-served", "Model 2", SHADOW,
+           "        crown(settings, tracker, pipeline, metadata)  # the API hot-swaps it",
+           "        tracker.set_champion(tracker.get_version(metadata.version))",
+           _t(SHADOW_TESTS, "test_a_challenger_that_wins_on_live_rows_is_promoted")),
+    Mutant("shadow-retired-alias-kept", "Model 2", SHADOW,
+           "        tracker.remove_alias(CHALLENGER)\n", "",
+           _t(SHADOW_TESTS, "test_a_challenger_that_loses_on_live_rows_is_retired")),
+    # Issue 24's automatic rollback: the alias moved back, the bad model left serving.
+    Mutant("rollback-keeps-serving-bad-model", "Infrastructure 7", ROLLBACK,
+           "        if kept is not None and kept.version == previous.version:  # with its metrics\n"
+           "            model_store.save(settings.serve.model_dir, pipeline, kept)\n"
+           "        else:\n"
+           "            export_champion(settings, tracker, previous)\n",
+           "",
+           _t(ROLLBACK_TESTS, "test_a_breach_on_probation_rolls_back_to_the_previous_champion")),
+    Mutant("gate-forgets-rolled-back-versions", "Infrastructure 7", PIPELINE,
+           "    rolled_back = tracker.rollback_reason(candidate.version)\n",
+           "    rolled_back = None\n",
+           _t(ROLLBACK_TESTS, "test_the_gate_never_promotes_a_rolled_back_version_again")),
+    Mutant("rollback-not-idempotent", "Infrastructure 7", ROLLBACK,
+           "    changed = current is None or current.version != previous.version\n",
+           "    changed = True\n",
+           _t(ROLLBACK_TESTS, "test_a_rollback_run_twice_changes_nothing_the_second_time")),
+    Mutant("probation-never-ends", "Monitoring 7", "{pkg}/monitoring/probation.py",
+           "    if days > bounds.probation_days:\n",
+           "    if days > 100 * bounds.probation_days:\n",
+           _t(ROLLBACK_TESTS, "test_no_rollback_outside_probation_or_within_bounds")),
+    Mutant("error-rate-unbounded", "Monitoring 7", "{pkg}/monitoring/probation.py",
+           "if errors is not None and errors > bounds.max_error_rate:",
+           "if errors is not None and errors > 1.0:",
+           _t(ROLLBACK_TESTS, "test_an_error_rate_breach_on_probation_rolls_back")),
+    # Performance before labels (CBPE, monitoring/estimate.py): estimated from the decisions
+    # (0/1) instead of the calibrated probabilities; every row weighted as a positive (the
+    # estimate a constant 0.5); an uncalibrated champion's estimate acted on; a fall of the
+    # estimate ignored; the estimate made only once labels arrived.
+    Mutant("cbpe-on-decisions", "Monitoring 7", BINARY,
+           "return expected_roc_auc(served)", "return expected_roc_auc(decided.astype(float))",
+           _t(ESTIMATE_TESTS,
+              "test_estimated_roc_auc_and_cost_track_the_realized_ones_without_labels",
+              "test_the_champion_s_estimate_is_near_its_realized_quality_on_held_out_rows")),
+    Mutant("cbpe-estimate-constant", "Monitoring 7", "{pkg}/tasks/calibration.py",
+           "sample_weight=np.r_[p, 1 - p]", "sample_weight=np.r_[p, p]",
+           _t(ESTIMATE_TESTS,
+              "test_estimated_roc_auc_and_cost_track_the_realized_ones_without_labels",
+              "test_the_champion_s_estimate_is_near_its_realized_quality_on_held_out_rows")),
+    Mutant("cbpe-uncalibrated-trusted", "Monitoring 7", ESTIMATE,
+           "if error is None or error > settings.max_calibration_error:",
+           "if error is None:",
+           _t(ESTIMATE_TESTS,
+              "test_an_uncalibrated_champion_s_estimate_is_reported_unreliable_not_acted_on")),
+    Mutant("cbpe-drop-ignored", "Monitoring 7", ESTIMATE,
+           '"estimated_quality_degraded": drop > settings.max_estimated_quality_drop,',
+           '"estimated_quality_degraded": drop > 1.0,',
+           _t(ESTIMATE_TESTS, "test_an_estimated_fall_recommends_retraining_before_labels")),
+    Mutant("cbpe-waits-for-labels", "Monitoring 7", "{pkg}/monitoring/traffic.py",
+           "served=own[inference_log.SERVED_VALUE].to_numpy(dtype=float),",
+           "served=labelled[inference_log.SERVED_VALUE].to_numpy(dtype=float),",
+           _t("tests/monitoring/test_traffic.py",
+              "test_quality_is_estimated_before_labels_and_set_beside_the_realized_one"),
+           also=(("decided=own[inference_log.SERVED_LABEL].to_numpy(),",
+                  "decided=labelled[inference_log.SERVED_LABEL].to_numpy(),"),)),
 )  # fmt: skip
 
 # The same tier on a default render that adopted diabetes (regression, `sex` sensitive and
@@ -405,10 +487,10 @@ def unclaimed(project: Path, mutants: tuple[Mutant, ...]) -> list[str]:
 
 
 def test_mutants_are_unique_and_name_their_item() -> None:
-    """The catalogues themselves: at least 47 mutants on the default project and 18 on the
+    """The catalogues themselves: at least 58 mutants on the default project and 18 on the
     adopted regression, unique names, each naming its item and its killers; every shared
     name exists."""
-    assert len(MUTANTS) >= 47
+    assert len(MUTANTS) >= 58
     assert len(REGRESSION_MUTANTS) >= 18
     assert not SHARED - {m.name for m in MUTANTS}
     for catalogue in (MUTANTS, REGRESSION_MUTANTS):

@@ -30,6 +30,7 @@ champion job ships the version that store's `champion` alias names, training not
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
@@ -159,20 +160,22 @@ GITHUB_RUNS = {
     ),
 }
 # In a cloud render, the workflows it shares with the default render are byte-identical
-# (asserted), so their jobs ran there; cm.yml adds only the cloud sign-in (asserted; it needs
-# the cloud's OIDC trust, so it cannot run here); cd.yml adds the deploy job, which calls the
-# cloud's deploy workflow, run here directly with the input cd.yml gives it.
-SHARED = ("ci.yml", "ct.yml", "batch-scoring.yml", "template-update.yml")
+# (asserted), so their jobs ran there; cm.yml and batch-scoring.yml add only the cloud
+# sign-in to one job each (asserted; it needs the cloud's OIDC trust, so it cannot run
+# here); cd.yml adds the deploy job, which calls the cloud's deploy workflow, run here
+# directly with the input cd.yml gives it.
+SHARED = ("ci.yml", "ct.yml", "template-update.yml")
+SIGNED_IN = {"cm.yml": "monitor", "batch-scoring.yml": "score"}  # workflow: the job signing in
 
 
-def without_cloud_login(cm: dict[str, Any], login: str) -> dict[str, Any]:
-    """cm.yml of a cloud render minus what the cloud adds: the monitor job's OIDC permission
-    and its sign-in step (through `login`), which must be there."""
-    monitor = cm["jobs"]["monitor"]
-    assert monitor.pop("permissions") == {"contents": "read", "id-token": "write"}
-    (sign_in,) = [step for step in monitor["steps"] if step.get("uses") == login]
-    monitor["steps"].remove(sign_in)
-    return cm
+def without_cloud_login(workflow: dict[str, Any], job: str, login: str) -> dict[str, Any]:
+    """A cloud render's workflow minus what the cloud adds: `job`'s OIDC permission and its
+    sign-in step (through `login`), which must be there."""
+    signing_in = workflow["jobs"][job]
+    assert signing_in.pop("permissions") == {"contents": "read", "id-token": "write"}
+    (sign_in,) = [step for step in signing_in["steps"] if step.get("uses") == login]
+    signing_in["steps"].remove(sign_in)
+    return workflow
 
 
 def act(project: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -392,7 +395,7 @@ def accounted_github(renders: dict[str, Path]) -> dict[str, dict[tuple[str, str]
                 accounted[(workflow, job)] = f"environment-limited: {reason}"
             elif name != "default" and workflow in SHARED:
                 accounted[(workflow, job)] = "covered: byte-identical to the default render's"
-            elif name != "default" and workflow == "cm.yml":
+            elif name != "default" and workflow in SIGNED_IN:
                 accounted[(workflow, job)] = "covered: the default render's, plus cloud sign-in"
             elif name != "default" and workflow == "cd.yml" and job != "deploy":
                 accounted[(workflow, job)] = "covered: the default render's cd.yml job"
@@ -422,11 +425,13 @@ def test_every_github_job_is_mapped_and_accounted_for(github_renders: dict[str, 
         for shared in SHARED:
             same = (project / ".github/workflows" / shared).read_bytes()
             assert same == (default / ".github/workflows" / shared).read_bytes(), shared
-        # CM signs in to the cloud to read the inference log in its bucket, and otherwise
-        # runs the jobs that ran in the default render.
-        cm = load(project / ".github/workflows/cm.yml")
+        # CM and batch scoring sign in to the cloud to read and write its bucket, and
+        # otherwise run the jobs that ran in the default render.
         login = f"./.github/actions/{name}-login"
-        assert without_cloud_login(cm, login) == load(default / ".github/workflows/cm.yml")
+        for signed_in, job in SIGNED_IN.items():
+            workflow = load(project / ".github/workflows" / signed_in)
+            expected = load(default / ".github/workflows" / signed_in)
+            assert without_cloud_login(workflow, job, login) == expected, signed_in
         jobs = load(project / ".github/workflows/cd.yml")["jobs"]
         deploy = jobs.pop("deploy")
         assert jobs == cd_jobs
@@ -827,8 +832,29 @@ def seeded_uv_cache(directory: Path) -> Path:
     directory.mkdir(parents=True)
     for part in ("archive-v0", "wheels-v8", "simple-v28"):
         if (machine / part).is_dir():
-            subprocess.run(["cp", "-al", str(machine / part), str(directory)], check=True)
+            hard_link_tree(machine / part, directory / part)
     return directory
+
+
+def hard_link_tree(source: Path, target: Path) -> None:
+    """`cp -al source target`, minus uv's in-flight temporaries (`.tmp*`): another test's
+    `uv sync` may create and remove them while this copies (cp then failed, once)."""
+    for root, directories, files in os.walk(source):
+        here = Path(root)
+        (target / here.relative_to(source)).mkdir(exist_ok=True)
+        directories[:] = [d for d in directories if not d.startswith(".tmp")]
+        # A symlink to a directory is listed among the directories; os.walk does not follow it.
+        links = [d for d in directories if (here / d).is_symlink()]
+        directories[:] = [d for d in directories if d not in links]
+        for name in [*files, *links]:
+            if name.startswith(".tmp"):
+                continue
+            try:
+                os.link(
+                    here / name, target / here.relative_to(source) / name, follow_symlinks=False
+                )
+            except FileNotFoundError:  # removed since listed: uv replaced it
+                continue
 
 
 def test_gitlab_ci_local_is_the_tested_version() -> None:

@@ -7,7 +7,10 @@ costs): how fast the project trains and serves, on this machine, now.
    percentiles for single rows and 100-row batches (compact responses), at 1 and 32
    concurrent connections, each load for a fixed time on the loopback interface. It runs
    twice, with the inference log on (as deployed; written to a scratch directory, never to
-   the project's own log) and off, interleaved, to print what the log costs.
+   the project's own log) and off, interleaved, to print what the log costs; and a third
+   time with a shadow challenger beside the champion (a copy of it, as costly as a
+   challenger of its kind; both in a scratch directory), scored off the request path
+   (serving/shadow.py), to print champion-only against with-shadow p50 and p99 side by side.
 3. When MLflow is installed (tracker=mlflow): the same loads against `mlflow models serve`
    of the same champion (the registry's `champion` alias, `--env-manager local`, the same
    number of workers), interleaved with ours load by load and round by round so that both
@@ -42,6 +45,7 @@ from typing import Any
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, get_settings
 from {{ cookiecutter.project_slug }}.data.contract import EXAMPLE, MODEL_INPUTS
 from {{ cookiecutter.project_slug }}.data.ingest import ProcessedPaths, read_processed
+from {{ cookiecutter.project_slug }}.registry.model_store import challenger_dir_of
 from {{ cookiecutter.project_slug }}.serving.server import available_cpus
 from {{ cookiecutter.project_slug }}.tracking import local_store_uri
 
@@ -50,6 +54,7 @@ LUA = Path(__file__).with_name("post.lua")
 BATCH_ROWS = 100
 START_TIMEOUT = 300  # seconds for a server's workers to load the model
 OURS, UNLOGGED, MLFLOW = "this API", "this API, log off", "mlflow models serve"
+SHADOWED = "this API, with shadow"
 WRK = shutil.which("wrk") or "wrk"
 MAKE = shutil.which("make") or "make"
 
@@ -172,13 +177,17 @@ def main() -> int:
         directory = Path(scratch)
         ours, mlflow = write_bodies(directory, batch)
         env = {**os.environ}
-        servers = []
-        for name, logged in ((OURS, "true"), (UNLOGGED, "false")):
+        servers: list[Server] = []
+        shadowed = directory / "shadow" / "champion"  # the challenger goes beside it
+        for copy in (shadowed, challenger_dir_of(shadowed)):
+            shutil.copytree(settings.serve.model_dir, copy)
+        for name, logged in ((OURS, "true"), (UNLOGGED, "false"), (SHADOWED, "true")):
             port = free_port()
             log_env = {
                 **env,
                 f"{ENV_PREFIX}INFERENCE_LOG__ENABLED": logged,
                 f"{ENV_PREFIX}INFERENCE_LOG__URL": str(directory / "inference-log"),
+                **({f"{ENV_PREFIX}SERVE__MODEL_DIR": str(shadowed)} if name == SHADOWED else {}),
             }
             stack.enter_context(
                 started(
@@ -186,7 +195,7 @@ def main() -> int:
                     [sys.executable, "-m", PACKAGE, "--verbose", "serve", "--host", "127.0.0.1",
                      "--port", str(port), "--workers", str(args.workers)],
                     f"http://127.0.0.1:{port}/ready", args.workers,
-                    directory / f"api-{logged}.log", log_env,
+                    directory / f"api-{len(servers)}.log", log_env,
                 )
             )  # fmt: skip
             servers.append(
@@ -269,7 +278,14 @@ def report(
             f"inference log on vs off, {load.name}: req/s {on['rps'] / off['rps']:.2f}x, "
             f"p99 {on['p99_ms']:.2f} vs {off['p99_ms']:.2f} ms"
         )
-    if len(servers) == 2:
+    for load in LOADS:
+        alone, both = median[(OURS, load.name)], median[(SHADOWED, load.name)]
+        print(
+            f"champion only vs with shadow, {load.name}: p50 {alone['p50_ms']:.2f} vs "
+            f"{both['p50_ms']:.2f} ms, p99 {alone['p99_ms']:.2f} vs {both['p99_ms']:.2f} ms, "
+            f"req/s {both['rps'] / alone['rps']:.2f}x"
+        )
+    if MLFLOW not in {server.name for server in servers}:
         return
     ratios = {
         load.name: median[(OURS, load.name)]["rps"] / median[(MLFLOW, load.name)]["rps"]

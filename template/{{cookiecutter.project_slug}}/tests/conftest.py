@@ -106,17 +106,18 @@ def workspace_environment(root: Path) -> dict[str, str]:
     }
 
 
-def serve_traffic(settings: Settings, rows: pd.DataFrame, model_dir: Path | None = None) -> None:
+def serve_traffic(
+    settings: Settings, rows: pd.DataFrame, model_dir: Path | None = None, labelled: bool = True
+) -> None:
     """Serve `rows` through the API (the model in `model_dir`, default the champion's
     directory), which logs them in `settings.inference_log.url`, and let their labels
-    arrive: the traffic that monitoring checks."""
+    arrive (unless not `labelled`: see label_traffic): the traffic that monitoring checks."""
     from fastapi.testclient import TestClient
 
     from {{ cookiecutter.project_slug }}.serving.app import create_app
     from {{ cookiecutter.project_slug }}.serving.inference_log import (
         InferenceLog,
         read_window,
-        write_labels,
     )
 
     log = InferenceLog(settings.inference_log)
@@ -132,6 +133,14 @@ def serve_traffic(settings: Settings, rows: pd.DataFrame, model_dir: Path | None
             assert response.status_code == 200, response.text
     now = datetime.now(UTC)
     assert len(read_window(settings.inference_log.url, now - timedelta(hours=1), now)) == len(rows)
+    if labelled:
+        label_traffic(settings, rows)
+
+
+def label_traffic(settings: Settings, rows: pd.DataFrame) -> None:
+    """The labels of `rows`, served by serve_traffic, join the inference log."""
+    from {{ cookiecutter.project_slug }}.serving.inference_log import write_labels
+
     ids = pd.DataFrame({"request_id": [f"r{i - i % TRAFFIC_BATCH}" for i in range(len(rows))]})
     ids["row"] = [i % TRAFFIC_BATCH for i in range(len(rows))]
     labels = ids.assign(**{TARGET.name: rows[TARGET.name].to_numpy()})

@@ -40,7 +40,7 @@ def cases(values: Sequence[Any], reason: str) -> list[Any]:
 # The evaluation's figures of each task (tasks/), beside permutation importance.
 TASK_FIGURES = {
     "binary": {"roc_curve", "confusion_matrix", "calibration"},
-    "multiclass": {"confusion_matrix", "confidence"},
+    "multiclass": {"confusion_matrix", "confidence", "calibration"},
     "regression": {"predicted_vs_actual", "residuals"},
 }
 

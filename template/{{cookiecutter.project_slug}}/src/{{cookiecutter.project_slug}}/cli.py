@@ -169,10 +169,8 @@ def rollback(
     from .registry.champion import rollback as run_rollback
     from .tracking import get_tracker
 
-    try:
+    with _in_one_line(LookupError):
         target = run_rollback(settings, get_tracker(settings.tracking), version)
-    except LookupError as error:
-        raise _fail(str(error)) from None
     console.print(f"[green]champion is now[/] {target.name} v{target.version}")
 
 
@@ -183,10 +181,8 @@ def ship_champion() -> None:
     from .registry.champion import ship_champion as run_ship
     from .tracking import get_tracker
 
-    try:
+    with _in_one_line(LookupError):
         champion = run_ship(settings, get_tracker(settings.tracking))
-    except LookupError as error:
-        raise _fail(str(error)) from None
     console.print(
         f"[green]champion[/] {champion.name} v{champion.version} -> {settings.serve.model_dir}"
     )
@@ -314,7 +310,7 @@ def monitor(
     if summary is None:  # too little traffic: the warning above says how much
         return
     colour = "red" if summary.retraining_recommended else "green"
-    verdict = "; ".join(summary.reasons) or "no drift, quality holds, model is fresh"
+    verdict = summary.verdict()  # with quality estimated (no labels) and realized
     console.print(
         f"[{colour}]{verdict}[/] (drift share {summary.drift_share:.2f}, threshold "
         f"{settings.monitor.drift_share_threshold:.2f}); report in {settings.monitor.reports_dir}"
@@ -346,10 +342,8 @@ def ct() -> None:
     from .tracking import get_tracker
 
     tracker = get_tracker(settings.tracking)
-    try:
+    with _in_one_line(NoSharedStoreError):
         require_shared_store(tracker)
-    except NoSharedStoreError as error:
-        raise _fail(str(error)) from None
     champion = sync_champion(settings, tracker)
     reason = unchanged_since_champion(settings, tracker)
     if reason is not None and champion is not None:
@@ -365,13 +359,21 @@ def ct() -> None:
 def simulate(
     days: Annotated[int, typer.Option(min=4, help="Days of traffic to replay.")] = 8,
     drift_day: Annotated[int, typer.Option(min=2, help="First day of drifted traffic.")] = 4,
+    scenario: Annotated[
+        Literal["drift", "rollback", "shadow"], typer.Option(help="simulate_<scenario>.py")
+    ] = "drift",
 ) -> None:
     """Replay days of traffic through the API, drifting part-way: monitor, retrain and
     hot-swap as in production (in a scratch workspace; see simulate.py)."""
     settings = _settings()
-    from .simulate import run_simulation
+    from . import simulate, simulate_rollback, simulate_shadow
 
-    run_simulation(settings, days=days, drift_day=drift_day, console=console)
+    if scenario == "rollback":
+        simulate_rollback.run_rollback_simulation(settings, days=days, console=console)
+    elif scenario == "shadow":
+        simulate_shadow.run_shadow_simulation(settings, days=days, console=console)
+    else:
+        simulate.run_simulation(settings, days=days, drift_day=drift_day, console=console)
 
 
 @app.command()

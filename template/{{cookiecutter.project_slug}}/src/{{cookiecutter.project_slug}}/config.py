@@ -106,6 +106,49 @@ class GateSettings(BaseModel):
     min_group_size: int = Field(
         default=20, ge=1, description="Groups with fewer held-out rows are reported, not gated."
     )
+    shadow: bool = Field(
+        default=False,
+        description="A candidate that passes becomes the challenger, scored on live traffic "
+        "beside the champion, instead of the champion (monitoring/shadow.py decides later).",
+    )
+    shadow_min_rows: int = Field(
+        default=200, ge=10, description="Labelled live rows both must have scored to decide."
+    )
+    shadow_margin: float = Field(
+        default=0.0,
+        ge=0,
+        description="How much better on live rows (the task's live metric) the challenger "
+        "must be to replace the champion, its bootstrap interval clear of zero.",
+    )
+
+
+class RollbackSettings(BaseModel):
+    """Probation after a promotion: the bounds a new champion's live traffic must hold, or
+    monitoring restores the previous champion (registry/rollback.py)."""
+
+    probation_days: float = Field(
+        default=7.0, ge=0, description="How long after its promotion a champion is on probation."
+    )
+    max_error_rate: float = Field(
+        default=0.05, ge=0, le=1, description="Largest share of the API's requests that fail."
+    )
+    max_quality_drop: float = Field(
+        default=0.10,
+        ge=0,
+        description="Largest fall of live quality below the offline figure (the task's live "
+        "metric; relative for an error in the target's unit).",
+    )
+    max_estimated_quality_drop: float | None = Field(
+        default=None,
+        ge=0,
+        description="The same bound on quality estimated before labels arrive, when the monitor "
+        "estimates it (None: not judged).",
+    )
+    metrics_url: str | None = Field(
+        default=None,
+        description="The API's Prometheus endpoint (e.g. http://127.0.0.1:8000/metrics): its "
+        "prediction requests that failed (5xx) give the error rate (None: not judged).",
+    )
 
 
 class MonitorSettings(BaseModel):
@@ -129,6 +172,21 @@ class MonitorSettings(BaseModel):
     reports_dir: Path = Path("reports/monitoring")
     alert_webhook: str | None = Field(
         default=None, description="URL that receives the drift summary as JSON when it fires."
+    )
+    rollback: RollbackSettings = RollbackSettings()
+    max_estimated_quality_drop: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Largest acceptable fall of the quality estimated from the served "
+        "probabilities (before labels, monitoring/estimate.py) below the offline one.",
+    )
+    max_calibration_error: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="Largest cross-validated expected calibration error at which the estimate is "
+        "trusted: beyond it the monitor reports the estimate as unreliable and acts on none.",
     )
 
 

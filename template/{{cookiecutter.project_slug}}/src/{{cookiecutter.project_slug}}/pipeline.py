@@ -34,16 +34,20 @@ def ingest(settings: Settings) -> ingestion.ProcessedPaths:
 def promote(settings: Settings, tracker: Tracker) -> PromotionDecision:
     """Run the promotion gate on the candidate (training/candidate.py registered it): against
     the baseline and the champion re-scored on today's held-out data, then the canary;
-    crown it if all pass. The decision is recorded in reports/promotion.json."""
+    crown it if all pass (with gate.shadow on and a champion serving, make it the challenger
+    instead). The decision is recorded in reports/promotion.json."""
     from .data.contract import MODEL_INPUTS, TARGET
     from .registry import model_store
-    from .registry.champion import candidate_dir, crown, sync_champion
+    from .registry.champion import candidate_dir, crown, crown_challenger, sync_champion
     from .registry.gate import (
         PromotionDecision,
         champion_not_comparable,
         record_decision,
+        refusal_of_rolled_back,
         review_candidate,
+        shadowed,
     )
+    from .registry.rollback import Probation, keep_previous, open_probation
     from .serving.canary import check_servable
     from .tasks import TASK
 
@@ -82,12 +86,26 @@ def promote(settings: Settings, tracker: Tracker) -> PromotionDecision:
             decision = PromotionDecision(
                 False, [f"canary failed: {p}" for p in problems], decision.notes
             )
-    if decision.promote:
+    rolled_back = tracker.rollback_reason(candidate.version)
+    if rolled_back is not None:  # whatever else the gate found: that version failed live
+        decision = PromotionDecision(
+            False, [refusal_of_rolled_back(candidate.version, rolled_back)], decision.notes
+        )
+    if decision.promote and settings.gate.shadow and champion is not None:
+        decision = shadowed(decision, champion.version)  # probation starts if it is promoted
+        crown_challenger(settings, tracker, pipeline, candidate)
+    elif decision.promote:
+        keep_previous(settings)  # what a rollback restores
         crown(settings, tracker, pipeline, candidate)
+        previous = champion.version if champion else None
+        open_probation(
+            settings.reports_dir, Probation(candidate.version, previous, datetime.now(UTC))
+        )
     record_decision(
         settings.reports_dir,
         decision,
         candidate_version=candidate.version,
+        challenger_version=candidate.version if decision.challenger else None,
         champion_version=champion.version if champion else None,
         champion_metrics=champion_metrics,
     )

@@ -78,6 +78,9 @@ class Day:
     live_quality: float | None  # the task's live metric (tasks/: ROC AUC, accuracy, RMSE)
     event: str
     champion_version: str
+    # The same metric expected from the served probabilities alone, before any label
+    # (monitoring/estimate.py); None for a regressor, which serves no confidence.
+    estimated_quality: float | None = None
 
 
 def workspace(settings: Settings, root: Path) -> Settings:
@@ -132,7 +135,7 @@ class Api:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = int(sock.getsockname()[1])
-        app = create_app(settings.serve.model_dir, log, reload_seconds=0.2)
+        self.app = app = create_app(settings.serve.model_dir, log, reload_seconds=0.2)
         config = uvicorn.Config(app, port=self.port, log_level="warning", access_log=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -205,6 +208,8 @@ def replay(
             event = "drift" if summary.drift_detected else "ok"
             if summary.quality_degraded:
                 event += ", quality drop"
+            if summary.estimated_quality_degraded:
+                event += ", estimated quality drop"
             if len(flagged) >= CONFIRMATIONS:
                 labelled = pd.concat([served[d] for d in flagged[-CONFIRMATIONS:]])
                 decision = train_and_promote(ws, labelled.drop(columns=["request_id", "row"]), say)
@@ -215,7 +220,10 @@ def replay(
                     flagged = []
                 else:
                     event = f"drift confirmed: candidate rejected ({decision.reasons[0]})"
-            timeline.append(Day(day, summary.drift_share, summary.live_quality, event, version))
+            timeline.append(
+                Day(day, summary.drift_share, summary.live_quality, event, version,
+                    summary.estimated_quality)
+            )  # fmt: skip
     return timeline
 
 
@@ -227,6 +235,9 @@ def plot(timeline: list[Day], path: Path) -> None:
     live_axis = axis if TASK.live.higher_is_better else axis.twinx()
     live_axis.plot(frame["day"], frame["live_quality"], marker="s", color="tab:orange",
                    label=f"live {TASK.live.label}")  # fmt: skip
+    if frame["estimated_quality"].notna().any():
+        live_axis.plot(frame["day"], frame["estimated_quality"], marker="^", linestyle="--",
+                       color="tab:green", label=f"estimated {TASK.live.label}")  # fmt: skip
     changes = frame[frame["champion_version"].ne(frame["champion_version"].shift())]
     for day, version in zip(changes["day"], changes["champion_version"], strict=True):
         axis.axvline(day - 0.5, color="grey", linestyle=":")
@@ -250,11 +261,14 @@ def run_simulation(settings: Settings, days: int, drift_day: int, console: Conso
     table = Table(title=f"Simulated production loop (drift from day {drift_day})")
     for column in ("day", "drift share", f"live {TASK.live.label}", "monitoring", "champion"):
         table.add_column(column)
+    table.add_column("estimated (no labels)")
     for day in timeline:
         auc = "-" if day.live_quality is None else f"{day.live_quality:.3f}"
+        estimated = "-" if day.estimated_quality is None else f"{day.estimated_quality:.3f}"
         table.add_row(
-            str(day.day), f"{day.drift_share:.2f}", auc, day.event, f"v{day.champion_version}"
-        )
+            str(day.day), f"{day.drift_share:.2f}", auc, day.event, f"v{day.champion_version}",
+            estimated,
+        )  # fmt: skip
     Console().print(table)
     pd.DataFrame([asdict(day) for day in timeline]).to_csv(output / "timeline.csv", index=False)
     plot(timeline, output / "timeline.png")

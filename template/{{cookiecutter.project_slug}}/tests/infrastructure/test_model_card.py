@@ -20,7 +20,11 @@ from {{ cookiecutter.project_slug }}.data.contract import (
 from {{ cookiecutter.project_slug }}.registry.gate import FAIRNESS_NOT_ASSESSED
 from {{ cookiecutter.project_slug }}.registry.model_store import ModelMetadata
 from {{ cookiecutter.project_slug }}.tasks import TASK
-from {{ cookiecutter.project_slug }}.tasks.binary import calibration_table
+from {{ cookiecutter.project_slug }}.tasks.calibration import (
+    CALIBRATION_ERROR,
+    CV_CALIBRATION_ERROR,
+    calibration_table,
+)
 from {{ cookiecutter.project_slug }}.training import model_card
 from {{ cookiecutter.project_slug }}.training.figures import build_figures
 from {{ cookiecutter.project_slug }}.training.metrics import Evaluation, evaluate
@@ -67,8 +71,8 @@ def test_figures_are_labelled(evaluation: Evaluation) -> None:
 
 @pytest.mark.skipif(
     TASK.name != "binary",
-    reason=f"{CONTRACT.path} declares task {TASK.name}: only a binary model's probability is "
-    "calibrated against a threshold",
+    reason=f"{CONTRACT.path} declares task {TASK.name}: the bins are counted on a binary "
+    "model's probability and its confusion matrix at the threshold",
 )
 def test_figures_calibration_plot_counts_its_bins(
     evaluation: Evaluation, holdout_frame: pd.DataFrame
@@ -88,6 +92,22 @@ def test_figures_calibration_plot_counts_its_bins(
     finally:
         for figure in figures.values():
             plt.close(figure)
+
+
+@for_tasks("binary", "multiclass", why="a regressor's output has no probability to calibrate")
+def test_model_card_reports_the_calibration_the_estimate_before_labels_rests_on(
+    trained: TrainedModel, evaluation: Evaluation, settings: Settings
+) -> None:
+    """Infrastructure 5 / Monitoring 7: training measures calibration (Brier score and the
+    expected calibration error, held-out and out of fold) and the card reports it: the
+    premise of the quality monitoring estimates before labels arrive."""
+    text = card(trained, evaluation, settings)
+    m, cv = evaluation.metrics, trained.cv_metrics()
+    assert 0 <= m["brier"] <= 1
+    assert f"| brier | {m['brier']:.3f} |" in text
+    assert f"| {CALIBRATION_ERROR} | {m[CALIBRATION_ERROR]:.3f} |" in text
+    assert 0 <= cv[CV_CALIBRATION_ERROR] <= 1
+    assert f"expected calibration error {cv[CV_CALIBRATION_ERROR]:.3f} out of fold" in text
 
 
 @for_tasks("binary", why="only a binary model decides at a threshold")

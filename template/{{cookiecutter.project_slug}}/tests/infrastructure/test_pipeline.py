@@ -23,7 +23,7 @@ from {{ cookiecutter.project_slug }}.registry.champion import candidate_dir, rol
 from {{ cookiecutter.project_slug }}.registry.model_store import predict_output
 from {{ cookiecutter.project_slug }}.serving.app import create_app
 from {{ cookiecutter.project_slug }}.tasks import TASK
-from {{ cookiecutter.project_slug }}.tracking import get_tracker
+from {{ cookiecutter.project_slug }}.tracking import CHALLENGER, get_tracker
 from {{ cookiecutter.project_slug }}.training.candidate import train_candidate
 from {{ cookiecutter.project_slug }}.training.train import build_pipeline, features_and_target
 
@@ -122,7 +122,8 @@ def served_probabilities(settings: Settings, rows: list[dict[Hashable, Any]]) ->
 
 def test_rollback_serves_the_earlier_model_again(fresh: Settings) -> None:
     """Infrastructure 7: serving models can be rolled back: after promoting a second,
-    different model, `rollback` makes the API serve the first one's predictions again."""
+    different model, `rollback` makes the API serve the first one's predictions again. The
+    tracker's aliases (the champion's, the challenger's) name one version each, move and go."""
     tracker = get_tracker(fresh.tracking)
     pipeline.ingest(fresh)
     # Any two different models do; a gate that admits both keeps the test about rollback.
@@ -156,6 +157,22 @@ def test_rollback_serves_the_earlier_model_again(fresh: Settings) -> None:
     )
     with pytest.raises(LookupError, match="no version '99'"):
         rollback(fresh, tracker, "99")
+
+    # Any alias, as the champion's is (the shadow challenger's, monitoring/shadow.py): it
+    # names one version, moves, goes, and leaves the champion alone.
+    assert tracker.get_alias(CHALLENGER) is None
+    tracker.set_alias(CHALLENGER, tracker.get_version(second.version))
+    held = tracker.get_alias(CHALLENGER)
+    assert held is not None
+    assert held.version == second.version
+    tracker.set_alias(CHALLENGER, tracker.get_version(first.version))
+    moved = tracker.get_alias(CHALLENGER)
+    assert moved is not None
+    assert moved.version == first.version
+    tracker.remove_alias(CHALLENGER)
+    tracker.remove_alias(CHALLENGER)  # already gone: nothing to do
+    assert tracker.get_alias(CHALLENGER) is None
+    assert tracker.get_champion() == champion
 
 
 def test_promote_refuses_when_the_canary_fails(fresh: Settings) -> None:

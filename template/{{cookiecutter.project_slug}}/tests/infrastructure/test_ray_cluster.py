@@ -1,9 +1,11 @@
 """Infrastructure: the steps on a Ray cluster of three nodes on 127.0.0.1 (a head and two
 workers, one CPU each, started here) do their work on more than one node and give the local
 engine's results: the same validated rows, the same batch scores, a data-parallel LightGBM
-and XGBoost each within 0.01 of its single-process held-out primary metric of the task
-(relative for a lower-is-better one), and a parallel search over the declared space. Batch
-scoring survives a worker node killed while it works."""
+and XGBoost each much closer to the single-process model than one shard's model is (CLOSER)
+and no worse than it on the held-out rows by more than ALLOWED_DROP (or, where the held-out
+rows are too few to measure that, twice the paired bootstrap's standard error), and a
+parallel search over the declared space. Batch scoring survives a worker node killed while
+it works."""
 
 from __future__ import annotations
 
@@ -38,6 +40,17 @@ pytestmark = pytest.mark.infrastructure
 NODES = 3  # the head and two workers
 LOOPBACK = "127.0.0.1"
 COMPUTE = ComputeSettings(engine="ray", workers=2, concurrent_trials=2)
+# How much worse a data-parallel fit may score than one process in the task's primary metric
+# (relative for a lower-is-better one; measured on German Credit: 0.000 to 0.009 ROC AUC),
+# unless the held-out rows are too few to tell differences that small apart (diabetes' 89:
+# RMSE 1.5% apart either way, against a paired bootstrap standard error of 1.4 to 2.4%).
+ALLOWED_DROP = 0.01
+# A data-parallel fit's held-out outputs are at most this share of one shard's model's
+# distance from the one-process model's (mean absolute difference). Measured: German Credit
+# 0.42 (LightGBM) and 0.00 (XGBoost), diabetes 0.53 and 0.44; each worker fitting its own
+# shard alone (LightGBM's `serial` learner) 0.91.
+CLOSER = 0.75
+BOOTSTRAP_ROUNDS = 200
 
 
 @pytest.fixture(scope="module")
@@ -107,26 +120,51 @@ def test_a_contract_breach_reads_as_it_does_locally(
     assert str(distributed.value) == str(local.value)
 
 
+def paired_drop_error(y: np.ndarray, reference: np.ndarray, other: np.ndarray) -> float:
+    """The standard error of `other`'s drop from `reference` in the task's primary metric,
+    by a seeded paired bootstrap of the held-out rows (both scored on the same resamples)."""
+    rng = np.random.default_rng(0)
+    drops = []
+    for _ in range(BOOTSTRAP_ROUNDS):
+        rows = rng.integers(0, len(y), len(y))
+        if len(np.unique(y[rows])) < 2:  # a resample of one class has no ROC AUC
+            continue
+        drops.append(
+            TASK.primary.drop(
+                TASK.primary_value(y[rows], reference[rows]),
+                TASK.primary_value(y[rows], other[rows]),
+            )
+        )
+    return float(np.std(drops))
+
+
 @pytest.mark.parametrize("model", ["lightgbm", "xgboost"])
-def test_boosting_trains_data_parallel_within_0_01_of_one_process(
+def test_boosting_trains_data_parallel_as_well_as_one_process(
     model: str, cluster: Cluster, train_frame: pd.DataFrame, holdout_frame: pd.DataFrame,
     settings: Settings, tmp_path: Path,
 ) -> None:  # fmt: skip
     """Infrastructure: the library's data-parallel learner on one shard per Ray Train worker
     (LightGBM's `data` tree learner, XGBoost's distributed `hist`) learns what one process
-    learns from all the rows. Also: the fit keeps its results in compute.storage, which a
-    multi-machine cluster needs (each node's workers write there; KubeRay's jobs point it
-    at the bucket)."""
+    learns from all the rows: its held-out outputs are much closer to that model's than
+    those of a model of one shard's rows (what each worker alone would learn), and its
+    held-out quality is as good, within ALLOWED_DROP or the bootstrap's error. Also: the
+    fit keeps its results in compute.storage, which a multi-machine cluster needs (each
+    node's workers write there; KubeRay's jobs point it at the bucket)."""
     engine = start(COMPUTE.model_copy(update={"storage": str(tmp_path / "storage")}))
 
-    def held_out(on: object) -> float:
+    def held_out(on: object, rows: pd.DataFrame = train_frame) -> np.ndarray:
         pipeline = build_pipeline(model, {}, settings.seed)
-        fitted = fit(pipeline, train_frame, on)  # type: ignore[arg-type]
-        output = predict_output(fitted, holdout_frame)
-        return TASK.primary_value(holdout_frame[TARGET.name].to_numpy(), output)
+        fitted = fit(pipeline, rows, on)  # type: ignore[arg-type]
+        return np.asarray(predict_output(fitted, holdout_frame))
 
+    y = holdout_frame[TARGET.name].to_numpy()
     local, distributed = held_out(LOCAL), held_out(engine)
-    assert abs(TASK.primary.drop(local, distributed)) <= 0.01, (local, distributed)
+    one_shard = held_out(LOCAL, train_frame.iloc[: len(train_frame) // COMPUTE.workers])
+    apart, shard_apart = (float(np.mean(np.abs(local - o))) for o in (distributed, one_shard))
+    assert apart <= CLOSER * shard_apart, f"{apart:.4f} apart; one shard's model {shard_apart:.4f}"
+    drop = TASK.primary.drop(TASK.primary_value(y, local), TASK.primary_value(y, distributed))
+    allowed = max(ALLOWED_DROP, 2 * paired_drop_error(y, local, distributed))
+    assert drop <= allowed, f"the data-parallel fit is {drop:.4f} worse (allowed {allowed:.4f})"
     assert len(engine.nodes()["fit"]) == COMPUTE.workers
     assert (tmp_path / "storage" / "fit").is_dir()
 

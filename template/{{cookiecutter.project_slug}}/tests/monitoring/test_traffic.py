@@ -20,8 +20,9 @@ from {{ cookiecutter.project_slug }}.monitoring.traffic import (
 )
 from {{ cookiecutter.project_slug }}.serving import slot
 from {{ cookiecutter.project_slug }}.serving.scorer import Scorer, load_scorer
+from {{ cookiecutter.project_slug }}.tasks import TASK
 
-from ..conftest import serve_traffic, workspace_settings
+from ..conftest import label_traffic, serve_traffic, workspace_settings
 from ..contract_cases import NO_NUMERIC, NUMERIC, require
 
 pytestmark = pytest.mark.monitoring
@@ -55,6 +56,30 @@ def test_clean_traffic_shows_no_skew_and_its_live_quality(
     assert summary.live_quality > 0.6
     assert summary.prediction_drift is not None
     assert not summary.drift_detected
+
+
+def test_quality_is_estimated_before_labels_and_set_beside_the_realized_one(
+    traffic_settings: Settings, holdout_frame: pd.DataFrame
+) -> None:
+    """Monitoring 7: before any label arrives, the monitor reports the quality expected
+    from what the champion served on every logged row (a regressor's: said not estimated);
+    once the labels join, the realized quality stands beside the same estimate."""
+    serve_traffic(traffic_settings, holdout_frame, labelled=False)
+    before = monitor_traffic(traffic_settings)
+    assert before.live_quality is None
+    assert before.estimate_rows == len(holdout_frame)
+    if not TASK.served_confidence:
+        assert before.estimated_quality is None
+        assert before.estimate_note is not None
+        assert "not estimated" in before.estimate_note
+        return
+    assert before.estimated_quality is not None
+    assert f"estimated {before.estimated_quality:.3f}" in before.verdict()
+    label_traffic(traffic_settings, holdout_frame)
+    after = monitor_traffic(traffic_settings)
+    assert after.estimated_quality == before.estimated_quality
+    assert after.live_quality is not None
+    assert f"realized {after.live_quality:.3f}" in after.verdict()
 
 
 def test_skew_fires_on_a_serving_transform(

@@ -10,7 +10,7 @@ output "ecr_repository_url" {
 }
 
 output "artifact_bucket" {
-  description = "The artifact bucket: DVC remote s3://BUCKET/dvc, tracker artifacts s3://BUCKET/mlflow."
+  description = "The artifact bucket: DVC remote s3://BUCKET/dvc{% if cookiecutter.__tracking_server %}, tracking server artifacts s3://BUCKET/mlflow{% endif %}, inference log s3://BUCKET/inference."
   value       = aws_s3_bucket.artifacts.bucket
 }
 

@@ -1,6 +1,6 @@
-# The artifact bucket: the DVC remote (s3://BUCKET/dvc) and the tracker's artifact store
-# (s3://BUCKET/mlflow), the training jobs' inputs and outputs (s3://BUCKET/sagemaker) and the
-# API's inference log (s3://BUCKET/inference). Private, versioned, KMS-encrypted, TLS only.
+# The artifact bucket: the DVC remote (s3://BUCKET/dvc), {% if cookiecutter.__tracking_server %}the tracking server's artifact
+# store (s3://BUCKET/mlflow), {% endif %}the training jobs' inputs and outputs (s3://BUCKET/sagemaker)
+# and the API's inference log (s3://BUCKET/inference). Private, versioned, KMS-encrypted, TLS only.
 locals {
   inference_log_prefix = "inference"
   inference_log_url    = "s3://${aws_s3_bucket.artifacts.bucket}/${local.inference_log_prefix}"
@@ -9,7 +9,7 @@ locals {
 resource "aws_s3_bucket" "artifacts" {
   #checkov:skip=CKV_AWS_18:server access logs need a separate SSE-S3 log bucket; audit object access with CloudTrail data events in the account's organisation trail
   #checkov:skip=CKV_AWS_144:cross-region replication is a disaster-recovery choice per organisation; versioning already protects against deletes and overwrites
-  #checkov:skip=CKV2_AWS_62:nothing consumes bucket events; DVC and the tracker read the bucket on demand
+  #checkov:skip=CKV2_AWS_62:nothing consumes bucket events; its readers (DVC, the jobs, monitoring) read it on demand
   bucket_prefix = "${local.short}-artifacts-"
 }
 

@@ -1,4 +1,4 @@
-# The project's Azure footprint: the storage account (DVC remote and tracker artifacts),
+# The project's Azure footprint: the storage account (DVC remote{% if cookiecutter.__tracking_server %}, tracking server artifacts{% endif %}),
 # the image registry, the Container Apps service, the Azure ML workspace for training and
 # the Key Vault for runtime secrets. CI identities are in ci.tf.
 
@@ -17,7 +17,7 @@ resource "azurerm_log_analytics_workspace" "this" {
   retention_in_days   = 30
 }
 
-# ---- storage: the DVC remote (dvc/) and the tracker's artifacts (tracking/) -----------------
+# ---- storage: the DVC remote (dvc/){% if cookiecutter.__tracking_server %}, the tracking server's artifacts (mlflow/){% endif %} and the inference log
 resource "azurerm_storage_account" "artifacts" {
   #checkov:skip=CKV_AZURE_33:No queues are used; queue logging has nothing to record.
   #checkov:skip=CKV_AZURE_35:CI runners and laptops reach the account over the internet; every request needs an Entra ID token (shared keys and SAS are disabled).
@@ -33,7 +33,7 @@ resource "azurerm_storage_account" "artifacts" {
   min_tls_version                   = "TLS1_2"
   https_traffic_only_enabled        = true
   allow_nested_items_to_be_public   = false
-  shared_access_key_enabled         = false # Entra ID only: DVC, MLflow and Azure ML use tokens
+  shared_access_key_enabled         = false # Entra ID only: DVC, the API and Azure ML use tokens
   default_to_oauth_authentication   = true
   local_user_enabled                = false
   cross_tenant_replication_enabled  = false

@@ -1,6 +1,6 @@
-# The project's Google Cloud footprint: one CMEK key, the artifact bucket (DVC remote and
-# tracker artifacts), the image registry, the Cloud Run service, the training identity and
-# the API's runtime secrets. CI identities are in ci.tf.
+# The project's Google Cloud footprint: one CMEK key, the artifact bucket (DVC remote,
+# {% if cookiecutter.__tracking_server %}tracking server artifacts, {% endif %}inference log), the image registry, the Cloud Run service,
+# the training identity and the API's runtime secrets. CI identities are in ci.tf.
 
 locals {
   base_services = [
@@ -66,7 +66,7 @@ resource "google_kms_crypto_key_iam_member" "agents" {
   member        = "serviceAccount:${each.value}"
 }
 
-# ---- storage: the DVC remote (dvc/) and the tracker's artifacts (tracking/) ----------------
+# ---- storage: the DVC remote (dvc/){% if cookiecutter.__tracking_server %}, the tracking server's artifacts (mlflow/){% endif %} and the inference log
 resource "google_storage_bucket" "artifacts" {
   #checkov:skip=CKV_GCP_62:Object reads and writes are recorded by the Data Access audit logs enabled below; GCS usage logs would need a second bucket for less.
   name                        = "${var.project_id}-${var.name}-artifacts"

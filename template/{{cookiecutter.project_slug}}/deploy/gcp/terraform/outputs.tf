@@ -11,7 +11,7 @@ output "region" {
 }
 
 output "bucket" {
-  description = "GCP_BUCKET: the artifact bucket (DVC remote under dvc/, tracker artifacts under tracking/)."
+  description = "GCP_BUCKET: the artifact bucket (DVC remote under dvc/{% if cookiecutter.__tracking_server %}, tracking server artifacts under mlflow/{% endif %}, inference log under inference/)."
   value       = google_storage_bucket.artifacts.name
 }
 

@@ -17,8 +17,8 @@ WEBHOOK_TIMEOUT = 10.0  # seconds
 
 
 def publish(summary: DriftSummary, settings: MonitorSettings) -> Path:
-    """Write the summary (SUMMARY_FILE) and alert when retraining is recommended or serving
-    is skewed. Returns the summary's path."""
+    """Write the summary (SUMMARY_FILE) and alert when retraining is recommended, serving
+    is skewed or a champion on probation was rolled back. Returns the summary's path."""
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
     path = settings.reports_dir / SUMMARY_FILE
     path.write_text(summary.model_dump_json(indent=2), encoding="utf-8")
@@ -30,7 +30,9 @@ def publish(summary: DriftSummary, settings: MonitorSettings) -> Path:
             summary.skew.rows,
             summary.skew.max_gap,
         )
-    if summary.retraining_recommended:
+    if summary.probation is not None and summary.probation.breaches:
+        logger.error("probation: %s", summary.reasons[-1])
+    if summary.retraining_recommended or (summary.probation and summary.probation.rolled_back):
         alert(summary, settings.alert_webhook)
     return path
 
@@ -40,27 +42,34 @@ def alert(summary: DriftSummary, webhook: str | None) -> bool:
     Never raises: a monitor must report drift even when the webhook is down. Returns
     whether the webhook accepted the alert."""
     logger.warning(
-        "retraining recommended: %s (drifted inputs: %s); report in %s",
+        "%s: %s (drifted inputs: %s); report in %s",
+        "retraining recommended" if summary.retraining_recommended else "alert",
         "; ".join(summary.reasons),
         ", ".join(summary.drifted_columns) or "none",
         summary.report,
     )
+    return notify(summary.model_dump_json(), webhook, "drift alert")
+
+
+def notify(body: str, webhook: str | None, what: str) -> bool:
+    """POST `body` (JSON) to the webhook, if one is configured, saying `what` was sent.
+    Never raises; returns whether the webhook accepted it."""
     if not webhook:
         return False
     # The URL is not logged: webhook URLs often embed a secret token.
     if urllib.parse.urlsplit(webhook).scheme not in ("http", "https"):
-        logger.error("the alert webhook is not an http(s) URL; the alert was not sent")
+        logger.error("the alert webhook is not an http(s) URL; the %s was not sent", what)
         return False
     request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
         webhook,
-        data=summary.model_dump_json().encode("utf-8"),
+        data=body.encode("utf-8"),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
     try:
         with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as response:  # noqa: S310
-            logger.info("drift alert sent to the webhook (HTTP %s)", response.status)
+            logger.info("%s sent to the webhook (HTTP %s)", what, response.status)
     except (OSError, ValueError) as error:  # URLError, HTTPError and timeouts are OSErrors
-        logger.error("could not send the drift alert to the webhook: %s", error)
+        logger.error("could not send the %s to the webhook: %s", what, error)
         return False
     return True

@@ -1,6 +1,7 @@
 """Monitoring a batch file (`monitor --current <csv>`; default: the processed current
 batch): data drift against the training data and, with a champion, prediction drift,
-live quality when the batch carries labels, and age."""
+live quality when the batch carries labels beside the quality estimated without them
+(estimate.py), and age."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ..tasks import TASK
 from .alerts import publish
 from .champion import check_champion
 from .drift import detect_drift, prediction_drift
+from .estimate import check_estimate
 from .summary import DriftSummary
 
 logger = logging.getLogger(__name__)
@@ -48,6 +50,9 @@ def run_monitoring(settings: Settings, current_path: Path | None = None) -> Drif
         decided = TASK.decide(output, model_store.threshold_of(model))
         summary = check_champion(
             summary, metadata, settings.monitor, labels=labels, served=served, decided=decided
+        )
+        summary = check_estimate(
+            summary, metadata.metrics, settings.monitor, served=served, decided=decided
         )
     publish(summary, settings.monitor)
     return summary

@@ -36,6 +36,18 @@ class SkewCheck(BaseModel):
         return self.skewed_rows > 0
 
 
+class ProbationCheck(BaseModel):
+    """A champion on probation after its promotion, judged against monitor.rollback's
+    bounds (probation.py); `outcome` says what was done."""
+
+    version: str
+    previous: str | None
+    days: float = Field(description="Days since its promotion.")
+    breaches: list[str] = Field(description="The bounds it broke (none: it holds).")
+    rolled_back: bool
+    outcome: str
+
+
 class DriftSummary(BaseModel):
     """What a monitoring run found; written as drift_summary.json and sent to the webhook."""
 
@@ -71,11 +83,34 @@ class DriftSummary(BaseModel):
     skew: SkewCheck | None = Field(
         default=None, description="Training/serving skew (on logged traffic only)."
     )
+    probation: ProbationCheck | None = Field(
+        default=None, description="The champion's probation after its promotion, if on it."
+    )
+    estimated_quality: float | None = Field(
+        default=None,
+        description="The live quality expected from the served probabilities alone, no label "
+        "needed (CBPE, monitoring/estimate.py), on every row the champion served.",
+    )
+    estimated_cost: float | None = Field(
+        default=None, description="The decisions' expected cost per row, from the same."
+    )
+    estimate_rows: int = Field(default=0, description="Served rows the estimate is made on.")
+    estimate_note: str | None = Field(
+        default=None,
+        description="Why no estimate is acted on: the task has none (a regressor) or the "
+        "champion's probabilities are not calibrated enough to trust one.",
+    )
+    estimated_quality_degraded: bool = False
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def retraining_recommended(self) -> bool:
-        return self.drift_detected or self.quality_degraded or self.model_stale
+        return (
+            self.drift_detected
+            or self.quality_degraded
+            or self.model_stale
+            or self.estimated_quality_degraded
+        )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -91,4 +126,27 @@ class DriftSummary(BaseModel):
             )
         if self.model_stale:
             reasons.append(f"the champion is {self.model_age_days:.0f} days old")
+        if self.probation is not None and self.probation.breaches:
+            reasons.append(f"{self.probation.outcome} ({'; '.join(self.probation.breaches)})")
+        if self.estimated_quality_degraded:
+            went = "fell" if TASK.live.higher_is_better else "rose"
+            reasons.append(
+                f"estimated {self.quality_metric} {went} from {self.offline_quality:.3f} to "
+                f"{self.estimated_quality:.3f} (from the served probabilities, before labels)"
+            )
         return reasons
+
+    def verdict(self) -> str:
+        """The reasons (or that all holds), then quality estimated and realized side by
+        side: what `monitor` prints."""
+        verdict = "; ".join(self.reasons) or "no drift, quality holds, model is fresh"
+        metric = TASK.live.label
+        if self.estimated_quality is not None:
+            verdict += (
+                f"; {metric} estimated {self.estimated_quality:.3f} ({self.estimate_rows} rows)"
+            )
+        if self.live_quality is not None:
+            verdict += f", realized {self.live_quality:.3f} (labelled rows)"
+        if self.offline_quality is not None:
+            verdict += f", offline {self.offline_quality:.3f}"
+        return verdict + (f"; {self.estimate_note}" if self.estimate_note else "")

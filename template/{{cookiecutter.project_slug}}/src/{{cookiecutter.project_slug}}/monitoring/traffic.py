@@ -5,8 +5,14 @@
   against the training data.
 * Prediction drift: the probabilities the API served, against the champion's predictions
   on the held-out split.
-* Live quality: the ROC AUC of what the champion served, on the rows whose labels arrived.
+* Live quality: the ROC AUC of what the champion served, on the rows whose labels arrived,
+  beside the quality estimated from what it served on every row, before labels
+  (estimate.py).
 * Model age: as for any batch (champion.py).
+* Probation: a champion promoted less than `monitor.rollback.probation_days` ago that breaks
+  its bounds is rolled back to the previous one (probation.py).
+* The shadow challenger, when one is served beside the champion: compared on the same
+  labelled rows, then promoted, retired or kept (shadow.py).
 * Training/serving skew: the champion's logged inputs re-scored offline with its sklearn
   pipeline; a served probability that differs (beyond scorer.TOLERANCE) means serving
   transforms inputs differently from training: a bug to fix, not a reason to retrain.
@@ -36,6 +42,9 @@ from ..tracking import get_tracker
 from .alerts import publish
 from .champion import check_champion
 from .drift import detect_drift, prediction_drift
+from .estimate import check_estimate
+from .probation import check_probation
+from .shadow import judge_challenger
 from .summary import DriftSummary, SkewCheck
 
 logger = logging.getLogger(__name__)
@@ -97,7 +106,18 @@ def monitor_traffic(settings: Settings, now: datetime | None = None) -> DriftSum
             served=labelled[inference_log.SERVED_VALUE].to_numpy(dtype=float),
             decided=labelled[inference_log.SERVED_LABEL].to_numpy(),
         )
+        summary = check_estimate(  # every row the champion served, labelled or not
+            summary,
+            metadata.metrics,
+            settings.monitor,
+            served=own[inference_log.SERVED_VALUE].to_numpy(dtype=float),
+            decided=own[inference_log.SERVED_LABEL].to_numpy(),
+        )
+        # An estimate the monitor does not trust (see estimate.py) bounds no probation either.
+        trusted = summary.estimated_quality if summary.estimate_note is None else None
+        summary = check_probation(settings, summary, end, trusted)  # may roll back
     publish(summary, settings.monitor)
+    judge_challenger(logged, settings)
     return summary
 
 

@@ -11,7 +11,7 @@ from sklearn.pipeline import Pipeline
 
 from ..config import Settings
 from ..data.contract import MODEL_INPUTS
-from ..tracking import ModelVersion, Tracker
+from ..tracking import CHALLENGER, ModelVersion, Tracker
 from . import model_store
 
 
@@ -20,8 +20,16 @@ def candidate_dir(settings: Settings) -> Path:
     return settings.models_dir / "candidate"
 
 
-def export_champion(settings: Settings, tracker: Tracker, version: ModelVersion) -> Path:
-    """Write a registered version to the serving directory (params.yaml serve.model_dir)."""
+def challenger_dir(settings: Settings) -> Path:
+    """Where the shadow challenger is served from: beside the champion's directory."""
+    return model_store.challenger_dir_of(settings.serve.model_dir)
+
+
+def export_champion(
+    settings: Settings, tracker: Tracker, version: ModelVersion, directory: Path | None = None
+) -> Path:
+    """Write a registered version to the serving directory (params.yaml serve.model_dir), or
+    to `directory`."""
     pipeline = tracker.load_model(version)
     metadata = model_store.ModelMetadata(
         name=version.name,
@@ -35,7 +43,7 @@ def export_champion(settings: Settings, tracker: Tracker, version: ModelVersion)
         _, candidate = model_store.load(candidate_dir(settings))
         if candidate.version == version.version:
             metadata = candidate
-    return model_store.save(settings.serve.model_dir, pipeline, metadata)
+    return model_store.save(directory or settings.serve.model_dir, pipeline, metadata)
 
 
 def sync_champion(settings: Settings, tracker: Tracker) -> ModelVersion | None:
@@ -89,3 +97,17 @@ def rollback(settings: Settings, tracker: Tracker, version: str) -> ModelVersion
     export_champion(settings, tracker, target)
     tracker.set_champion(target)
     return target
+
+
+def crown_challenger(
+    settings: Settings,
+    tracker: Tracker,
+    pipeline: Pipeline,
+    metadata: model_store.ModelMetadata,
+) -> ModelVersion:
+    """Make a registered version the shadow challenger: export it beside the champion (the
+    API scores it too, off the request path), then move the `challenger` alias."""
+    model_store.save(challenger_dir(settings), pipeline, metadata)
+    challenger = ModelVersion(metadata.name, metadata.version, metadata.run_id)
+    tracker.set_alias(CHALLENGER, challenger)
+    return challenger

@@ -22,14 +22,18 @@ FAIRNESS_NOT_ASSESSED = "fairness not assessed: no sensitive attribute declared"
 
 @dataclass(frozen=True)
 class PromotionDecision:
-    """Whether the candidate becomes the champion, and every reason why (or why not)."""
+    """Whether the candidate becomes the champion (or, shadowed, the challenger), and every
+    reason why (or why not)."""
 
     promote: bool
     reasons: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the gate did not check, and why
+    challenger: bool = False  # passed, but shadowed first (gate.shadow): not the champion yet
 
     def __str__(self) -> str:
-        verdict = "PROMOTE" if self.promote else "KEEP CHAMPION"
+        verdict = (
+            "CHALLENGER" if self.challenger else "PROMOTE" if self.promote else "KEEP CHAMPION"
+        )
         return f"{verdict}: " + "; ".join(self.reasons + self.notes)
 
 
@@ -127,6 +131,14 @@ def review_candidate(
     return PromotionDecision(promote=not failures, reasons=failures or passes, notes=notes)
 
 
+def refusal_of_rolled_back(version: str, reason: str) -> str:
+    """Why a version monitoring rolled back is not promoted again."""
+    return (
+        f"v{version} was rolled back ({reason}): it is never promoted again; "
+        "a new training run registers a new version"
+    )
+
+
 def record_decision(reports_dir: Path, decision: PromotionDecision, **context: Any) -> Path:
     """Write the decision, with what it was about (versions, figures), to PROMOTION_FILE."""
     reports_dir.mkdir(parents=True, exist_ok=True)
@@ -139,3 +151,13 @@ def read_decision(reports_dir: Path) -> dict[str, Any]:
     """The last decision PROMOTION_FILE records."""
     record: dict[str, Any] = json.loads((reports_dir / PROMOTION_FILE).read_text("utf-8"))
     return record
+
+
+def shadowed(decision: PromotionDecision, champion_version: str) -> PromotionDecision:
+    """A passing decision turned into the challenger's (params.yaml gate.shadow): the
+    candidate is scored on live traffic beside the champion until `monitor` decides."""
+    said = (
+        f"shadow: scored on live traffic beside champion v{champion_version}, promoted only "
+        "if it wins on labelled live rows (gate.shadow_min_rows, gate.shadow_margin)"
+    )
+    return PromotionDecision(False, [*decision.reasons, said], decision.notes, challenger=True)

@@ -61,6 +61,11 @@ def threshold_of(pipeline: Any) -> float | None:
     return TASK.threshold_of(pipeline)
 
 
+def challenger_dir_of(model_dir: Path) -> Path:
+    """Where the shadow challenger is exported: beside the champion's directory."""
+    return model_dir.parent / "challenger"
+
+
 class ModelNotFoundError(FileNotFoundError):
     """No model has been exported to the directory yet."""
 

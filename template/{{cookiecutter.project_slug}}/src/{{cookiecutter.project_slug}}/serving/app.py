@@ -10,7 +10,8 @@
 * `/metrics` exposes Prometheus metrics (metrics.py); every request carries an id
   (middleware.py); every prediction goes to the inference log (inference_log.py).
 * A background thread watches the model directory and hot-swaps a newly exported champion
-  (slot.py).
+  (slot.py), and the challenger's beside it: while one is there (params.yaml `gate.shadow`),
+  every request is scored by it too, off the request path, for the inference log (shadow.py).
 * Optionally (params.yaml `serve.auth`, off by default), callers need a bearer token (auth.py).
 
 The routes (routes/) get what they share as typed dependencies (deps.py). This package is
@@ -32,12 +33,14 @@ from prometheus_client import multiprocess
 
 from .. import __version__
 from ..config import AuthSettings
+from ..registry.model_store import challenger_dir_of
 from .auth import BearerCheck, RequireBearer
 from .deps import Services
 from .inference_log import InferenceLog
 from .metrics import MULTIPROCESS_DIR, Metrics
 from .middleware import Observe
 from .routes import operations, predictions
+from .shadow import ChallengerSlot, Shadow
 from .slot import ModelSlot
 
 logger = logging.getLogger(__name__)
@@ -50,12 +53,17 @@ def create_app(
     inference_log: InferenceLog | None = None,
     reload_seconds: float = RELOAD_SECONDS,
     auth: AuthSettings | None = None,
+    challenger_dir: Path | None = None,
 ) -> FastAPI:
     """The API serving the model saved in `model_dir` (see registry/model_store.py),
-    recording its predictions in `inference_log` (if given), looking for a new champion
-    every `reload_seconds` and, if `auth` enables it, checking callers' bearer tokens."""
+    recording its predictions in `inference_log` (if given) with the challenger's scores
+    (the model in `challenger_dir`, default beside `model_dir`, when there is one), looking
+    for new models every `reload_seconds` and, if `auth` enables it, checking callers'
+    bearer tokens."""
     metrics = Metrics()
     slot = ModelSlot(model_dir, metrics)
+    challenger = ChallengerSlot(challenger_dir or challenger_dir_of(model_dir), None)
+    shadow = Shadow(challenger, inference_log) if inference_log is not None else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -65,9 +73,16 @@ def create_app(
         watcher = slot.watch(stop, reload_seconds)
         if inference_log is not None:
             inference_log.start()
+        if shadow is not None:
+            challenger.refresh()
+            shadow_watcher = challenger.watch(stop, reload_seconds)
+            shadow.start()
         yield
         stop.set()
         watcher.join()
+        if shadow is not None:
+            shadow_watcher.join()
+            shadow.stop()  # its last scores, before the log's last flush
         if inference_log is not None:
             inference_log.stop()
         if os.environ.get(MULTIPROCESS_DIR):  # this worker's live gauges end with it
@@ -79,7 +94,7 @@ def create_app(
         version=__version__,
         lifespan=lifespan,
     )
-    app.state.services = Services(slot, metrics, inference_log)
+    app.state.services = Services(slot, metrics, inference_log, shadow)
     if auth is not None and auth.enabled:  # inside Observe: refusals are counted and carry an id
         app.add_middleware(RequireBearer, check=BearerCheck(auth))
     app.add_middleware(Observe, metrics=metrics)

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 
 from .inference_log import InferenceLog
 from .metrics import Metrics
+from .shadow import Shadow
 from .slot import ModelSlot
 
 
@@ -21,6 +22,7 @@ class Services:
     slot: ModelSlot
     metrics: Metrics
     inference_log: InferenceLog | None
+    shadow: Shadow | None = None  # the challenger's scoring, with a challenger and a log
 
 
 async def _services(request: Request) -> Services:

@@ -16,6 +16,10 @@ Privacy: the columns in `drop` are never written; those in `hash` are written as
 SHA-256 (`hash_salt`, best set through the environment), so they can still be counted or
 joined but not read back.
 
+With a shadow challenger (serving/shadow.py) its scores of each request are written the
+same way under `<url>/challenger/date=<YYYY-MM-DD>/`, one line per request with its id and
+version; `read_window` joins them to the champion's rows (CHALLENGER_* columns).
+
 Ground truth arrives later: CSV files of `request_id,row,<target>` rows under
 `<url>/labels/` (written by whatever learns the outcome; `row` is the position in a batch
 request, 0 for /predict); `read_window` joins them.
@@ -49,6 +53,10 @@ PREDICTIONS = "predictions"
 LABELS = "labels"
 SERVED_VALUE = "served_value"
 SERVED_LABEL = "served_label"
+CHALLENGER = "challenger"  # the shadow challenger's scores, beside PREDICTIONS
+CHALLENGER_VERSION = "challenger_version"
+CHALLENGER_VALUE = "challenger_value"
+CHALLENGER_LABEL = "challenger_label"
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,7 @@ class _Line:
     day: str
     line: bytes
     rows: int
+    kind: str = PREDICTIONS  # or CHALLENGER
 
 
 def _hash(value: Any, salt: str) -> str:
@@ -90,9 +99,9 @@ class InferenceLog:
         columns: Mapping[str, list[Any]],
         served: np.ndarray,
         decided: np.ndarray,
-    ) -> None:
+    ) -> datetime:
         """Queue one request's predictions as its JSON line (called on the request path:
-        one serialisation per request, whatever its size)."""
+        one serialisation per request, whatever its size); returns the time it records."""
         timestamp = self.clock()
         salt = self.settings.hash_salt
         logged = {
@@ -113,6 +122,27 @@ class InferenceLog:
             }
         )
         self._queue.put(_Line(f"{timestamp:%Y-%m-%d}", line, len(served)))
+        return timestamp
+
+    def record_challenger(
+        self,
+        request_id: str,
+        timestamp: datetime,
+        version: str,
+        served: np.ndarray,
+        decided: np.ndarray,
+    ) -> None:
+        """Queue the challenger's scores of a request recorded at `timestamp` (called by the
+        shadow's thread, off the request path)."""
+        line = to_json(
+            {
+                "request_id": request_id,
+                "timestamp": timestamp.isoformat(),
+                CHALLENGER_VERSION: version,
+                "columns": {CHALLENGER_VALUE: served.tolist(), CHALLENGER_LABEL: decided.tolist()},
+            }
+        )
+        self._queue.put(_Line(f"{timestamp:%Y-%m-%d}", line, len(served), CHALLENGER))
 
     def start(self) -> None:
         self._stop.clear()
@@ -153,17 +183,17 @@ class InferenceLog:
 
     def flush(self) -> int:
         """Write the queued predictions as one file per day; returns the rows written."""
-        by_day: dict[str, list[bytes]] = {}
+        by_day: dict[tuple[str, str], list[bytes]] = {}
         rows = 0
         while True:
             try:
                 queued = self._queue.get_nowait()
             except queue.Empty:
                 break
-            by_day.setdefault(queued.day, []).append(queued.line)
-            rows += queued.rows
-        for day, lines in by_day.items():
-            directory = f"{self.root}/{PREDICTIONS}/date={day}"
+            by_day.setdefault((queued.kind, queued.day), []).append(queued.line)
+            rows += queued.rows if queued.kind == PREDICTIONS else 0
+        for (kind, day), lines in by_day.items():
+            directory = f"{self.root}/{kind}/date={day}"
             data = b"\n".join(lines) + b"\n"
             if directory not in self._directories:
                 self.fs.makedirs(directory, exist_ok=True)
@@ -185,21 +215,22 @@ def _read_labels(fs: Any, paths: list[str]) -> pd.DataFrame:
 
 
 def _read_predictions(fs: Any, paths: list[str]) -> pd.DataFrame:
-    """One row per prediction, from files of one JSON line per request."""
+    """One row per prediction (or challenger score), from files of one JSON line per request."""
     frames = []
     for path in sorted(paths):
         with fs.open(path, "rb") as stream:
             for line in stream:
                 record = json.loads(line)
                 columns = record.pop("columns")
-                count = len(columns[SERVED_VALUE])
+                count = len(next(iter(columns.values())))  # every column has a value per row
                 frames.append(pd.DataFrame({**columns, **record, "row": range(count)}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def read_window(url: str, start: datetime, end: datetime) -> pd.DataFrame:
     """The predictions logged in [start, end), with the target column where labels have
-    arrived (NaN elsewhere). Empty when nothing was logged."""
+    arrived (NaN elsewhere) and the challenger's scores where it scored them (CHALLENGER_*
+    columns, when a challenger ever did). Empty when nothing was logged."""
     fs, root = fsspec.core.url_to_fs(url)
     days = [start.date() + timedelta(days=i) for i in range((end.date() - start.date()).days + 1)]
     paths = [
@@ -212,6 +243,14 @@ def read_window(url: str, start: datetime, end: datetime) -> pd.DataFrame:
         return frame
     stamps = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
     frame = frame[(stamps >= start) & (stamps < end)].reset_index(drop=True)
+    shadow = _read_predictions(
+        fs, [p for day in days for p in fs.glob(f"{root}/{CHALLENGER}/date={day:%Y-%m-%d}/*.jsonl")]
+    )
+    if not shadow.empty:
+        scores = [CHALLENGER_VERSION, CHALLENGER_VALUE, CHALLENGER_LABEL]
+        frame = frame.merge(
+            shadow[["request_id", "row", *scores]], on=["request_id", "row"], how="left"
+        )
     labels = _read_labels(fs, fs.glob(f"{root}/{LABELS}/*.csv"))
     if labels.empty:
         return frame.assign(**{TARGET.name: np.nan})

@@ -53,7 +53,7 @@ class ModelSlot:
     """The served model: loaded at startup (or on demand until one exists) and swapped
     for a newly exported one when `refresh` sees the directory change."""
 
-    def __init__(self, directory: Path, metrics: Metrics) -> None:
+    def __init__(self, directory: Path, metrics: Metrics | None) -> None:
         self.directory = directory
         self.served: Served | None = None
         self.problem: str | None = None  # why the directory's model is not served
@@ -102,11 +102,13 @@ class ModelSlot:
             return
         previous, self.served = self.served, Served.of(pipeline, metadata)
         self.problem = None
-        if previous is not None:
-            old = previous.metadata
-            self._metrics.model_info.remove(old.name, old.version, old.model_type)
-        self._metrics.model_info.labels(metadata.name, metadata.version, metadata.model_type).set(1)
-        self._metrics.model_loaded.set(1)
+        if self._metrics is not None:  # the champion's (a shadow challenger's is not counted)
+            if previous is not None:
+                old = previous.metadata
+                self._metrics.model_info.remove(old.name, old.version, old.model_type)
+            labels = (metadata.name, metadata.version, metadata.model_type)
+            self._metrics.model_info.labels(*labels).set(1)
+            self._metrics.model_loaded.set(1)
         logger.info(
             "serving %s v%s from %s (%s scorer)%s",
             metadata.name,

@@ -71,6 +71,9 @@ class Task(ABC):
     fairness_label: str
     live: Metric  # measured on labelled live rows (monitoring)
     baseline_name: str  # what the baseline predicts, in the model card
+    # Whether the served value is a probability, from which quality can be estimated before
+    # labels arrive (estimated_quality); a regressor's predicted value is not.
+    served_confidence: bool = False
 
     @abstractmethod
     def splitter(self, folds: int, seed: int) -> BaseCrossValidator:
@@ -150,3 +153,17 @@ class Task(ABC):
         self, y_true: np.ndarray, output: FloatArray, threshold: float | None
     ) -> dict[str, Figure]:
         """The evaluation's task figures (held-out), each titled and labelled."""
+
+    def estimated_quality(self, served: FloatArray, decided: np.ndarray) -> float | None:
+        """`live` expected from what was served alone, before any label arrives
+        (confidence-based performance estimation, tasks/calibration.py: sound while the
+        served probabilities are calibrated). None: the output carries no confidence to
+        estimate from (a regressor's predicted value)."""
+        del served, decided
+        return None
+
+    def estimated_cost(self, served: FloatArray, decided: np.ndarray) -> float | None:
+        """The decisions' expected cost per row from what was served alone (None: the
+        task cannot tell it from the logged values)."""
+        del served, decided
+        return None

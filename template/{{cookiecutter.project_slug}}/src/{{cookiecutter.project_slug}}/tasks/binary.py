@@ -26,6 +26,14 @@ from sklearn.model_selection import FixedThresholdClassifier
 
 from ..data.contract import COSTS, MODEL_INPUTS, NEGATIVE_CLASS, POSITIVE_CLASS, ROWS, Costs
 from .base import FloatArray, Judged, Metric, Task, pyplot
+from .calibration import (
+    CALIBRATION_ERROR,
+    CV_CALIBRATION_ERROR,
+    calibration_figure,
+    calibration_table,
+    expected_calibration_error,
+    expected_roc_auc,
+)
 from .classification import class_prior, decisions_figure, judged_rows, stratified
 from .threshold import choose_threshold, confusion, expected_cost
 
@@ -114,44 +122,6 @@ def slice_metrics(
     return by_group, gaps
 
 
-def calibration_table(y_true: np.ndarray, probability: np.ndarray, bins: int = 10) -> pd.DataFrame:
-    """Mean predicted probability vs observed frequency in quantile bins of the prediction."""
-    frame = pd.DataFrame(
-        {"bin": pd.qcut(probability, q=bins, duplicates="drop", labels=False),
-         "predicted": probability, "observed": y_true}
-    )  # fmt: skip
-    table = frame.groupby("bin").agg(
-        predicted=("predicted", "mean"), observed=("observed", "mean"), count=("observed", "size")
-    )
-    return table.reset_index(drop=True)
-
-
-def expected_calibration_error(calibration: pd.DataFrame) -> float:
-    weights = calibration["count"] / calibration["count"].sum()
-    return float((weights * (calibration["observed"] - calibration["predicted"]).abs()).sum())
-
-
-def calibration_figure(table: pd.DataFrame) -> Figure:
-    figure: Figure
-    figure, axes = pyplot().subplots(figsize=(5, 5))
-    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
-    axes.plot(table["predicted"], table["observed"], marker="o", label="model")
-    for row in table.itertuples():
-        axes.annotate(
-            f"n={row.count}", (row.predicted, row.observed), textcoords="offset points",
-            xytext=(4, -10), fontsize=7,
-        )  # fmt: skip
-    axes.set(
-        xlabel=f"mean predicted probability of {POSITIVE_CLASS}",
-        ylabel=f"observed share of {POSITIVE_CLASS}",
-        title="Calibration (held-out, quantile bins)",
-        xlim=(0, 1),
-        ylim=(0, 1),
-    )
-    axes.legend(loc="upper left")
-    return figure
-
-
 class Binary(Task):
     name = "binary"
     kind = "classifier"
@@ -159,6 +129,7 @@ class Binary(Task):
     fairness_metric = "demographic_parity_difference"
     fairness_label = f"demographic parity difference (gap in {POSITIVE_CLASS} rates)"
     baseline_name = "class prior"
+    served_confidence = True
 
     def splitter(self, folds: int, seed: int) -> Any:
         return stratified(folds, seed)
@@ -193,6 +164,7 @@ class Binary(Task):
         return choice.threshold, {
             "cv_expected_cost_mean": choice.cost_mean,
             "cv_expected_cost_std": choice.cost_std,
+            CV_CALIBRATION_ERROR: expected_calibration_error(calibration_table(y_true, output)),
         }
 
     def primary_value(self, y_true: np.ndarray, output: FloatArray) -> float:
@@ -203,7 +175,7 @@ class Binary(Task):
     ) -> dict[str, float]:
         metrics = quality_metrics(y_true, output, 0.5 if threshold is None else threshold)
         calibration = calibration_table(y_true, output)
-        return metrics | {"expected_calibration_error": expected_calibration_error(calibration)}
+        return metrics | {CALIBRATION_ERROR: expected_calibration_error(calibration)}
 
     def judge_groups(
         self,
@@ -228,6 +200,20 @@ class Binary(Task):
             return None
         return float(roc_auc_score(labels, served))
 
+    def estimated_quality(self, served: FloatArray, decided: np.ndarray) -> float | None:
+        return expected_roc_auc(served)
+
+    def estimated_cost(self, served: FloatArray, decided: np.ndarray) -> float | None:
+        # A row decided positive is a false positive with probability 1-p, one decided
+        # negative a false negative with probability p.
+        if not len(served):
+            return None
+        positive = np.asarray(decided) == 1
+        false_positives = float(np.sum(1 - served[positive]))
+        false_negatives = float(np.sum(served[~positive]))
+        total = COSTS.false_positive * false_positives + COSTS.false_negative * false_negatives
+        return total / len(served)
+
     def figures(
         self, y_true: np.ndarray, output: FloatArray, threshold: float | None
     ) -> dict[str, Figure]:
@@ -248,5 +234,9 @@ class Binary(Task):
                 y_true, decided, [NEGATIVE_CLASS, POSITIVE_CLASS],
                 f"Decisions at threshold {threshold:.2f}",
             ),
-            "calibration": calibration_figure(calibration_table(y_true, output)),
+            "calibration": calibration_figure(
+                calibration_table(y_true, output),
+                f"mean predicted probability of {POSITIVE_CLASS}",
+                f"observed share of {POSITIVE_CLASS}",
+            ),
         }  # fmt: skip

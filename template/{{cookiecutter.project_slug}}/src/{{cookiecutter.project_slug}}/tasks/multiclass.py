@@ -16,6 +16,13 @@ from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 
 from ..data.contract import CONTRACT, MODEL_INPUTS, ROWS
 from .base import FloatArray, Judged, Metric, Task, pyplot
+from .calibration import (
+    CALIBRATION_ERROR,
+    CV_CALIBRATION_ERROR,
+    calibration_figure,
+    calibration_table,
+    expected_calibration_error,
+)
 from .classification import (
     class_prior,
     decisions_figure,
@@ -46,6 +53,19 @@ def expected_cost(y_true: np.ndarray, decided: np.ndarray, costs: np.ndarray = C
     return float(np.mean(np.where(decided != y_true, costs[y_true], 0.0)))
 
 
+def decided_probability(probabilities: FloatArray) -> FloatArray:
+    """Each row's probability of the class decided for it (least_cost's): the chance the
+    decision is right, what a calibrated model's expected accuracy averages."""
+    decided = least_cost(probabilities)
+    return np.asarray(probabilities[np.arange(len(decided)), decided], dtype=float)
+
+
+def top_label_calibration_error(y_true: np.ndarray, probabilities: FloatArray) -> float:
+    """The calibration error of the decided class's probability against being right."""
+    right = (least_cost(probabilities) == np.asarray(y_true)).astype(float)
+    return expected_calibration_error(calibration_table(right, decided_probability(probabilities)))
+
+
 def _roc_auc(y_true: np.ndarray, probabilities: FloatArray) -> float:
     labels = list(range(len(NAMES)))
     return float(roc_auc_score(y_true, probabilities, multi_class="ovr", average="macro",
@@ -60,6 +80,7 @@ class Multiclass(Task):
     fairness_metric = "demographic_parity_difference"
     fairness_label = "demographic parity difference (largest gap in any class's decision rate)"
     baseline_name = "class prior"
+    served_confidence = True
 
     def splitter(self, folds: int, seed: int) -> Any:
         return stratified(folds, seed)
@@ -82,6 +103,7 @@ class Multiclass(Task):
             "cv_expected_cost_mean": float(np.mean(costs)),
             "cv_expected_cost_std": float(np.std(costs)),
             "cv_accuracy_mean": float(np.mean(right)),  # what live accuracy is held to
+            CV_CALIBRATION_ERROR: top_label_calibration_error(y_true, output),
         }
 
     def primary_value(self, y_true: np.ndarray, output: FloatArray) -> float:
@@ -94,12 +116,17 @@ class Multiclass(Task):
         # A float32 model's probabilities (XGBoost's) sum to one within 1e-7, not within the
         # 1e-8 log_loss checks: it is given them rescaled to sum to one exactly.
         summed = output / output.sum(axis=1, keepdims=True)
+        truth = np.eye(len(NAMES))[np.asarray(y_true, dtype=int)]
         return {
             "roc_auc": _roc_auc(y_true, output),
             "log_loss": float(log_loss(y_true, summed, labels=list(range(len(NAMES))))),
             "accuracy": float(accuracy_score(y_true, decided)),
             "macro_f1": float(f1_score(y_true, decided, average="macro", zero_division=0)),
             "expected_cost": expected_cost(y_true, decided),
+            # Calibration (CBPE's premise): the multiclass Brier score, and the top-label
+            # calibration error of the decided class's probability against being right.
+            "brier": float(np.mean(np.sum((summed - truth) ** 2, axis=1))),
+            CALIBRATION_ERROR: top_label_calibration_error(y_true, output),
         }
 
     def judge_groups(
@@ -119,20 +146,33 @@ class Multiclass(Task):
         return Judged(by_group, {self.fairness_metric: gap})
 
     def served_value(self, output: FloatArray) -> FloatArray:
-        return np.asarray(output.max(axis=1), dtype=float)  # the decided class's confidence
+        return decided_probability(output)  # the decided class's confidence
 
     def live_quality(
         self, labels: np.ndarray, served: FloatArray, decided: np.ndarray
     ) -> float | None:
         return float(accuracy_score(labels, decided)) if len(labels) else None
 
+    def estimated_quality(self, served: FloatArray, decided: np.ndarray) -> float | None:
+        # Each decision is right with the probability served for it: expected accuracy.
+        return float(np.mean(served)) if len(served) else None
+
+    def estimated_cost(self, served: FloatArray, decided: np.ndarray) -> float | None:
+        # A wrong decision costs its row's class cost, unknown from the decided class's
+        # probability alone unless every class costs the same.
+        if not len(served) or len(set(COSTS)) != 1:
+            return None
+        return float(COSTS[0] * np.mean(1 - served))
+
     def figures(
         self, y_true: np.ndarray, output: FloatArray, threshold: float | None
     ) -> dict[str, Figure]:
-        """The decisions' confusion matrix and the confidence of correct and wrong ones."""
+        """The decisions' confusion matrix, the confidence of correct and wrong ones, and
+        its calibration (the decided class's probability against the share of decisions
+        right)."""
         decided = least_cost(output)
         figure, axes = pyplot().subplots(figsize=(5, 4))
-        confidence = output.max(axis=1)
+        confidence = decided_probability(output)
         for right, label in ((True, "right"), (False, "wrong")):
             axes.hist(confidence[(decided == y_true) == right], bins=10, range=(0, 1),
                       alpha=0.6, label=f"{label} decisions")  # fmt: skip
@@ -145,4 +185,9 @@ class Multiclass(Task):
         return {
             "confusion_matrix": decisions_figure(y_true, decided, NAMES, "Decisions"),
             "confidence": figure,
+            "calibration": calibration_figure(
+                calibration_table((decided == y_true).astype(float), confidence),
+                "mean probability of the decided class",
+                "share of the decisions that were right",
+            ),
         }

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import TrackingSettings
-from .base import CHAMPION, ModelVersion, Tracker
+from .base import CHALLENGER, CHAMPION, ModelVersion, Tracker
 from .{{ cookiecutter.__tracker_module }} import Adapter
 
 
@@ -22,4 +22,4 @@ def local_store_uri(root: Path) -> str:
     return Adapter.local_uri(root)
 
 
-__all__ = ["CHAMPION", "ModelVersion", "Tracker", "get_tracker", "local_store_uri"]
+__all__ = ["CHALLENGER", "CHAMPION", "ModelVersion", "Tracker", "get_tracker", "local_store_uri"]

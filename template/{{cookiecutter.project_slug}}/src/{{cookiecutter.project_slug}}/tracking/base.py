@@ -15,6 +15,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 CHAMPION = "champion"
+CHALLENGER = "challenger"  # a candidate scored on live traffic beside the champion (shadow)
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,8 @@ class ModelVersion:
 
 
 class Tracker(ABC):
-    """Runs with params, metrics and artifacts; model versions with a champion alias."""
+    """Runs with params, metrics and artifacts; model versions with aliases (the champion,
+    the shadow challenger)."""
 
     @staticmethod
     @abstractmethod
@@ -74,17 +76,46 @@ class Tracker(ABC):
         """A registered version by number (raises LookupError if there is none)."""
 
     @abstractmethod
-    def get_champion(self) -> ModelVersion | None:
-        """The version serving now, or None before the first promotion."""
+    def get_alias(self, alias: str) -> ModelVersion | None:
+        """The version holding the named alias (e.g. CHAMPION, CHALLENGER), or None."""
 
     @abstractmethod
+    def set_alias(self, alias: str, version: ModelVersion) -> None:
+        """Give the named alias to `version` (one version holds an alias: it moves; the
+        version it leaves stays registered). Refuses unknown versions (LookupError)."""
+
+    @abstractmethod
+    def remove_alias(self, alias: str) -> None:
+        """Take the named alias away from whichever version holds it (no-op when none does)."""
+
+    def get_champion(self) -> ModelVersion | None:
+        """The version serving now, or None before the first promotion."""
+        return self.get_alias(CHAMPION)
+
     def set_champion(self, version: ModelVersion) -> None:
         """Make `version` the champion (the previous one stays registered: roll back by
         setting it again)."""
+        self.set_alias(CHAMPION, version)
 
     @abstractmethod
     def load_model(self, version: ModelVersion) -> Pipeline:
         """Load a registered version."""
+
+    @abstractmethod
+    def mark_rolled_back(self, version: ModelVersion, reason: str) -> None:
+        """Mark `version` as rolled back, and why, where the registry keeps such marks: the
+        promotion gate never promotes it again (a new training run makes a new version)."""
+
+    @abstractmethod
+    def rollback_reason(self, version: str) -> str | None:
+        """Why `version` was rolled back (None when it never was)."""
+
+
+def checked_alias(alias: str) -> str:
+    """An alias name every registry accepts, and no version number (ValueError otherwise)."""
+    if not (alias.isidentifier() and alias.isascii() and alias.islower()):
+        raise ValueError(f"alias {alias!r}: use lowercase letters, digits and _, e.g. champion")
+    return alias
 
 
 def flatten(params: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:

@@ -12,6 +12,7 @@ from ..data.contract import CONTRACT, COSTS, NEGATIVE_CLASS, POSITIVE_CLASS, ROW
 from ..registry.gate import FAIRNESS_NOT_ASSESSED
 from ..registry.model_store import ModelMetadata
 from ..tasks import TASK
+from ..tasks.calibration import CV_CALIBRATION_ERROR
 from .metrics import Evaluation
 
 
@@ -173,6 +174,11 @@ def render(
             else ""
         )
         + " (mean ± std)"
+        + (  # what monitoring's estimate before labels rests on (monitoring/estimate.py)
+            f"; expected calibration error {cv[CV_CALIBRATION_ERROR]:.3f} out of fold"
+            if CV_CALIBRATION_ERROR in cv
+            else ""
+        )
         if f"cv_{key}_mean" in cv
         else ""
     )

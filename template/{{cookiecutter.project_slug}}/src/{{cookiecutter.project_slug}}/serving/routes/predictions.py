@@ -90,9 +90,11 @@ def _score(
     classifier = TASK.kind == "classifier"
     services.metrics.count_predictions(decided if classifier else None, value)
     if services.inference_log is not None:
-        services.inference_log.record(
+        logged_at = services.inference_log.record(
             request.state.request_id, served.metadata.version, columns, value, decided
         )
+        if services.shadow is not None:  # the challenger scores it later, off this path
+            services.shadow.submit(request.state.request_id, logged_at, columns, len(decided))
     # How many rows were decided each class (none for a regressor).
     counts = {name: int((decided == label).sum()) for label, name in enumerate(CLASS_NAMES)}
     record = {

@@ -6,9 +6,11 @@
 * Registry: a git + DVC repository of its own, `<tracking.uri>/models/registry/`, whose
   dvc.yaml declares the model artifact. Each version is a commit of the model's DVC pointer
   (`model.joblib.dvc`, content in the DVC cache) and of `version.json` (run, lineage),
-  tagged as GTO registers versions (`<model>@v<N>.0.0`); the champion is the GTO stage
-  `champion` (`<model>#champion#<n>` tags). DVC resolves both without any network access
-  (`dvc.api.artifacts_show`, `dvc artifacts get`), and so does `gto show`.
+  tagged as GTO registers versions (`<model>@v<N>.0.0`); aliases are GTO stages: the
+  champion is the stage `champion` (`<model>#champion#<n>` tags), the shadow challenger the
+  stage `challenger`, removed with GTO's unassign (`<model>#challenger!#<n>`). GTO resolves
+  them without any network access, and so do `gto show` and, for versions,
+  `dvc artifacts get`.
 """
 
 from __future__ import annotations
@@ -30,13 +32,12 @@ import gto.api
 import joblib
 import pandas as pd
 import yaml
-from dvc.exceptions import ArtifactNotFoundError  # type: ignore[import-untyped]
 from dvc.repo import Repo  # type: ignore[import-untyped]
 from dvclive.live import Live
 from sklearn.pipeline import Pipeline
 
 from ...config import ENV_PREFIX, TrackingSettings
-from ..base import CHAMPION, ModelVersion, Tracker
+from ..base import ModelVersion, Tracker, checked_alias
 
 MODEL_FILE = "model.joblib"
 VERSION_FILE = "version.json"
@@ -84,7 +85,10 @@ class DvcTracker(Tracker):
         )
         # Experiments come from `dvc exp run` and dvc.yaml declares DVCLive's files, so
         # DVCLive neither saves experiments of its own nor edits dvc.yaml.
-        with Live(str(self.live_dir), save_dvc_exp=False, dvcyaml=None) as live:
+        # dvc.yaml declares dvclive/ as the training runs' record: other runs (the shadow
+        # challenger's verdicts) keep theirs beside it, in dvclive-<name>/.
+        directory = self.live_dir if name == "train" else self.live_dir.with_name(f"dvclive-{name}")
+        with Live(str(directory), save_dvc_exp=False, dvcyaml=None) as live:
             self._live = live
             try:
                 yield self._run_id
@@ -186,37 +190,63 @@ class DvcTracker(Tracker):
         )
         return ModelVersion(self.model_name, version, record["run_id"], record["lineage"])
 
-    def get_champion(self) -> ModelVersion | None:
+    def _holders(self, alias: str) -> list[str]:
+        """The versions (GTO's `vN.0.0`) the stage is assigned to and not unassigned since."""
+        found = gto.api.find_versions_in_stage(
+            self.registry, self.model_name, checked_alias(alias), versions_per_stage=-1
+        )
+        return [str(stage.version) for stage in found or []]
+
+    def get_alias(self, alias: str) -> ModelVersion | None:
         if not self._versions():
             return None
-        try:
-            found = dvc.api.artifacts_show(self.model_name, stage=CHAMPION, repo=str(self.registry))
-        except ArtifactNotFoundError:
-            return None
-        for number in self._versions():
-            if self._git("rev-parse", f"{self._tag(str(number))}^0") == found["rev"]:
-                return self.get_version(str(number))
-        raise LookupError(f"the champion of {self.model_name!r} is no registered version")
+        # GTO's resolution, which honours unassignments (dvc.api.artifacts_show does not);
+        # set_alias leaves one version in the stage.
+        holders = self._holders(alias)
+        return self.get_version(holders[0].removeprefix("v").split(".")[0]) if holders else None
 
-    def set_champion(self, version: ModelVersion) -> None:
-        self.get_version(version.version)  # refuses unknown versions
-        # GTO orders stage assignments by their tag's time, in seconds: never tie the last.
+    def _after_last_stage_tag(self, alias: str) -> None:
+        """GTO orders stage events by their tag's time, in seconds: never tie the last."""
         latest = self._git(
             "for-each-ref", "--sort=-taggerdate", "--count=1", "--format=%(taggerdate:unix)",
-            f"refs/tags/{self.model_name}#{CHAMPION}#*",
+            f"refs/tags/{self.model_name}#{alias}*",
         )  # fmt: skip
         while latest and int(time.time()) <= int(latest):
             time.sleep(0.1)
+
+    def _unassign(self, alias: str, holders: list[str]) -> None:
+        identity = self._identity()
+        for holder in holders:
+            self._after_last_stage_tag(alias)
+            gto.api.unassign(
+                self.registry,
+                self.model_name,
+                version=holder,
+                stage=alias,
+                author=identity["name"],
+                author_email=identity["email"],
+            )
+
+    def set_alias(self, alias: str, version: ModelVersion) -> None:
+        self.get_version(version.version)  # refuses unknown versions
+        tag = f"v{version.version}.0.0"
+        # A stage can hold several versions in GTO: the alias moves, so the others leave it.
+        self._unassign(alias, [held for held in self._holders(alias) if held != tag])
+        self._after_last_stage_tag(alias)
         identity = self._identity()
         gto.api.assign(
             self.registry,
             self.model_name,
-            CHAMPION,
-            version=f"v{version.version}.0.0",
+            alias,
+            version=tag,
             force=True,  # a rollback may return the stage to a version that held it before
             author=identity["name"],
             author_email=identity["email"],
         )
+
+    def remove_alias(self, alias: str) -> None:
+        if self._versions():
+            self._unassign(alias, self._holders(alias))
 
     def load_model(self, version: ModelVersion) -> Pipeline:
         with dvc.api.open(
@@ -224,3 +254,24 @@ class DvcTracker(Tracker):
         ) as stream:
             pipeline: Pipeline = joblib.load(stream)
         return pipeline
+
+    def mark_rolled_back(self, version: ModelVersion, reason: str) -> None:
+        self.get_version(version.version)  # refuses unknown versions
+        identity = self._identity()
+        # GTO's deregistration (a `<model>@v<N>.0.0!` tag) withdraws the version, with why.
+        gto.api.deregister(
+            self.registry,
+            self.model_name,
+            version=f"v{version.version}.0.0",
+            message=reason,
+            author=identity["name"],
+            author_email=identity["email"],
+        )
+
+    def rollback_reason(self, version: str) -> str | None:
+        if not (self.registry / ".git").is_dir():
+            return None
+        tag = f"refs/tags/{self._tag(version)}!"
+        if not self._git("tag", "--list", f"{self._tag(version)}!"):
+            return None
+        return self._git("for-each-ref", "--format=%(contents)", tag)

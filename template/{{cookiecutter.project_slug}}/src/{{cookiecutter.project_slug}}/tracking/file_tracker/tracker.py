@@ -3,7 +3,8 @@
 Layout under the tracking uri (params.yaml `tracking.uri`, default models/registry):
     runs/<run id>/params.json, metrics.json, artifacts/
     <model name>/<version>/model.joblib, run.json (its run and lineage)
-    <model name>/champion          the champion's version number
+    <model name>/<alias>           the version number holding the alias (champion, challenger)
+    <model name>/<version>/rolled_back   why monitoring rolled the version back, if it did
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from ...config import ENV_PREFIX, TrackingSettings
-from ..base import CHAMPION, ModelVersion, Tracker, flatten
+from ..base import ModelVersion, Tracker, checked_alias, flatten
+
+ROLLED_BACK = "rolled_back"  # a version's mark: why monitoring rolled it back
 
 
 class FileTracker(Tracker):
@@ -109,17 +112,32 @@ class FileTracker(Tracker):
         run = json.loads(record.read_text(encoding="utf-8"))
         return ModelVersion(self.model_name, version, run["run_id"], run.get("lineage", {}))
 
-    def get_champion(self) -> ModelVersion | None:
-        pointer = self.root / self.model_name / CHAMPION
+    def _pointer(self, alias: str) -> Path:
+        return self.root / self.model_name / checked_alias(alias)
+
+    def get_alias(self, alias: str) -> ModelVersion | None:
+        pointer = self._pointer(alias)
         if not pointer.exists():
             return None
         return self.get_version(pointer.read_text(encoding="utf-8").strip())
 
-    def set_champion(self, version: ModelVersion) -> None:
+    def set_alias(self, alias: str, version: ModelVersion) -> None:
         self.get_version(version.version)  # refuses unknown versions
-        (self.root / self.model_name / CHAMPION).write_text(version.version, encoding="utf-8")
+        self._pointer(alias).write_text(version.version, encoding="utf-8")
+
+    def remove_alias(self, alias: str) -> None:
+        self._pointer(alias).unlink(missing_ok=True)
 
     def load_model(self, version: ModelVersion) -> Pipeline:
         path = self.root / version.name / version.version / "model.joblib"
         pipeline: Pipeline = joblib.load(path)
         return pipeline
+
+    def mark_rolled_back(self, version: ModelVersion, reason: str) -> None:
+        self.get_version(version.version)  # refuses unknown versions
+        mark = self.root / self.model_name / version.version / ROLLED_BACK
+        mark.write_text(reason, encoding="utf-8")
+
+    def rollback_reason(self, version: str) -> str | None:
+        mark = self.root / self.model_name / version / ROLLED_BACK
+        return mark.read_text(encoding="utf-8") if mark.is_file() else None

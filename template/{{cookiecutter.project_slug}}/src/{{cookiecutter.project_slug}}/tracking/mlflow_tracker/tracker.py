@@ -1,5 +1,5 @@
-"""Tracking with MLflow: runs in an experiment, model versions in the Model Registry with a
-`champion` alias.
+"""Tracking with MLflow: runs in an experiment, model versions in the Model Registry with its
+aliases (`champion`, and `challenger` while one is shadowed).
 
 The tracking URI comes from `MLFLOW_TRACKING_URI` when set (a remote server works
 unchanged), else from params.yaml `tracking.uri`, else models/mlflow.db (sqlite) with
@@ -28,7 +28,7 @@ from sklearn.pipeline import Pipeline
 
 from ...config import ConfigurationError, TrackingSettings
 from ...termination import store_call
-from ..base import CHAMPION, ModelVersion, Tracker, environment_kept, flatten
+from ..base import ModelVersion, Tracker, checked_alias, environment_kept, flatten
 
 SQLITE = "sqlite:///"
 ALLOW_DESERIALIZATION = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
@@ -43,6 +43,7 @@ MLFLOW_LOGGER.setLevel(logging.NOTSET)
 # (an orchestrator's task, another workspace's run) would take them for the user's and
 # use this process's store instead of its own params.yaml. The setting stays in-process.
 EXPORTED_URIS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+ROLLED_BACK = "rolled_back"  # the model version tag that says why monitoring rolled it back
 
 
 class MlflowTracker(Tracker):
@@ -159,19 +160,25 @@ class MlflowTracker(Tracker):
         return ModelVersion(self.model_name, str(found.version), str(found.run_id), lineage)
 
     @store_call()
-    def get_champion(self) -> ModelVersion | None:
+    def get_alias(self, alias: str) -> ModelVersion | None:
         try:
             model = self.client.get_registered_model(self.model_name)
         except MlflowException as error:
             if error.error_code == "RESOURCE_DOES_NOT_EXIST":  # nothing registered yet
                 return None
             raise
-        number = model.aliases.get(CHAMPION)
+        number = model.aliases.get(checked_alias(alias))
         return None if number is None else self.get_version(str(number))
 
     @store_call()
-    def set_champion(self, version: ModelVersion) -> None:
-        self.client.set_registered_model_alias(version.name, CHAMPION, version.version)
+    def set_alias(self, alias: str, version: ModelVersion) -> None:
+        self.get_version(version.version)  # refuses unknown versions with LookupError
+        self.client.set_registered_model_alias(version.name, checked_alias(alias), version.version)
+
+    @store_call()
+    def remove_alias(self, alias: str) -> None:
+        if self.get_alias(alias) is not None:  # MLflow refuses to delete an absent alias
+            self.client.delete_registered_model_alias(self.model_name, alias)
 
     @store_call()
     def load_model(self, version: ModelVersion) -> Pipeline:
@@ -183,6 +190,20 @@ class MlflowTracker(Tracker):
                 f"models:/{version.name}/{version.version}"
             )
         return pipeline
+
+    @store_call()
+    def mark_rolled_back(self, version: ModelVersion, reason: str) -> None:
+        # A model version tag: shown on the version's page in the MLflow UI.
+        self.client.set_model_version_tag(version.name, version.version, ROLLED_BACK, reason)
+
+    @store_call()
+    def rollback_reason(self, version: str) -> str | None:
+        try:
+            found = self.client.get_model_version(self.model_name, version)
+        except MlflowException as error:
+            raise LookupError(f"model {self.model_name!r} has no version {version!r}") from error
+        reason: str | None = found.tags.get(ROLLED_BACK)
+        return reason
 
 
 def _signature(example: pd.DataFrame) -> ModelSignature:

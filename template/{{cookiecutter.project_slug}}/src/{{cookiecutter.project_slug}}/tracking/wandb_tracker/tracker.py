@@ -1,5 +1,6 @@
 """Tracking with Weights & Biases: runs in a W&B project, model versions as W&B model
-artifacts, the champion as the artifact alias `champion`.
+artifacts, the champion and the shadow challenger as artifact aliases (`champion`,
+`challenger`).
 
 Online (WANDB_API_KEY set, or WANDB_MODE=online) W&B is the registry: versions are the
 artifact's versions (`v0`, `v1`, ...; this project calls them "0", "1", ...) and the alias
@@ -7,7 +8,10 @@ moves on the server. Offline (the default without a key) W&B writes runs to
 `<tracking.uri>/wandb/offline-run-*` for `wandb sync`, but cannot read artifacts back
 (`use_artifact` refuses offline runs), so the adapter keeps every version it logs in a local
 registry beside them, `wandb/registry/<model>/<version>/`, numbered as W&B numbers them
-once synced, and reads versions and the champion from there. See README.md.
+once synced, and reads versions and aliases from there (a file per alias holding its
+version). Offline, removing an alias removes it from the local registry only: an offline
+run can give a version an alias, not take one away, so the synced project keeps it until it
+is removed online. See README.md.
 """
 
 from __future__ import annotations
@@ -27,13 +31,15 @@ from sklearn.pipeline import Pipeline
 from wandb.errors import CommError
 
 from ...config import TrackingSettings
-from ..base import CHAMPION, ModelVersion, Tracker, environment_kept
+from ..base import ModelVersion, Tracker, checked_alias, environment_kept
 
 MODEL_FILE = "model.joblib"
 VERSION_FILE = "version.json"  # the run and lineage: also makes every version's content unique
 ARTIFACT_TYPE = "model"
 FIGURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".svg"}
 SERVICE_ADDRESS = "WANDB_SERVICE"
+ROLLED_BACK = "rolled_back"  # the metadata key (offline: the file) saying why it was rolled back
+ROLLED_BACK_ALIAS = "rolled-back-v{version}"  # an alias names one version: this one's own
 
 
 def mode() -> str:
@@ -162,23 +168,23 @@ class WandbTracker(Tracker):
             record = json.loads(path.read_text(encoding="utf-8"))
         return ModelVersion(self.model_name, version, record["run_id"], record["lineage"])
 
-    def get_champion(self) -> ModelVersion | None:
+    def get_alias(self, alias: str) -> ModelVersion | None:
         if self.online:
             try:
-                version = str(self._remote(CHAMPION).version).removeprefix("v")
+                version = str(self._remote(checked_alias(alias)).version).removeprefix("v")
             except LookupError:
                 return None
             return self.get_version(version)
-        pointer = self.registry / CHAMPION
+        pointer = self.registry / checked_alias(alias)
         if not pointer.is_file():
             return None
         return self.get_version(pointer.read_text(encoding="utf-8").strip())
 
-    def set_champion(self, version: ModelVersion) -> None:
+    def set_alias(self, alias: str, version: ModelVersion) -> None:
         self.get_version(version.version)  # refuses unknown versions
         if self.online:
             artifact = self._remote(f"v{version.version}")
-            artifact.aliases.append(CHAMPION)  # W&B moves an alias: one version holds it
+            artifact.aliases.append(checked_alias(alias))  # W&B moves an alias: one holds it
             artifact.save()
             return
         # Logging the same files again adds no version (W&B deduplicates by content) but
@@ -187,8 +193,19 @@ class WandbTracker(Tracker):
         directory = self.registry / version.version
         record = json.loads((directory / VERSION_FILE).read_text(encoding="utf-8"))
         with self._init("promote") as run:
-            run.log_artifact(self._artifact(directory, record), aliases=[CHAMPION])
-        (self.registry / CHAMPION).write_text(version.version, encoding="utf-8")
+            run.log_artifact(self._artifact(directory, record), aliases=[checked_alias(alias)])
+        (self.registry / alias).write_text(version.version, encoding="utf-8")
+
+    def remove_alias(self, alias: str) -> None:
+        if not self.online:
+            (self.registry / checked_alias(alias)).unlink(missing_ok=True)
+            return
+        try:
+            artifact = self._remote(checked_alias(alias))
+        except LookupError:
+            return
+        artifact.aliases.remove(alias)
+        artifact.save()
 
     def load_model(self, version: ModelVersion) -> Pipeline:
         if self.online:
@@ -198,6 +215,23 @@ class WandbTracker(Tracker):
             return pipeline
         loaded: Pipeline = joblib.load(self.registry / version.version / MODEL_FILE)
         return loaded
+
+    def mark_rolled_back(self, version: ModelVersion, reason: str) -> None:
+        self.get_version(version.version)  # refuses unknown versions
+        if self.online:  # the artifact version's metadata, and an alias the UI lists
+            artifact = self._remote(f"v{version.version}")
+            artifact.metadata[ROLLED_BACK] = reason
+            artifact.aliases.append(ROLLED_BACK_ALIAS.format(version=version.version))
+            artifact.save()
+            return
+        (self.registry / version.version / ROLLED_BACK).write_text(reason, encoding="utf-8")
+
+    def rollback_reason(self, version: str) -> str | None:
+        if self.online:
+            reason = self._remote(f"v{version}").metadata.get(ROLLED_BACK)
+            return None if reason is None else str(reason)
+        mark = self.registry / version / ROLLED_BACK
+        return mark.read_text(encoding="utf-8") if mark.is_file() else None
 
 
 def _write(directory: Path, pipeline: Pipeline, record: Mapping[str, Any]) -> Path:

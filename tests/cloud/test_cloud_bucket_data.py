@@ -1,12 +1,15 @@
-"""With a cloud, the inference log goes to its bucket: what each cloud's render promises,
-read from the render itself (Terraform, Kubernetes overlays, Make targets, CI, the
-project's dependencies). tests/deep/test_deep_cloud_log.py runs the AWS round trip for real.
+"""With a cloud, the data the schedules move lives in its bucket: the API's inference log, and
+batch scoring's batches and scores. What each cloud's render promises, read from the render
+itself (Terraform, Kubernetes overlays, Make targets, CI, the project's dependencies).
+tests/deep/test_deep_cloud_log.py runs the AWS round trip of the log for real.
 
 Per cloud: the serving image can write the URL (fsspec's filesystem package for its scheme
 is a runtime dependency); the serving identity may create objects under the bucket's
 inference/ prefix and may not read or delete them; the container and the cluster overlays
 get `<PREFIX>_INFERENCE_LOG__URL`; Terraform outputs that URL; the identity CM runs as in CI
-may read it, and CM signs in as that identity.
+may read it, and CM signs in as that identity. Batch scoring in CI signs in as the same
+identity, which may read batches/ and read, write and delete under scores/ (its output is
+renamed into place) and nothing else there; Terraform outputs both URLs with `{date}`.
 """
 
 from __future__ import annotations
@@ -252,9 +255,112 @@ def test_cm_signs_in_as_the_identity_that_may_read_the_log(
     monitor = yaml.load(
         (gitlab / ".gitlab/continuous-training.yml").read_text(encoding="utf-8"), GitLabLoader
     )["cm-monitor"]
-    assert ".read-inference-log" in monitor["extends"]
+    assert ".as-deployer" in monitor["extends"]
     jobs = yaml.load(
         (gitlab / f".gitlab/deploy-{cloud}.yml").read_text(encoding="utf-8"), GitLabLoader
     )
-    reader = jobs[".read-inference-log"]
+    reader = jobs[".as-deployer"]
     assert deployer.get(cloud, "AZURE_DEPLOYER_CLIENT_ID") in str(reader["variables"])
+
+
+# ---- batch scoring: the CI deploy identity reads batches/ and writes scores/ ---------------
+SCORE_OUTPUTS = ("score_input_url", "score_output_url")
+
+
+def score_urls(terraform: dict[str, Any]) -> tuple[str, str]:
+    """Terraform's SCORE_INPUT and SCORE_OUTPUT suggestions: the day's file in each prefix."""
+    urls = tuple(str(terraform["output"][name]["value"]) for name in SCORE_OUTPUTS)
+    assert all(url.endswith("{date}.parquet") for url in urls), urls
+    return urls[0], urls[1]
+
+
+def test_aws_deploy_role_reads_batches_and_writes_scores(renders: dict[str, Path]) -> None:
+    terraform = hcl(renders["aws"] / "deploy" / "aws" / "terraform")
+    bucket = "${aws_s3_bucket.artifacts.arn}"
+    (attached,) = [
+        body
+        for (kind, _), body in terraform["resource"].items()
+        if kind == "aws_iam_role_policy"
+        and body["policy"] == "${data.aws_iam_policy_document.batch_scoring.json}"
+    ]
+    assert attached["role"] == "${aws_iam_role.ci_deploy.id}"
+    policy = terraform["data"]["aws_iam_policy_document", "batch_scoring"]
+    batches = f"{bucket}/${{local.batch_input_prefix}}/*"
+    scores = f"{bucket}/${{local.batch_scores_prefix}}/*"
+    assert actions_on(policy, batches) == {"s3:GetObject"}
+    assert actions_on(policy, scores) == {"s3:DeleteObject", "s3:GetObject", "s3:PutObject"}
+    assert {r for s in statements(policy) for r in s["resources"]} == {bucket, batches, scores}
+    source, destination = score_urls(terraform)
+    assert source.startswith("s3://${aws_s3_bucket.artifacts.bucket}/${local.batch_input_prefix}/")
+    assert destination.startswith(
+        "s3://${aws_s3_bucket.artifacts.bucket}/${local.batch_scores_prefix}/"
+    )
+
+
+def test_gcp_deployer_reads_batches_and_writes_scores(renders: dict[str, Path]) -> None:
+    terraform = hcl(renders["gcp"] / "deploy" / "gcp" / "terraform")
+    deployer = "serviceAccount:${google_service_account.deployer.email}"
+
+    def roles(folder: str) -> set[str]:
+        return {
+            body["role"]
+            for (kind, _), body in terraform["resource"].items()
+            if kind == "google_storage_managed_folder_iam_member"
+            and body["managed_folder"] == f"${{google_storage_managed_folder.{folder}.name}}"
+            and body["member"] == deployer
+        }
+
+    assert roles("batches") == {"roles/storage.objectViewer"}
+    assert roles("scores") == {"roles/storage.objectUser"}  # read, create, delete: no IAM
+    source, destination = score_urls(terraform)
+    assert "${google_storage_managed_folder.batches.name}" in source
+    assert "${google_storage_managed_folder.scores.name}" in destination
+
+
+def test_azure_deployer_reads_batches_and_writes_scores(renders: dict[str, Path]) -> None:
+    terraform = hcl(renders["azure"] / "deploy" / "azure" / "terraform")
+    resources = terraform["resource"]
+    deployer = "${azurerm_user_assigned_identity.deployer.principal_id}"
+    reader = resources["azurerm_role_assignment", "deployer_reads_batches"]
+    writer = resources["azurerm_role_assignment", "deployer_writes_scores"]
+    for assignment, role, prefix in (
+        (reader, "Storage Blob Data Reader", "${local.batch_input_prefix}"),
+        (writer, "Storage Blob Data Contributor", "${local.batch_scores_prefix}"),
+    ):
+        assert assignment["principal_id"] == deployer
+        assert assignment["scope"] == "${azurerm_storage_container.artifacts.id}"
+        assert assignment["role_definition_name"] == role
+        condition = assignment["condition"]
+        assert f"blobs:path] StringLike '{prefix}/*'" in condition, condition
+        assert f"blobs:prefix] StringStartsWith '{prefix}/'" in condition, condition
+    # Every data action the Contributor role holds is held to scores/ (not only reads).
+    for action in ("write", "add/action", "delete", "move/action"):
+        assert f"containers/blobs/{action}'}})" in writer["condition"], action
+    source, destination = score_urls(terraform)
+    assert source.endswith("${local.batch_input_prefix}/{date}.parquet")
+    assert destination.endswith("${local.batch_scores_prefix}/{date}.parquet")
+
+
+@pytest.mark.parametrize("cloud", [*CLOUDS, "local"])
+def test_batch_scoring_in_ci_signs_in_as_the_identity_that_may_score(
+    cloud: str, renders: dict[str, Path]
+) -> None:
+    """GitHub's batch-scoring workflow signs in before it scores when a bucket is its input or
+    output; GitLab's score-batch job runs as the deploy identity. Locally neither signs in."""
+    workflow = yaml.safe_load(
+        (renders[cloud] / ".github/workflows/batch-scoring.yml").read_text(encoding="utf-8")
+    )
+    job = workflow["jobs"]["score"]
+    steps = [step.get("uses", step.get("name")) for step in job["steps"]]
+    if cloud == "local":
+        assert "permissions" not in job
+        assert not [step for step in steps if step.endswith("-login")], steps
+        return
+    assert job["permissions"]["id-token"] == "write"
+    login = f"./.github/actions/{cloud}-login"
+    assert steps.index(login) < steps.index("Score the batch"), steps
+    gitlab = renders[f"{cloud}-gitlab"]
+    score = yaml.load(
+        (gitlab / ".gitlab/continuous-training.yml").read_text(encoding="utf-8"), GitLabLoader
+    )["score-batch"]
+    assert ".as-deployer" in score["extends"]
