@@ -322,10 +322,12 @@ def logged_traffic(project: Path, store: Path, log: Path, env: dict[str, str]) -
     return log
 
 
+# One thread: pyarrow's thread pool can abort the interpreter at exit ("terminate called
+# without an active exception", apache/arrow#34314); it did once here, right after reading.
 READ_SCORES = """
 import json, sys
 import pandas as pd
-scores = pd.read_parquet(sys.argv[1])
+scores = pd.read_parquet(sys.argv[1], use_threads=False)
 print(json.dumps([len(scores), sorted(set(scores["model_version"]))]))
 """
 
@@ -340,8 +342,9 @@ def scores_in(project: Path, scores: Path, env: dict[str, str]) -> tuple[int, se
     project's environment: the harness has no pandas)."""
     result = subprocess.run(
         ["uv", "run", "--quiet", "python", "-c", READ_SCORES, str(scores)],
-        cwd=project, env=env, capture_output=True, text=True, check=True,
+        cwd=project, env=env, capture_output=True, text=True,
     )  # fmt: skip
+    assert result.returncode == 0, f"reading {scores} exited {result.returncode}:\n{result.stderr}"
     rows, versions = json.loads(result.stdout)
     return rows, set(versions)
 

@@ -14,7 +14,11 @@ import pytest
 
 from {{ cookiecutter.project_slug }} import pipeline
 from {{ cookiecutter.project_slug }}.config import Settings
-from {{ cookiecutter.project_slug }}.data.contract import MODEL_INPUTS, SENSITIVE_ATTRIBUTES, TARGET
+from {{ cookiecutter.project_slug }}.data.contract import (
+    MODEL_INPUTS,
+    SENSITIVE_ATTRIBUTES,
+    TARGET,
+)
 from {{ cookiecutter.project_slug }}.data.ingest import ProcessedPaths
 from {{ cookiecutter.project_slug }}.monitoring.probation import check_probation, error_rate
 from {{ cookiecutter.project_slug }}.monitoring.summary import DriftSummary

@@ -45,17 +45,17 @@ def challenger_model(settings: Settings, train_frame: pd.DataFrame, broken: bool
     half = train_frame.iloc[: len(train_frame) // 2]
     model = build_pipeline(settings.train.model, {}, settings.seed)
     if broken:
-        model.steps.insert(0, ("breaks", FunctionTransformer(fails_on_requests)))
+        breaks = FunctionTransformer(fails_on_requests, kw_args={"fitted_rows": len(half)})
+        model.steps.insert(0, ("breaks", breaks))
     return model.fit(*features_and_target(half))
 
 
-def fails_on_requests(frame: pd.DataFrame) -> pd.DataFrame:
-    if len(frame) < MIN_FIT_ROWS:
+def fails_on_requests(frame: pd.DataFrame, fitted_rows: int) -> pd.DataFrame:
+    """Passes the rows it is fitted on through; raises on anything else (a request's rows
+    are fewer: `serve` sends the held-out rows in two batches)."""
+    if len(frame) != fitted_rows:
         raise ValueError("the challenger is broken")
     return frame
-
-
-MIN_FIT_ROWS = 100
 
 
 def serve(champion: Path, challenger: Path, url: str, rows: pd.DataFrame) -> list[Any]:
@@ -208,14 +208,23 @@ class Registry:
         self.runs[-1]["metrics"] = metrics
 
 
+def judged_on_all(settings: Settings, holdout: pd.DataFrame) -> Settings:
+    """`settings` deciding on as many labelled rows as the held-out set has: a small
+    dataset's are fewer than params.yaml's gate.shadow_min_rows."""
+    gate = settings.gate.model_copy(update={"shadow_min_rows": len(holdout)})
+    return settings.model_copy(update={"gate": gate})
+
+
 @pytest.fixture
 def shadowed(
-    fresh_workspace: Settings, trained: TrainedModel, monkeypatch: pytest.MonkeyPatch
+    fresh_workspace: Settings,
+    trained: TrainedModel,
+    holdout_frame: pd.DataFrame,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> tuple[Settings, Registry]:
     """A workspace serving champion v1 with challenger v2 beside it (the session's model
     twice), as the registry names them."""
-    gate = fresh_workspace.gate.model_copy(update={"shadow_min_rows": 100})
-    settings = fresh_workspace.model_copy(update={"gate": gate})
+    settings = judged_on_all(fresh_workspace, holdout_frame)
     registry = Registry(trained.pipeline)
     monkeypatch.setattr(shadow, "get_tracker", lambda _: registry)
     first, second = registry.get_version("1"), registry.get_version("2")
@@ -298,8 +307,7 @@ def test_a_tie_waits_and_too_few_rows_change_nothing(
     """Model 2: the same scores from both (a tie) keep waiting; fewer labelled rows than
     gate.shadow_min_rows decide nothing and record nothing."""
     tie = logged_rows(holdout_frame, trained.pipeline, trained.pipeline, ("1", "2"))
-    gate = settings.gate.model_copy(update={"shadow_min_rows": 100})
-    waiting = shadow.compare(tie, settings.model_copy(update={"gate": gate}), "1", "2")
+    waiting = shadow.compare(tie, judged_on_all(settings, holdout_frame), "1", "2")
     assert waiting.verdict == "wait", waiting.reasons
     assert waiting.quality is not None
     labels = holdout_frame[TARGET.name].to_numpy()
@@ -310,7 +318,7 @@ def test_a_tie_waits_and_too_few_rows_change_nothing(
     better = logged_rows(holdout_frame, trained.pipeline, trained.pipeline, ("1", "2"), "champion")
     thin = settings.model_copy(
         update={
-            "gate": gate.model_copy(update={"shadow_min_rows": len(holdout_frame) + 1}),
+            "gate": settings.gate.model_copy(update={"shadow_min_rows": len(holdout_frame) + 1}),
             "reports_dir": tmp_path / "reports",
         }
     )
