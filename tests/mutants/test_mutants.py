@@ -228,7 +228,7 @@ MUTANTS = (
            "      - data/raw/german_credit.csv\n", "",
            _t(SHIPPED_TESTS, "test_training_reads_the_data_params_yaml_names")),
     Mutant("image-ships-candidate", "Infrastructure 4", "Dockerfile",
-           "COPY models/champion ./models/champion", "COPY models/candidate ./models/champion",
+           "COPY models ./models", "COPY models/candidate ./models/champion",
            _t(SHIPPED_TESTS, "test_the_serving_image_ships_and_serves_the_champion")),
     Mutant("champion-untuned", "Model 3", "params.yaml",
            "  tune: true", "  tune: false",
@@ -340,6 +340,14 @@ MUTANTS = (
     Mutant("shadow-retired-alias-kept", "Model 2", SHADOW,
            "        tracker.remove_alias(CHALLENGER)\n", "",
            _t(SHADOW_TESTS, "test_a_challenger_that_loses_on_live_rows_is_retired")),
+    # Elsewhere than where it was trained: the image and a fresh runner's monitor.
+    Mutant("challenger-not-shipped", "Model 2", "{pkg}/registry/champion.py",
+           "    return champion, sync_challenger(settings, tracker)", "    return champion, None",
+           _t("tests/infrastructure/test_ship_champion.py",
+              "test_ship_champion_exports_the_registry_champion_and_refuses_an_empty_registry")),
+    Mutant("challenger-not-fetched-by-monitor", "Model 2", "{pkg}/monitoring/traffic.py",
+           "    sync_challenger(settings, tracker)  # judged on the rows", "    # ",
+           _t(SHADOW_TESTS, "test_a_fresh_runners_monitor_judges_the_registrys_challenger")),
     # Issue 24's automatic rollback: the alias moved back, the bad model left serving.
     Mutant("rollback-keeps-serving-bad-model", "Infrastructure 7", ROLLBACK,
            "        if kept is not None and kept.version == previous.version:  # with its metrics\n"

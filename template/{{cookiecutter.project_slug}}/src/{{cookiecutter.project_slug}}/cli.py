@@ -182,10 +182,11 @@ def ship_champion() -> None:
     from .tracking import get_tracker
 
     with _in_one_line(LookupError):
-        champion = run_ship(settings, get_tracker(settings.tracking))
-    console.print(
-        f"[green]champion[/] {champion.name} v{champion.version} -> {settings.serve.model_dir}"
-    )
+        champion, challenger = run_ship(settings, get_tracker(settings.tracking))
+    shipped = f"{champion.name} v{champion.version} -> {settings.serve.model_dir}"
+    if challenger is not None:  # the API scores it too (shadow)
+        shipped += f", challenger v{challenger.version} beside it"
+    console.print(f"[green]champion[/] {shipped}")
 
 
 @app.command()
@@ -363,8 +364,7 @@ def simulate(
         Literal["drift", "rollback", "shadow"], typer.Option(help="simulate_<scenario>.py")
     ] = "drift",
 ) -> None:
-    """Replay days of traffic through the API, drifting part-way: monitor, retrain and
-    hot-swap as in production (in a scratch workspace; see simulate.py)."""
+    """Replay days of traffic through the API and act on it, in a scratch workspace."""
     settings = _settings()
     from . import simulate, simulate_rollback, simulate_shadow
 

@@ -1,5 +1,6 @@
 """CD ships the champion the registry names, never a model of its own: a runner with an
-empty serving directory, pointed at the store CT wrote to, exports that very version."""
+empty serving directory, pointed at the store CT wrote to, exports that very version, and
+the shadow challenger beside it while the registry names one."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import pytest
 
 from {{ cookiecutter.project_slug }} import pipeline
 from {{ cookiecutter.project_slug }}.registry import model_store
-from {{ cookiecutter.project_slug }}.registry.champion import ship_champion
-from {{ cookiecutter.project_slug }}.tracking import get_tracker
+from {{ cookiecutter.project_slug }}.registry.champion import challenger_dir, ship_champion
+from {{ cookiecutter.project_slug }}.tracking import CHALLENGER, get_tracker
 from {{ cookiecutter.project_slug }}.training.candidate import train_candidate
 from {{ cookiecutter.project_slug }}.training.train import TrainedModel
 
@@ -39,7 +40,20 @@ def test_ship_champion_exports_the_registry_champion_and_refuses_an_empty_regist
     second = train_candidate(ct, tracker)  # registered, not promoted
     assert second.version != first.version
 
-    shipped = ship_champion(cd, get_tracker(cd.tracking))
+    shipped, challenger = ship_champion(cd, get_tracker(cd.tracking))
     assert shipped.version == first.version
+    assert challenger is None
     _, served = model_store.load(cd.serve.model_dir)
     assert served.version == first.version
+    assert not challenger_dir(cd).exists()
+
+    # Shadowed: the image scores the challenger too; retired, a stale export goes.
+    tracker.set_alias(CHALLENGER, tracker.get_version(second.version))
+    _, challenger = ship_champion(cd, get_tracker(cd.tracking))
+    assert challenger is not None
+    assert challenger.version == second.version
+    assert model_store.current_version(challenger_dir(cd)) == second.version
+    assert model_store.current_version(cd.serve.model_dir) == first.version
+    tracker.remove_alias(CHALLENGER)
+    assert ship_champion(cd, get_tracker(cd.tracking))[1] is None
+    assert not challenger_dir(cd).exists()

@@ -63,6 +63,22 @@ def serving_image() -> tuple[dict[str, str], dict[str, str]]:
     return copies, variables
 
 
+def filled_from(copies: dict[str, str], path: Path) -> Path | None:
+    """The build context's path the image fills `path` from: its own COPY's source, or the
+    source of the directory COPY it lies under."""
+    for destination, source in copies.items():
+        if path == Path(destination) or Path(destination) in path.parents:
+            return Path(source) / path.relative_to(destination)
+    return None
+
+
+def admitted_by_dockerignore(path: Path) -> bool:
+    """The build context keeps `path` (.dockerignore excludes everything, then lets back in
+    what the images need)."""
+    lines = (PROJECT_ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    return f"!{path}/" in lines
+
+
 def test_the_api_serves_what_promote_exports_never_the_candidate(shipped: Settings) -> None:
     """Infrastructure 4: only a model the gate validated is served. As shipped, the API
     serves the directory `promote` writes (dvc.yaml), never the `train` stage's candidate."""
@@ -96,7 +112,9 @@ def test_the_serving_image_ships_and_serves_the_champion(
             monkeypatch.setenv(name, value)
     served = Settings().serve.model_dir
     assert served == shipped.serve.model_dir, f"the image's variables serve {served}"
-    assert str(served) in copies, f"the serving image does not copy {served}: {copies}"
-    assert Path(copies[str(served)]) == shipped.serve.model_dir, (
-        f"the serving image fills {served} with {copies[str(served)]}, not the champion"
+    source = filled_from(copies, served)
+    assert source is not None, f"the serving image does not copy {served}: {copies}"
+    assert source == shipped.serve.model_dir, (
+        f"the serving image fills {served} with {source}, not the champion"
     )
+    assert admitted_by_dockerignore(source), f".dockerignore keeps {source} out of the image"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from {{ cookiecutter.project_slug }}.config import InferenceLogSettings, Settings
 from {{ cookiecutter.project_slug }}.data.contract import MODEL_INPUTS, TARGET
-from {{ cookiecutter.project_slug }}.monitoring import shadow
+from {{ cookiecutter.project_slug }}.monitoring import shadow, traffic
 from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.registry.champion import challenger_dir, export_champion
 from {{ cookiecutter.project_slug }}.serving import inference_log as log
@@ -326,3 +327,24 @@ def test_a_tie_waits_and_too_few_rows_change_nothing(
     assert verdict.verdict == "too few rows", verdict.reasons
     shadow.act(verdict, thin)
     assert not (tmp_path / "reports").exists()
+
+
+def test_a_fresh_runners_monitor_judges_the_registrys_challenger(
+    shadowed: tuple[Settings, Registry], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Model 2: `monitor` on a fresh CI runner or an orchestrator's pod (no challenger on
+    its disk) judges the challenger the registry names: it is exported before the logged
+    traffic is monitored, and once the registry has none, a stale export goes."""
+    settings, registry = shadowed
+    shutil.rmtree(challenger_dir(settings))
+    monkeypatch.setattr(traffic, "get_tracker", lambda _: registry)
+    judged: list[str | None] = []
+    monkeypatch.setattr(
+        traffic,
+        "monitor_traffic",
+        lambda s: judged.append(model_store.current_version(challenger_dir(s))),
+    )
+    traffic.monitor_logged_traffic(settings)
+    registry.remove_alias(CHALLENGER)
+    traffic.monitor_logged_traffic(settings)
+    assert judged == ["2", None]

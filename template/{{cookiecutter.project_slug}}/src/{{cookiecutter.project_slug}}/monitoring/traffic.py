@@ -34,7 +34,7 @@ from ..config import Settings
 from ..data import ingest
 from ..data.contract import MODEL_INPUTS, TARGET
 from ..registry import model_store
-from ..registry.champion import sync_champion
+from ..registry.champion import sync_challenger, sync_champion
 from ..serving import inference_log
 from ..serving.scorer import TOLERANCE
 from ..tasks import TASK
@@ -122,11 +122,13 @@ def monitor_traffic(settings: Settings, now: datetime | None = None) -> DriftSum
 
 
 def monitor_logged_traffic(settings: Settings) -> DriftSummary | None:
-    """Continuous monitoring: the registry's champion and the reference splits onto disk
-    first (a fresh CI runner or an orchestrator's pod has neither), then the log window
-    ending now against them. None, with a warning saying why, when the window holds too
-    little traffic to judge: nothing to retrain on yet."""
-    sync_champion(settings, get_tracker(settings.tracking))
+    """Continuous monitoring: the registry's champion (and challenger) and the reference
+    splits onto disk first (a fresh CI runner or an orchestrator's pod has neither), then
+    the log window ending now against them. None, with a warning saying why, when the
+    window holds too little traffic to judge: nothing to retrain on yet."""
+    tracker = get_tracker(settings.tracking)
+    sync_champion(settings, tracker)
+    sync_challenger(settings, tracker)  # judged on the rows the API logged with its scores
     paths = ingest.ProcessedPaths.under(settings.data.processed_dir)
     if not (paths.train.is_file() and paths.test.is_file()):
         ingest.ingest(settings.data, settings.seed)

@@ -4,6 +4,7 @@ alias (the single source of truth); these keep the serving directory (params.yam
 
 from __future__ import annotations
 
+import shutil
 from contextlib import suppress
 from pathlib import Path
 
@@ -63,9 +64,23 @@ def sync_champion(settings: Settings, tracker: Tracker) -> ModelVersion | None:
     return registered
 
 
-def ship_champion(settings: Settings, tracker: Tracker) -> ModelVersion:
-    """Export the registry's champion, resolved by its alias, for serving: what CD builds
-    into the image. It never trains: with no champion in the registry it raises LookupError."""
+def sync_challenger(settings: Settings, tracker: Tracker) -> ModelVersion | None:
+    """Make the challenger's directory hold the registry's `challenger` alias, or nothing
+    when no version holds it (retired or promoted elsewhere, e.g. by a CI runner's
+    monitor). Returns the challenger."""
+    registered = tracker.get_alias(CHALLENGER)
+    directory = challenger_dir(settings)
+    if registered is None:
+        shutil.rmtree(directory, ignore_errors=True)  # the API stops scoring it
+    elif model_store.current_version(directory) != registered.version:
+        export_champion(settings, tracker, registered, directory)
+    return registered
+
+
+def ship_champion(settings: Settings, tracker: Tracker) -> tuple[ModelVersion, ModelVersion | None]:
+    """Export the registry's champion, resolved by its alias, and its shadow challenger if
+    it has one, for serving: what CD builds into the image. It never trains: with no
+    champion in the registry it raises LookupError."""
     champion = sync_champion(settings, tracker)
     if champion is None:
         raise LookupError(
@@ -73,7 +88,7 @@ def ship_champion(settings: Settings, tracker: Tracker) -> ModelVersion:
             "promoted there. Point the tracker at the shared store CT writes to (params.yaml "
             "tracking.uri, or the tracker's CI/CD variables) and run CT first."
         )
-    return champion
+    return champion, sync_challenger(settings, tracker)
 
 
 def crown(
