@@ -119,11 +119,13 @@ def train_and_promote(
     if not isinstance(trained, ModelMetadata) or not isinstance(decision, PromotionDecision):
         raise TypeError(f"unexpected step results: {results!r}")
     key = TASK.primary.key
+    outcome = "promoted" if decision.promote else "kept the champion"
+    if decision.challenger:  # gate.shadow: it passed, and is scored beside the champion
+        outcome = "the challenger, shadowed beside the champion"
     say(
         f"v{trained.version} trained on {len(labelled)} rows: {TASK.primary.label} "
         f"{trained.metrics[f'cv_{key}_mean']:.3f} cross-validated, "
-        f"{trained.metrics[key]:.3f} on the held-out split; "
-        f"{'promoted' if decision.promote else 'kept the champion'}"
+        f"{trained.metrics[key]:.3f} on the held-out split; {outcome}"
     )
     return decision
 

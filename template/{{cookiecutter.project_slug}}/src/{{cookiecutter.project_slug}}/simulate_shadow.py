@@ -101,8 +101,8 @@ def replay_shadow(
     raw = ingest.load_raw(settings.data.raw_path)
     known, future = ingest.split(raw, FUTURE_SHARE, settings.seed)
     ws = shadow_settings(settings, root)
-    # A line a request, and drift alerts: this scenario is about the challenger.
-    for noisy in ("serving", "monitoring.alerts"):
+    # A line a request, drift alerts, and the verdict's log record (said below, once).
+    for noisy in ("serving", "monitoring.alerts", "monitoring.shadow"):
         logging.getLogger(f"{__package__}.{noisy}").setLevel(logging.ERROR)
     weak = ws.model_copy(update={"gate": ws.gate.model_copy(update={"min_roc_auc": 0.5})})
     if not train_and_promote(weak, with_noisy_labels(known, settings.seed), say).promote:
@@ -110,7 +110,6 @@ def replay_shadow(
     decision = train_and_promote(ws, known, say)
     if not decision.challenger:
         raise RuntimeError(f"the second model did not become the challenger: {decision}")
-    say(f"v{read_decision(ws.reports_dir)['challenger_version']} is the challenger: {decision}")
     now = [START]
     inference = log.InferenceLog(ws.inference_log, clock=lambda: now[0])
     timeline: list[ShadowDay] = []
