@@ -23,6 +23,8 @@ pytestmark = pytest.mark.infrastructure
 def test_ship_champion_exports_the_registry_champion_and_refuses_an_empty_registry(
     tmp_path: Path, trained: TrainedModel
 ) -> None:
+    """Infrastructure 4 and Model 2: the image serves the version the gate promoted, and
+    shadows the challenger the registry names, so that it is judged on live traffic."""
     ct = without_search(workspace_settings(tmp_path / "ct"), trained)
     cd = ct.model_copy(
         update={"serve": ct.serve.model_copy(update={"model_dir": tmp_path / "cd" / "champion"})}
