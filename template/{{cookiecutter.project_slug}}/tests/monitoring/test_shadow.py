@@ -42,7 +42,7 @@ pytestmark = pytest.mark.monitoring
 
 def challenger_model(settings: Settings, train_frame: pd.DataFrame, broken: bool = False) -> Any:
     """Another model than the champion: the same kind, fitted on half the training rows;
-    `broken`, one that fits but raises on every request (of fewer rows than it was fitted on)."""
+    `broken`, one that fits but raises on every request (any rows but those it was fitted on)."""
     half = train_frame.iloc[: len(train_frame) // 2]
     model = build_pipeline(settings.train.model, {}, settings.seed)
     if broken:
