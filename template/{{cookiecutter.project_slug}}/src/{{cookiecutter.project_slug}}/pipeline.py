@@ -47,7 +47,7 @@ def promote(settings: Settings, tracker: Tracker) -> PromotionDecision:
         review_candidate,
         shadowed,
     )
-    from .registry.rollback import Probation, keep_previous, open_probation
+    from .registry.rollback import Probation, keep_previous
     from .serving.canary import check_servable
     from .tasks import TASK
 
@@ -96,11 +96,9 @@ def promote(settings: Settings, tracker: Tracker) -> PromotionDecision:
         crown_challenger(settings, tracker, pipeline, candidate)
     elif decision.promote:
         keep_previous(settings)  # what a rollback restores
-        crown(settings, tracker, pipeline, candidate)
         previous = champion.version if champion else None
-        open_probation(
-            settings.reports_dir, Probation(candidate.version, previous, datetime.now(UTC))
-        )
+        probation = Probation(candidate.version, previous, datetime.now(UTC))
+        crown(settings, tracker, pipeline, candidate, probation.note())
     record_decision(
         settings.reports_dir,
         decision,

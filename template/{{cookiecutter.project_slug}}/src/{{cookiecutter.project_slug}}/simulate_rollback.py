@@ -39,11 +39,12 @@ from .data import ingest
 from .data.contract import MODEL_INPUTS, TARGET
 from .monitoring.traffic import monitor_traffic
 from .registry.gate import read_decision
-from .registry.rollback import open_probation, read_probation
+from .registry.rollback import read_probation
 from .serving import inference_log
 from .simulate import BATCH, FUTURE_SHARE, ROWS_PER_DAY, START, Api, Day, plot, train_and_promote
 from .simulate import workspace as scratch_workspace
 from .tasks import TASK
+from .tracking import get_tracker
 
 PLANT_DAY = 3  # the day the model trained on shifted labels is promoted, before its traffic
 
@@ -61,11 +62,13 @@ def shift_labels(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def promoted_on_the_clock(settings: Settings, at: datetime) -> None:
-    """Date the last promotion's probation `at`, on the simulation's clock."""
-    probation = read_probation(settings.reports_dir)
+    """Date the champion's probation `at`, on the simulation's clock."""
+    tracker = get_tracker(settings.tracking)
+    probation = read_probation(tracker)
     if probation is None:
         raise RuntimeError("the promotion opened no probation")
-    open_probation(settings.reports_dir, dataclasses.replace(probation, promoted_at=at))
+    redated = dataclasses.replace(probation, promoted_at=at)
+    tracker.set_champion(tracker.get_version(probation.version), redated.note())
 
 
 def replay_rollback(

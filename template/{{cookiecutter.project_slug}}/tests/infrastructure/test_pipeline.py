@@ -21,6 +21,7 @@ from {{ cookiecutter.project_slug }}.data.contract import CONTRACT, MODEL_INPUTS
 from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.registry.champion import candidate_dir, rollback
 from {{ cookiecutter.project_slug }}.registry.model_store import predict_output
+from {{ cookiecutter.project_slug }}.registry.rollback import read_probation
 from {{ cookiecutter.project_slug }}.serving.app import create_app
 from {{ cookiecutter.project_slug }}.tasks import TASK
 from {{ cookiecutter.project_slug }}.tracking import CHALLENGER, get_tracker
@@ -41,7 +42,8 @@ def fresh(fresh_workspace: Settings) -> Settings:
 def test_pipeline_trains_gates_registers_and_exports_a_champion(tmp_path: Path) -> None:
     """Infrastructure 3: the ML pipeline is integration tested (ingest -> train -> gate ->
     registry -> servable model), and Infrastructure 5: it leaves a model card and figures.
-    The shipped configuration, hyper-parameter search included, end to end (the other
+    Monitoring 7: the promotion puts the champion on probation in the registry. The shipped
+    configuration, hyper-parameter search included, end to end (the other
     tests here replay the search's result). The tracker leaves the process environment as
     it found it (a subprocess started after it, such as an orchestrator's task, would take
     what it exported for the user's own)."""
@@ -56,6 +58,9 @@ def test_pipeline_trains_gates_registers_and_exports_a_champion(tmp_path: Path) 
     champion = tracker.get_champion()
     assert champion is not None
     assert champion.version == metadata.version
+    probation = read_probation(tracker)  # as any machine reading the registry reads it
+    assert probation is not None
+    assert (probation.version, probation.previous) == (metadata.version, None)
     _, served = model_store.load(fresh.serve.model_dir)
     assert served.version == metadata.version
     assert (

@@ -1,7 +1,7 @@
-"""Automatic rollback: a champion on probation that breaks monitor.rollback's bounds is
-replaced by the one it replaced (served and aliased), is marked so that the gate never
-promotes it again, and a second rollback changes nothing; outside probation or within the
-bounds nothing changes."""
+"""Automatic rollback: a champion on probation (as the registry records it) that breaks
+monitor.rollback's bounds is replaced by the one it replaced (served and aliased), is marked
+so that the gate never promotes it again, and a second rollback changes nothing; outside
+probation or within the bounds nothing changes."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.registry.champion import candidate_dir, crown
 from {{ cookiecutter.project_slug }}.registry.rollback import (
     Probation,
-    open_probation,
+    previous_dir,
     read_probation,
     roll_back,
 )
@@ -61,7 +61,8 @@ def two_versions(
     holdout_frame: pd.DataFrame,
 ) -> Path:
     """A workspace whose registry holds v1 and v2 (the session's model, registered twice),
-    v2 promoted over v1 a day before the monitoring runs below; v2 is the candidate too."""
+    each promoted as the pipeline promotes (v2 over v1 a day before the monitoring runs
+    below, v1 long before); v2 is the candidate too."""
     root = tmp_path_factory.mktemp("two-versions")
     settings = settings_in(root, processed.train.parent)
     tracker = get_tracker(settings.tracking)
@@ -79,7 +80,10 @@ def two_versions(
         for copy in ("1", "2"):  # contents that differ (a registry may refuse a duplicate)
             example = holdout_frame[list(MODEL_INPUTS)].head(5)
             versions.append(tracker.register_model(fitted, example, {"copy": copy}))
-    for version in versions:  # outside the run: W&B promotes in a run of its own
+    replaced = None  # v1 was the first champion
+    promotions = (PROMOTED - timedelta(days=100), PROMOTED)
+    # Outside the run: W&B promotes in a run of its own.
+    for version, promoted in zip(versions, promotions, strict=True):
         metadata = model_store.ModelMetadata(
             name=version.name,
             version=version.version,
@@ -88,11 +92,10 @@ def two_versions(
             metrics=metrics,
             inputs=list(MODEL_INPUTS),
         )
-        crown(settings, tracker, fitted, metadata)
+        probation = Probation(version.version, replaced, promoted)
+        crown(settings, tracker, fitted, metadata, probation.note())
+        replaced = version.version
     model_store.save(candidate_dir(settings), fitted, metadata)
-    open_probation(
-        settings.reports_dir, Probation(versions[1].version, versions[0].version, PROMOTED)
-    )
     return root
 
 
@@ -128,7 +131,7 @@ WORSE = OFFLINE / 2 if TASK.live.higher_is_better else OFFLINE * 2
 
 def registered(settings: Settings) -> tuple[str, str]:
     """The previous champion and the one on probation (W&B counts from 0, the others from 1)."""
-    probation = read_probation(settings.reports_dir)
+    probation = read_probation(get_tracker(settings.tracking))
     assert probation is not None
     assert probation.previous is not None
     return probation.previous, probation.version
@@ -161,6 +164,25 @@ def test_a_breach_on_probation_rolls_back_to_the_previous_champion(
     assert tracker.rollback_reason(old) is None
 
 
+def test_a_monitor_on_another_machine_finds_the_probation_in_the_registry(
+    on_probation: Settings,
+) -> None:
+    """Monitoring 7 and Infrastructure 7: with nothing of the promoting machine's but the
+    registry and the served champion (no reports, no kept previous champion: a fresh CI
+    runner, an orchestrator's pod), the breach still rolls back, exporting the previous
+    champion from the registry; the restored champion is then on no probation (its own
+    promotion's note is gone)."""
+    old, new = registered(on_probation)
+    shutil.rmtree(on_probation.reports_dir, ignore_errors=True)
+    assert not previous_dir(on_probation).exists()
+    summary = check_probation(on_probation, monitored(new, WORSE), PROMOTED + timedelta(days=1))
+    assert summary.probation is not None
+    assert summary.probation.rolled_back
+    tracker = get_tracker(on_probation.tracking)
+    assert champion_of(on_probation, tracker) == (old, old)
+    assert read_probation(tracker) is None
+
+
 def test_no_rollback_outside_probation_or_within_bounds(on_probation: Settings) -> None:
     """Monitoring 7: the same breach after the probation window, or a champion within its
     bounds during it, leaves the champion serving."""
@@ -182,9 +204,9 @@ def test_a_rollback_run_twice_changes_nothing_the_second_time(
     """Infrastructure 7: rollback exports first and moves the alias after; killed in
     between, the next run completes it, and once done, a run again changes nothing."""
     old, new = registered(on_probation)
-    probation = read_probation(on_probation.reports_dir)
-    assert probation is not None
     tracker = get_tracker(on_probation.tracking)
+    probation = read_probation(tracker)
+    assert probation is not None
 
     def killed(*_: object) -> None:
         raise SystemExit("killed between the export and the alias move")
@@ -209,7 +231,7 @@ def test_the_gate_never_promotes_a_rolled_back_version_again(on_probation: Setti
     yet the gate refuses it and says why; the restored champion keeps serving."""
     old, new = registered(on_probation)
     tracker = get_tracker(on_probation.tracking)
-    probation = read_probation(on_probation.reports_dir)
+    probation = read_probation(tracker)
     assert probation is not None
     roll_back(on_probation, tracker, probation, "live quality fell")
     decision = pipeline.promote(on_probation, tracker)
@@ -226,6 +248,7 @@ def test_an_error_rate_breach_on_probation_rolls_back(on_probation: Settings) ->
     request in ten (its /metrics, here a file) breaks the bound and rolls back."""
     old, new = registered(on_probation)
     metrics = on_probation.reports_dir / "metrics.txt"
+    metrics.parent.mkdir(parents=True, exist_ok=True)
     metrics.write_text(
         "# TYPE http_requests_total counter\n"
         + "".join(

@@ -25,6 +25,7 @@ from {{ cookiecutter.project_slug }}.data.contract import MODEL_INPUTS, TARGET
 from {{ cookiecutter.project_slug }}.monitoring import shadow, traffic
 from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.registry.champion import challenger_dir, export_champion
+from {{ cookiecutter.project_slug }}.registry.rollback import read_probation
 from {{ cookiecutter.project_slug }}.serving import inference_log as log
 from {{ cookiecutter.project_slug }}.serving.app import create_app
 from {{ cookiecutter.project_slug }}.tasks import TASK
@@ -166,12 +167,13 @@ def logged_rows(
 
 class Registry:
     """The tracker as the shadow's verdict uses it (monitoring/shadow.py `act`), in memory:
-    two versions of one model, its aliases and the runs it records. Each adapter's aliases
-    are tested with the real tracker (infrastructure/test_pipeline.py)."""
+    two versions of one model, its aliases (and their notes) and the runs it records. Each
+    adapter's aliases are tested with the real tracker (infrastructure/test_pipeline.py)."""
 
     def __init__(self, model: Any) -> None:
         self.model = model
         self.aliases: dict[str, str] = {}
+        self.notes: dict[str, str] = {}
         self.runs: list[dict[str, Any]] = []
 
     def get_version(self, version: str) -> ModelVersion:
@@ -185,8 +187,12 @@ class Registry:
     def get_alias(self, alias: str) -> ModelVersion | None:
         return self.get_version(self.aliases[alias]) if alias in self.aliases else None
 
-    def set_alias(self, alias: str, version: ModelVersion) -> None:
+    def set_alias(self, alias: str, version: ModelVersion, note: str = "") -> None:
         self.aliases[alias] = self.get_version(version.version).version
+        self.notes[alias] = note
+
+    def alias_note(self, alias: str) -> str:
+        return self.notes.get(alias, "") if alias in self.aliases else ""
 
     def remove_alias(self, alias: str) -> None:
         self.aliases.pop(alias, None)
@@ -194,8 +200,8 @@ class Registry:
     def get_champion(self) -> ModelVersion | None:
         return self.get_alias(CHAMPION)
 
-    def set_champion(self, version: ModelVersion) -> None:
-        self.set_alias(CHAMPION, version)
+    def set_champion(self, version: ModelVersion, note: str = "") -> None:
+        self.set_alias(CHAMPION, version, note)
 
     @contextmanager
     def start_run(self, name: str) -> Iterator[str]:
@@ -249,8 +255,8 @@ def test_a_challenger_that_wins_on_live_rows_is_promoted(
 ) -> None:
     """Model 2: a challenger clearly better on the same labelled live rows becomes the
     champion: alias, served directory (the API hot-swaps it; the metadata it was judged
-    with, so live quality is still checked against its cross-validated figure),
-    promotion.json, tracker and webhook."""
+    with, so live quality is still checked against its cross-validated figure), its
+    probation in the registry, promotion.json, tracker and webhook."""
     settings, tracker = shadowed
     champion, challenger = "1", "2"
     sent: list[str] = []
@@ -266,6 +272,9 @@ def test_a_challenger_that_wins_on_live_rows_is_promoted(
     crowned = tracker.get_champion()
     assert crowned is not None
     assert crowned.version == challenger
+    probation = read_probation(cast(Tracker, tracker))
+    assert probation is not None
+    assert (probation.version, probation.previous) == (challenger, champion)
     assert tracker.get_alias(CHALLENGER) is None
     _, served = model_store.load(settings.serve.model_dir)
     assert served.version == challenger

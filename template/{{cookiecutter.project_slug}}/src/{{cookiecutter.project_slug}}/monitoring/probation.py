@@ -92,7 +92,8 @@ def check_probation(
 ) -> DriftSummary:
     """The summary with the probation of its champion judged (and acted on) at `now`, when
     the last promotion's champion is the one monitored and its probation is not over."""
-    probation = read_probation(settings.reports_dir)
+    tracker = get_tracker(settings.tracking)
+    probation = read_probation(tracker)
     bounds = settings.monitor.rollback
     if probation is None or probation.version != summary.model_version:
         return summary
@@ -104,7 +105,6 @@ def check_probation(
     )
     rolled_back = bool(found) and probation.previous is not None
     if rolled_back:
-        tracker = get_tracker(settings.tracking)
         outcome = str(roll_back(settings, tracker, probation, "; ".join(found)))
     elif found:
         outcome = f"v{probation.version} breaks its probation, but was the first champion"

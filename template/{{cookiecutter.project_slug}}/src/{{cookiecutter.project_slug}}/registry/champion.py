@@ -96,13 +96,14 @@ def crown(
     tracker: Tracker,
     pipeline: Pipeline,
     metadata: model_store.ModelMetadata,
+    note: str = "",
 ) -> ModelVersion:
-    """Make a registered version the champion: export it first, then move the alias, so
-    that a crash in between leaves the registry on the old champion (and the next
-    `sync_champion` puts the disk back in line)."""
+    """Make a registered version the champion: export it first, then move the alias (with
+    `note`, e.g. its probation), so that a crash in between leaves the registry on the old
+    champion (and the next `sync_champion` puts the disk back in line)."""
     model_store.save(settings.serve.model_dir, pipeline, metadata)
     champion = ModelVersion(metadata.name, metadata.version, metadata.run_id)
-    tracker.set_champion(champion)
+    tracker.set_champion(champion, note)
     return champion
 
 

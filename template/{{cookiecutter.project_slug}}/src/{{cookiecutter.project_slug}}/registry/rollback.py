@@ -1,6 +1,7 @@
-"""Probation and rollback: each promotion opens a probation record (the new champion, the
-one it replaced, when), and a champion that breaks its probation bounds (monitoring/
-probation.py judges them) is replaced by the one it replaced.
+"""Probation and rollback: each promotion puts the new champion on probation (the one it
+replaced, and when, as the note of the registry's `champion` alias: a monitor on any machine
+that reads the registry finds it), and a champion that breaks its probation bounds
+(monitoring/probation.py judges them) is replaced by the one it replaced.
 
 `roll_back` is atomic as `champion.crown` is: it exports the previous champion to the
 serving directory first (as the promotion kept it, else from the registry; the API
@@ -14,16 +15,14 @@ changes nothing."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from ..config import Settings
-from ..tracking import ModelVersion, Tracker
+from ..tracking import CHAMPION, ModelVersion, Tracker
 from . import model_store
 from .champion import export_champion, sync_champion
-
-PROBATION_FILE = "probation.json"  # under reports_dir: the last promotion's record
 
 
 @dataclass(frozen=True)
@@ -37,6 +36,11 @@ class Probation:
 
     def days_at(self, now: datetime) -> float:
         return (now - self.promoted_at).total_seconds() / 86400
+
+    def note(self) -> str:
+        """The champion alias's note that records this probation (`read_probation`)."""
+        record = {"replaced": self.previous, "promoted_at": self.promoted_at.isoformat()}
+        return json.dumps({"probation": record})
 
 
 @dataclass(frozen=True)
@@ -69,24 +73,21 @@ def keep_previous(settings: Settings) -> None:
     model_store.save(previous_dir(settings), pipeline, metadata)
 
 
-def open_probation(reports_dir: Path, probation: Probation) -> Path:
-    """Record a promotion (pipeline.promote calls it when it crowns a candidate)."""
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    path = reports_dir / PROBATION_FILE
-    record = asdict(probation) | {"promoted_at": probation.promoted_at.isoformat()}
-    path.write_text(json.dumps(record, indent=2), encoding="utf-8")
-    return path
-
-
-def read_probation(reports_dir: Path) -> Probation | None:
-    """The last promotion's record (None when this machine has none)."""
-    path = reports_dir / PROBATION_FILE
-    if not path.is_file():
+def read_probation(tracker: Tracker) -> Probation | None:
+    """The champion's probation, from the note its promotion gave the alias (None before
+    the first promotion, or for a champion a rollback or `rollback` restored)."""
+    champion = tracker.get_champion()
+    note = tracker.alias_note(CHAMPION) if champion else ""
+    try:
+        record = json.loads(note)["probation"]
+    except (ValueError, TypeError, KeyError):  # no note, or another kind of note
         return None
-    record = json.loads(path.read_text(encoding="utf-8"))
+    if champion is None or not isinstance(record, dict):
+        return None
+    previous = record.get("replaced")
     return Probation(
-        str(record["version"]),
-        None if record["previous"] is None else str(record["previous"]),
+        champion.version,
+        None if previous is None else str(previous),
         datetime.fromisoformat(record["promoted_at"]),
     )
 
@@ -110,7 +111,7 @@ def roll_back(
             model_store.save(settings.serve.model_dir, pipeline, kept)
         else:
             export_champion(settings, tracker, previous)
-        tracker.set_champion(previous)
+        tracker.set_champion(previous)  # with no note: the restored champion is on no probation
     else:
         sync_champion(settings, tracker)  # a crash after the export may have left either
     if tracker.rollback_reason(probation.version) is None:

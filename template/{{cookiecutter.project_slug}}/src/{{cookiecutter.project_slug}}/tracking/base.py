@@ -80,9 +80,16 @@ class Tracker(ABC):
         """The version holding the named alias (e.g. CHAMPION, CHALLENGER), or None."""
 
     @abstractmethod
-    def set_alias(self, alias: str, version: ModelVersion) -> None:
+    def set_alias(self, alias: str, version: ModelVersion, note: str = "") -> None:
         """Give the named alias to `version` (one version holds an alias: it moves; the
-        version it leaves stays registered). Refuses unknown versions (LookupError)."""
+        version it leaves stays registered), with `note`, which `alias_note` returns while
+        the alias stays there (e.g. a promotion's probation). Refuses unknown versions
+        (LookupError)."""
+
+    @abstractmethod
+    def alias_note(self, alias: str) -> str:
+        """The note the alias's holder was given it with ("" for none, or no holder): kept in
+        the registry, so every machine that reads the registry reads it."""
 
     @abstractmethod
     def remove_alias(self, alias: str) -> None:
@@ -92,10 +99,10 @@ class Tracker(ABC):
         """The version serving now, or None before the first promotion."""
         return self.get_alias(CHAMPION)
 
-    def set_champion(self, version: ModelVersion) -> None:
+    def set_champion(self, version: ModelVersion, note: str = "") -> None:
         """Make `version` the champion (the previous one stays registered: roll back by
-        setting it again)."""
-        self.set_alias(CHAMPION, version)
+        setting it again), with `note` (see `set_alias`)."""
+        self.set_alias(CHAMPION, version, note)
 
     @abstractmethod
     def load_model(self, version: ModelVersion) -> Pipeline:

@@ -8,8 +8,9 @@
   (`model.joblib.dvc`, content in the DVC cache) and of `version.json` (run, lineage),
   tagged as GTO registers versions (`<model>@v<N>.0.0`); aliases are GTO stages: the
   champion is the stage `champion` (`<model>#champion#<n>` tags), the shadow challenger the
-  stage `challenger`, removed with GTO's unassign (`<model>#challenger!#<n>`). GTO resolves
-  them without any network access, and so do `gto show` and, for versions,
+  stage `challenger`, removed with GTO's unassign (`<model>#challenger!#<n>`); an alias's
+  note (a promotion's probation) is its assignment tag's message (`gto history` shows it).
+  GTO resolves them without any network access, and so do `gto show` and, for versions,
   `dvc artifacts get`.
 """
 
@@ -44,6 +45,7 @@ VERSION_FILE = "version.json"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg"}
 # Who commits and tags in the registry when git knows no one (e.g. a CI runner).
 FALLBACK_IDENTITY = {"name": "model registry", "email": "registry@localhost"}
+GTO_MESSAGE = "Assigning stage "  # how GTO words an assignment given no message
 
 
 class DvcTracker(Tracker):
@@ -227,7 +229,7 @@ class DvcTracker(Tracker):
                 author_email=identity["email"],
             )
 
-    def set_alias(self, alias: str, version: ModelVersion) -> None:
+    def set_alias(self, alias: str, version: ModelVersion, note: str = "") -> None:
         self.get_version(version.version)  # refuses unknown versions
         tag = f"v{version.version}.0.0"
         # A stage can hold several versions in GTO: the alias moves, so the others leave it.
@@ -240,9 +242,21 @@ class DvcTracker(Tracker):
             alias,
             version=tag,
             force=True,  # a rollback may return the stage to a version that held it before
+            message=note or None,  # None: GTO's own message (GTO_MESSAGE)
             author=identity["name"],
             author_email=identity["email"],
         )
+
+    def alias_note(self, alias: str) -> str:
+        """The message of the holder's assignment tag: the stage's newest (moving the alias
+        assigns it; unassignments are tags of another pattern, `<stage>!`)."""
+        if not self._versions() or not self._holders(alias):
+            return ""
+        message = self._git(
+            "for-each-ref", "--sort=-taggerdate", "--count=1", "--format=%(contents)",
+            f"refs/tags/{self.model_name}#{checked_alias(alias)}#*",
+        )  # fmt: skip
+        return "" if message.startswith(GTO_MESSAGE) else message
 
     def remove_alias(self, alias: str) -> None:
         if self._versions():

@@ -4,6 +4,7 @@ Layout under the tracking uri (params.yaml `tracking.uri`, default models/regist
     runs/<run id>/params.json, metrics.json, artifacts/
     <model name>/<version>/model.joblib, run.json (its run and lineage)
     <model name>/<alias>           the version number holding the alias (champion, challenger)
+    <model name>/<version>/<alias>_note  the note the version was given its alias with
     <model name>/<version>/rolled_back   why monitoring rolled the version back, if it did
 """
 
@@ -25,6 +26,7 @@ from ...config import ENV_PREFIX, TrackingSettings
 from ..base import ModelVersion, Tracker, checked_alias, flatten
 
 ROLLED_BACK = "rolled_back"  # a version's mark: why monitoring rolled it back
+ALIAS_NOTE = "{alias}_note"  # a version's file: the note its alias came with
 
 
 class FileTracker(Tracker):
@@ -121,9 +123,23 @@ class FileTracker(Tracker):
             return None
         return self.get_version(pointer.read_text(encoding="utf-8").strip())
 
-    def set_alias(self, alias: str, version: ModelVersion) -> None:
+    def _note(self, alias: str, version: str) -> Path:
+        return self.root / self.model_name / version / ALIAS_NOTE.format(alias=alias)
+
+    def set_alias(self, alias: str, version: ModelVersion, note: str = "") -> None:
         self.get_version(version.version)  # refuses unknown versions
+        # The note first, beside the version: the pointer moving is the alias moving.
+        path = self._note(checked_alias(alias), version.version)
+        if note:
+            path.write_text(note, encoding="utf-8")
+        else:
+            path.unlink(missing_ok=True)
         self._pointer(alias).write_text(version.version, encoding="utf-8")
+
+    def alias_note(self, alias: str) -> str:
+        held = self.get_alias(alias)
+        path = None if held is None else self._note(alias, held.version)
+        return path.read_text(encoding="utf-8") if path and path.is_file() else ""
 
     def remove_alias(self, alias: str) -> None:
         self._pointer(alias).unlink(missing_ok=True)

@@ -44,6 +44,7 @@ MLFLOW_LOGGER.setLevel(logging.NOTSET)
 # use this process's store instead of its own params.yaml. The setting stays in-process.
 EXPORTED_URIS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 ROLLED_BACK = "rolled_back"  # the model version tag that says why monitoring rolled it back
+ALIAS_NOTE = "{alias}_note"  # the model version tag holding the note its alias came with
 
 
 class MlflowTracker(Tracker):
@@ -171,9 +172,24 @@ class MlflowTracker(Tracker):
         return None if number is None else self.get_version(str(number))
 
     @store_call()
-    def set_alias(self, alias: str, version: ModelVersion) -> None:
+    def set_alias(self, alias: str, version: ModelVersion, note: str = "") -> None:
         self.get_version(version.version)  # refuses unknown versions with LookupError
-        self.client.set_registered_model_alias(version.name, checked_alias(alias), version.version)
+        key = ALIAS_NOTE.format(alias=checked_alias(alias))
+        # The note first, on the version itself: a crash before the alias moves leaves the
+        # alias where it was, its holder's note untouched.
+        if note:
+            self.client.set_model_version_tag(version.name, version.version, key, note)
+        elif key in self.client.get_model_version(version.name, version.version).tags:
+            self.client.delete_model_version_tag(version.name, version.version, key)
+        self.client.set_registered_model_alias(version.name, alias, version.version)
+
+    @store_call()
+    def alias_note(self, alias: str) -> str:
+        held = self.get_alias(alias)
+        if held is None:
+            return ""
+        tags = self.client.get_model_version(held.name, held.version).tags
+        return str(tags.get(ALIAS_NOTE.format(alias=alias), ""))
 
     @store_call()
     def remove_alias(self, alias: str) -> None:

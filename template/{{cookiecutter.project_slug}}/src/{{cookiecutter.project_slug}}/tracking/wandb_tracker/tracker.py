@@ -40,6 +40,7 @@ FIGURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".svg"}
 SERVICE_ADDRESS = "WANDB_SERVICE"
 ROLLED_BACK = "rolled_back"  # the metadata key (offline: the file) saying why it was rolled back
 ROLLED_BACK_ALIAS = "rolled-back-v{version}"  # an alias names one version: this one's own
+ALIAS_NOTE = "{alias}_note"  # the metadata key (offline: the file) of the note an alias came with
 
 
 def mode() -> str:
@@ -180,13 +181,23 @@ class WandbTracker(Tracker):
             return None
         return self.get_version(pointer.read_text(encoding="utf-8").strip())
 
-    def set_alias(self, alias: str, version: ModelVersion) -> None:
+    def set_alias(self, alias: str, version: ModelVersion, note: str = "") -> None:
         self.get_version(version.version)  # refuses unknown versions
-        if self.online:
+        key = ALIAS_NOTE.format(alias=checked_alias(alias))
+        if self.online:  # the note and the alias in one save
             artifact = self._remote(f"v{version.version}")
-            artifact.aliases.append(checked_alias(alias))  # W&B moves an alias: one holds it
+            if note:
+                artifact.metadata[key] = note
+            else:
+                artifact.metadata.pop(key, None)
+            artifact.aliases.append(alias)  # W&B moves an alias: one holds it
             artifact.save()
             return
+        path = self.registry / version.version / key  # first: the pointer moves the alias
+        if note:
+            path.write_text(note, encoding="utf-8")
+        else:
+            path.unlink(missing_ok=True)
         # Logging the same files again adds no version (W&B deduplicates by content) but
         # gives the existing one the alias once synced, so the synced project agrees with
         # the local registry.
@@ -195,6 +206,17 @@ class WandbTracker(Tracker):
         with self._init("promote") as run:
             run.log_artifact(self._artifact(directory, record), aliases=[checked_alias(alias)])
         (self.registry / alias).write_text(version.version, encoding="utf-8")
+
+    def alias_note(self, alias: str) -> str:
+        key = ALIAS_NOTE.format(alias=checked_alias(alias))
+        if self.online:
+            try:
+                return str(self._remote(alias).metadata.get(key, ""))
+            except LookupError:
+                return ""
+        held = self.get_alias(alias)
+        path = None if held is None else self.registry / held.version / key
+        return path.read_text(encoding="utf-8") if path and path.is_file() else ""
 
     def remove_alias(self, alias: str) -> None:
         if not self.online:
