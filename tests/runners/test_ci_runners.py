@@ -323,7 +323,8 @@ def logged_traffic(project: Path, store: Path, log: Path, env: dict[str, str]) -
 
 
 # One thread: pyarrow's thread pool can abort the interpreter at exit ("terminate called
-# without an active exception", apache/arrow#34314); it did once here, right after reading.
+# without an active exception", apache/arrow#34314): a reader like this one exited 134 once,
+# right after reading, in a CI run of this tier.
 READ_SCORES = """
 import json, sys
 import pandas as pd

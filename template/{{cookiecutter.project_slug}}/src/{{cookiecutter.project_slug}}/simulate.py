@@ -83,6 +83,13 @@ class Day:
     estimated_quality: float | None = None
 
 
+def days_rows(future: pd.DataFrame, day: int, seed: int) -> pd.DataFrame:
+    """Day `day`'s traffic: ROWS_PER_DAY rows of `future`, drawn with the day's own seed (a
+    small data set's future holds fewer rows than a day: then rows are drawn again)."""
+    small = len(future) < ROWS_PER_DAY
+    return future.sample(ROWS_PER_DAY, replace=small, random_state=seed + day)
+
+
 def workspace(settings: Settings, root: Path) -> Settings:
     """The settings with every file the loop writes under `root`."""
     scratch = settings.under(root, tracking_uri=local_store_uri(root), raw_path=root / "raw.csv")
@@ -189,9 +196,7 @@ def replay(
     with Api(ws, log) as api:
         for day in range(1, days + 1):
             now[0] = START + timedelta(days=day - 1, hours=12)
-            # A small data set's future holds fewer rows than a day: draw them again.
-            small = len(future) < ROWS_PER_DAY
-            batch = future.sample(ROWS_PER_DAY, replace=small, random_state=settings.seed + day)
+            batch = days_rows(future, day, settings.seed)
             batch = ingest.shift_world(batch, rng, raw) if day >= drift_day else batch
             batch = batch.reset_index(drop=True)
             ids = []

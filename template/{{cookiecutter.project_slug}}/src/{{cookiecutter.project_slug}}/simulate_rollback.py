@@ -41,7 +41,16 @@ from .monitoring.traffic import monitor_traffic
 from .registry.gate import read_decision
 from .registry.rollback import read_probation
 from .serving import inference_log
-from .simulate import BATCH, FUTURE_SHARE, ROWS_PER_DAY, START, Api, Day, plot, train_and_promote
+from .simulate import (
+    BATCH,
+    FUTURE_SHARE,
+    START,
+    Api,
+    Day,
+    days_rows,
+    plot,
+    train_and_promote,
+)
 from .simulate import workspace as scratch_workspace
 from .tasks import TASK
 from .tracking import get_tracker
@@ -102,9 +111,7 @@ def replay_rollback(
                 api.wait_for(promoted)
                 promoted_on_the_clock(ws, now[0])
                 event = f"v{promoted} promoted (shifted labels); "
-            small = len(future) < ROWS_PER_DAY
-            batch = future.sample(ROWS_PER_DAY, replace=small, random_state=settings.seed + day)
-            batch = batch.reset_index(drop=True)
+            batch = days_rows(future, day, settings.seed).reset_index(drop=True)
             version = ""
             for first in range(0, len(batch), BATCH):
                 rows = batch.iloc[first : first + BATCH]

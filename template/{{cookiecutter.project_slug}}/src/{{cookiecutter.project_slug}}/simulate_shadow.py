@@ -44,9 +44,9 @@ from .simulate import (
     BATCH,
     FUTURE_SHARE,
     READY_TIMEOUT,
-    ROWS_PER_DAY,
     START,
     Api,
+    days_rows,
     train_and_promote,
     workspace,
 )
@@ -116,9 +116,7 @@ def replay_shadow(
     with Api(ws, inference) as api:
         for day in range(1, days + 1):
             now[0] = START + timedelta(days=day - 1, hours=12)
-            small = len(future) < ROWS_PER_DAY  # then draw rows again
-            batch = future.sample(ROWS_PER_DAY, replace=small, random_state=settings.seed + day)
-            batch = batch.reset_index(drop=True)
+            batch = days_rows(future, day, settings.seed).reset_index(drop=True)
             champion = ""
             for first in range(0, len(batch), BATCH):
                 rows = batch.iloc[first : first + BATCH][list(MODEL_INPUTS)]

@@ -116,10 +116,10 @@ class DriftSummary(BaseModel):
     @property
     def reasons(self) -> list[str]:
         reasons = []
+        went = "fell" if TASK.live.higher_is_better else "rose"
         if self.drift_detected:
             reasons.append(f"{round(self.drift_share * 100)}% of the inputs drifted")
         if self.quality_degraded:
-            went = "fell" if TASK.live.higher_is_better else "rose"
             reasons.append(
                 f"{self.quality_metric} {went} from {self.offline_quality:.3f} to "
                 f"{self.live_quality:.3f}"
@@ -129,7 +129,6 @@ class DriftSummary(BaseModel):
         if self.probation is not None and self.probation.breaches:
             reasons.append(f"{self.probation.outcome} ({'; '.join(self.probation.breaches)})")
         if self.estimated_quality_degraded:
-            went = "fell" if TASK.live.higher_is_better else "rose"
             reasons.append(
                 f"estimated {self.quality_metric} {went} from {self.offline_quality:.3f} to "
                 f"{self.estimated_quality:.3f} (from the served probabilities, before labels)"
