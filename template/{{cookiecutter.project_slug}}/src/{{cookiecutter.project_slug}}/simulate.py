@@ -83,6 +83,14 @@ class Day:
     estimated_quality: float | None = None
 
 
+def quiet_logs() -> None:
+    """Keep to the simulation's own lines: the timeline says what monitoring found each day,
+    so neither the API's line a request nor the alerts' and the shadow verdict's records."""
+    logging.getLogger(f"{__package__}.serving").setLevel(logging.WARNING)
+    for said in ("monitoring.alerts", "monitoring.shadow"):
+        logging.getLogger(f"{__package__}.{said}").setLevel(logging.CRITICAL)
+
+
 def days_rows(future: pd.DataFrame, day: int, seed: int) -> pd.DataFrame:
     """Day `day`'s traffic: ROWS_PER_DAY rows of `future`, drawn with the day's own seed (a
     small data set's future holds fewer rows than a day: then rows are drawn again)."""
@@ -183,7 +191,7 @@ def replay(
     raw = ingest.load_raw(settings.data.raw_path)
     initial, future = ingest.split(raw, FUTURE_SHARE, settings.seed)
     ws = workspace(settings, root)
-    logging.getLogger(f"{__package__}.serving").setLevel(logging.WARNING)  # a line a request
+    quiet_logs()
     decision = train_and_promote(ws, initial, say)
     if not decision.promote:
         raise RuntimeError(f"the first model was not promoted: {decision}")

@@ -22,7 +22,6 @@ with a plot to `reports/simulation/rollback/`.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
@@ -49,6 +48,7 @@ from .simulate import (
     Day,
     days_rows,
     plot,
+    quiet_logs,
     train_and_promote,
 )
 from .simulate import workspace as scratch_workspace
@@ -87,7 +87,7 @@ def replay_rollback(
     raw = ingest.load_raw(settings.data.raw_path)
     initial, future = ingest.split(raw, FUTURE_SHARE, settings.seed)
     ws = scratch_workspace(settings, root)
-    logging.getLogger(f"{__package__}.serving").setLevel(logging.WARNING)  # a line a request
+    quiet_logs()
     decision = train_and_promote(ws, initial, say)
     if not decision.promote:
         raise RuntimeError(f"the first model was not promoted: {decision}")

@@ -20,7 +20,6 @@ verdict, the serving champion) is printed and written with a plot to reports/sim
 
 from __future__ import annotations
 
-import logging
 import tempfile
 import time
 from collections.abc import Callable
@@ -47,6 +46,7 @@ from .simulate import (
     START,
     Api,
     days_rows,
+    quiet_logs,
     train_and_promote,
     workspace,
 )
@@ -101,9 +101,7 @@ def replay_shadow(
     raw = ingest.load_raw(settings.data.raw_path)
     known, future = ingest.split(raw, FUTURE_SHARE, settings.seed)
     ws = shadow_settings(settings, root)
-    # A line a request, drift alerts, and the verdict's log record (said below, once).
-    for noisy in ("serving", "monitoring.alerts", "monitoring.shadow"):
-        logging.getLogger(f"{__package__}.{noisy}").setLevel(logging.ERROR)
+    quiet_logs()
     weak = ws.model_copy(update={"gate": ws.gate.model_copy(update={"min_roc_auc": 0.5})})
     if not train_and_promote(weak, with_noisy_labels(known, settings.seed), say).promote:
         raise RuntimeError("the first model was not promoted")
