@@ -120,6 +120,12 @@ class GateSettings(BaseModel):
         description="How much better on live rows (the task's live metric) the challenger "
         "must be to replace the champion, its bootstrap interval clear of zero.",
     )
+    max_latency_ratio: float = Field(
+        default=1.5,
+        gt=0,
+        description="How many times the champion's serving time the candidate may take (one "
+        "applicant, and a batch), measured side by side (serving/cost.py).",
+    )
 
 
 class RollbackSettings(BaseModel):
@@ -216,6 +222,12 @@ class ServeSettings(BaseModel):
     port: int = Field(default=8000, ge=1, le=65535)
     model_dir: Path = Path("models/champion")
     auth: AuthSettings = AuthSettings()
+    instance_cost_per_hour: float | None = Field(
+        default=None,
+        ge=0,
+        description="What an hour of one serving instance costs: gives the cost per million "
+        "predictions from the measured throughput (None: not reported).",
+    )
 
 
 class ScoreSettings(BaseModel):

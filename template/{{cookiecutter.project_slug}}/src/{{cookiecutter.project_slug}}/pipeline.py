@@ -33,15 +33,17 @@ def ingest(settings: Settings) -> ingestion.ProcessedPaths:
 
 def promote(settings: Settings, tracker: Tracker) -> PromotionDecision:
     """Run the promotion gate on the candidate (training/candidate.py registered it): against
-    the baseline and the champion re-scored on today's held-out data, then the canary;
-    crown it if all pass (with gate.shadow on and a champion serving, make it the challenger
-    instead). The decision is recorded in reports/promotion.json."""
+    the baseline and the champion re-scored on today's held-out data, then the canary and
+    its serving time beside the champion's; crown it if all pass (with gate.shadow on and a
+    champion serving, make it the challenger instead). The decision is recorded in
+    reports/promotion.json."""
     from .data.contract import MODEL_INPUTS, TARGET
     from .registry import model_store
     from .registry.champion import candidate_dir, crown, crown_challenger, sync_champion
     from .registry.gate import (
         PromotionDecision,
         champion_not_comparable,
+        check_serving,
         record_decision,
         refusal_of_rolled_back,
         review_candidate,
@@ -49,6 +51,7 @@ def promote(settings: Settings, tracker: Tracker) -> PromotionDecision:
     )
     from .registry.rollback import Probation, keep_previous
     from .serving.canary import check_servable
+    from .serving.cost import measure_serving_cost
     from .tasks import TASK
 
     pipeline, candidate = model_store.load(candidate_dir(settings))
@@ -58,6 +61,7 @@ def promote(settings: Settings, tracker: Tracker) -> PromotionDecision:
     champion = sync_champion(settings, tracker)
     champion_metrics = None
     not_comparable = None
+    rival = None  # the champion's version and model, when it can score today's inputs
     if champion is not None and champion.version != candidate.version:
         # Re-score the champion on today's held-out data: a fair, like-for-like comparison,
         # possible only while the contract declares the inputs it was trained on.
@@ -66,6 +70,7 @@ def promote(settings: Settings, tracker: Tracker) -> PromotionDecision:
             champion.version, model_store.inputs_of(champion_model), MODEL_INPUTS
         )
         if not_comparable is None:
+            rival = (champion.version, champion_model)
             champion_metrics = TASK.metrics(
                 holdout[TARGET.name].to_numpy(),
                 model_store.predict_output(champion_model, holdout),
@@ -86,6 +91,12 @@ def promote(settings: Settings, tracker: Tracker) -> PromotionDecision:
             decision = PromotionDecision(
                 False, [f"canary failed: {p}" for p in problems], decision.notes
             )
+    serving = candidate.serving  # measured at training, beside the champion of then
+    if decision.promote and rival is not None:
+        if serving is None or serving.champion_version != rival[0]:  # another champion now
+            cost_per_hour = settings.serve.instance_cost_per_hour
+            serving = measure_serving_cost(pipeline, holdout, cost_per_hour, rival)
+        decision = check_serving(decision, serving, settings.gate)
     rolled_back = tracker.rollback_reason(candidate.version)
     if rolled_back is not None:  # whatever else the gate found: that version failed live
         decision = PromotionDecision(
@@ -106,6 +117,7 @@ def promote(settings: Settings, tracker: Tracker) -> PromotionDecision:
         challenger_version=candidate.version if decision.challenger else None,
         champion_version=champion.version if champion else None,
         champion_metrics=champion_metrics,
+        serving=serving.model_dump() if serving else None,
     )
     return decision
 

@@ -73,6 +73,7 @@ def test_pipeline_trains_gates_registers_and_exports_a_champion(tmp_path: Path) 
     }
     promotion = json.loads((fresh.reports_dir / "promotion.json").read_text(encoding="utf-8"))
     assert promotion["promote"] is True
+    assert promotion["serving"]["p50_ms"] > 0  # its serving cost, with no champion beside
     assert environment_changes(environment) == {}
 
 

@@ -7,13 +7,18 @@ ratio. The times are this process's CPU time, which other processes on a busy ma
 not inflate as they do wall time (the batch ratio measured 6.7 in wall time under a load
 average of 16). A regression of the project's code (scoring row by row, a needlessly heavy
 model, the API losing its compiled scorer) moves the ratio by far more than machine noise
-does.
+does. The promotion gate holds each candidate to the champion the same way
+(serving/cost.py): the last tests here plant a slow candidate and an equal one.
 """
 
 from __future__ import annotations
 
+import copy
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -23,9 +28,16 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from {{ cookiecutter.project_slug }}.config import Settings
+from {{ cookiecutter.project_slug }}.registry.gate import PromotionDecision, check_serving
 from {{ cookiecutter.project_slug }}.registry.model_store import predict_output
+from {{ cookiecutter.project_slug }}.serving.cost import measure_serving_cost
 from {{ cookiecutter.project_slug }}.serving.scorer import frame_columns, load_scorer
-from {{ cookiecutter.project_slug }}.training.train import TrainedModel
+from {{ cookiecutter.project_slug }}.training.train import (
+    TrainedModel,
+    build_pipeline,
+    features_and_target,
+)
 
 pytestmark = pytest.mark.monitoring
 
@@ -103,3 +115,61 @@ def test_serving_one_row_has_not_regressed(
     ratio = work / baseline
     print(f"one row: {work * 1e6:.0f} us, reference: {baseline * 1e6:.0f} us, {ratio:.2f}")
     assert ratio <= MAX_SERVING_RATIO, f"serving one row is {ratio:.2f} x the reference"
+
+
+def forest(trees: int, train_frame: pd.DataFrame, settings: Settings) -> Pipeline:
+    """The project's random forest (the task's own) with `trees` trees, fitted."""
+    spec = build_pipeline("random_forest", {"n_estimators": trees}, settings.seed)
+    return spec.fit(*features_and_target(train_frame))
+
+
+PASSED = PromotionDecision(True, ["passed every other check"])
+
+
+def test_the_gate_refuses_a_candidate_that_serves_too_slowly(
+    train_frame: pd.DataFrame, holdout_frame: pd.DataFrame, settings: Settings
+) -> None:
+    """Monitoring 6: a candidate of 20 times the champion's trees, measured beside it in the
+    same run, is refused for its serving time, with both models' figures; what a million
+    predictions cost follows from the measured throughput."""
+    champion, slow = forest(20, train_frame, settings), forest(400, train_frame, settings)
+    cost = measure_serving_cost(slow, holdout_frame, 0.025, ("1", champion))
+    print(cost)
+    assert cost.latency_ratio is not None
+    assert cost.latency_ratio > settings.gate.max_latency_ratio
+    assert cost.p99_ms >= cost.p50_ms > 0
+    assert cost.cost_per_million == pytest.approx(0.025 / (cost.rows_per_second * 3600) * 1e6)
+    decision = check_serving(PASSED, cost, settings.gate)
+    assert not decision.promote
+    assert decision.reasons[0].startswith("serves too slowly: ")
+    assert "champion v1's time" in decision.reasons[0]
+
+
+@contextmanager
+def busy_machine(processes: int = 2) -> Iterator[None]:
+    """Other processes spinning on every core while the block runs."""
+    spinning = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)
+    ]
+    try:
+        yield
+    finally:
+        for process in spinning:
+            process.kill()
+            process.wait()
+
+
+def test_an_equally_fast_candidate_passes_on_a_busy_machine(
+    trained: TrainedModel, holdout_frame: pd.DataFrame, settings: Settings
+) -> None:
+    """Monitoring 6: the same model as candidate and champion, measured while other
+    processes keep every core busy, is within gate.max_latency_ratio: the gate compares the
+    two side by side, never against an absolute time."""
+    twin = copy.deepcopy(trained.pipeline)
+    with busy_machine():
+        cost = measure_serving_cost(trained.pipeline, holdout_frame, None, ("1", twin))
+    print(cost)
+    assert cost.cost_per_million is None  # no instance cost configured
+    decision = check_serving(PASSED, cost, settings.gate)
+    assert decision.promote, decision
+    assert decision.reasons[-1].startswith("serving time ")

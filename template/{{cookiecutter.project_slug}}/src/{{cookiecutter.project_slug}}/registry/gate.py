@@ -1,6 +1,7 @@
 """The promotion gate: a candidate replaces the champion only if it is good enough, better
-than a trivial baseline and the champion, and fair enough. Every reason is reported, and
-the last decision is kept in `reports/promotion.json`."""
+than a trivial baseline and the champion, fair enough, and serves about as fast as the
+champion. Every reason is reported, and the last decision is kept in
+`reports/promotion.json`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from ..config import GateSettings
 from ..data.contract import SENSITIVE_ATTRIBUTES
 from ..tasks import TASK, Task
+from .model_store import ServingCost
 
 PROMOTION_FILE = "promotion.json"  # under reports_dir: the last decision and its reasons
 # Said with every decision when the contract declares no fairness attribute, so a reader
@@ -129,6 +131,28 @@ def review_candidate(
         [not_comparable] if not_comparable else []
     )
     return PromotionDecision(promote=not failures, reasons=failures or passes, notes=notes)
+
+
+def check_serving(
+    decision: PromotionDecision, cost: ServingCost | None, settings: GateSettings
+) -> PromotionDecision:
+    """The decision with the candidate's serving time judged against the champion's
+    (`cost`, measured side by side): refused over gate.max_latency_ratio, else said."""
+    if cost is None or cost.latency_ratio is None:  # no champion to compare with
+        return decision
+    ratio, bound = cost.latency_ratio, settings.max_latency_ratio
+    figures = (
+        f"one applicant p50 {cost.p50_ms:.3f} ms vs {cost.champion_p50_ms:.3f} ms, a batch "
+        f"{cost.rows_per_second:,.0f} vs {cost.champion_rows_per_second:,.0f} rows/s"
+    )
+    if ratio > bound:
+        said = (
+            f"serves too slowly: {ratio:.2f} times champion v{cost.champion_version}'s time "
+            f"({figures}), over gate.max_latency_ratio {bound:.2f}"
+        )
+        return PromotionDecision(False, [said], decision.notes)
+    said = f"serving time {ratio:.2f} times the champion's <= {bound:.2f} ({figures})"
+    return PromotionDecision(decision.promote, [*decision.reasons, said], decision.notes)
 
 
 def refusal_of_rolled_back(version: str, reason: str) -> str:

@@ -78,6 +78,38 @@ class CorruptModelError(ValueError):
         self.previous_version = previous_version
 
 
+class ServingCost(BaseModel):
+    """What serving a model costs, measured by serving/cost.py: one applicant's latency, a
+    batch's throughput and, when a champion was there to compare with, the same figures of
+    the champion and the ratio the promotion gate bounds (gate.max_latency_ratio)."""
+
+    p50_ms: float
+    p99_ms: float
+    rows_per_second: float
+    cost_per_million: float | None = Field(
+        default=None, description="Per million predictions, at serve.instance_cost_per_hour."
+    )
+    champion_version: str | None = None
+    champion_p50_ms: float | None = None
+    champion_rows_per_second: float | None = None
+    latency_ratio: float | None = Field(
+        default=None,
+        description="The candidate's time over the champion's (CPU time, the median of paired "
+        "rounds; the larger of one applicant's and a batch's).",
+    )
+
+    def metrics(self) -> dict[str, float]:
+        """The figures as the tracker's metrics."""
+        figures = {
+            "serving_p50_ms": self.p50_ms,
+            "serving_p99_ms": self.p99_ms,
+            "serving_rows_per_second": self.rows_per_second,
+            "serving_cost_per_million": self.cost_per_million,
+            "serving_latency_ratio": self.latency_ratio,
+        }
+        return {name: value for name, value in figures.items() if value is not None}
+
+
 class ModelMetadata(BaseModel):
     """What is known about a model version; shown by the API and the model card."""
 
@@ -97,6 +129,9 @@ class ModelMetadata(BaseModel):
     )
     previous_version: str | None = Field(
         default=None, description="The version this export replaced (a rollback target)."
+    )
+    serving: ServingCost | None = Field(
+        default=None, description="Its serving cost, measured when it was trained."
     )
 
 

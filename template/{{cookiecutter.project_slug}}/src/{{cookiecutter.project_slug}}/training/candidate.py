@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 
+from sklearn.pipeline import Pipeline
+
 from ..compute import get_engine
 from ..config import Settings
 from ..data import ingest
 from ..data.contract import MODEL_INPUTS, SENSITIVE_ATTRIBUTES, TARGET, check_fairness_bounds
 from ..registry import lineage, model_store, retraining
 from ..registry.champion import candidate_dir
+from ..serving.cost import measure_serving_cost
 from ..tasks import TASK
 from ..tracking import Tracker
 from . import model_card
@@ -19,6 +22,16 @@ from .metrics import evaluate
 from .train import build_baseline, features_and_target, train
 
 METRICS_FILE = "metrics.json"  # under reports_dir: the candidate's held-out metrics
+
+
+def comparable_champion(tracker: Tracker) -> tuple[str, Pipeline] | None:
+    """The registry's champion (version, model) when it scores today's model inputs, to
+    measure the candidate's serving cost beside (None: no champion, or other inputs)."""
+    champion = tracker.get_champion()
+    if champion is None:
+        return None
+    model = tracker.load_model(champion)
+    return (champion.version, model) if model_store.inputs_of(model) == list(MODEL_INPUTS) else None
 
 
 def train_candidate(settings: Settings, tracker: Tracker) -> model_store.ModelMetadata:
@@ -39,6 +52,12 @@ def train_candidate(settings: Settings, tracker: Tracker) -> model_store.ModelMe
             settings.seed,
             min_group_size=settings.gate.min_group_size,
         )
+        serving = measure_serving_cost(
+            trained.pipeline,
+            holdout,
+            settings.serve.instance_cost_per_hour,
+            comparable_champion(tracker),
+        )
         baseline = build_baseline().fit(*features_and_target(train_frame))
         baseline_metrics = TASK.metrics(
             holdout[TARGET.name].to_numpy(),
@@ -52,7 +71,7 @@ def train_candidate(settings: Settings, tracker: Tracker) -> model_store.ModelMe
         }
         trained_on = lineage.describe(settings.data.raw_path, retraining.model_params(settings))
         tracker.log_params({"model": trained.hyperparameters, "lineage": trained_on})
-        tracker.log_metrics(metrics)
+        tracker.log_metrics(metrics | serving.metrics())
         version = tracker.register_model(
             trained.pipeline, holdout[list(MODEL_INPUTS)].head(5), trained_on
         )
@@ -65,6 +84,7 @@ def train_candidate(settings: Settings, tracker: Tracker) -> model_store.ModelMe
             hyperparameters=trained.hyperparameters,
             inputs=list(MODEL_INPUTS),
             lineage=dict(version.lineage),
+            serving=serving,
         )
         figures = write_figures(evaluation, figures_dir)
         card = model_card.write(

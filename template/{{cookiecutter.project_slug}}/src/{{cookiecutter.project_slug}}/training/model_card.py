@@ -147,6 +147,34 @@ Confusion matrix at threshold {threshold:.2f} (held-out, {held_out} {ROWS}):
 """
 
 
+def serving_section(metadata: ModelMetadata, settings: Settings) -> str:
+    """What serving it costs (serving/cost.py), beside the champion when there was one."""
+    cost = metadata.serving
+    if cost is None:
+        return "Not measured."
+    lines = [
+        f"- One applicant: p50 {cost.p50_ms:.3f} ms, p99 {cost.p99_ms:.3f} ms; a batch of the "
+        f"held-out {ROWS}: {cost.rows_per_second:,.0f} {ROWS}/s (one process, the scorer the "
+        "API serves)",
+    ]
+    if cost.latency_ratio is not None:
+        lines.append(
+            f"- Beside champion v{cost.champion_version}, measured in the same run: p50 "
+            f"{cost.champion_p50_ms:.3f} ms, {cost.champion_rows_per_second:,.0f} {ROWS}/s; "
+            f"this model takes {cost.latency_ratio:.2f} times its time (the gate allows "
+            f"{settings.gate.max_latency_ratio:.2f}, `gate.max_latency_ratio`)"
+        )
+    else:
+        lines.append("- No champion to compare with")
+    if cost.cost_per_million is not None:
+        lines.append(
+            f"- A million predictions: {cost.cost_per_million:.3g} at "
+            f"`serve.instance_cost_per_hour` {settings.serve.instance_cost_per_hour:g} (at "
+            "the batch throughput above)"
+        )
+    return "\n".join(lines)
+
+
 def render(
     metadata: ModelMetadata,
     evaluation: Evaluation,
@@ -202,6 +230,9 @@ def render(
 
 ## Metrics (held-out test set; baseline = {TASK.baseline_name})
 {_table(metrics)}
+
+## Serving cost
+{serving_section(metadata, settings)}
 
 ## Quality and fairness across groups
 {_sensitive_columns()}The promotion gate bounds the {TASK.fairness_label} of every
