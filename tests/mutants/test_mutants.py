@@ -367,7 +367,7 @@ MUTANTS = (
            "    changed = current is None or current.version != previous.version\n",
            "    changed = True\n",
            _t(ROLLBACK_TESTS, "test_a_rollback_run_twice_changes_nothing_the_second_time")),
-    # The probation kept where only the promoting machine sees it, or not kept at all.
+    # A promotion that puts its champion on no probation: nothing for a monitor to judge.
     Mutant("promotion-opens-no-probation", "Monitoring 7", "{pkg}/pipeline.py",
            "        crown(settings, tracker, pipeline, candidate, probation.note())",
            "        crown(settings, tracker, pipeline, candidate)",

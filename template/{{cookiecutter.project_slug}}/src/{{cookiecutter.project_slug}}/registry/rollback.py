@@ -77,12 +77,13 @@ def read_probation(tracker: Tracker) -> Probation | None:
     """The champion's probation, from the note its promotion gave the alias (None before
     the first promotion, or for a champion a rollback or `rollback` restored)."""
     champion = tracker.get_champion()
-    note = tracker.alias_note(CHAMPION) if champion else ""
+    if champion is None:
+        return None
     try:
-        record = json.loads(note)["probation"]
+        record = json.loads(tracker.alias_note(CHAMPION))["probation"]
     except (ValueError, TypeError, KeyError):  # no note, or another kind of note
         return None
-    if champion is None or not isinstance(record, dict):
+    if not isinstance(record, dict):
         return None
     previous = record.get("replaced")
     return Probation(

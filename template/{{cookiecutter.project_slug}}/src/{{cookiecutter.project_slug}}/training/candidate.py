@@ -13,6 +13,7 @@ from ..data import ingest
 from ..data.contract import MODEL_INPUTS, SENSITIVE_ATTRIBUTES, TARGET, check_fairness_bounds
 from ..registry import lineage, model_store, retraining
 from ..registry.champion import candidate_dir
+from ..registry.gate import champion_not_comparable
 from ..serving.cost import measure_serving_cost
 from ..tasks import TASK
 from ..tracking import Tracker
@@ -31,7 +32,10 @@ def comparable_champion(tracker: Tracker) -> tuple[str, Pipeline] | None:
     if champion is None:
         return None
     model = tracker.load_model(champion)
-    return (champion.version, model) if model_store.inputs_of(model) == list(MODEL_INPUTS) else None
+    inputs = model_store.inputs_of(model)
+    if champion_not_comparable(champion.version, inputs, MODEL_INPUTS) is not None:
+        return None
+    return champion.version, model
 
 
 def train_candidate(settings: Settings, tracker: Tracker) -> model_store.ModelMetadata:
