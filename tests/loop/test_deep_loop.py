@@ -11,12 +11,18 @@ one where the champion's relation held (its mean absolute error is reported).
 `make simulate SCENARIO=rollback` promotes a model trained on shifted labels (it passes the
 offline gate); the test asserts that monitoring rolls it back within one cycle and that
 live ROC AUC, which collapsed under it, recovers under the restored champion.
+
+Both scenarios write the delivery metrics of their registry's ledger on the simulated clock;
+the tests check them against the timeline: promotions, lead time, time to restore (the drift
+until the retrained champion; the bad promotion until its rollback) and change failure rate.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,11 +33,18 @@ from support.reporting import RecordProperty
 pytestmark = pytest.mark.deep
 
 DRIFT_DAY = 4  # the simulation's default first day of drifted traffic
+LEAD_TIME_HOURS = 2  # simulate.py LEAD_TIME: from a data version's commit to its promotion
 RECOVERY = 0.1  # how far live ROC AUC must climb back above its low under drift
 # Loose bounds on the mean absolute error of the ROC AUC estimated without labels (CBPE)
 # against the realized one; measured 0.036 on undrifted days and 0.10 over all (days of 200
 # rows: the realized ROC AUC itself varies by about 0.03 from day to day).
 CBPE_HELD_MAE, CBPE_MAE = 0.1, 0.2
+
+
+def read_delivery(output: Path) -> dict[str, Any]:
+    """The delivery metrics a simulation wrote beside its timeline."""
+    delivery: dict[str, Any] = json.loads((output / "delivery.json").read_text(encoding="utf-8"))
+    return delivery
 
 
 def test_simulated_loop_retrains_and_recovers_after_drift(
@@ -59,6 +72,21 @@ def test_simulated_loop_retrains_and_recovers_after_drift(
     low = min(auc[int(d["day"])] for d in after)
     assert auc[int(days[-1]["day"])] >= low + RECOVERY, f"live quality did not recover: {auc}"
     assert auc[int(days[-1]["day"])] >= min(auc[int(d["day"])] for d in before) - 0.05, auc
+
+    # The delivery metrics of the registry's ledger, on the simulation's clock: v1 promoted
+    # at its start, the retrained champion LEAD_TIME after the monitoring run that confirmed
+    # the drift; the outage ran from the first drifted day's run (its retraining
+    # recommendation) to that promotion.
+    delivery = read_delivery(project / "reports" / "simulation")
+    drifted = min(int(d["day"]) for d in after if d["event"].startswith("drift"))
+    retrained = min(int(d["day"]) for d in after if "promoted" in d["event"])
+    assert (delivery["promotions"], delivery["rollbacks"]) == (2, 0), delivery
+    assert delivery["deployments_per_week"] == pytest.approx(2 / (len(days) / 7), abs=0.01)
+    assert delivery["lead_time_hours"] == pytest.approx(LEAD_TIME_HOURS), delivery
+    restored = (retrained - drifted) * 24 + LEAD_TIME_HOURS
+    assert delivery["time_to_restore_hours"] == pytest.approx(restored), delivery
+    assert (delivery["restored_outages"], delivery["open_outages"]) == (1, 0), delivery
+    assert delivery["change_failure_rate"] == 0, delivery
 
     # Performance before labels (CBPE): the ROC AUC each day's monitor estimated from the
     # served probabilities alone, against the one that day's labels gave. It tracks the
@@ -141,3 +169,11 @@ def test_simulated_bad_promotion_is_rolled_back_within_one_cycle(
     assert {days[day]["champion_version"] for day in after} == {first}, days
     assert min(auc[day] for day in after) >= auc[PLANT_DAY] + RECOVERY, auc
     assert auc[max(after)] >= min(auc[day] for day in before) - 0.05, auc
+
+    # The delivery metrics of the registry's ledger, on the simulation's clock: the planted
+    # model, promoted at noon on PLANT_DAY, was rolled back by the next midnight's monitor.
+    delivery = read_delivery(output)
+    assert (delivery["promotions"], delivery["rollbacks"]) == (2, 1), delivery
+    assert delivery["change_failure_rate"] == pytest.approx(0.5), delivery
+    assert delivery["time_to_restore_hours"] == pytest.approx(12), delivery
+    assert delivery["lead_time_hours"] == pytest.approx(LEAD_TIME_HOURS), delivery

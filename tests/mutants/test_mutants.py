@@ -337,8 +337,10 @@ MUTANTS = (
            "    if len(both) < gate.shadow_min_rows:", "    if len(both) < 1:",
            _t(SHADOW_TESTS, "test_a_tie_waits_and_too_few_rows_change_nothing")),
     Mutant("shadow-promotion-not-served", "Model 2", SHADOW,
-           "        crown(settings, tracker, pipeline, metadata, probation.note())",
-           "        tracker.set_champion(tracker.get_version(metadata.version), probation.note())",
+           "        crown(settings, tracker, pipeline, metadata, verdict.champion_version",
+           "        crown(settings.model_copy(update={'serve': settings.serve.model_copy("
+           "update={'model_dir': settings.models_dir / 'unserved'})}), tracker, pipeline, "
+           "metadata, verdict.champion_version",
            _t(SHADOW_TESTS, "test_a_challenger_that_wins_on_live_rows_is_promoted")),
     Mutant("shadow-retired-alias-kept", "Model 2", SHADOW,
            "        tracker.remove_alias(CHALLENGER)\n", "",
@@ -367,10 +369,17 @@ MUTANTS = (
            "    changed = current is None or current.version != previous.version\n",
            "    changed = True\n",
            _t(ROLLBACK_TESTS, "test_a_rollback_run_twice_changes_nothing_the_second_time")),
+    # A rollback the registry's ledger does not record: the change failure rate and the
+    # time to restore leave out the failure (delivery-metrics).
+    Mutant("ledger-forgets-rollbacks", "Infrastructure 7", ROLLBACK,
+           "        move_champion(tracker, previous, rolled_back)",
+           "        move_champion(tracker, previous, None)",
+           _t(ROLLBACK_TESTS,
+              "test_the_registry_keeps_the_ledger_of_deliveries_across_rollbacks")),
     # A promotion that puts its champion on no probation: nothing for a monitor to judge.
-    Mutant("promotion-opens-no-probation", "Monitoring 7", "{pkg}/pipeline.py",
-           "        crown(settings, tracker, pipeline, candidate, probation.note())",
-           "        crown(settings, tracker, pipeline, candidate)",
+    Mutant("promotion-opens-no-probation", "Monitoring 7", CHAMPION,
+           "    deliveries.move_champion(tracker, champion, promoted, probation)",
+           "    deliveries.move_champion(tracker, champion, promoted)",
            _t(PIPELINE_TESTS, "test_pipeline_trains_gates_registers_and_exports_a_champion")),
     Mutant("probation-never-ends", "Monitoring 7", "{pkg}/monitoring/probation.py",
            "    if days > bounds.probation_days:\n",

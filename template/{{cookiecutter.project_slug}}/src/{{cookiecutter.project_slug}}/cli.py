@@ -327,29 +327,28 @@ def monitor(
         raise typer.Exit(code=DRIFT_EXIT_CODE)
 
 
+@app.command("delivery-metrics")
+def delivery_metrics() -> None:
+    """Deployment frequency, lead time, time to restore and change failure rate, from the
+    registry's ledger; written to reports/delivery.json."""
+    settings = _settings()
+    from .monitoring.delivery import DELIVERY_FILE, delivery_table, report_delivery
+
+    console.print(delivery_table(report_delivery(settings)))
+    console.print(f"written to {settings.reports_dir / DELIVERY_FILE}")
+
+
 @app.command()
 def ct() -> None:
     """Continuous training: ingest, train and promote, unless nothing changed since the
     champion was trained; in CI, only with a shared model registry."""
     settings = _settings()
     from .pipeline import STEPS
-    from .registry.champion import sync_champion
-    from .registry.gate import PromotionDecision, record_decision
-    from .registry.retraining import (
-        NoSharedStoreError,
-        require_shared_store,
-        unchanged_since_champion,
-    )
-    from .tracking import get_tracker
+    from .registry.retraining import NoSharedStoreError, nothing_to_retrain
 
-    tracker = get_tracker(settings.tracking)
     with _in_one_line(NoSharedStoreError):
-        require_shared_store(tracker)
-    champion = sync_champion(settings, tracker)
-    reason = unchanged_since_champion(settings, tracker)
-    if reason is not None and champion is not None:
-        decision = PromotionDecision(False, [reason])
-        record_decision(settings.reports_dir, decision, champion_version=champion.version)
+        reason = nothing_to_retrain(settings)
+    if reason is not None:
         console.print(f"[green]{reason}[/]")
         return
     for step in STEPS:

@@ -49,7 +49,7 @@ def promote(settings: Settings, tracker: Tracker) -> PromotionDecision:
         review_candidate,
         shadowed,
     )
-    from .registry.rollback import Probation, keep_previous
+    from .registry.rollback import keep_previous
     from .serving.canary import check_servable
     from .serving.cost import measure_serving_cost
     from .tasks import TASK
@@ -108,8 +108,7 @@ def promote(settings: Settings, tracker: Tracker) -> PromotionDecision:
     elif decision.promote:
         keep_previous(settings)  # what a rollback restores
         previous = champion.version if champion else None
-        probation = Probation(candidate.version, previous, datetime.now(UTC))
-        crown(settings, tracker, pipeline, candidate, probation.note())
+        crown(settings, tracker, pipeline, candidate, previous, datetime.now(UTC))
     record_decision(
         settings.reports_dir,
         decision,

@@ -50,14 +50,16 @@ from rich.table import Table
 from .config import Settings
 from .data import ingest
 from .data.contract import CONTRACT, MODEL_INPUTS
+from .monitoring.delivery import delivery_table, report_delivery
 from .monitoring.traffic import monitor_traffic
 from .pipeline import STEPS
+from .registry.deliveries import read_note
 from .registry.gate import PromotionDecision, read_decision
 from .registry.model_store import ModelMetadata
 from .serving import inference_log
 from .serving.app import create_app
 from .tasks import TASK
-from .tracking import local_store_uri
+from .tracking import get_tracker, local_store_uri
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +69,7 @@ BATCH = 50  # rows per request
 START = datetime(2025, 1, 1, tzinfo=UTC)
 CONFIRMATIONS = 2  # consecutive days of drift that confirm it
 READY_TIMEOUT = 30.0
+LEAD_TIME = timedelta(hours=2)  # from a data version's commit to CT promoting its model
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,25 @@ def workspace(settings: Settings, root: Path) -> Settings:
     )
 
 
+def promoted_on_the_clock(settings: Settings, at: datetime) -> None:
+    """Date the champion's promotion `at` on the simulation's clock, in its probation and in
+    the ledger (its data version committed LEAD_TIME before): delivery metrics in days."""
+    tracker = get_tracker(settings.tracking)
+    note, champion = read_note(tracker), tracker.get_champion()
+    if note.probation is None or champion is None or not note.deliveries:
+        raise RuntimeError("the promotion opened no probation")
+    redated = note.model_copy(
+        update={
+            "probation": note.probation.model_copy(update={"promoted_at": at}),
+            "deliveries": [
+                *note.deliveries[:-1],
+                note.deliveries[-1].model_copy(update={"at": at, "committed_at": at - LEAD_TIME}),
+            ],
+        }
+    )
+    tracker.set_champion(champion, redated.dump())
+
+
 def train_and_promote(
     settings: Settings, labelled: pd.DataFrame, say: Callable[[str], None]
 ) -> PromotionDecision:
@@ -143,6 +165,21 @@ def train_and_promote(
         f"{trained.metrics[key]:.3f} on the held-out split; {outcome}"
     )
     return decision
+
+
+def first_champion(
+    settings: Settings, ws: Settings, say: Callable[[str], None]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The raw data, its first 60% and the rest (the future), the first part trained and
+    promoted in the workspace `ws` at START on the simulation's clock."""
+    raw = ingest.load_raw(settings.data.raw_path)
+    initial, future = ingest.split(raw, FUTURE_SHARE, settings.seed)
+    quiet_logs()
+    decision = train_and_promote(ws, initial, say)
+    if not decision.promote:
+        raise RuntimeError(f"the first model was not promoted: {decision}")
+    promoted_on_the_clock(ws, START)
+    return raw, initial, future
 
 
 class Api:
@@ -188,13 +225,8 @@ def replay(
     settings: Settings, root: Path, days: int, drift_day: int, say: Callable[[str], None]
 ) -> list[Day]:
     """Run the loop (see the module's docstring) and return its timeline."""
-    raw = ingest.load_raw(settings.data.raw_path)
-    initial, future = ingest.split(raw, FUTURE_SHARE, settings.seed)
     ws = workspace(settings, root)
-    quiet_logs()
-    decision = train_and_promote(ws, initial, say)
-    if not decision.promote:
-        raise RuntimeError(f"the first model was not promoted: {decision}")
+    raw, _, future = first_champion(settings, ws, say)
     now = [START]
     log = inference_log.InferenceLog(ws.inference_log, clock=lambda: now[0])
     rng = np.random.default_rng(settings.seed)
@@ -231,6 +263,7 @@ def replay(
                 if decision.promote:
                     promoted = read_decision(ws.reports_dir)
                     api.wait_for(promoted["candidate_version"])
+                    promoted_on_the_clock(ws, START + timedelta(days=day) + LEAD_TIME)
                     event = f"drift confirmed: v{promoted['candidate_version']} promoted"
                     flagged = []
                 else:
@@ -273,6 +306,8 @@ def run_simulation(settings: Settings, days: int, drift_day: int, console: Conso
     output.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="simulation-") as root:
         timeline = replay(settings, Path(root), days, drift_day, console.print)
+        end = START + timedelta(days=days)
+        delivery = report_delivery(workspace(settings, Path(root)), end, output)
     table = Table(title=f"Simulated production loop (drift from day {drift_day})")
     for column in ("day", "drift share", f"live {TASK.live.label}", "monitoring", "champion"):
         table.add_column(column)
@@ -285,7 +320,8 @@ def run_simulation(settings: Settings, days: int, drift_day: int, console: Conso
             estimated,
         )  # fmt: skip
     Console().print(table)
+    Console().print(delivery_table(delivery))
     pd.DataFrame([asdict(day) for day in timeline]).to_csv(output / "timeline.csv", index=False)
     plot(timeline, output / "timeline.png")
-    console.print(f"timeline and plot in {output}/")
+    console.print(f"timeline, plot and delivery metrics in {output}/")
     return timeline

@@ -21,11 +21,10 @@ with a plot to `reports/simulation/rollback/`.
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -34,26 +33,24 @@ from rich.console import Console
 from rich.table import Table
 
 from .config import Settings
-from .data import ingest
 from .data.contract import MODEL_INPUTS, TARGET
+from .monitoring.delivery import delivery_table, report_delivery
 from .monitoring.traffic import monitor_traffic
 from .registry.gate import read_decision
-from .registry.rollback import read_probation
 from .serving import inference_log
 from .simulate import (
     BATCH,
-    FUTURE_SHARE,
     START,
     Api,
     Day,
     days_rows,
+    first_champion,
     plot,
-    quiet_logs,
+    promoted_on_the_clock,
     train_and_promote,
 )
 from .simulate import workspace as scratch_workspace
 from .tasks import TASK
-from .tracking import get_tracker
 
 PLANT_DAY = 3  # the day the model trained on shifted labels is promoted, before its traffic
 
@@ -70,29 +67,13 @@ def shift_labels(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**{TARGET.name: pd.Series(shifted, index=frame.index).astype(target.dtype)})
 
 
-def promoted_on_the_clock(settings: Settings, at: datetime) -> None:
-    """Date the champion's probation `at`, on the simulation's clock."""
-    tracker = get_tracker(settings.tracking)
-    probation = read_probation(tracker)
-    if probation is None:
-        raise RuntimeError("the promotion opened no probation")
-    redated = dataclasses.replace(probation, promoted_at=at)
-    tracker.set_champion(tracker.get_version(probation.version), redated.note())
-
-
 def replay_rollback(
     settings: Settings, root: Path, days: int, plant_day: int, say: Callable[[str], None]
 ) -> list[Day]:
     """Run the scenario (see the module's docstring) and return its timeline."""
-    raw = ingest.load_raw(settings.data.raw_path)
-    initial, future = ingest.split(raw, FUTURE_SHARE, settings.seed)
     ws = scratch_workspace(settings, root)
-    quiet_logs()
-    decision = train_and_promote(ws, initial, say)
-    if not decision.promote:
-        raise RuntimeError(f"the first model was not promoted: {decision}")
+    _, initial, future = first_champion(settings, ws, say)
     now = [START]
-    promoted_on_the_clock(ws, START)
     log = inference_log.InferenceLog(ws.inference_log, clock=lambda: now[0])
     timeline: list[Day] = []
     with Api(ws, log) as api:
@@ -143,6 +124,8 @@ def run_rollback_simulation(settings: Settings, days: int, console: Console) -> 
     output.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="simulation-") as root:
         timeline = replay_rollback(settings, Path(root), days, PLANT_DAY, console.print)
+        end = START + timedelta(days=days)
+        delivery = report_delivery(scratch_workspace(settings, Path(root)), end, output)
     table = Table(title=f"Simulated rollback (a model trained on shifted labels, day {PLANT_DAY})")
     for column in ("day", f"live {TASK.live.label}", "monitoring", "served by"):
         table.add_column(column)
@@ -150,7 +133,8 @@ def run_rollback_simulation(settings: Settings, days: int, console: Console) -> 
         live = "-" if day.live_quality is None else f"{day.live_quality:.3f}"
         table.add_row(str(day.day), live, day.event, f"v{day.champion_version}")
     Console().print(table)
+    Console().print(delivery_table(delivery))
     pd.DataFrame([asdict(day) for day in timeline]).to_csv(output / "timeline.csv", index=False)
     plot(timeline, output / "timeline.png")
-    console.print(f"timeline and plot in {output}/")
+    console.print(f"timeline, plot and delivery metrics in {output}/")
     return timeline

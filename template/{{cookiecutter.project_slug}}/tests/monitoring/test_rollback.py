@@ -20,12 +20,13 @@ from {{ cookiecutter.project_slug }}.data.contract import (
     TARGET,
 )
 from {{ cookiecutter.project_slug }}.data.ingest import ProcessedPaths
+from {{ cookiecutter.project_slug }}.monitoring.delivery import delivery_metrics
 from {{ cookiecutter.project_slug }}.monitoring.probation import check_probation, error_rate
 from {{ cookiecutter.project_slug }}.monitoring.summary import DriftSummary
 from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.registry.champion import candidate_dir, crown
+from {{ cookiecutter.project_slug }}.registry.deliveries import read_note, record_degradation
 from {{ cookiecutter.project_slug }}.registry.rollback import (
-    Probation,
     previous_dir,
     read_probation,
     roll_back,
@@ -40,6 +41,7 @@ pytestmark = pytest.mark.monitoring
 
 OFFLINE = 0.8  # the champion's offline figure in the summaries below
 PROMOTED = datetime(2026, 1, 1, tzinfo=UTC)
+NOW = PROMOTED + timedelta(days=1)  # a monitoring run on probation
 
 
 def settings_in(root: Path, processed_dir: Path) -> Settings:
@@ -92,8 +94,7 @@ def two_versions(
             metrics=metrics,
             inputs=list(MODEL_INPUTS),
         )
-        probation = Probation(version.version, replaced, promoted)
-        crown(settings, tracker, fitted, metadata, probation.note())
+        crown(settings, tracker, fitted, metadata, replaced, promoted)
         replaced = version.version
     model_store.save(candidate_dir(settings), fitted, metadata)
     return root
@@ -183,6 +184,34 @@ def test_a_monitor_on_another_machine_finds_the_probation_in_the_registry(
     assert read_probation(tracker) is None
 
 
+def test_the_registry_keeps_the_ledger_of_deliveries_across_rollbacks(
+    on_probation: Settings,
+) -> None:
+    """Infrastructure 7, counted: the champion alias's note carries every delivery from
+    holder to holder (the two promotions, the rollback a breach makes and, once,
+    monitoring's retraining recommendation against the restored champion), so the delivery
+    metrics (change failure rate, time to restore) follow from the registry alone."""
+    old, new = registered(on_probation)
+    check_probation(on_probation, monitored(new, WORSE), NOW)  # rolls back
+    tracker = get_tracker(on_probation.tracking)
+    assert record_degradation(tracker, old, NOW + timedelta(days=2))
+    assert not record_degradation(tracker, old, NOW + timedelta(days=3))  # once a champion
+    assert not record_degradation(tracker, new, NOW + timedelta(days=3))  # not the champion
+    ledger = read_note(get_tracker(on_probation.tracking)).deliveries
+    assert [(event.kind, event.version, event.other) for event in ledger] == [
+        ("promoted", old, None),
+        ("promoted", new, old),
+        ("rolled_back", new, old),
+        ("degraded", old, None),
+    ]
+    metrics = delivery_metrics(ledger, NOW + timedelta(days=3))
+    assert (metrics.promotions, metrics.rollbacks) == (2, 1)
+    assert metrics.change_failure_rate == pytest.approx(0.5)
+    assert metrics.time_to_restore_hours == pytest.approx(24)  # promoted, rolled back a day on
+    assert metrics.open_outages == 1
+    assert read_probation(tracker) is None  # the restored champion is on none
+
+
 def test_no_rollback_outside_probation_or_within_bounds(on_probation: Settings) -> None:
     """Monitoring 7: the same breach after the probation window, or a champion within its
     bounds during it, leaves the champion serving."""
@@ -214,12 +243,12 @@ def test_a_rollback_run_twice_changes_nothing_the_second_time(
     with monkeypatch.context() as patch:
         patch.setattr(type(tracker), "set_champion", killed)
         with pytest.raises(SystemExit):
-            roll_back(on_probation, tracker, probation, "test")
+            roll_back(on_probation, tracker, probation, "test", NOW)
     assert champion_of(on_probation, tracker) == (new, old)  # exported, alias not moved
-    first = roll_back(on_probation, tracker, probation, "test")
+    first = roll_back(on_probation, tracker, probation, "test", NOW)
     assert first.changed
     assert champion_of(on_probation, tracker) == (old, old)
-    second = roll_back(on_probation, tracker, probation, "again")
+    second = roll_back(on_probation, tracker, probation, "again", NOW)
     assert not second.changed
     assert "already rolled back" in str(second)
     assert champion_of(on_probation, tracker) == (old, old)
@@ -233,7 +262,7 @@ def test_the_gate_never_promotes_a_rolled_back_version_again(on_probation: Setti
     tracker = get_tracker(on_probation.tracking)
     probation = read_probation(tracker)
     assert probation is not None
-    roll_back(on_probation, tracker, probation, "live quality fell")
+    roll_back(on_probation, tracker, probation, "live quality fell", NOW)
     decision = pipeline.promote(on_probation, tracker)
     assert not decision.promote
     assert decision.reasons == [

@@ -105,7 +105,7 @@ def check_probation(
     )
     rolled_back = bool(found) and probation.previous is not None
     if rolled_back:
-        outcome = str(roll_back(settings, tracker, probation, "; ".join(found)))
+        outcome = str(roll_back(settings, tracker, probation, "; ".join(found), now))
     elif found:
         outcome = f"v{probation.version} breaks its probation, but was the first champion"
     else:

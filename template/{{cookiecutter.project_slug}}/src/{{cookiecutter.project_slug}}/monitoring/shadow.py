@@ -40,7 +40,7 @@ from ..data.contract import TARGET
 from ..registry import model_store
 from ..registry.champion import challenger_dir, crown
 from ..registry.gate import PromotionDecision, record_decision
-from ..registry.rollback import Probation, keep_previous
+from ..registry.rollback import keep_previous
 from ..serving import inference_log as log
 from ..tasks import TASK
 from ..tasks.threshold import expected_cost
@@ -212,8 +212,8 @@ def act(verdict: ShadowVerdict, settings: Settings) -> None:
     if verdict.verdict == "promote":  # served first, with the metadata it was judged by
         pipeline, metadata = model_store.load(challenger_dir(settings))
         keep_previous(settings)  # what a rollback restores
-        probation = Probation(metadata.version, verdict.champion_version, datetime.now(UTC))
-        crown(settings, tracker, pipeline, metadata, probation.note())  # the API hot-swaps it
+        # The API hot-swaps it.
+        crown(settings, tracker, pipeline, metadata, verdict.champion_version, datetime.now(UTC))
     if verdict.verdict != "wait":
         tracker.remove_alias(CHALLENGER)
         shutil.rmtree(challenger_dir(settings), ignore_errors=True)  # the API stops scoring it

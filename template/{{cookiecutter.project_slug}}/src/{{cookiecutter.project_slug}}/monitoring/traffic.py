@@ -35,6 +35,7 @@ from ..data import ingest
 from ..data.contract import MODEL_INPUTS, TARGET
 from ..registry import model_store
 from ..registry.champion import sync_challenger, sync_champion
+from ..registry.deliveries import record_degradation
 from ..serving import inference_log
 from ..serving.scorer import TOLERANCE
 from ..tasks import TASK
@@ -116,6 +117,9 @@ def monitor_traffic(settings: Settings, now: datetime | None = None) -> DriftSum
         # An estimate the monitor does not trust (see estimate.py) bounds no probation either.
         trusted = summary.estimated_quality if summary.estimate_note is None else None
         summary = check_probation(settings, summary, end, trusted)  # may roll back
+        if summary.retraining_recommended and summary.model_version is not None:
+            # The ledger's start of an outage: the next champion ends it (delivery.py).
+            record_degradation(get_tracker(settings.tracking), summary.model_version, end)
     publish(summary, settings.monitor)
     judge_challenger(logged, settings)
     return summary

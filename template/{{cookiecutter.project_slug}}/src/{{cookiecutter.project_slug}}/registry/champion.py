@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from contextlib import suppress
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sklearn.pipeline import Pipeline
@@ -13,7 +14,7 @@ from sklearn.pipeline import Pipeline
 from ..config import Settings
 from ..data.contract import MODEL_INPUTS
 from ..tracking import CHALLENGER, ModelVersion, Tracker
-from . import model_store
+from . import deliveries, model_store
 
 
 def candidate_dir(settings: Settings) -> Path:
@@ -96,22 +97,37 @@ def crown(
     tracker: Tracker,
     pipeline: Pipeline,
     metadata: model_store.ModelMetadata,
-    note: str = "",
+    replaced: str | None,
+    at: datetime,
 ) -> ModelVersion:
-    """Make a registered version the champion: export it first, then move the alias (with
-    `note`, e.g. its probation), so that a crash in between leaves the registry on the old
+    """Promote a registered version at `at`, replacing champion `replaced`: export it
+    first, then move the alias, its note opening the probation and adding the promotion to
+    the ledger (deliveries.py), so that a crash in between leaves the registry on the old
     champion (and the next `sync_champion` puts the disk back in line)."""
     model_store.save(settings.serve.model_dir, pipeline, metadata)
     champion = ModelVersion(metadata.name, metadata.version, metadata.run_id)
-    tracker.set_champion(champion, note)
+    promoted = deliveries.promotion(metadata.version, metadata.lineage, replaced, at)
+    probation = deliveries.ProbationRecord(replaced=replaced, promoted_at=at)
+    deliveries.move_champion(tracker, champion, promoted, probation)
     return champion
 
 
 def rollback(settings: Settings, tracker: Tracker, version: str) -> ModelVersion:
-    """Make an earlier registered version the champion again and serve it."""
+    """Make an earlier registered version the champion again and serve it (the ledger
+    records the champion it replaced as rolled back)."""
     target = tracker.get_version(version)
+    current = tracker.get_champion()
     export_champion(settings, tracker, target)
-    tracker.set_champion(target)
+    rolled_back = None
+    if current is not None and current.version != target.version:
+        rolled_back = deliveries.Delivery(
+            kind=deliveries.ROLLED_BACK,
+            version=current.version,
+            at=datetime.now(UTC),
+            other=target.version,
+            reason="rolled back by hand",
+        )
+    deliveries.move_champion(tracker, target, rolled_back)
     return target
 
 

@@ -16,6 +16,7 @@ import json
 import shutil
 import subprocess
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,12 @@ def code_version() -> tuple[str, bool]:
         return NO_COMMIT, False
     status = _git("status", "--porcelain", "--untracked-files=no")
     return commit, bool(status)
+
+
+def commit_time(commit: str) -> datetime | None:
+    """When `commit` was committed (None outside a repository, or for an unknown commit)."""
+    when = None if commit == NO_COMMIT else _git("show", "-s", "--format=%cI", commit, "--")
+    return datetime.fromisoformat(when) if when else None
 
 
 def params_md5(params: Mapping[str, Any]) -> str:

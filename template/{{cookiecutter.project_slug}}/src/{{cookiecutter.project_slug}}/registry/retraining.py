@@ -14,8 +14,10 @@ import os
 from typing import Any
 
 from ..config import Settings
-from ..tracking import Tracker
+from ..tracking import Tracker, get_tracker
 from . import lineage
+from .champion import sync_champion
+from .gate import PromotionDecision, record_decision
 
 
 class NoSharedStoreError(RuntimeError):
@@ -56,3 +58,18 @@ def unchanged_since_champion(settings: Settings, tracker: Tracker) -> str | None
         f"{now['data_md5'][:8]}, commit {now['code_commit'][:8]}, params "
         f"{now['params_md5'][:8]}): no retraining"
     )
+
+
+def nothing_to_retrain(settings: Settings) -> str | None:
+    """CT's first step: in CI, refuse a registry that dies with the runner
+    (NoSharedStoreError); bring the registry's champion onto disk; say why retraining would
+    change nothing, recorded as the promotion decision (None: CT trains)."""
+    tracker = get_tracker(settings.tracking)
+    require_shared_store(tracker)
+    champion = sync_champion(settings, tracker)
+    reason = unchanged_since_champion(settings, tracker)
+    if reason is None or champion is None:
+        return None
+    decision = PromotionDecision(False, [reason])
+    record_decision(settings.reports_dir, decision, champion_version=champion.version)
+    return reason

@@ -14,15 +14,15 @@ changes nothing."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from ..config import Settings
-from ..tracking import CHAMPION, ModelVersion, Tracker
+from ..tracking import ModelVersion, Tracker
 from . import model_store
 from .champion import export_champion, sync_champion
+from .deliveries import REASON_LIMIT, ROLLED_BACK, Delivery, move_champion, read_note
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,6 @@ class Probation:
 
     def days_at(self, now: datetime) -> float:
         return (now - self.promoted_at).total_seconds() / 86400
-
-    def note(self) -> str:
-        """The champion alias's note that records this probation (`read_probation`)."""
-        record = {"replaced": self.previous, "promoted_at": self.promoted_at.isoformat()}
-        return json.dumps({"probation": record})
 
 
 @dataclass(frozen=True)
@@ -76,28 +71,18 @@ def keep_previous(settings: Settings) -> None:
 def read_probation(tracker: Tracker) -> Probation | None:
     """The champion's probation, from the note its promotion gave the alias (None before
     the first promotion, or for a champion a rollback or `rollback` restored)."""
-    champion = tracker.get_champion()
-    if champion is None:
+    probation = read_note(tracker).probation
+    champion = None if probation is None else tracker.get_champion()
+    if probation is None or champion is None:
         return None
-    try:
-        record = json.loads(tracker.alias_note(CHAMPION))["probation"]
-    except (ValueError, TypeError, KeyError):  # no note, or another kind of note
-        return None
-    if not isinstance(record, dict):
-        return None
-    previous = record.get("replaced")
-    return Probation(
-        champion.version,
-        None if previous is None else str(previous),
-        datetime.fromisoformat(record["promoted_at"]),
-    )
+    return Probation(champion.version, probation.replaced, probation.promoted_at)
 
 
 def roll_back(
-    settings: Settings, tracker: Tracker, probation: Probation, reason: str
+    settings: Settings, tracker: Tracker, probation: Probation, reason: str, at: datetime
 ) -> RollbackResult:
-    """Restore `probation.previous` as the champion (see the module's docstring); raises
-    LookupError when there is no previous champion to restore."""
+    """Restore `probation.previous` as the champion at `at` (see the module's docstring);
+    raises LookupError when there is no previous champion to restore."""
     if probation.previous is None:
         raise LookupError(f"v{probation.version} was the first champion: nothing to roll back to")
     previous = tracker.get_version(probation.previous)
@@ -112,7 +97,15 @@ def roll_back(
             model_store.save(settings.serve.model_dir, pipeline, kept)
         else:
             export_champion(settings, tracker, previous)
-        tracker.set_champion(previous)  # with no note: the restored champion is on no probation
+        # The ledger records it; the restored champion is on no probation.
+        rolled_back = Delivery(
+            kind=ROLLED_BACK,
+            version=probation.version,
+            at=at,
+            other=previous.version,
+            reason=reason[:REASON_LIMIT],
+        )
+        move_champion(tracker, previous, rolled_back)
     else:
         sync_champion(settings, tracker)  # a crash after the export may have left either
     if tracker.rollback_reason(probation.version) is None:
