@@ -80,10 +80,11 @@ def fresh(tmp_path: Path) -> Settings:
 
 
 def test_wandb_runs_registers_and_promotes_offline_without_any_connection(
-    fresh: Settings, outbound: list[str]
+    fresh: Settings, outbound: list[str], capfd: pytest.CaptureFixture[str]
 ) -> None:
-    """Infrastructure 3: without an API key, W&B logs runs and model artifacts offline, the
-    registry still reads the champion back, and nothing leaves the machine."""
+    """Infrastructure 3: without an API key, W&B logs runs, their reports and model
+    artifacts offline, the registry still reads the champion back, nothing leaves the
+    machine and W&B prints nothing of its own."""
     assert mode() == "offline"
     tracker = get_tracker(fresh.tracking)
     holdout = ingest.read_processed(pipeline.ingest(fresh).test)
@@ -102,4 +103,6 @@ def test_wandb_runs_registers_and_promotes_offline_without_any_connection(
     runs = sorted((Path(fresh.tracking.uri or "") / "wandb").glob("offline-run-*"))
     assert len(runs) == 2, runs  # the training run, and the promotion that moved the alias
     assert all(list(run.glob("*.wandb")) for run in runs), "no run log for `wandb sync`"
+    assert (runs[0] / "files" / "model_card.md").is_file()  # the training run's report
+    assert "wandb:" not in capfd.readouterr().err
     assert outbound == []

@@ -128,7 +128,7 @@ def delivery_table(metrics: DeliveryMetrics) -> Table:
         ("lead time (median)", shown(metrics.lead_time_hours, " h"), "commit to champion"),
         ("time to restore (median)", shown(metrics.time_to_restore_hours, " h"),
          f"{metrics.restored_outages} restored, {metrics.open_outages} open"),
-        ("change failure rate", "-" if rate is None else f"{rate:.0%}",
+        ("change failure rate", "-" if rate is None else f"{rate * 100:.0f}%",
          count(metrics.rollbacks, "rollback")),
     )  # fmt: skip
     for row in rows:

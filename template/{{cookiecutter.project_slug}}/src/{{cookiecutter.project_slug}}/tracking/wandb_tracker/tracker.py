@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -117,7 +118,12 @@ class WandbTracker(Tracker):
             self.run.log(images)
         for file in files:
             if file.suffix not in FIGURE_SUFFIXES:
-                self.run.save(str(file), base_path=str(base), policy="now")
+                # Copied into the run's directory first: W&B syncs it from there, and prints
+                # a warning for each file it links in itself.
+                target = Path(self.run.dir) / file.relative_to(base)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(file, target)
+                self.run.save(str(target), base_path=self.run.dir, policy="now")
 
     # ---- the registry ------------------------------------------------------------------
 
