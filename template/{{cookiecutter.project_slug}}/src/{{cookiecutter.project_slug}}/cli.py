@@ -333,8 +333,9 @@ def delivery_metrics() -> None:
     registry's ledger; written to reports/delivery.json."""
     settings = _settings()
     from .monitoring.delivery import DELIVERY_FILE, delivery_table, report_delivery
+    from .tracking import get_tracker
 
-    console.print(delivery_table(report_delivery(settings)))
+    console.print(delivery_table(report_delivery(settings, get_tracker(settings.tracking))))
     console.print(f"written to {settings.reports_dir / DELIVERY_FILE}")
 
 

@@ -307,7 +307,8 @@ def run_simulation(settings: Settings, days: int, drift_day: int, console: Conso
     with tempfile.TemporaryDirectory(prefix="simulation-") as root:
         timeline = replay(settings, Path(root), days, drift_day, console.print)
         end = START + timedelta(days=days)
-        delivery = report_delivery(workspace(settings, Path(root)), end, output)
+        ws = workspace(settings, Path(root))
+        delivery = report_delivery(ws, get_tracker(ws.tracking), end, output)
     table = Table(title=f"Simulated production loop (drift from day {drift_day})")
     for column in ("day", "drift share", f"live {TASK.live.label}", "monitoring", "champion"):
         table.add_column(column)

@@ -51,6 +51,7 @@ from .simulate import (
 )
 from .simulate import workspace as scratch_workspace
 from .tasks import TASK
+from .tracking import get_tracker
 
 PLANT_DAY = 3  # the day the model trained on shifted labels is promoted, before its traffic
 
@@ -125,7 +126,8 @@ def run_rollback_simulation(settings: Settings, days: int, console: Console) -> 
     with tempfile.TemporaryDirectory(prefix="simulation-") as root:
         timeline = replay_rollback(settings, Path(root), days, PLANT_DAY, console.print)
         end = START + timedelta(days=days)
-        delivery = report_delivery(scratch_workspace(settings, Path(root)), end, output)
+        ws = scratch_workspace(settings, Path(root))
+        delivery = report_delivery(ws, get_tracker(ws.tracking), end, output)
     table = Table(title=f"Simulated rollback (a model trained on shifted labels, day {PLANT_DAY})")
     for column in ("day", f"live {TASK.live.label}", "monitoring", "served by"):
         table.add_column(column)

@@ -3,6 +3,7 @@ training/serving skew, which fires when serving transforms inputs unlike trainin
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from sklearn.pipeline import Pipeline
 
 from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.data.ingest import ProcessedPaths
+from {{ cookiecutter.project_slug }}.monitoring.delivery import DELIVERY_FILE
 from {{ cookiecutter.project_slug }}.monitoring.traffic import (
     monitor_logged_traffic,
     monitor_traffic,
@@ -110,8 +112,11 @@ def test_skew_fires_on_a_serving_transform(
 def test_a_fresh_worker_with_too_little_traffic_recommends_nothing(tmp_path: Path) -> None:
     """Continuous monitoring as the CLI and every orchestrator run it, on a fresh worker
     (no reference splits, nothing logged): the splits are ingested, and with too little
-    traffic to judge nothing is recommended (None, not a crash or a retraining)."""
+    traffic to judge nothing is recommended (None, not a crash or a retraining); the
+    delivery metrics are refreshed all the same (a registry with no delivery yet)."""
     fresh = workspace_settings(tmp_path)
 
     assert monitor_logged_traffic(fresh) is None
     assert ProcessedPaths.under(fresh.data.processed_dir).train.is_file()
+    delivery = json.loads((fresh.reports_dir / DELIVERY_FILE).read_text(encoding="utf-8"))
+    assert (delivery["promotions"], delivery["since"]) == (0, None)

@@ -10,8 +10,9 @@ now, at least a day):
   or rollback (an outage still open is counted apart);
 * change failure rate: rollbacks per promotion.
 
-`delivery-metrics` prints them and writes reports/delivery.json (the CM schedule refreshes
-it; the docs site shows it)."""
+`delivery-metrics` prints them and writes reports/delivery.json, which every continuous
+monitoring run refreshes (traffic.monitor_logged_traffic: the CM schedule, an orchestrator's
+monitoring flow) and the docs site shows."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from rich.table import Table
 
 from ..config import Settings
 from ..registry.deliveries import DEGRADED, PROMOTED, ROLLED_BACK, Delivery, read_note
-from ..tracking import get_tracker
+from ..tracking import Tracker
 
 DELIVERY_FILE = "delivery.json"  # under reports_dir
 HOUR = timedelta(hours=1)
@@ -94,12 +95,11 @@ def delivery_metrics(ledger: list[Delivery], now: datetime) -> DeliveryMetrics:
 
 
 def report_delivery(
-    settings: Settings, now: datetime | None = None, directory: Path | None = None
+    settings: Settings, tracker: Tracker, now: datetime | None = None, directory: Path | None = None
 ) -> DeliveryMetrics:
-    """The metrics of the registry's ledger at `now` (default: the current time), written to
-    DELIVERY_FILE in `directory` (default: reports_dir)."""
-    ledger = read_note(get_tracker(settings.tracking)).deliveries
-    metrics = delivery_metrics(ledger, now or datetime.now(UTC))
+    """The metrics of the ledger in `tracker`'s registry at `now` (default: the current
+    time), written to DELIVERY_FILE in `directory` (default: reports_dir)."""
+    metrics = delivery_metrics(read_note(tracker).deliveries, now or datetime.now(UTC))
     directory = directory or settings.reports_dir
     directory.mkdir(parents=True, exist_ok=True)
     (directory / DELIVERY_FILE).write_text(metrics.model_dump_json(indent=2), encoding="utf-8")

@@ -42,6 +42,7 @@ from ..tasks import TASK
 from ..tracking import get_tracker
 from .alerts import publish
 from .champion import check_champion
+from .delivery import report_delivery
 from .drift import detect_drift, prediction_drift
 from .estimate import check_estimate
 from .probation import check_probation
@@ -128,8 +129,9 @@ def monitor_traffic(settings: Settings, now: datetime | None = None) -> DriftSum
 def monitor_logged_traffic(settings: Settings) -> DriftSummary | None:
     """Continuous monitoring: the registry's champion (and challenger) and the reference
     splits onto disk first (a fresh CI runner or an orchestrator's pod has neither), then
-    the log window ending now against them. None, with a warning saying why, when the
-    window holds too little traffic to judge: nothing to retrain on yet."""
+    the log window ending now against them, and the delivery metrics refreshed (delivery.py).
+    None, with a warning saying why, when the window holds too little traffic to judge:
+    nothing to retrain on yet."""
     tracker = get_tracker(settings.tracking)
     sync_champion(settings, tracker)
     sync_challenger(settings, tracker)  # judged on the rows the API logged with its scores
@@ -137,7 +139,9 @@ def monitor_logged_traffic(settings: Settings) -> DriftSummary | None:
     if not (paths.train.is_file() and paths.test.is_file()):
         ingest.ingest(settings.data, settings.seed)
     try:
-        return monitor_traffic(settings)
+        summary = monitor_traffic(settings)
     except NotEnoughTrafficError as error:
         logger.warning("%s", error)
-        return None
+        summary = None
+    report_delivery(settings, tracker)  # with what this run recorded: a rollback, an outage
+    return summary
