@@ -58,6 +58,7 @@ class ChampionNote(BaseModel):
     deliveries: list[Delivery] = []
 
     def dump(self) -> str:
+        """The note as JSON within NOTE_LIMIT: the oldest deliveries go first."""
         note = self
         while len(text := note.model_dump_json(exclude_none=True)) > NOTE_LIMIT:
             note = note.model_copy(update={"deliveries": note.deliveries[1:]})
