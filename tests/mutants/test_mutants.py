@@ -204,7 +204,7 @@ MUTANTS = (
               "test_preprocessing_handles_unseen_categories_and_yields_finite_values")),
     # Exported for serving, but the registry still names the old champion.
     Mutant("champion-alias-not-moved", "Infrastructure 3", CHAMPION,
-           "    tracker.set_champion(champion, note)\n", "",
+           "    deliveries.move_champion(tracker, champion, promoted, probation)\n", "",
            _t(PIPELINE_TESTS, "test_pipeline_trains_gates_registers_and_exports_a_champion")),
     Mutant("canary-threshold-unchecked", "Infrastructure 6", "{pkg}/serving/canary.py",
            'if threshold != trained.get("threshold"):',
