@@ -206,6 +206,13 @@ MUTANTS = (
     Mutant("champion-alias-not-moved", "Infrastructure 3", CHAMPION,
            "    deliveries.move_champion(tracker, champion, promoted, probation)\n", "",
            _t(PIPELINE_TESTS, "test_pipeline_trains_gates_registers_and_exports_a_champion")),
+    # A served model loaded without its signature checked: a model tampered with after the
+    # promotion gate signed it (registry/provenance.py) would be unpickled and served.
+    Mutant("signature-unchecked", "Infrastructure 4", "{pkg}/registry/model_store.py",
+           "        if signers is not None:  # before anything is unpickled\n",
+           "        if False:  # before anything is unpickled\n",
+           _t("tests/infrastructure/test_provenance.py",
+              "test_a_byte_flipped_in_the_model_is_refused_even_with_its_checksum_updated")),
     Mutant("canary-threshold-unchecked", "Infrastructure 6", "{pkg}/serving/canary.py",
            'if threshold != trained.get("threshold"):',
            'if threshold is None and trained.get("threshold") is not None:',
@@ -281,8 +288,7 @@ MUTANTS = (
            "problems: list[str] = []",
            _t(PIPELINE_TESTS, "test_promote_refuses_when_the_canary_fails")),
     Mutant("rollback-relabels-only", "Infrastructure 7", CHAMPION,
-           "    pipeline = tracker.load_model(version)\n",
-           "    pipeline, _ = model_store.load(candidate_dir(settings))\n",
+           "    export_champion(settings, tracker, target)\n", "",
            _t(PIPELINE_TESTS, "test_rollback_serves_the_earlier_model_again")),
     Mutant("api-upper-bounds-dropped", "Monitoring 2", SCHEMA,
            "Field(description=column.description, ge=column.ge, le=column.le)",
@@ -337,9 +343,9 @@ MUTANTS = (
            "    if len(both) < gate.shadow_min_rows:", "    if len(both) < 1:",
            _t(SHADOW_TESTS, "test_a_tie_waits_and_too_few_rows_change_nothing")),
     Mutant("shadow-promotion-not-served", "Model 2", SHADOW,
-           "        crown(settings, tracker, pipeline, metadata, verdict.champion_version",
+           "        crown(settings, tracker, metadata, verdict.champion_version",
            "        crown(settings.model_copy(update={'serve': settings.serve.model_copy("
-           "update={'model_dir': settings.models_dir / 'unserved'})}), tracker, pipeline, "
+           "update={'model_dir': settings.models_dir / 'unserved'})}), tracker, "
            "metadata, verdict.champion_version",
            _t(SHADOW_TESTS, "test_a_challenger_that_wins_on_live_rows_is_promoted")),
     Mutant("shadow-retired-alias-kept", "Model 2", SHADOW,
@@ -356,7 +362,7 @@ MUTANTS = (
     # Issue 24's automatic rollback: the alias moved back, the bad model left serving.
     Mutant("rollback-keeps-serving-bad-model", "Infrastructure 7", ROLLBACK,
            "        if kept is not None and kept.version == previous.version:  # with its metrics\n"
-           "            model_store.save(settings.serve.model_dir, pipeline, kept)\n"
+           "            model_store.copy(previous_dir(settings), settings.serve.model_dir)\n"
            "        else:\n"
            "            export_champion(settings, tracker, previous)\n",
            "",

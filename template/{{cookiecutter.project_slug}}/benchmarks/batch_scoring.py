@@ -38,9 +38,11 @@ CHUNKS = (0, 5, 20)  # file sizes, in chunks
 CHILD = """
 import json, resource, sys, time
 from pathlib import Path
+from {{ cookiecutter.project_slug }}.config import get_settings
 from {{ cookiecutter.project_slug }}.serving.batch import score_file
+signers = get_settings().serve.trusted_signers
 start = time.perf_counter()
-result = score_file(sys.argv[1], sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]))
+result = score_file(sys.argv[1], sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]), signers=signers)
 seconds = time.perf_counter() - start
 status = Path("/proc/self/status")
 if status.exists():

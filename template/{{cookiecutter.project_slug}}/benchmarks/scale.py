@@ -112,7 +112,12 @@ def child_score(engine: str, workers: int, chunk_rows: int, *files: str) -> dict
         for name in files:
             start = time.perf_counter()
             result = score_file(
-                name, f"{directory}/scores.parquet", settings.serve.model_dir, chunk_rows, started
+                name,
+                f"{directory}/scores.parquet",
+                settings.serve.model_dir,
+                chunk_rows,
+                started,
+                signers=settings.serve.trusted_signers,
             )
             seconds = time.perf_counter() - start
             figures[Path(name).stem] = {"rows": result.rows, "seconds": seconds, **peaks()}

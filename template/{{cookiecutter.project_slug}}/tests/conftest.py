@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,12 +15,13 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
 
-from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings
+from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings, get_settings
 from {{ cookiecutter.project_slug }}.data import ingest
 from {{ cookiecutter.project_slug }}.data.contract import MODEL_INPUTS, TARGET
-from {{ cookiecutter.project_slug }}.registry import model_store
+from {{ cookiecutter.project_slug }}.registry import model_store, provenance
 from {{ cookiecutter.project_slug }}.termination import exit_on_sigterm
 from {{ cookiecutter.project_slug }}.tracking import get_tracker, local_store_uri
 from {{ cookiecutter.project_slug }}.training.train import TrainedModel, train
@@ -209,7 +211,7 @@ def scored_today(settings: Settings) -> pd.DataFrame:
     scores: pd.DataFrame = pq.read_table(output).to_pandas()
     assert len(scores) == len(pd.read_parquet(source)) > 0
     assert pq.read_table(rejects_path(output)).num_rows == 0
-    _, champion = model_store.load(settings.serve.model_dir)
+    _, champion = model_store.load(settings.serve.model_dir, settings.serve.trusted_signers)
     assert set(scores["model_version"]) == {champion.version}
     return scores
 
@@ -254,4 +256,22 @@ def champion_dir(trained: TrainedModel, settings: Settings) -> Path:
         metrics=trained.cv_metrics(),
         hyperparameters=trained.hyperparameters,
     )
-    return model_store.save(settings.serve.model_dir, trained.pipeline, metadata)
+    return export_signed(settings.serve.model_dir, trained.pipeline, metadata)
+
+
+def export_signed(directory: Path, pipeline: Pipeline, metadata: model_store.ModelMetadata) -> Path:
+    """Export a model the test made itself to `directory`, signed with the project's key
+    and attested as CT signs a promotion (registry/provenance.py): what the API, batch
+    scoring and monitoring load. Swapped in whole, as an export is (model_store.copy)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        staged = model_store.save(Path(scratch) / "model", pipeline, metadata)
+        attested = provenance.statement(
+            staged,
+            metadata.version,
+            metadata.run_id,
+            metadata.lineage,
+            "champion",
+            datetime.now(UTC),
+        )
+        provenance.seal(staged, attested, get_settings().sign)
+        return model_store.copy(staged, directory)

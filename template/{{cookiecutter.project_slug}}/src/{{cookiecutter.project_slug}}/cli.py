@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -18,10 +18,6 @@ from rich.markup import escape
 
 from .config import ConfigurationError, Settings, configure_logging, get_settings
 from .termination import exit_on_sigterm
-
-if TYPE_CHECKING:
-    from .data.contract import DataContractError
-    from .monitoring.summary import DriftSummary
 
 # The scientific stack is imported by the commands that need it, after the settings are
 # read: a configuration error (and --help) answers at once.
@@ -35,7 +31,6 @@ app = typer.Typer(
 )
 # soft_wrap: a line is never broken at the terminal's width (nor at 80 columns in a log).
 console = Console(stderr=True, soft_wrap=True)
-SHOWN_VIOLATIONS = 3  # of a data contract breach, in its one line (--verbose: all)
 
 
 @app.callback()
@@ -77,14 +72,6 @@ def _verbose() -> bool:
     return logging.getLogger(__package__).isEnabledFor(logging.DEBUG)
 
 
-def _one_line(breach: DataContractError) -> str:
-    """`<file>: N data contract violation(s): <the first few>`."""
-    heading, *violations = str(breach).splitlines()
-    shown = [line.removeprefix("- ") for line in violations[:SHOWN_VIOLATIONS]]
-    more = "; ... (--verbose lists them all)" if len(violations) > SHOWN_VIOLATIONS else ""
-    return f"{heading.removesuffix(':')}: {'; '.join(shown)}{more}"
-
-
 @contextmanager
 def _in_one_line(*errors: type[Exception]) -> Iterator[None]:
     """Any of `errors` ends the command in one line (with --verbose, its traceback)."""
@@ -95,7 +82,7 @@ def _in_one_line(*errors: type[Exception]) -> Iterator[None]:
     except errors as error:
         if _verbose():
             raise
-        message = _one_line(error) if isinstance(error, DataContractError) else str(error)
+        message = error.one_line() if isinstance(error, DataContractError) else str(error)
         raise _fail(message) from None
 
 
@@ -163,14 +150,18 @@ def pipeline() -> None:
 @app.command()
 def rollback(
     version: Annotated[str, typer.Argument(help="Registered version to serve again.")],
+    sign: Annotated[
+        bool, typer.Option(help="Sign it first, as a promotion does (e.g. an unsigned one).")
+    ] = False,
 ) -> None:
     """Make an earlier model version the champion again and export it for serving."""
     settings = _settings()
     from .registry.champion import rollback as run_rollback
+    from .registry.provenance import UntrustedModelError
     from .tracking import get_tracker
 
-    with _in_one_line(LookupError):
-        target = run_rollback(settings, get_tracker(settings.tracking), version)
+    with _in_one_line(LookupError, UntrustedModelError):
+        target = run_rollback(settings, get_tracker(settings.tracking), version, sign_first=sign)
     console.print(f"[green]champion is now[/] {target.name} v{target.version}")
 
 
@@ -179,9 +170,10 @@ def ship_champion() -> None:
     """Export the registry's champion (by alias, no training) for the serving image."""
     settings = _settings()
     from .registry.champion import ship_champion as run_ship
+    from .registry.provenance import UntrustedModelError
     from .tracking import get_tracker
 
-    with _in_one_line(LookupError):
+    with _in_one_line(LookupError, UntrustedModelError):  # CD ships nothing unverified
         champion, challenger = run_ship(settings, get_tracker(settings.tracking))
     shipped = f"{champion.name} v{champion.version} -> {settings.serve.model_dir}"
     if challenger is not None:  # the API scores it too (shadow)
@@ -209,7 +201,7 @@ def explain(
     from .training.explain import print_explanation
 
     try:
-        model, metadata = model_store.load(settings.serve.model_dir)
+        model, metadata = model_store.load(settings.serve.model_dir, settings.serve.trusted_signers)
         reference = ingest.read_processed(
             ingest.ProcessedPaths.under(settings.data.processed_dir).train
         )
@@ -275,19 +267,6 @@ def score(
     console.print(f"[green]{result}[/]")
 
 
-def _monitor(settings: Settings, current: Path | None) -> DriftSummary | None:
-    """The batch `current`, or else the inference log's window, checked (monitoring/)."""
-    from .monitoring.batch import run_monitoring
-    from .monitoring.traffic import monitor_logged_traffic
-
-    with console.status("Computing the drift report..."):
-        return (
-            monitor_logged_traffic(settings)
-            if current is None
-            else run_monitoring(settings, current)
-        )
-
-
 @app.command()
 def monitor(
     current: Annotated[
@@ -303,11 +282,18 @@ def monitor(
     settings = _settings()
     from .data.contract import DataContractError
     from .data.ingest import EmptyBatchError, UnreadableBatchError, read_batch
+    from .monitoring.batch import run_monitoring
+    from .monitoring.traffic import monitor_logged_traffic
 
     with _in_one_line(DataContractError, FileNotFoundError, EmptyBatchError, UnreadableBatchError):
         if current is not None:  # a missing, empty or invalid batch: before Evidently loads
             read_batch(current)
-        summary = _monitor(settings, current)
+        with console.status("Computing the drift report..."):
+            summary = (
+                monitor_logged_traffic(settings)
+                if current is None
+                else run_monitoring(settings, current)
+            )
     if summary is None:  # too little traffic: the warning above says how much
         return
     colour = "red" if summary.retraining_recommended else "green"
@@ -325,6 +311,15 @@ def monitor(
         from .monitoring.summary import DRIFT_EXIT_CODE
 
         raise typer.Exit(code=DRIFT_EXIT_CODE)
+
+
+@app.command("signing-key")
+def signing_key() -> None:
+    """Make the key pair that signs promoted models offline (params.yaml sign), if missing."""
+    from .registry.provenance import ensure_key_pair
+
+    key = _settings().sign.private_key
+    console.print(f"[green]model signing key[/] {key}, public {ensure_key_pair(key)}")
 
 
 @app.command("delivery-metrics")

@@ -21,13 +21,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from .security import AuthSettings, SignSettings, TrustedSigner
 
 ENV_PREFIX = "{{ cookiecutter.project_slug | upper }}_"
 PARAMS_FILE = Path(os.environ.get(f"{ENV_PREFIX}PARAMS", "params.yaml"))
@@ -196,32 +198,16 @@ class MonitorSettings(BaseModel):
     )
 
 
-class AuthSettings(BaseModel):
-    """The API's own bearer-token check (serving/auth.py), off by default: in the cloud the
-    platform authenticates callers before they reach it (deploy/<cloud>/README.md)."""
-
-    enabled: bool = False
-    issuer: str = Field(default="", description="The `iss` every token must carry.")
-    audience: str = Field(default="", description="The `aud` every token must carry: this API.")
-    jwks_url: str = Field(default="", description="Where the issuer publishes its signing keys.")
-    algorithms: list[str] = Field(default=["RS256"], description="Signature algorithms accepted.")
-    open_paths: list[str] = Field(
-        default=["/health", "/ready"], description="Routes answered without a token: the probes."
-    )
-
-    @model_validator(mode="after")
-    def _complete(self) -> AuthSettings:
-        missing = [k for k in ("issuer", "audience", "jwks_url") if not getattr(self, k)]
-        if self.enabled and missing:
-            raise ValueError(f"{', '.join(missing)} must be set when enabled")
-        return self
-
-
 class ServeSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     model_dir: Path = Path("models/champion")
     auth: AuthSettings = AuthSettings()
+    trusted_signers: list[TrustedSigner] = Field(
+        default=[TrustedSigner(public_key=Path("keys/model-signing.pub"))],
+        min_length=1,
+        description="Who may sign a model that is loaded: any one of them.",
+    )
     instance_cost_per_hour: float | None = Field(
         default=None,
         ge=0,
@@ -302,6 +288,7 @@ class Settings(BaseSettings):
     gate: GateSettings = GateSettings()
     monitor: MonitorSettings = MonitorSettings()
     serve: ServeSettings = ServeSettings()
+    sign: SignSettings = SignSettings()
     score: ScoreSettings = ScoreSettings()
     inference_log: InferenceLogSettings = InferenceLogSettings()
     tracking: TrackingSettings = TrackingSettings()

@@ -54,11 +54,11 @@ def promote(settings: Settings, tracker: Tracker) -> PromotionDecision:
     from .serving.cost import measure_serving_cost
     from .tasks import TASK
 
-    pipeline, candidate = model_store.load(candidate_dir(settings))
+    pipeline, candidate = model_store.load(candidate_dir(settings), signers=None)
     holdout = ingestion.read_processed(
         ingestion.ProcessedPaths.under(settings.data.processed_dir).test
     )
-    champion = sync_champion(settings, tracker)
+    champion = sync_champion(settings, tracker, for_training=True)
     champion_metrics = None
     not_comparable = None
     rival = None  # the champion's version and model, when it can score today's inputs
@@ -104,11 +104,11 @@ def promote(settings: Settings, tracker: Tracker) -> PromotionDecision:
         )
     if decision.promote and settings.gate.shadow and champion is not None:
         decision = shadowed(decision, champion.version)  # probation starts if it is promoted
-        crown_challenger(settings, tracker, pipeline, candidate)
+        crown_challenger(settings, tracker, candidate, datetime.now(UTC))
     elif decision.promote:
         keep_previous(settings)  # what a rollback restores
         previous = champion.version if champion else None
-        crown(settings, tracker, pipeline, candidate, previous, datetime.now(UTC))
+        crown(settings, tracker, candidate, previous, datetime.now(UTC))
     record_decision(
         settings.reports_dir,
         decision,
@@ -152,7 +152,12 @@ def score_batch(settings: Settings, day: date | None = None) -> BatchResult:
     source, destination = settings.score.for_day(day or datetime.now(UTC).date())
     engine = get_engine(settings.compute)
     return score_file(
-        source, destination, settings.serve.model_dir, settings.score.chunk_rows, engine
+        source,
+        destination,
+        settings.serve.model_dir,
+        settings.score.chunk_rows,
+        engine,
+        signers=settings.serve.trusted_signers,
     )
 
 

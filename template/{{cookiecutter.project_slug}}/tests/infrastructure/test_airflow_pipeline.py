@@ -106,7 +106,8 @@ def test_the_training_dag_produces_a_champion(training_run: Any, airflow: Path) 
     assert str(settings.models_dir).startswith(str(airflow))
     champion = get_tracker(settings.tracking).get_champion()
     assert champion is not None
-    assert model_store.load(settings.serve.model_dir)[1].version == champion.version
+    _, served = model_store.load(settings.serve.model_dir, settings.serve.trusted_signers)
+    assert served.version == champion.version
 
 
 @pytest.mark.usefixtures("training_run")  # the champion that scores

@@ -7,7 +7,7 @@ import logging
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +27,14 @@ from {{ cookiecutter.project_slug }}.data.contract import (
 )
 from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.registry.model_store import predict_output, threshold_of
+from {{ cookiecutter.project_slug }}.security import TrustedSigner
 from {{ cookiecutter.project_slug }}.serving.app import create_app
 from {{ cookiecutter.project_slug }}.serving.routes.predictions import prediction_columns
 from {{ cookiecutter.project_slug }}.serving.schemas import MAX_BATCH
 from {{ cookiecutter.project_slug }}.tasks import TASK
 from {{ cookiecutter.project_slug }}.training.train import TrainedModel
 
-from ..conftest import PROJECT_ROOT
+from ..conftest import PROJECT_ROOT, export_signed
 from ..contract_cases import (
     INPUT_COLUMNS,
     NOT_INPUTS,
@@ -62,9 +63,11 @@ def load_calls(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     calls: list[Path] = []
     original = model_store.load
 
-    def counting_load(directory: Path) -> tuple[Pipeline, model_store.ModelMetadata]:
+    def counting_load(
+        directory: Path, signers: Sequence[TrustedSigner] | None
+    ) -> tuple[Pipeline, model_store.ModelMetadata]:
         calls.append(directory)
-        return original(directory)
+        return original(directory, signers)
 
     monkeypatch.setattr(model_store, "load", counting_load)
     return calls
@@ -113,7 +116,7 @@ def test_ready_once_a_model_is_promoted(
         metadata = model_store.ModelMetadata(
             name="candidate", version="7", run_id="run", model_type=trained.model_name
         )
-        model_store.save(tmp_path, trained.pipeline, metadata)
+        export_signed(tmp_path, trained.pipeline, metadata)
         response = client.get("/ready")
         assert response.status_code == 200
         assert response.json()["model_version"] == "7"

@@ -20,13 +20,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.project_slug }}.config import (
-    AuthSettings,
-    ConfigurationError,
-    Settings,
-    get_settings,
-)
+from {{ cookiecutter.project_slug }}.config import ConfigurationError, Settings, get_settings
 from {{ cookiecutter.project_slug }}.data.contract import EXAMPLE
+from {{ cookiecutter.project_slug }}.security import AuthSettings
 from {{ cookiecutter.project_slug }}.serving.app import create_app
 from {{ cookiecutter.project_slug }}.serving.server import app_for
 

@@ -5,6 +5,7 @@ an error or an interruption leaves no file behind."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings
+from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings, get_settings
 from {{ cookiecutter.project_slug }}.data.contract import CONTRACT, MODEL_INPUTS
 from {{ cookiecutter.project_slug }}.pipeline import score_batch
+from {{ cookiecutter.project_slug }}.security import TrustedSigner
 from {{ cookiecutter.project_slug }}.serving import batch
 from {{ cookiecutter.project_slug }}.serving.app import create_app
 from {{ cookiecutter.project_slug }}.serving.batch import (
@@ -35,6 +37,7 @@ from .test_cli import run_cli
 pytestmark = pytest.mark.infrastructure
 
 CHUNK = 64  # rows per chunk here: the held-out set is several chunks
+SIGNERS = get_settings().serve.trusted_signers  # who signed champion_dir (conftest)
 
 
 def write(frame: pd.DataFrame, path: Path) -> str:
@@ -56,8 +59,8 @@ def scorer_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
     original = batch.load_champion
 
-    def counting(model_dir: Path) -> Served:
-        served = original(model_dir)
+    def counting(model_dir: Path, signers: Sequence[TrustedSigner]) -> Served:
+        served = original(model_dir, signers)
 
         def score(columns: Any) -> Any:
             calls.append(len(columns[MODEL_INPUTS[0]]))
@@ -80,7 +83,9 @@ def test_the_batch_scores_are_the_apis(
     """Infrastructure 3: a file scored in chunks gets the API's probabilities, decisions,
     threshold and model version, row by row; no chunk holds more than the chunk size."""
     source = write(holdout_frame, tmp_path / f"input{suffix}")  # sensitive columns included
-    result = score_file(source, str(tmp_path / "scores.parquet"), champion_dir, CHUNK)
+    result = score_file(
+        source, str(tmp_path / "scores.parquet"), champion_dir, CHUNK, signers=SIGNERS
+    )
     assert (result.rows, result.scored, result.rejected) == (len(holdout_frame),) * 2 + (0,)
     scores = read(result.output)
     assert pq.read_schema(result.output).equals(OUTPUT_SCHEMA)
@@ -132,7 +137,9 @@ def test_rows_that_break_the_contract_are_rejected_the_others_scored(
     if suffix == ".parquet":  # a Parquet column holds one type: numbers with text are text
         frame = frame.astype({c.name: str for c in NUMERIC if frame[c.name].dtype == object})
     source = write(frame, tmp_path / f"input{suffix}")
-    result = score_file(source, str(tmp_path / "scores.parquet"), champion_dir, CHUNK)
+    result = score_file(
+        source, str(tmp_path / "scores.parquet"), champion_dir, CHUNK, signers=SIGNERS
+    )
     rejects = read(result.rejects)
     assert pq.read_schema(result.rejects).equals(REJECTS_SCHEMA)
     assert rejects["row"].tolist() == sorted(breaches)
@@ -148,7 +155,9 @@ def test_an_empty_input_gives_an_empty_output_with_its_schema(
 ) -> None:
     """A header without rows is an empty batch, not an error: both files, no rows."""
     source = write(holdout_frame.head(0), tmp_path / "input.csv")
-    result = score_file(source, str(tmp_path / "scores.parquet"), champion_dir, CHUNK)
+    result = score_file(
+        source, str(tmp_path / "scores.parquet"), champion_dir, CHUNK, signers=SIGNERS
+    )
     assert result.rows == 0
     assert pq.read_table(result.output).num_rows == 0
     assert pq.read_schema(result.output).equals(OUTPUT_SCHEMA)
@@ -206,7 +215,7 @@ def test_bad_input_is_one_line_naming_the_file_and_nothing_is_written(
     else:
         write(holdout_frame, inputs / "a.csv")
     with pytest.raises(BatchScoringError) as raised:
-        score_file(source, str(out / "scores.parquet"), model_dir, CHUNK)
+        score_file(source, str(out / "scores.parquet"), model_dir, CHUNK, signers=SIGNERS)
     text = str(raised.value)
     assert len(text.splitlines()) == 1, text
     assert message in text, text
@@ -226,7 +235,7 @@ def test_an_interrupted_run_leaves_no_file_and_the_previous_output_intact(
     source = write(holdout_frame, tmp_path / "input.csv")
     output = tmp_path / "out" / "scores.parquet"
     chunk = len(holdout_frame) // 4  # four chunks or more, whatever the data's size
-    score_file(source, str(output), champion_dir, chunk)
+    score_file(source, str(output), champion_dir, chunk, signers=SIGNERS)
     before = {path.name: path.read_bytes() for path in output.parent.iterdir()}
     original = batch.score_rows
     chunks: list[int] = []
@@ -239,7 +248,7 @@ def test_an_interrupted_run_leaves_no_file_and_the_previous_output_intact(
 
     monkeypatch.setattr(batch, "score_rows", interrupted)
     with pytest.raises(SystemExit):
-        score_file(source, str(output), champion_dir, chunk)
+        score_file(source, str(output), champion_dir, chunk, signers=SIGNERS)
     assert sigterm_announced == ["terminated"]
     assert len(chunks) == 3
     after = {path.name: path.read_bytes() for path in output.parent.iterdir()}
@@ -300,7 +309,7 @@ def test_the_scheduled_run_scores_the_days_input_into_the_days_output(
     assert result.output == str(tmp_path / "scores" / "2026-01-02.parquet")
     expected = score_file(
         str(tmp_path / "applicants-2026-01-02.parquet"), str(tmp_path / "by-hand.parquet"),
-        champion_dir, CHUNK,
+        champion_dir, CHUNK, signers=SIGNERS,
     )  # fmt: skip
     assert read(result.output).equals(read(expected.output))
     assert result.scored == len(holdout_frame)

@@ -52,7 +52,7 @@ def test_assets_materialize_into_a_served_champion_and_pass_their_checks(
     assert checks == {"data_contract": True, "passes_the_gate": True}
     champion = get_tracker(fresh.tracking).get_champion()
     assert champion is not None
-    _, served = model_store.load(fresh.serve.model_dir)
+    _, served = model_store.load(fresh.serve.model_dir, fresh.serve.trusted_signers)
     assert served.version == champion.version
     assert (fresh.reports_dir / "model_card.md").is_file()
 

@@ -78,7 +78,7 @@ def trained_features(model_dir: Path) -> list[str]:
     """The engineered features of the model in `model_dir`, as its pipeline names them."""
     from {{ cookiecutter.project_slug }}.registry import model_store
 
-    pipeline, _ = model_store.load(model_dir)
+    pipeline, _ = model_store.load(model_dir, signers=None)
     return [str(name) for name in pipeline[:-1].get_feature_names_out()]
 
 

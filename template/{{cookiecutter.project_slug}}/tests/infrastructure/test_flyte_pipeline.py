@@ -86,7 +86,8 @@ def test_the_training_workflow_produces_a_champion(decision: str, workspace: Pat
     assert str(settings.models_dir).startswith(str(workspace))
     champion = get_tracker(settings.tracking).get_champion()
     assert champion is not None
-    assert model_store.load(settings.serve.model_dir)[1].version == champion.version
+    _, served = model_store.load(settings.serve.model_dir, settings.serve.trusted_signers)
+    assert served.version == champion.version
 
 
 def test_monitoring_retrains_on_drifted_traffic_only(
@@ -98,7 +99,7 @@ def test_monitoring_retrains_on_drifted_traffic_only(
     new candidate."""
 
     def candidate(settings: Settings) -> str:
-        return model_store.load(candidate_dir(settings))[1].version
+        return model_store.load(candidate_dir(settings), signers=None)[1].version
 
     settings = get_settings()
     before = candidate(settings)

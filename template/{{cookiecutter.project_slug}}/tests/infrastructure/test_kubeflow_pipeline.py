@@ -84,7 +84,8 @@ def test_the_training_pipeline_produces_a_champion(trained: Path) -> None:
     assert str(settings.models_dir).startswith(str(trained))
     champion = get_tracker(settings.tracking).get_champion()
     assert champion is not None
-    assert model_store.load(settings.serve.model_dir)[1].version == champion.version
+    _, served = model_store.load(settings.serve.model_dir, settings.serve.trusted_signers)
+    assert served.version == champion.version
 
 
 def test_the_batch_scoring_pipeline_scores_the_days_batch(
@@ -104,7 +105,7 @@ def test_monitoring_retrains_on_drifted_traffic_only(
     API has served the bundled drifted batch, it trains (and gates) a new candidate."""
 
     def candidate(settings: Settings) -> str:
-        return model_store.load(candidate_dir(settings))[1].version
+        return model_store.load(candidate_dir(settings), signers=None)[1].version
 
     settings = get_settings()
     before = candidate(settings)

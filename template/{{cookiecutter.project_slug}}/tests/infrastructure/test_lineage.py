@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,9 @@ from fastapi.testclient import TestClient
 
 from {{ cookiecutter.project_slug }} import pipeline
 from {{ cookiecutter.project_slug }}.config import Settings
-from {{ cookiecutter.project_slug }}.registry.champion import rollback
+from {{ cookiecutter.project_slug }}.registry.champion import rollback, sign
 from {{ cookiecutter.project_slug }}.serving.app import create_app
-from {{ cookiecutter.project_slug }}.tracking import get_tracker
+from {{ cookiecutter.project_slug }}.tracking import CHAMPION, get_tracker
 from {{ cookiecutter.project_slug }}.training.candidate import train_candidate
 
 from ..conftest import PROJECT_ROOT
@@ -71,7 +72,9 @@ def test_changed_data_gives_a_version_with_another_data_hash_everywhere(
     assert second.lineage["data_md5"] in card
     assert second.lineage["code_commit"] in card
 
-    # Serve the first version (rollback exports it from the tracker): /ready names its data.
+    # Serve the first version (rollback exports it from the tracker, signed as a promotion
+    # signs it): /ready names its data.
+    sign(own_data, tracker, tracker.get_version(first.version), CHAMPION, datetime.now(UTC))
     rollback(own_data, tracker, first.version)
     with TestClient(create_app(own_data.serve.model_dir)) as client:
         ready = client.get("/ready").json()

@@ -66,7 +66,7 @@ def test_training_flow_runs_every_step_into_a_served_champion(
     champion = get_tracker(fresh.tracking).get_champion()
     assert champion is not None
     assert champion.version == version
-    _, served = model_store.load(fresh.serve.model_dir)
+    _, served = model_store.load(fresh.serve.model_dir, fresh.serve.trusted_signers)
     assert served.version == version
 
 

@@ -25,6 +25,8 @@ from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.serving.app import create_app
 from {{ cookiecutter.project_slug }}.training.train import TrainedModel
 
+from ..conftest import export_signed
+
 pytestmark = pytest.mark.infrastructure
 
 CLIENTS = 4
@@ -38,7 +40,7 @@ def export(directory: Path, trained: TrainedModel, version: str) -> None:
     metadata = model_store.ModelMetadata(
         name="m", version=version, run_id="r", model_type=trained.model_name
     )
-    model_store.save(directory, trained.pipeline, metadata)
+    export_signed(directory, trained.pipeline, metadata)
 
 
 @contextmanager

@@ -61,7 +61,7 @@ def test_pipeline_trains_gates_registers_and_exports_a_champion(tmp_path: Path) 
     probation = read_probation(tracker)  # as any machine reading the registry reads it
     assert probation is not None
     assert (probation.version, probation.previous) == (metadata.version, None)
-    _, served = model_store.load(fresh.serve.model_dir)
+    _, served = model_store.load(fresh.serve.model_dir, fresh.serve.trusted_signers)
     assert served.version == metadata.version
     assert (
         (fresh.reports_dir / "model_card.md")
@@ -106,7 +106,7 @@ def test_the_gate_rescores_the_champion_on_todays_held_out_data(fresh: Settings)
         paths.test, index=False
     )
     today = ingest.read_processed(paths.test)
-    champion_model, _ = model_store.load(fresh.serve.model_dir)
+    champion_model, _ = model_store.load(fresh.serve.model_dir, fresh.serve.trusted_signers)
     expected = TASK.metrics(
         today[TARGET.name].to_numpy(), predict_output(champion_model, today), None
     )
@@ -203,7 +203,7 @@ def test_promote_refuses_when_the_canary_fails(fresh: Settings) -> None:
     assert "canary failed" in str(decision)
     assert tracker.get_champion() is None
     with pytest.raises(model_store.ModelNotFoundError):
-        model_store.load(fresh.serve.model_dir)
+        model_store.load(fresh.serve.model_dir, fresh.serve.trusted_signers)
 
 
 def test_a_champion_trained_on_other_inputs_is_not_compared(fresh: Settings) -> None:

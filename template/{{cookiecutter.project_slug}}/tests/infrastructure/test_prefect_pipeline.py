@@ -66,7 +66,7 @@ def test_training_flow_runs_every_step_and_serves_a_champion(fresh: Settings) ->
     assert decision.promote, decision
     champion = get_tracker(fresh.tracking).get_champion()
     assert champion is not None
-    _, served = model_store.load(fresh.serve.model_dir)
+    _, served = model_store.load(fresh.serve.model_dir, fresh.serve.trusted_signers)
     assert served.version == champion.version
     assert (fresh.serve.model_dir / model_store.METADATA_FILE).is_file()
     assert (fresh.reports_dir / "model_card.md").is_file()
@@ -85,7 +85,7 @@ def test_monitoring_flow_retrains_when_the_monitor_recommends_it(
 
     assert summary is not None, "the logged traffic was not judged"
     assert summary.retraining_recommended, summary.reasons
-    retrained = model_store.load(fresh.models_dir / "candidate")[1]
+    retrained = model_store.load(fresh.models_dir / "candidate", signers=None)[1]
     assert first is not None
     assert retrained.version != first.version, "the monitoring flow trained no new candidate"
 

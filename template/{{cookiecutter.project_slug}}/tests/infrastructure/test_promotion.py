@@ -30,7 +30,7 @@ def fresh(fresh_workspace: Settings) -> Settings:
 
 
 def served_version(settings: Settings) -> str:
-    return model_store.load(settings.serve.model_dir)[1].version
+    return model_store.load(settings.serve.model_dir, settings.serve.trusted_signers)[1].version
 
 
 def registered_champion(tracker: Tracker) -> str:
@@ -75,7 +75,7 @@ def test_a_damaged_champion_on_disk_is_exported_again(fresh: Settings) -> None:
     assert pipeline.promote(fresh, tracker).promote
     (fresh.serve.model_dir / model_store.MODEL_FILE).write_bytes(b"not a model")
     with pytest.raises(model_store.CorruptModelError):
-        model_store.load(fresh.serve.model_dir)
+        model_store.load(fresh.serve.model_dir, fresh.serve.trusted_signers)
     sync_champion(fresh, tracker)
     assert served_version(fresh) == registered_champion(tracker)
 
@@ -97,9 +97,9 @@ def test_an_interrupted_export_leaves_the_served_model_whole(
         patch.setattr(joblib, "dump", dies_half_way)
         with pytest.raises(OSError, match="No space"):
             model_store.save(served, trained.pipeline, metadata.model_copy(update={"version": "2"}))
-    assert model_store.load(served)[1].version == "1"
+    assert model_store.load(served, signers=None)[1].version == "1"
 
     model_store.save(served, trained.pipeline, metadata.model_copy(update={"version": "2"}))
-    _, exported = model_store.load(served)
+    _, exported = model_store.load(served, signers=None)
     assert (exported.version, exported.previous_version) == ("2", "1")
     assert [p.name for p in tmp_path.iterdir()] == ["champion"], "stray export left"

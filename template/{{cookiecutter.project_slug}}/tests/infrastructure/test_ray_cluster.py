@@ -26,7 +26,7 @@ from ray.cluster_utils import Cluster
 from {{ cookiecutter.project_slug }}.compute import LOCAL
 from {{ cookiecutter.project_slug }}.compute.ray_engine import RayEngine, start
 from {{ cookiecutter.project_slug }}.compute.ray_engine.engine import check_shard
-from {{ cookiecutter.project_slug }}.config import ComputeSettings, Settings
+from {{ cookiecutter.project_slug }}.config import ComputeSettings, Settings, get_settings
 from {{ cookiecutter.project_slug }}.data import ingest
 from {{ cookiecutter.project_slug }}.data.contract import TARGET, DataContractError
 from {{ cookiecutter.project_slug }}.registry.model_store import predict_output
@@ -39,6 +39,7 @@ pytestmark = pytest.mark.infrastructure
 
 NODES = 3  # the head and two workers
 LOOPBACK = "127.0.0.1"
+SIGNERS = get_settings().serve.trusted_signers  # who signed champion_dir (conftest)
 COMPUTE = ComputeSettings(engine="ray", workers=2, concurrent_trials=2)
 # How much worse a data-parallel fit may score than one process in the task's primary metric
 # (relative for a lower-is-better one; measured on German Credit: 0.000 to 0.009 ROC AUC),
@@ -200,8 +201,12 @@ def test_batch_scoring_on_the_cluster_writes_the_local_scores(
 ) -> None:
     source = tmp_path / "input.csv"
     holdout_frame.to_csv(source, index=False)
-    local = score_file(str(source), str(tmp_path / "local.parquet"), champion_dir, 100)
-    distributed = score_file(str(source), str(tmp_path / "ray.parquet"), champion_dir, 100, engine)
+    local = score_file(
+        str(source), str(tmp_path / "local.parquet"), champion_dir, 100, signers=SIGNERS
+    )
+    distributed = score_file(
+        str(source), str(tmp_path / "ray.parquet"), champion_dir, 100, engine, signers=SIGNERS
+    )
     assert (distributed.rows, distributed.scored) == (local.rows, local.scored)
     expected, got = pd.read_parquet(local.output), pd.read_parquet(distributed.output)
     pd.testing.assert_frame_equal(got, expected, check_exact=True)
@@ -225,7 +230,9 @@ def test_batch_scoring_survives_a_worker_node_killed_mid_way(
     rows = pd.concat([holdout_frame] * 50, ignore_index=True)  # many chunks: time to kill
     source = tmp_path / "input.csv"
     rows.to_csv(source, index=False)
-    local = score_file(str(source), str(tmp_path / "local.parquet"), champion_dir, 500)
+    local = score_file(
+        str(source), str(tmp_path / "local.parquet"), champion_dir, 500, signers=SIGNERS
+    )
     victim = cluster.add_node(num_cpus=1, node_ip_address=LOOPBACK)
     cluster.wait_for_nodes()
     victim_id = victim.node_id  # the tasks below take the id, not the (unpicklable) node
@@ -259,7 +266,7 @@ def test_batch_scoring_survives_a_worker_node_killed_mid_way(
     killer.start()
     try:
         distributed = score_file(
-            str(source), str(tmp_path / "ray.parquet"), champion_dir, 500, engine
+            str(source), str(tmp_path / "ray.parquet"), champion_dir, 500, engine, signers=SIGNERS
         )
     finally:
         scoring.clear()

@@ -187,7 +187,7 @@ def test_the_canary_passes_each_booster_on_its_compiled_path(
     fitted = build_pipeline(name, SMALL[name], seed=0).fit(*features_and_target(train_frame))
     metadata = model_store.ModelMetadata(name="m", version="1", run_id="r", model_type=name)
     directory = model_store.save(tmp_path, fitted, metadata)
-    loaded, _ = model_store.load(directory)
+    loaded, _ = model_store.load(directory, signers=None)
     assert load_scorer(loaded)[1] == "compiled"
     threshold = model_store.threshold_of(fitted)
     expected = predict_output(fitted, holdout_frame)

@@ -4,13 +4,14 @@ the shadow challenger beside it while the registry names one."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from {{ cookiecutter.project_slug }} import pipeline
 from {{ cookiecutter.project_slug }}.registry import model_store
-from {{ cookiecutter.project_slug }}.registry.champion import challenger_dir, ship_champion
+from {{ cookiecutter.project_slug }}.registry.champion import challenger_dir, ship_champion, sign
 from {{ cookiecutter.project_slug }}.tracking import CHALLENGER, get_tracker
 from {{ cookiecutter.project_slug }}.training.candidate import train_candidate
 from {{ cookiecutter.project_slug }}.training.train import TrainedModel
@@ -45,12 +46,15 @@ def test_ship_champion_exports_the_registry_champion_and_refuses_an_empty_regist
     shipped, challenger = ship_champion(cd, get_tracker(cd.tracking))
     assert shipped.version == first.version
     assert challenger is None
-    _, served = model_store.load(cd.serve.model_dir)
+    _, served = model_store.load(cd.serve.model_dir, cd.serve.trusted_signers)
     assert served.version == first.version
     assert not challenger_dir(cd).exists()
 
-    # Shadowed: the image scores the challenger too; retired, a stale export goes.
-    tracker.set_alias(CHALLENGER, tracker.get_version(second.version))
+    # Shadowed (signed as the gate's shadow promotion signs it): the image scores the
+    # challenger too; retired, a stale export goes.
+    shadowed = tracker.get_version(second.version)
+    sign(ct, tracker, shadowed, CHALLENGER, datetime.now(UTC))
+    tracker.set_alias(CHALLENGER, shadowed)
     _, challenger = ship_champion(cd, get_tracker(cd.tracking))
     assert challenger is not None
     assert challenger.version == second.version

@@ -44,11 +44,13 @@ def stage_outputs(stage: str) -> set[Path]:
 
 def serving_image() -> tuple[dict[str, str], dict[str, str]]:
     """The Dockerfile's last stage, the serving image: what it copies from the build context
-    (destination -> source, relative to its WORKDIR) and the variables it sets."""
+    (destination -> source, relative to its WORKDIR) and the variables it sets (a build
+    argument's `${NAME}` at its default, as `docker build` without --build-arg sets it)."""
     text = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
     stage = re.split(r"^FROM .*$", text, flags=re.MULTILINE)[-1]
     copies: dict[str, str] = {}
     variables: dict[str, str] = {}
+    arguments: dict[str, str] = {}
     for line in stage.splitlines():
         instruction, _, rest = line.strip().partition(" ")
         if instruction == "COPY" and not rest.startswith("--"):
@@ -56,9 +58,14 @@ def serving_image() -> tuple[dict[str, str], dict[str, str]]:
             for source in sources:
                 target = Path(destination) / Path(source).name if len(sources) > 1 else destination
                 copies[str(Path(target))] = source
+        elif instruction == "ARG":
+            name, _, value = shlex.split(rest)[0].partition("=")
+            arguments[name] = value
         elif instruction == "ENV":
             for word in shlex.split(rest):
                 name, _, value = word.partition("=")
+                for argument, default in arguments.items():
+                    value = value.replace("${" + argument + "}", default)
                 variables[name] = value
     return copies, variables
 

@@ -103,7 +103,7 @@ def test_saved_model_predicts_exactly_like_the_trained_one(
         name="m", version="1", run_id="r", model_type=trained.model_name
     )
     loaded, loaded_metadata = model_store.load(
-        model_store.save(tmp_path, trained.pipeline, metadata)
+        model_store.save(tmp_path, trained.pipeline, metadata), signers=None
     )
     exported = {"model_sha256", "previous_version"}  # what the export adds
     assert loaded_metadata.model_dump(exclude=exported) == metadata.model_dump(exclude=exported)
@@ -116,7 +116,7 @@ def test_saved_model_predicts_exactly_like_the_trained_one(
 def test_loading_from_an_empty_directory_says_what_to_do(tmp_path: Path) -> None:
     """Infrastructure 5: failures are debuggable: the error names the fix."""
     with pytest.raises(model_store.ModelNotFoundError, match="make pipeline"):
-        model_store.load(tmp_path)
+        model_store.load(tmp_path, signers=None)
 
 
 # Two fairness attributes of a made-up contract: the gate's logic, whatever the data.

@@ -95,7 +95,7 @@ def test_wandb_runs_registers_and_promotes_offline_without_any_connection(
     assert champion is not None
     assert champion.version == first.version
     assert champion.lineage == first.lineage
-    served, _ = model_store.load(fresh.serve.model_dir)
+    served, _ = model_store.load(fresh.serve.model_dir, fresh.serve.trusted_signers)
     np.testing.assert_allclose(
         model_store.predict_output(tracker.load_model(champion), holdout),
         model_store.predict_output(served, holdout),

@@ -120,7 +120,7 @@ def test_the_train_step_ships_the_threshold_chosen_on_the_training_rows(
     afterwards, never tune its decisions."""
     pipeline.ingest(fresh_workspace)
     train_candidate(fresh_workspace, get_tracker(fresh_workspace.tracking))
-    candidate, _ = model_store.load(candidate_dir(fresh_workspace))
+    candidate, _ = model_store.load(candidate_dir(fresh_workspace), signers=None)
     assert threshold_of(candidate) == trained.threshold
 
 

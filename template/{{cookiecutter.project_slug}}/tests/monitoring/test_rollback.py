@@ -94,7 +94,7 @@ def two_versions(
             metrics=metrics,
             inputs=list(MODEL_INPUTS),
         )
-        crown(settings, tracker, fitted, metadata, replaced, promoted)
+        crown(settings, tracker, metadata, replaced, promoted)
         replaced = version.version
     model_store.save(candidate_dir(settings), fitted, metadata)
     return root
@@ -141,7 +141,7 @@ def registered(settings: Settings) -> tuple[str, str]:
 def champion_of(settings: Settings, tracker: Tracker) -> tuple[str | None, str]:
     """The registry's champion and the version the serving directory holds."""
     champion = tracker.get_champion()
-    served = model_store.load(settings.serve.model_dir)[1].version
+    served = model_store.load(settings.serve.model_dir, settings.serve.trusted_signers)[1].version
     return (champion.version if champion else None), served
 
 

@@ -24,7 +24,7 @@ from {{ cookiecutter.project_slug }}.config import InferenceLogSettings, Setting
 from {{ cookiecutter.project_slug }}.data.contract import MODEL_INPUTS, TARGET
 from {{ cookiecutter.project_slug }}.monitoring import shadow, traffic
 from {{ cookiecutter.project_slug }}.registry import model_store
-from {{ cookiecutter.project_slug }}.registry.champion import challenger_dir, export_champion
+from {{ cookiecutter.project_slug }}.registry.champion import challenger_dir, export_champion, sign
 from {{ cookiecutter.project_slug }}.registry.rollback import read_probation
 from {{ cookiecutter.project_slug }}.serving import inference_log as log
 from {{ cookiecutter.project_slug }}.serving.app import create_app
@@ -36,6 +36,7 @@ from {{ cookiecutter.project_slug }}.training.train import (
     features_and_target,
 )
 
+from ..conftest import export_signed
 from ..contract_cases import answered
 
 pytestmark = pytest.mark.monitoring
@@ -88,11 +89,11 @@ def test_the_api_answers_with_the_champion_and_logs_both(
     the inference log holds both models' scores and versions for each row."""
     other = challenger_model(settings, train_frame)
     metadata = model_store.ModelMetadata(name="m", version="2", run_id="r", model_type="x")
-    model_store.save(tmp_path / "challenger", other, metadata)
+    export_signed(tmp_path / "challenger", other, metadata)
     rows = holdout_frame.head(40)
     start = datetime.now(UTC)
     answers = serve(champion_dir, tmp_path / "challenger", str(tmp_path / "log"), rows)
-    champion_model, _ = model_store.load(champion_dir)
+    champion_model, _ = model_store.load(champion_dir, signers=None)
     ours = TASK.served_value(model_store.predict_output(champion_model, rows))
     theirs = TASK.served_value(model_store.predict_output(other, rows))
     assert not np.allclose(ours, theirs), "the challenger must differ for the test to tell"
@@ -121,7 +122,7 @@ def test_a_failing_challenger_never_fails_a_request(
     the log, and never an answer or the champion's log."""
     broken = challenger_model(settings, train_frame, broken=True)
     metadata = model_store.ModelMetadata(name="m", version="2", run_id="r", model_type="x")
-    model_store.save(tmp_path / "challenger", broken, metadata)
+    export_signed(tmp_path / "challenger", broken, metadata)
     rows = holdout_frame.head(40)
     start = datetime.now(UTC)
     with caplog.at_level(logging.ERROR):
@@ -170,10 +171,12 @@ class Registry:
     two versions of one model, its aliases (and their notes) and the runs it records. Each
     adapter's aliases are tested with the real tracker (infrastructure/test_pipeline.py)."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, root: Path) -> None:
         self.model = model
+        self.root = root  # where it keeps signed exports
         self.aliases: dict[str, str] = {}
         self.notes: dict[str, str] = {}
+        self.signed: dict[str, Path] = {}
         self.runs: list[dict[str, Any]] = []
 
     def get_version(self, version: str) -> ModelVersion:
@@ -190,6 +193,17 @@ class Registry:
     def set_alias(self, alias: str, version: ModelVersion, note: str = "") -> None:
         self.aliases[alias] = self.get_version(version.version).version
         self.notes[alias] = note
+
+    def attach_signed(self, version: ModelVersion, directory: Path) -> None:
+        kept = self.root / version.version
+        shutil.copytree(directory, kept, dirs_exist_ok=True)
+        self.signed[version.version] = kept
+
+    def get_signed(self, version: ModelVersion, directory: Path) -> bool:
+        if version.version not in self.signed:
+            return False
+        shutil.copytree(self.signed[version.version], directory, dirs_exist_ok=True)
+        return True
 
     def alias_note(self, alias: str) -> str:
         return self.notes.get(alias, "") if alias in self.aliases else ""
@@ -232,9 +246,11 @@ def shadowed(
     """A workspace serving champion v1 with challenger v2 beside it (the session's model
     twice), as the registry names them."""
     settings = judged_on_all(fresh_workspace, holdout_frame)
-    registry = Registry(trained.pipeline)
+    registry = Registry(trained.pipeline, fresh_workspace.models_dir / "registry")
     monkeypatch.setattr(shadow, "get_tracker", lambda _: registry)
     first, second = registry.get_version("1"), registry.get_version("2")
+    for version, alias in ((first, CHAMPION), (second, CHALLENGER)):  # as CT promoted them
+        sign(settings, cast(Tracker, registry), version, alias, datetime.now(UTC))
     export_champion(settings, cast(Tracker, registry), first)
     registry.set_champion(first)
     export_champion(settings, cast(Tracker, registry), second, challenger_dir(settings))
@@ -263,7 +279,7 @@ def test_a_challenger_that_wins_on_live_rows_is_promoted(
     monkeypatch.setattr(shadow, "notify", lambda body, *_: sent.append(body))
     model = trained.pipeline
     logged = logged_rows(holdout_frame, model, model, (champion, challenger), "champion")
-    _, judged = model_store.load(challenger_dir(settings))
+    _, judged = model_store.load(challenger_dir(settings), settings.serve.trusted_signers)
     verdict = shadow.judge_challenger(logged, settings)
     assert verdict is not None
     assert verdict.verdict == "promote", verdict.reasons
@@ -276,7 +292,7 @@ def test_a_challenger_that_wins_on_live_rows_is_promoted(
     assert probation is not None
     assert (probation.version, probation.previous) == (challenger, champion)
     assert tracker.get_alias(CHALLENGER) is None
-    _, served = model_store.load(settings.serve.model_dir)
+    _, served = model_store.load(settings.serve.model_dir, settings.serve.trusted_signers)
     assert served.version == challenger
     assert served.trained_at == judged.trained_at  # the challenger's own export, metrics and all
     assert not challenger_dir(settings).exists()

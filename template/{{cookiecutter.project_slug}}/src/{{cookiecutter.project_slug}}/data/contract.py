@@ -240,6 +240,14 @@ def check_fairness_bounds(bounds: Mapping[str, float]) -> None:
 class DataContractError(ValueError):
     """The data breaks the contract; the message lists every violation."""
 
+    def one_line(self, shown: int = 3) -> str:
+        """`<file>: N data contract violation(s): <the first `shown`>` (the CLI's error line;
+        --verbose shows them all)."""
+        heading, *violations = str(self).splitlines()
+        first = [line.removeprefix("- ") for line in violations[:shown]]
+        more = "; ... (--verbose lists them all)" if len(violations) > shown else ""
+        return f"{heading.removesuffix(':')}: {'; '.join(first)}{more}"
+
 
 def _checks(column: Column) -> list[pa.Check]:
     checks = []

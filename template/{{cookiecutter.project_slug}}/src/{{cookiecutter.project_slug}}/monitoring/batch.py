@@ -35,7 +35,7 @@ def run_monitoring(settings: Settings, current_path: Path | None = None) -> Drif
     summary = detect_drift(reference, current, settings.monitor)
     summary = summary.model_copy(update={"source": str(current_path or paths.current)})
     try:
-        model, metadata = model_store.load(settings.serve.model_dir)
+        model, metadata = model_store.load(settings.serve.model_dir, settings.serve.trusted_signers)
     except model_store.ModelNotFoundError:
         logger.info("no champion in %s: checking data drift only", settings.serve.model_dir)
     else:

@@ -210,10 +210,10 @@ def act(verdict: ShadowVerdict, settings: Settings) -> None:
         return
     tracker = get_tracker(settings.tracking)
     if verdict.verdict == "promote":  # served first, with the metadata it was judged by
-        pipeline, metadata = model_store.load(challenger_dir(settings))
+        _, metadata = model_store.load(challenger_dir(settings), settings.serve.trusted_signers)
         keep_previous(settings)  # what a rollback restores
         # The API hot-swaps it.
-        crown(settings, tracker, pipeline, metadata, verdict.champion_version, datetime.now(UTC))
+        crown(settings, tracker, metadata, verdict.champion_version, datetime.now(UTC))
     if verdict.verdict != "wait":
         tracker.remove_alias(CHALLENGER)
         shutil.rmtree(challenger_dir(settings), ignore_errors=True)  # the API stops scoring it

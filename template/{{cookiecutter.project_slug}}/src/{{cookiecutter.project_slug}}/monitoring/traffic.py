@@ -86,7 +86,7 @@ def monitor_traffic(settings: Settings, now: datetime | None = None) -> DriftSum
     summary = detect_drift(ingest.read_processed(paths.train), logged, settings.monitor, inputs=raw)
     summary = summary.model_copy(update={"source": f"{config.url} from {start:%Y-%m-%d %H:%M} UTC"})
     try:
-        model, metadata = model_store.load(settings.serve.model_dir)
+        model, metadata = model_store.load(settings.serve.model_dir, settings.serve.trusted_signers)
     except model_store.ModelNotFoundError:
         logger.info("no champion in %s: checking data drift only", settings.serve.model_dir)
     else:

@@ -12,11 +12,11 @@ refused at load time instead of served.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,9 @@ import pandas as pd
 from pydantic import BaseModel, Field
 from sklearn.pipeline import Pipeline
 
+from ..security import TrustedSigner
 from ..tasks import TASK
+from .provenance import UntrustedModelError, sha256_of, verify
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
@@ -135,14 +137,6 @@ class ModelMetadata(BaseModel):
     )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def current_version(directory: Path) -> str | None:
     """The version exported to `directory` (None when there is none or it is unreadable)."""
     try:
@@ -153,19 +147,22 @@ def current_version(directory: Path) -> str | None:
     return str(version) if version is not None else None
 
 
-def save(directory: Path, pipeline: Pipeline, metadata: ModelMetadata) -> Path:
-    """Export the model and its metadata to `directory`, atomically (see the module's
-    docstring); the metadata names the version it replaces."""
-    directory = directory.absolute()
+def _staging(directory: Path) -> Path:
+    """A new temporary sibling of `directory` to write an export into (a crashed export's
+    are removed first)."""
     directory.parent.mkdir(parents=True, exist_ok=True)
-    for stale in directory.parent.glob(f".{directory.name}.*"):  # a crashed export's
+    for stale in directory.parent.glob(f".{directory.name}.*"):
         shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.new-", dir=directory.parent))
-    joblib.dump(pipeline, staging / MODEL_FILE)
+    return Path(tempfile.mkdtemp(prefix=f".{directory.name}.new-", dir=directory.parent))
+
+
+def _swap_in(staging: Path, directory: Path, metadata: ModelMetadata) -> Path:
+    """Write `metadata`, naming the version it replaces, into `staging` and put `staging`
+    in the place of `directory` with two renames."""
     previous = current_version(directory)
     exported = metadata.model_copy(
         update={
-            "model_sha256": _sha256(staging / MODEL_FILE),
+            "model_sha256": sha256_of(staging / MODEL_FILE),
             "previous_version": previous if previous != metadata.version else None,
         }
     )
@@ -180,9 +177,46 @@ def save(directory: Path, pipeline: Pipeline, metadata: ModelMetadata) -> Path:
     return directory
 
 
-def load(directory: Path) -> tuple[Pipeline, ModelMetadata]:
+def save(directory: Path, pipeline: Pipeline, metadata: ModelMetadata) -> Path:
+    """Export the model and its metadata to `directory`, atomically (see the module's
+    docstring); the metadata names the version it replaces."""
+    directory = directory.absolute()
+    staging = _staging(directory)
+    joblib.dump(pipeline, staging / MODEL_FILE)
+    return _swap_in(staging, directory, metadata)
+
+
+def copy(
+    source: Path,
+    directory: Path,
+    metadata: ModelMetadata | None = None,
+    signers: Sequence[TrustedSigner] | None = None,
+) -> Path:
+    """Export the model files in `source` to `directory` as they are, signature included,
+    atomically, with `metadata` (default: the source's). With `signers`, the copy is
+    verified first (provenance.UntrustedModelError, and nothing is replaced)."""
+    directory = directory.absolute()
+    if metadata is None:
+        text = (source / METADATA_FILE).read_text(encoding="utf-8")
+        metadata = ModelMetadata.model_validate_json(text)
+    staging = _staging(directory)
+    shutil.copytree(source, staging, dirs_exist_ok=True)
+    try:
+        if signers is not None:
+            verify(staging, signers, metadata.version, metadata.lineage.get("data_md5"))
+    except UntrustedModelError as error:  # said of the directory it was meant for
+        shutil.rmtree(staging, ignore_errors=True)
+        raise UntrustedModelError(str(error).replace(str(staging), str(directory))) from None
+    return _swap_in(staging, directory, metadata)
+
+
+def load(
+    directory: Path, signers: Sequence[TrustedSigner] | None
+) -> tuple[Pipeline, ModelMetadata]:
     """Load a saved model, or raise ModelNotFoundError saying how to produce one, or
-    CorruptModelError when its files are damaged."""
+    CorruptModelError when its files are damaged or, with `signers` (a served model), not
+    signed by one of them as they are (registry/provenance.py). None: a directory this
+    process wrote itself (the candidate, the kept previous champion)."""
     metadata_path = directory / METADATA_FILE
     if not metadata_path.is_file():
         raise ModelNotFoundError(
@@ -194,12 +228,16 @@ def load(directory: Path) -> tuple[Pipeline, ModelMetadata]:
         raise CorruptModelError(f"unreadable {metadata_path}: {error}") from error
     model_path = directory / MODEL_FILE
     try:
-        if metadata.model_sha256 is not None and _sha256(model_path) != metadata.model_sha256:
+        if metadata.model_sha256 is not None and sha256_of(model_path) != metadata.model_sha256:
             raise CorruptModelError(
                 f"{model_path} does not match the checksum in {METADATA_FILE}",
                 metadata.previous_version,
             )
+        if signers is not None:  # before anything is unpickled
+            verify(directory, signers, metadata.version, metadata.lineage.get("data_md5"))
         pipeline: Pipeline = joblib.load(model_path)
+    except UntrustedModelError as error:
+        raise CorruptModelError(str(error), metadata.previous_version) from None
     except CorruptModelError:
         raise
     except Exception as error:  # unpickling raises many kinds of errors

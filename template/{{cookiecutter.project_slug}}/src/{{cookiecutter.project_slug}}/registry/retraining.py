@@ -66,7 +66,7 @@ def nothing_to_retrain(settings: Settings) -> str | None:
     change nothing, recorded as the promotion decision (None: CT trains)."""
     tracker = get_tracker(settings.tracking)
     require_shared_store(tracker)
-    champion = sync_champion(settings, tracker)
+    champion = sync_champion(settings, tracker, for_training=True)
     reason = unchanged_since_champion(settings, tracker)
     if reason is None or champion is None:
         return None

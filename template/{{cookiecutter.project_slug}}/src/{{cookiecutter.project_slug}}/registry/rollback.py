@@ -62,10 +62,10 @@ def keep_previous(settings: Settings) -> None:
     """Copy the serving directory's champion, if any, to `previous_dir` (pipeline.promote
     calls it before it crowns a candidate)."""
     try:
-        pipeline, metadata = model_store.load(settings.serve.model_dir)
+        model_store.load(settings.serve.model_dir, settings.serve.trusted_signers)
     except (model_store.ModelNotFoundError, model_store.CorruptModelError):
         return
-    model_store.save(previous_dir(settings), pipeline, metadata)
+    model_store.copy(settings.serve.model_dir, previous_dir(settings))  # signature and all
 
 
 def read_probation(tracker: Tracker) -> Probation | None:
@@ -90,11 +90,11 @@ def roll_back(
     changed = current is None or current.version != previous.version
     if changed:  # the API hot-swaps what is exported here
         try:
-            pipeline, kept = model_store.load(previous_dir(settings))
+            _, kept = model_store.load(previous_dir(settings), settings.serve.trusted_signers)
         except (model_store.ModelNotFoundError, model_store.CorruptModelError):
             kept = None
         if kept is not None and kept.version == previous.version:  # with its metrics
-            model_store.save(settings.serve.model_dir, pipeline, kept)
+            model_store.copy(previous_dir(settings), settings.serve.model_dir)
         else:
             export_champion(settings, tracker, previous)
         # The ledger records it; the restored champion is on no probation.

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -32,8 +32,9 @@ from fastapi import FastAPI
 from prometheus_client import multiprocess
 
 from .. import __version__
-from ..config import AuthSettings
+from ..config import get_settings
 from ..registry.model_store import challenger_dir_of
+from ..security import AuthSettings, TrustedSigner
 from .auth import BearerCheck, RequireBearer
 from .deps import Services
 from .inference_log import InferenceLog
@@ -54,15 +55,18 @@ def create_app(
     reload_seconds: float = RELOAD_SECONDS,
     auth: AuthSettings | None = None,
     challenger_dir: Path | None = None,
+    signers: Sequence[TrustedSigner] | None = None,
 ) -> FastAPI:
-    """The API serving the model saved in `model_dir` (see registry/model_store.py),
-    recording its predictions in `inference_log` (if given) with the challenger's scores
-    (the model in `challenger_dir`, default beside `model_dir`, when there is one), looking
-    for new models every `reload_seconds` and, if `auth` enables it, checking callers'
-    bearer tokens."""
+    """The API serving the model saved in `model_dir` (see registry/model_store.py) once
+    it is verified to be signed by one of `signers` (default: params.yaml
+    serve.trusted_signers), recording its predictions in `inference_log` (if given) with the
+    challenger's scores (the model in `challenger_dir`, default beside `model_dir`, when
+    there is one), looking for new models every `reload_seconds` and, if `auth` enables it,
+    checking callers' bearer tokens."""
     metrics = Metrics()
-    slot = ModelSlot(model_dir, metrics)
-    challenger = ChallengerSlot(challenger_dir or challenger_dir_of(model_dir), None)
+    trusted = get_settings().serve.trusted_signers if signers is None else signers
+    slot = ModelSlot(model_dir, metrics, trusted)
+    challenger = ChallengerSlot(challenger_dir or challenger_dir_of(model_dir), None, trusted)
     shadow = Shadow(challenger, inference_log) if inference_log is not None else None
 
     @asynccontextmanager

@@ -15,7 +15,7 @@ import jwt
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..config import AuthSettings
+from ..security import AuthSettings
 from .responses import json_response
 
 JWKS_TIMEOUT_SECONDS = 5  # a slow issuer holds a worker thread no longer than this

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +41,7 @@ from pandera.errors import SchemaErrors
 from ..compute import LOCAL, Engine
 from ..data.contract import COLUMNS, CONTRACT, MODEL_INPUTS, dataframe_schema
 from ..registry import model_store
+from ..security import TrustedSigner
 from ..tasks import TASK
 from .scorer import frame_columns
 from .slot import Served, decision_names
@@ -92,11 +93,11 @@ class BatchResult:
         )
 
 
-def load_champion(model_dir: Path) -> Served:
-    """The champion as the API's slot loads it (serving/slot.py): its compiled scorer, its
-    metadata and the threshold that ships with it."""
+def load_champion(model_dir: Path, signers: Sequence[TrustedSigner]) -> Served:
+    """The champion as the API's slot loads it (serving/slot.py): verified, its compiled
+    scorer, its metadata and the threshold that ships with it."""
     try:
-        return Served.of(*model_store.load(model_dir))
+        return Served.of(*model_store.load(model_dir, signers))
     except (model_store.ModelNotFoundError, model_store.CorruptModelError) as error:
         raise BatchScoringError(str(error)) from None
 
@@ -261,14 +262,21 @@ def _temporary(fs: Any, path: str) -> str:
 
 
 def score_file(
-    source: str, destination: str, model_dir: Path, chunk_rows: int, engine: Engine = LOCAL
+    source: str,
+    destination: str,
+    model_dir: Path,
+    chunk_rows: int,
+    engine: Engine = LOCAL,
+    *,
+    signers: Sequence[TrustedSigner],
 ) -> BatchResult:
     """Score the file (or URL) `source` into the Parquet file (or URL) `destination` with
-    the champion in `model_dir`, `chunk_rows` rows at a time; raises BatchScoringError."""
+    the champion in `model_dir`, signed by one of `signers`, `chunk_rows` rows at a time;
+    raises BatchScoringError."""
     if not destination.lower().endswith(".parquet"):
         raise BatchScoringError(f"{destination}: the output is Parquet: name it *.parquet")
     chunks = open_input(source, chunk_rows)
-    served = load_champion(model_dir)
+    served = load_champion(model_dir, signers)
     try:
         fs, output = fsspec.core.url_to_fs(destination)
     except (ValueError, ImportError) as error:

@@ -41,6 +41,11 @@ class Readiness(BaseModel):
         "pipeline itself (it could not be compiled)."
     )
     lineage: dict[str, str] = Field(description="The data and code the model was trained on.")
+    refused: str | None = Field(
+        default=None,
+        description="Why the newer model exported since is not served (e.g. its signature "
+        "fails): this one keeps serving.",
+    )
 
 
 class NotReady(BaseModel):

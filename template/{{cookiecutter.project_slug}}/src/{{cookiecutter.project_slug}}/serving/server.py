@@ -31,7 +31,10 @@ def app_from_settings() -> FastAPI:
 def app_for(settings: Settings) -> FastAPI:
     """The app these settings describe: its model, inference log and bearer-token check."""
     return create_app(
-        settings.serve.model_dir, inference_log_for(settings), auth=settings.serve.auth
+        settings.serve.model_dir,
+        inference_log_for(settings),
+        auth=settings.serve.auth,
+        signers=settings.serve.trusted_signers,
     )
 
 

@@ -1,12 +1,14 @@
 """The served model: loaded once per worker, at startup or on the first request that finds
 one, and swapped for a newly exported champion without dropping a request (requests in
-flight finish on the old one). A champion that cannot be loaded (damaged files) is never
-served: the slot keeps the model it has, or stays empty, and says why."""
+flight finish on the old one). A champion that cannot be loaded (damaged files, or not
+signed by a trusted signer as it is: registry/provenance.py) is never served: the slot
+keeps the model it has, or stays empty, and says why (`/ready`)."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -14,6 +16,7 @@ import numpy as np
 
 from ..data.contract import CONTRACT
 from ..registry import model_store
+from ..security import TrustedSigner
 from ..tasks import TASK
 from .metrics import Metrics
 from .scorer import Scorer, load_scorer
@@ -53,8 +56,11 @@ class ModelSlot:
     """The served model: loaded at startup (or on demand until one exists) and swapped
     for a newly exported one when `refresh` sees the directory change."""
 
-    def __init__(self, directory: Path, metrics: Metrics | None) -> None:
+    def __init__(
+        self, directory: Path, metrics: Metrics | None, signers: Sequence[TrustedSigner]
+    ) -> None:
         self.directory = directory
+        self.signers = signers  # who may sign what it loads (registry/provenance.py)
         self.served: Served | None = None
         self.problem: str | None = None  # why the directory's model is not served
         self._metrics = metrics
@@ -87,7 +93,7 @@ class ModelSlot:
 
     def _load(self) -> None:
         try:
-            pipeline, metadata = model_store.load(self.directory)
+            pipeline, metadata = model_store.load(self.directory, self.signers)
         except model_store.ModelNotFoundError:
             logger.debug("no model in %s yet", self.directory)
             return

@@ -117,6 +117,17 @@ class Tracker(ABC):
     def rollback_reason(self, version: str) -> str | None:
         """Why `version` was rolled back (None when it never was)."""
 
+    @abstractmethod
+    def attach_signed(self, version: ModelVersion, directory: Path) -> None:
+        """Keep the signed export of `version` in `directory` (its files, registry/
+        provenance.py) with the version, replacing any kept before: every later export of
+        the version is a copy of it, byte for byte, so its signature holds."""
+
+    @abstractmethod
+    def get_signed(self, version: ModelVersion, directory: Path) -> bool:
+        """Copy the signed export kept with `version` into `directory` (it exists); False
+        when none was kept (a version no promotion signed)."""
+
 
 def checked_alias(alias: str) -> str:
     """An alias name every registry accepts, and no version number (ValueError otherwise)."""

@@ -32,6 +32,7 @@ async def ready(slot: Slot) -> Response:
         trained_at=served.metadata.trained_at.isoformat(),
         scorer=served.kind,
         lineage=served.metadata.lineage,
+        refused=slot.problem,
     )
     return json_response(readiness.model_dump())
 

@@ -46,6 +46,8 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".svg"}
 # Who commits and tags in the registry when git knows no one (e.g. a CI runner).
 FALLBACK_IDENTITY = {"name": "model registry", "email": "registry@localhost"}
 GTO_MESSAGE = "Assigning stage "  # how GTO words an assignment given no message
+# A version's signed export: signed/v<N>/ in the registry, its model file in DVC's cache.
+SIGNED = "signed/v{version}"
 
 
 class DvcTracker(Tracker):
@@ -131,6 +133,19 @@ class DvcTracker(Tracker):
         }
         return known if all(known.values()) else FALLBACK_IDENTITY
 
+    def _commit(self, model: Path, message: str) -> dict[str, str]:
+        """Commit the registry's working tree, `model` added to DVC (its pointer to git), as
+        the registry's identity, which it returns."""
+        with Repo(str(self.registry)) as repo:
+            repo.add(str(model.resolve()))
+        identity = self._identity()
+        self._git("add", "--all")
+        self._git(
+            "-c", f"user.name={identity['name']}", "-c", f"user.email={identity['email']}",
+            "commit", "--quiet", "--message", message,
+        )  # fmt: skip
+        return identity
+
     def _ensure_registry(self) -> None:
         if (self.registry / ".dvc").is_dir():
             return
@@ -165,14 +180,8 @@ class DvcTracker(Tracker):
         }
         joblib.dump(pipeline, self.registry / MODEL_FILE)
         (self.registry / VERSION_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
-        with Repo(str(self.registry)) as repo:
-            repo.add(str((self.registry / MODEL_FILE).resolve()))
-        identity = self._identity()
-        self._git("add", "--all")
-        self._git(
-            "-c", f"user.name={identity['name']}", "-c", f"user.email={identity['email']}",
-            "commit", "--quiet", "--message", f"{self.model_name} v{number} (run {self._run_id})",
-        )  # fmt: skip
+        message = f"{self.model_name} v{number} (run {self._run_id})"
+        identity = self._commit(self.registry / MODEL_FILE, message)
         gto.api.register(
             self.registry,
             self.model_name,
@@ -289,3 +298,22 @@ class DvcTracker(Tracker):
         if not self._git("tag", "--list", f"{self._tag(version)}!"):
             return None
         return self._git("for-each-ref", "--format=%(contents)", tag)
+
+    def attach_signed(self, version: ModelVersion, directory: Path) -> None:
+        self.get_version(version.version)  # refuses unknown versions
+        kept = self.registry / SIGNED.format(version=version.version)
+        shutil.rmtree(kept, ignore_errors=True)
+        shutil.copytree(directory, kept)
+        self._commit(kept / MODEL_FILE, f"{self.model_name} v{version.version} signed")
+
+    def get_signed(self, version: ModelVersion, directory: Path) -> bool:
+        kept = self.registry / SIGNED.format(version=version.version)
+        if not (kept / f"{MODEL_FILE}.dvc").is_file():
+            return False
+        for file in kept.iterdir():
+            if file.name not in (MODEL_FILE, ".gitignore") and file.suffix != ".dvc":
+                shutil.copy2(file, directory / file.name)
+        path = (kept / MODEL_FILE).relative_to(self.registry).as_posix()
+        with dvc.api.open(path, repo=str(self.registry), mode="rb") as stream:
+            (directory / MODEL_FILE).write_bytes(stream.read())
+        return True

@@ -27,6 +27,7 @@ from ..base import ModelVersion, Tracker, checked_alias, flatten
 
 ROLLED_BACK = "rolled_back"  # a version's mark: why monitoring rolled it back
 ALIAS_NOTE = "{alias}_note"  # a version's file: the note its alias came with
+SIGNED = "signed"  # a version's directory: its signed export
 
 
 class FileTracker(Tracker):
@@ -157,3 +158,16 @@ class FileTracker(Tracker):
     def rollback_reason(self, version: str) -> str | None:
         mark = self.root / self.model_name / version / ROLLED_BACK
         return mark.read_text(encoding="utf-8") if mark.is_file() else None
+
+    def attach_signed(self, version: ModelVersion, directory: Path) -> None:
+        self.get_version(version.version)  # refuses unknown versions
+        kept = self.root / self.model_name / version.version / SIGNED
+        shutil.rmtree(kept, ignore_errors=True)
+        shutil.copytree(directory, kept)
+
+    def get_signed(self, version: ModelVersion, directory: Path) -> bool:
+        kept = self.root / self.model_name / version.version / SIGNED
+        if not kept.is_dir():
+            return False
+        shutil.copytree(kept, directory, dirs_exist_ok=True)
+        return True

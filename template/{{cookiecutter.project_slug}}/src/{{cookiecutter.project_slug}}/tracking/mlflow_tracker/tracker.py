@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, redirect_stderr
 from pathlib import Path
@@ -45,6 +47,9 @@ MLFLOW_LOGGER.setLevel(logging.NOTSET)
 EXPORTED_URIS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 ROLLED_BACK = "rolled_back"  # the model version tag that says why monitoring rolled it back
 ALIAS_NOTE = "{alias}_note"  # the model version tag holding the note its alias came with
+# A version's signed export: artifacts of the run that trained it, a directory per version.
+SIGNED = "signed/v{version}"
+PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 
 
 class MlflowTracker(Tracker):
@@ -220,6 +225,26 @@ class MlflowTracker(Tracker):
             raise LookupError(f"model {self.model_name!r} has no version {version!r}") from error
         reason: str | None = found.tags.get(ROLLED_BACK)
         return reason
+
+    @store_call()
+    def attach_signed(self, version: ModelVersion, directory: Path) -> None:
+        self.get_version(version.version)  # refuses unknown versions
+        path = SIGNED.format(version=version.version)
+        self.client.log_artifacts(version.run_id, str(directory), path)
+
+    @store_call()
+    def get_signed(self, version: ModelVersion, directory: Path) -> bool:
+        path = SIGNED.format(version=version.version)
+        with tempfile.TemporaryDirectory() as scratch, environment_kept(PROGRESS_BAR):
+            os.environ[PROGRESS_BAR] = "false"  # a download's progress bar, for three files
+            try:
+                downloaded = mlflow.artifacts.download_artifacts(
+                    run_id=version.run_id, artifact_path=path, dst_path=scratch
+                )
+            except (MlflowException, OSError):  # none kept
+                return False
+            shutil.copytree(downloaded, directory, dirs_exist_ok=True)
+        return True
 
 
 def _signature(example: pd.DataFrame) -> ModelSignature:

@@ -42,6 +42,9 @@ SERVICE_ADDRESS = "WANDB_SERVICE"
 ROLLED_BACK = "rolled_back"  # the metadata key (offline: the file) saying why it was rolled back
 ROLLED_BACK_ALIAS = "rolled-back-v{version}"  # an alias names one version: this one's own
 ALIAS_NOTE = "{alias}_note"  # the metadata key (offline: the file) of the note an alias came with
+SIGNED = "signed"  # offline: a version's directory holding its signed export
+SIGNED_ARTIFACT = "{model}-signed"  # online: the artifact of signed exports, by alias
+SIGNED_ALIAS = "model-v{version}"  # W&B reserves v<N> for its own version numbers
 
 
 def mode() -> str:
@@ -260,6 +263,38 @@ class WandbTracker(Tracker):
             return None if reason is None else str(reason)
         mark = self.registry / version / ROLLED_BACK
         return mark.read_text(encoding="utf-8") if mark.is_file() else None
+
+    def attach_signed(self, version: ModelVersion, directory: Path) -> None:
+        self.get_version(version.version)  # refuses unknown versions
+        if self.online:  # an artifact's files are immutable: a collection of their own
+            name = SIGNED_ARTIFACT.format(model=self.model_name)
+            artifact = wandb.Artifact(
+                name, type=ARTIFACT_TYPE, metadata={"version": version.version}
+            )
+            artifact.add_dir(str(directory))
+            with self._init("sign") as run:
+                alias = SIGNED_ALIAS.format(version=version.version)
+                run.log_artifact(artifact, aliases=[alias]).wait()
+            return
+        kept = self.registry / version.version / SIGNED
+        shutil.rmtree(kept, ignore_errors=True)
+        shutil.copytree(directory, kept)
+
+    def get_signed(self, version: ModelVersion, directory: Path) -> bool:
+        if self.online:
+            name = SIGNED_ARTIFACT.format(model=self.model_name)
+            alias = SIGNED_ALIAS.format(version=version.version)
+            try:
+                artifact = wandb.Api().artifact(f"{self.project}/{name}:{alias}")
+            except CommError:
+                return False
+            artifact.download(root=str(directory))
+            return True
+        kept = self.registry / version.version / SIGNED
+        if not kept.is_dir():
+            return False
+        shutil.copytree(kept, directory, dirs_exist_ok=True)
+        return True
 
 
 def _write(directory: Path, pipeline: Pipeline, record: Mapping[str, Any]) -> Path:
