@@ -247,6 +247,43 @@ def mark_not_run(project: Path) -> list[str]:
     return replaced
 
 
+# Keyless signing (CT) and its verification (CT, CM, batch scoring, CD) need Sigstore's public
+# instance (Fulcio, Rekor, its TUF root), which is not reachable here: the runs sign with a
+# key pair of the test's own instead, outside the jobs' workspaces, so that CD verifies what
+# CT signed. GitLab: pipeline variables win over the jobs' `variables:`; GitHub: the
+# workflows' `env:` is rewritten in the working tree.
+def local_signing(keys: Path) -> dict[str, str]:
+    """The settings that sign and verify with the key pair in `keys` (made on first use)."""
+    trusted = json.dumps([{"public_key": str(keys / "model-signing.pub")}])
+    return {
+        f"{SETTINGS_PREFIX}_SIGN__METHOD": "key",
+        f"{SETTINGS_PREFIX}_SIGN__PRIVATE_KEY": str(keys / "model-signing.key"),
+        f"{SETTINGS_PREFIX}_SERVE__TRUSTED_SIGNERS": trusted,
+    }
+
+
+def sign_with_a_local_key(project: Path, keys: Path) -> list[str]:
+    """Point every workflow that signs or trusts CT's keyless identity at `keys` instead
+    (working tree only); returns the workflows changed. A workflow that names the keyless
+    identity must say it is keyless: the check fails when a workflow drops the identity."""
+    changed = []
+    for name, _ in workflows(project):
+        path = project / ".github/workflows" / name
+        data = load(path)
+        env = data.get("env", {})
+        trusted = env.get(f"{SETTINGS_PREFIX}_SERVE__TRUSTED_SIGNERS")
+        if trusted is None:
+            continue
+        assert "token.actions.githubusercontent.com" in trusted, (name, trusted)
+        data["env"] = {**env, **local_signing(keys)}
+        if f"{SETTINGS_PREFIX}_SIGN__METHOD" not in env:  # it only verifies
+            del data["env"][f"{SETTINGS_PREFIX}_SIGN__METHOD"]
+        text = yaml.dump(data, Dumper=GitLabDumper, sort_keys=False, width=1000)
+        path.write_text(text, encoding="utf-8")
+        changed.append(name)
+    return changed
+
+
 def remote_actions(project: Path) -> set[tuple[str, str]]:
     """(owner/repo, ref) of every remote action the workflows and local actions use."""
     paths = [*project.glob(".github/workflows/*.yml"), *project.glob(".github/actions/*/*.yml")]
@@ -304,15 +341,20 @@ with TestClient(app_from_settings()) as client:
 """
 
 
-def logged_traffic(project: Path, store: Path, log: Path, env: dict[str, str]) -> Path:
-    """An inference log of the drifted batch as the store's champion served it, written by
-    a copy of the project (so that the render the runners use keeps its first-push state)."""
+def logged_traffic(project: Path, store: Path, keys: Path, log: Path, env: dict[str, str]) -> Path:
+    """An inference log of the drifted batch as the store's champion served it (signed by
+    the key pair in `keys`), written by a copy of the project (so that the render the
+    runners use keeps its first-push state)."""
     copy = log.parent / f"{log.name}-sender"
     shutil.copytree(project, copy, ignore=shutil.ignore_patterns(".git", ".gitlab-ci-local"))
-    sender_env = env | {
-        "MLFLOW_TRACKING_URI": f"sqlite:///{store / 'mlflow.db'}",
-        f"{SETTINGS_PREFIX}_INFERENCE_LOG__URL": str(log),
-    }
+    sender_env = (
+        env
+        | local_signing(keys)
+        | {
+            "MLFLOW_TRACKING_URI": f"sqlite:///{store / 'mlflow.db'}",
+            f"{SETTINGS_PREFIX}_INFERENCE_LOG__URL": str(log),
+        }
+    )
     for command in (["credit-risk", "ingest"], ["credit-risk", "ship-champion"]):
         subprocess.run(["uv", "run", "--quiet", *command], cwd=copy, env=sender_env, check=True)
     subprocess.run(
@@ -489,13 +531,16 @@ def test_rendered_workflows_pass_under_act(
         artifacts = tmp_path / "artifacts" / name
         listed = listed_jobs(project, env)
         replaced = mark_not_run(project)
+        assert sign_with_a_local_key(project, tmp_path / "keys"), f"{name}: nothing signs"
         for workflow, event, extra in GITHUB_RUNS[name]:
             if workflow == "cd.yml":
                 versions_before_cd = champion_in(store)
             args = [event, "-W", f".github/workflows/{workflow}", *extra]
             args += act_args(project, artifacts, store)
             if workflow == "cm.yml":  # CM checks the traffic the champion served
-                log = logged_traffic(project, store, tmp_path / "inference-log", env)
+                log = logged_traffic(
+                    project, store, tmp_path / "keys", tmp_path / "inference-log", env
+                )
                 args += ["--var", f"INFERENCE_LOG_URL={log}"]
             began = time.monotonic()
             result = act(project, *args, env=env)
@@ -899,6 +944,8 @@ def test_rendered_gitlab_pipelines_pass_under_gitlab_ci_local(
     replaced = mark_gitlab_environment_limited(gitlab_render)
     shared = [f"MLFLOW_TRACKING_URI=sqlite:///{store / 'mlflow.db'}"]
     shared += [f"{k}={v}" for k, v in GITLAB_VARIABLES.items()]
+    # Keyless signing needs Sigstore: the test's own key pair signs (see local_signing).
+    shared += [f"{k}={v}" for k, v in local_signing(tmp_path / "keys").items()]
     # The shell executor runs the jobs in the project directory itself.
     shared += [f"CI_PROJECT_DIR={gitlab_render}"]
     started = time.monotonic()
@@ -912,7 +959,9 @@ def test_rendered_gitlab_pipelines_pass_under_gitlab_ci_local(
         cache = seeded_uv_cache(tmp_path / f"uv-cache-{len(outputs)}")
         arguments = [a for v in [*shared, f"UV_CACHE_DIR={cache}"] for a in ("--variable", v)]
         if variables == ("PIPELINE=cm",):  # CM checks the traffic the champion served
-            log = logged_traffic(gitlab_render, store, tmp_path / "inference-log", env)
+            log = logged_traffic(
+                gitlab_render, store, tmp_path / "keys", tmp_path / "inference-log", env
+            )
             arguments += ["--variable", f"{SETTINGS_PREFIX}_INFERENCE_LOG__URL={log}"]
         began = time.monotonic()
         result = gitlab_ci_local(

@@ -109,7 +109,7 @@ def candidate_model_and_evaluation(
 def passes_the_gate(settings: ResourceParam[Settings]) -> AssetCheckResult:
     """The candidate clears the gate's absolute bars (the task's floor, the baseline, the
     fairness bound); `champion` then also compares it with the current champion."""
-    _, candidate = model_store.load(candidate_dir(settings))
+    _, candidate = model_store.load(candidate_dir(settings), signers=None)
     primary = TASK.primary.key  # ROC AUC, or RMSE for regression (tasks/)
     baseline = {primary: candidate.metrics[f"baseline_{primary}"]}
     decision = review_candidate(candidate.metrics, baseline, None, settings.gate)
@@ -121,7 +121,8 @@ def champion(settings: ResourceParam[Settings]) -> MaterializeResult[None]:
     """The promotion gate: the candidate becomes the served champion if it beats the current
     one (reports/promotion.json says why either way)."""
     decision = pipeline.promote(settings, get_tracker(settings.tracking))
-    served = model_store.load(settings.serve.model_dir)[1] if decision.promote else None
+    signers = settings.serve.trusted_signers
+    served = model_store.load(settings.serve.model_dir, signers)[1] if decision.promote else None
     return MaterializeResult(
         metadata={
             "promoted": decision.promote,

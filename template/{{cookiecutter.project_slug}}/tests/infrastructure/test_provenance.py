@@ -17,7 +17,7 @@ from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, get_settings
 from {{ cookiecutter.project_slug }}.data.contract import EXAMPLE
 from {{ cookiecutter.project_slug }}.registry import model_store, provenance
 from {{ cookiecutter.project_slug }}.registry.champion import ship_champion
-from {{ cookiecutter.project_slug }}.security import SignSettings
+from {{ cookiecutter.project_slug }}.security import SignSettings, TrustedSigner
 from {{ cookiecutter.project_slug }}.serving.app import create_app
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 from {{ cookiecutter.project_slug }}.training.candidate import train_candidate
@@ -111,6 +111,15 @@ def test_a_model_without_its_attestation_or_signature_is_refused(
     said = refusal(directory)
     assert f"{directory / model_store.MODEL_FILE} {reason} (no {removed})" in said, said
     assert "keys/model-signing.pub" in said, said
+
+
+def test_a_trusted_key_that_is_not_there_is_named(trained: TrainedModel, tmp_path: Path) -> None:
+    """e.g. a container that does not mount the public key params.yaml names."""
+    directory = exported(tmp_path / "champion", trained)
+    absent = tmp_path / "keys" / "absent.pub"
+    with pytest.raises(model_store.CorruptModelError) as refused:
+        model_store.load(directory, [TrustedSigner(public_key=absent)])
+    assert f"the trusted public key {absent} does not exist" in str(refused.value)
 
 
 def test_an_attestation_of_other_data_is_refused(trained: TrainedModel, tmp_path: Path) -> None:

@@ -153,6 +153,8 @@ def _verifier(signer: TrustedSigner) -> Any:
 
 def _refusal(directory: Path, error: Exception) -> str:
     """What went wrong, in a line: model-signing's messages list every digest it compared."""
+    if isinstance(error, FileNotFoundError):  # e.g. a container without the public key
+        return f"the trusted public key {error.filename} does not exist"
     text = str(error)
     changed = re.search(r"Hash mismatch for '([^']+)'", text)
     if changed:
