@@ -7,62 +7,15 @@ either (it cannot tell an opt-in from a default), so this test holds the promise
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import hcl2
 import pytest
 import yaml
 
-from support.hcl import Unknown, block, evaluate, plain
+from support.hcl import Terraform, Unknown, block
 from support.rendering import defaults, render_copier
-
-Resources = dict[tuple[str, str], dict[str, Any]]
-
-
-class Terraform:
-    """One rendered root: its resources, locals and variables' defaults."""
-
-    def __init__(self, root: Path, **variables: Any) -> None:
-        self.resources: Resources = {}
-        self.locals: dict[str, Any] = {}
-        self.variables: dict[str, Any] = {}
-        for path in sorted(root.glob("*.tf")):
-            document = plain(hcl2.loads(path.read_text(encoding="utf-8")))
-            for section in document.get("resource", []):
-                for kind, named in section.items():
-                    for name, body in named.items():
-                        self.resources[kind, name] = body
-            for section in document.get("locals", []):
-                self.locals.update(section)
-            for section in document.get("variable", []):
-                for name, body in section.items():
-                    self.variables[name] = body.get("default")
-        unknown = set(variables) - set(self.variables)
-        assert not unknown, f"{root} declares no variable {unknown}"
-        self.variables.update(variables)
-
-    def value(self, expression: Any) -> Any:
-        return evaluate(expression, self.variables, self.locals)
-
-    def present(self, body: dict[str, Any]) -> bool:
-        """The resource exists for these variables (its count, if any, is not 0)."""
-        return "count" not in body or bool(self.value(body["count"]))
-
-    def blocks(self, body: dict[str, Any], name: str) -> Iterator[dict[str, Any]]:
-        """The blocks `name` of a body: static ones, and the content of dynamic ones that
-        iterate over anything for these variables."""
-        yield from body.get(name, [])
-        for dynamic in body.get("dynamic", []):
-            if name in dynamic and self.value(dynamic[name]["for_each"]):
-                yield from dynamic[name]["content"]
-
-    def of_kind(self, kind: str) -> Iterator[dict[str, Any]]:
-        for (each, _), body in self.resources.items():
-            if each == kind and self.present(body):
-                yield body
-
 
 # ---- how an unauthenticated caller on the internet reaches the API, per cloud -------------
 AWS_AUTHENTICATION = {"jwt-validation", "authenticate-oidc", "authenticate-cognito"}

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+import hcl2
 
 
 def plain(value: Any) -> Any:
@@ -56,3 +60,49 @@ def evaluate(value: Any, variables: dict[str, Any], local_values: dict[str, Any]
         return eval(python, {"__builtins__": {}}, {"var_": variables, "local_": local_})
     except (NameError, SyntaxError, KeyError, TypeError) as error:
         raise Unknown(f"{value}: {error}") from error
+
+
+Resources = dict[tuple[str, str], dict[str, Any]]
+
+
+class Terraform:
+    """One rendered root: its resources, locals and variables' defaults."""
+
+    def __init__(self, root: Path, **variables: Any) -> None:
+        self.resources: Resources = {}
+        self.locals: dict[str, Any] = {}
+        self.variables: dict[str, Any] = {}
+        for path in sorted(root.glob("*.tf")):
+            document = plain(hcl2.loads(path.read_text(encoding="utf-8")))
+            for section in document.get("resource", []):
+                for kind, named in section.items():
+                    for name, body in named.items():
+                        self.resources[kind, name] = body
+            for section in document.get("locals", []):
+                self.locals.update(section)
+            for section in document.get("variable", []):
+                for name, body in section.items():
+                    self.variables[name] = body.get("default")
+        unknown = set(variables) - set(self.variables)
+        assert not unknown, f"{root} declares no variable {unknown}"
+        self.variables.update(variables)
+
+    def value(self, expression: Any) -> Any:
+        return evaluate(expression, self.variables, self.locals)
+
+    def present(self, body: dict[str, Any]) -> bool:
+        """The resource exists for these variables (its count, if any, is not 0)."""
+        return "count" not in body or bool(self.value(body["count"]))
+
+    def blocks(self, body: dict[str, Any], name: str) -> Iterator[dict[str, Any]]:
+        """The blocks `name` of a body: static ones, and the content of dynamic ones that
+        iterate over anything for these variables."""
+        yield from body.get(name, [])
+        for dynamic in body.get("dynamic", []):
+            if name in dynamic and self.value(dynamic[name]["for_each"]):
+                yield from dynamic[name]["content"]
+
+    def of_kind(self, kind: str) -> Iterator[dict[str, Any]]:
+        for (each, _), body in self.resources.items():
+            if each == kind and self.present(body):
+                yield body

@@ -55,5 +55,7 @@ eks-deploy: ## Serve on EKS (current kubectl context): IMAGE=<ECR repository>@sh
 	kubectl apply -k deploy/aws/k8s
 	kubectl -n {{ cookiecutter.project_slug | replace('_', '-') }} create configmap inference-log \
 		--from-literal=url=$(call tf_output,inference_log_url) --dry-run=client -o yaml | kubectl apply -f -
+	kubectl -n {{ cookiecutter.project_slug | replace('_', '-') }} create configmap model-signers \
+		--from-literal=json='$(call tf_output,trusted_signers)' --dry-run=client -o yaml | kubectl apply -f -
 	kubectl -n {{ cookiecutter.project_slug | replace('_', '-') }} set image deployment/api api=$(IMAGE)
 	kubectl -n {{ cookiecutter.project_slug | replace('_', '-') }} rollout status deployment/api --timeout=5m

@@ -51,6 +51,8 @@ aks-deploy: ## Serve on AKS (current kubectl context): IMAGE=<registry image>@sh
 	kubectl apply -k deploy/azure/k8s
 	kubectl -n $(AKS_NAMESPACE) create configmap inference-log \
 		--from-literal=url=$(call tf_output,inference_log_url) --dry-run=client -o yaml | kubectl apply -f -
+	kubectl -n $(AKS_NAMESPACE) create configmap model-signers \
+		--from-literal=json='$(call tf_output,trusted_signers)' --dry-run=client -o yaml | kubectl apply -f -
 	kubectl -n $(AKS_NAMESPACE) annotate serviceaccount api --overwrite \
 		azure.workload.identity/client-id=$(call tf_output,api_client_id)
 	kubectl -n $(AKS_NAMESPACE) set image deployment/api api=$(IMAGE)

@@ -63,6 +63,8 @@ gke-deploy: ## Serve on GKE (current kubectl context): IMAGE=<Artifact Registry 
 	kubectl apply -k deploy/gcp/k8s
 	kubectl -n $(GKE_NAMESPACE) create configmap inference-log \
 		--from-literal=url=$(call tf_output,inference_log_url) --dry-run=client -o yaml | kubectl apply -f -
+	kubectl -n $(GKE_NAMESPACE) create configmap model-signers \
+		--from-literal=json='$(call tf_output,trusted_signers)' --dry-run=client -o yaml | kubectl apply -f -
 	kubectl -n $(GKE_NAMESPACE) annotate serviceaccount api --overwrite \
 		iam.gke.io/gcp-service-account=$(call tf_output,api_service_account)
 	kubectl -n $(GKE_NAMESPACE) set image deployment/api api=$(IMAGE)

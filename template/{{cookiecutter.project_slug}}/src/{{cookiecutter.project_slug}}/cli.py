@@ -111,10 +111,11 @@ def _report(result: object, settings: Settings) -> None:
 def _run(step: str, settings: Settings) -> None:
     from .data.contract import DataContractError
     from .pipeline import STEPS
+    from .registry.model_store import CorruptModelError
 
     (found,) = (s for s in STEPS if s.name == step)
-    one_line = _in_one_line(DataContractError, FileNotFoundError, ConfigurationError)
-    with one_line, console.status(f"Running {step}..."):  # FileNotFound: no model, too
+    known = (DataContractError, FileNotFoundError, ConfigurationError, CorruptModelError)
+    with _in_one_line(*known), console.status(f"Running {step}..."):  # no model, or refused
         result = found.run(settings)
     _report(result, settings)
 

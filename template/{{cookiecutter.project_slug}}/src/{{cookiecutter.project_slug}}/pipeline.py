@@ -54,7 +54,9 @@ def promote(settings: Settings, tracker: Tracker) -> PromotionDecision:
     from .serving.cost import measure_serving_cost
     from .tasks import TASK
 
-    pipeline, candidate = model_store.load(candidate_dir(settings), signers=None)
+    # Training signed it: what is judged is what it trained, not a model put in its place.
+    signers = settings.serve.trusted_signers
+    pipeline, candidate = model_store.load(candidate_dir(settings), signers, candidate=True)
     holdout = ingestion.read_processed(
         ingestion.ProcessedPaths.under(settings.data.processed_dir).test
     )

@@ -9,19 +9,25 @@ import stat
 import time
 from pathlib import Path
 
+import joblib
 import pytest
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.project_slug }} import pipeline
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, get_settings
+from {{ cookiecutter.project_slug }}.data import ingest
 from {{ cookiecutter.project_slug }}.data.contract import EXAMPLE
 from {{ cookiecutter.project_slug }}.registry import model_store, provenance
-from {{ cookiecutter.project_slug }}.registry.champion import ship_champion
+from {{ cookiecutter.project_slug }}.registry.champion import candidate_dir, ship_champion
 from {{ cookiecutter.project_slug }}.security import SignSettings, TrustedSigner
 from {{ cookiecutter.project_slug }}.serving.app import create_app
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 from {{ cookiecutter.project_slug }}.training.candidate import train_candidate
-from {{ cookiecutter.project_slug }}.training.train import TrainedModel
+from {{ cookiecutter.project_slug }}.training.train import (
+    TrainedModel,
+    build_baseline,
+    features_and_target,
+)
 
 from ..conftest import (
     export_signed,
@@ -113,6 +119,18 @@ def test_a_model_without_its_attestation_or_signature_is_refused(
     assert "keys/model-signing.pub" in said, said
 
 
+@pytest.mark.parametrize("digest", [b"\x15+1&", b'|"\x8e'], ids=["plain", "with a quote"])
+def test_a_changed_file_is_named_whatever_its_digest_holds(digest: bytes) -> None:
+    """model-signing lists what it found as the repr of a list of strings, whose quotes are
+    escaped when a digest's bytes show a double quote: the reason is the same either way."""
+    directory = Path("models/champion")
+    sha256 = f"Digest(algorithm='sha256', digest_value={digest!r})"
+    found = [f"Hash mismatch for 'model.joblib': Expected '{sha256}', Actual '{sha256}'"]
+    error = ValueError(f"Signature mismatch: {found}")
+    reason = provenance.refusal_reason(directory, error)
+    assert reason == f"{directory / 'model.joblib'} was changed after it was signed", error
+
+
 def test_a_trusted_key_that_is_not_there_is_named(trained: TrainedModel, tmp_path: Path) -> None:
     """e.g. a container that does not mount the public key params.yaml names."""
     directory = exported(tmp_path / "champion", trained)
@@ -129,6 +147,45 @@ def test_an_attestation_of_other_data_is_refused(trained: TrainedModel, tmp_path
     resign(directory, get_settings().sign, lineage={"data_md5": "f" * 32})
     said = refusal(directory)
     assert f"attests data hash {'f' * 32}, the model has {DATA_MD5}" in said, said
+
+
+def test_a_candidate_is_not_served_however_well_signed(
+    trained: TrainedModel, tmp_path: Path
+) -> None:
+    """Infrastructure 4: training signs its candidate too, with a trusted key, but as a
+    candidate; put where a served model goes, it is refused until the gate promotes it."""
+    directory = exported(tmp_path / "champion", trained)
+    resign(directory, get_settings().sign, decision={"alias": provenance.CANDIDATE})
+    said = refusal(directory)
+    assert "attests decision candidate; expected a model the promotion gate promoted" in said
+
+
+def test_promote_judges_only_the_candidate_training_signed(
+    tmp_path: Path, trained: TrainedModel
+) -> None:
+    """What the gate judges is what training produced: a model put in the candidate's place
+    between the two steps (its checksum rewritten) is refused in one line, and nothing is
+    promoted or served."""
+    settings = without_search(workspace_settings(tmp_path), trained)
+    tracker = get_tracker(settings.tracking)
+    paths = pipeline.ingest(settings)
+    train_candidate(settings, tracker)
+    candidate = candidate_dir(settings)
+    _, metadata = model_store.load(candidate, SIGNERS, candidate=True)  # signed by training
+    other = build_baseline().fit(*features_and_target(ingest.read_processed(paths.train)))
+    joblib.dump(other, candidate / model_store.MODEL_FILE)
+    checksum = provenance.sha256_of(candidate / model_store.MODEL_FILE)
+    rewritten = metadata.model_copy(update={"model_sha256": checksum}).model_dump_json()
+    (candidate / model_store.METADATA_FILE).write_text(rewritten, encoding="utf-8")
+
+    code, output = run_cli("promote", env=workspace_environment(tmp_path))
+    assert code == 1, output
+    assert output.strip() == (
+        f"error: {candidate / model_store.MODEL_FILE} was changed after it was signed; "
+        "expected keys/model-signing.pub"
+    ), output
+    assert not settings.serve.model_dir.exists()
+    assert tracker.get_champion() is None
 
 
 def test_the_api_keeps_serving_the_previous_model_and_says_why(

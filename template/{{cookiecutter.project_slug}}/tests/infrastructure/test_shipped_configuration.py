@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -83,7 +85,7 @@ def admitted_by_dockerignore(path: Path) -> bool:
     """The build context keeps `path` (.dockerignore excludes everything, then lets back in
     what the images need)."""
     lines = (PROJECT_ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
-    return f"!{path}/" in lines
+    return f"!{path}/" in lines or f"!{path}" in lines
 
 
 def test_the_api_serves_what_promote_exports_never_the_candidate(shipped: Settings) -> None:
@@ -125,3 +127,36 @@ def test_the_serving_image_ships_and_serves_the_champion(
         f"the serving image fills {served} with {source}, not the champion"
     )
     assert admitted_by_dockerignore(source), f".dockerignore keeps {source} out of the image"
+
+
+def test_the_serving_image_trusts_a_signer_it_carries(
+    shipped: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Infrastructure 4: under the image's own variables (no deployment's override), the API
+    trusts public keys the image holds, or it would refuse every model: `make docker-build`
+    installs the project's own where the image copies them from, and .dockerignore lets
+    them in."""
+    copies, variables = serving_image()
+    for name, value in variables.items():
+        if name.startswith(ENV_PREFIX):
+            monkeypatch.setenv(name, value)
+    keys = [signer.public_key for signer in Settings().serve.trusted_signers if signer.public_key]
+    assert keys, "the image trusts no public key of its own"
+    make = shutil.which("make")
+    assert make is not None, "make builds the image; it is not installed"
+    planned = subprocess.run(  # noqa: S603  # fixed arguments, no shell; nothing is run
+        [make, "--dry-run", "--always-make", "docker-build"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    project_key = shipped.sign.private_key.with_suffix(".pub")
+    for key in keys:
+        source = filled_from(copies, key)
+        assert source is not None, f"the serving image does not copy {key}: {copies}"
+        assert admitted_by_dockerignore(source), f".dockerignore keeps {source} out of the image"
+        installs = [line for line in planned if line.startswith("install ")]
+        assert any(line.split()[-2:] == [str(project_key), str(source)] for line in installs), (
+            f"make docker-build does not put {project_key} at {source}: {planned}"
+        )

@@ -24,7 +24,7 @@ from {{ cookiecutter.project_slug }}.monitoring.delivery import delivery_metrics
 from {{ cookiecutter.project_slug }}.monitoring.probation import check_probation, error_rate
 from {{ cookiecutter.project_slug }}.monitoring.summary import DriftSummary
 from {{ cookiecutter.project_slug }}.registry import model_store
-from {{ cookiecutter.project_slug }}.registry.champion import candidate_dir, crown
+from {{ cookiecutter.project_slug }}.registry.champion import crown, save_candidate
 from {{ cookiecutter.project_slug }}.registry.deliveries import read_note, record_degradation
 from {{ cookiecutter.project_slug }}.registry.rollback import (
     previous_dir,
@@ -96,7 +96,7 @@ def two_versions(
         )
         crown(settings, tracker, metadata, replaced, promoted)
         replaced = version.version
-    model_store.save(candidate_dir(settings), fitted, metadata)
+    save_candidate(settings, fitted, metadata)  # signed, as training saves it
     return root
 
 

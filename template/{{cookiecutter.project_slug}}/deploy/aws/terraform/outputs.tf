@@ -19,6 +19,11 @@ output "inference_log_url" {
   value       = local.inference_log_url
 }
 
+output "trusted_signers" {
+  description = "Who may have signed the models the API loads, as JSON (the k8s overlay's ConfigMap model-signers)."
+  value       = local.trusted_signers
+}
+
 output "ecs_cluster" {
   description = "ECS cluster of the API (CI variable ECS_CLUSTER)."
   value       = aws_ecs_cluster.main.name

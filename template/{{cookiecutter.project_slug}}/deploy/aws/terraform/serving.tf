@@ -49,6 +49,7 @@ resource "aws_ecs_task_definition" "api" {
       environment = [
         { name = "{{ cookiecutter.project_slug | upper }}_INFERENCE_LOG__URL", value = local.inference_log_url },
         { name = "{{ cookiecutter.project_slug | upper }}_INFERENCE_LOG__ENABLED", value = "true" }, # the image leaves it off
+        { name = "{{ cookiecutter.project_slug | upper }}_SERVE__TRUSTED_SIGNERS", value = local.trusted_signers },
       ]
       secrets = [
         for key in var.runtime_secret_keys : {
@@ -371,4 +372,26 @@ resource "aws_vpc_security_group_egress_rule" "api_https" {
   from_port         = 443
   to_port           = 443
   cidr_ipv4         = "0.0.0.0/0"
+}
+
+# Who may have signed the models the API loads: var.trusted_signers, or else who signs what CT
+# promotes, the identity CD's image already trusts ({{ cookiecutter.project_slug | upper }}_SERVE__TRUSTED_SIGNERS there).
+locals {
+{%- if cookiecutter.__ci_schedules and cookiecutter.ci == 'github' %}
+  # CT's workflow on deploy_branch, keyless through Sigstore (.github/workflows/ct.yml).
+  ct_signer = {
+    identity = "https://github.com/${var.github_owner}/${var.github_repo}/.github/workflows/ct.yml@refs/heads/${var.deploy_branch}"
+    issuer   = "https://token.actions.githubusercontent.com"
+  }
+{%- elif cookiecutter.__ci_schedules and cookiecutter.ci == 'gitlab' %}
+  # CT's jobs on deploy_branch, keyless through Sigstore (.gitlab/continuous-training.yml).
+  ct_signer = {
+    identity = "${var.gitlab_url}/${var.gitlab_project_path}//.gitlab-ci.yml@refs/heads/${var.deploy_branch}"
+    issuer   = var.gitlab_url
+  }
+{%- else %}
+  # The project's key pair: the image carries its public half (the Dockerfile's TRUSTED_SIGNERS).
+  ct_signer = { public_key = "models/signer.pub" }
+{%- endif %}
+  trusted_signers = length(var.trusted_signers) > 0 ? jsonencode(var.trusted_signers) : jsonencode([local.ct_signer])
 }

@@ -222,6 +222,23 @@ variable "runtime_secret_keys" {
   }
 }
 
+variable "trusted_signers" {
+  description = "Who may have signed the models the API loads (params.yaml serve.trusted_signers), each {public_key = a path in the image} or a keyless Sigstore signer {identity, issuer}; empty: who signs what CT promotes (serving.tf, local.ct_signer)."
+  type = list(object({
+    public_key = optional(string)
+    identity   = optional(string)
+    issuer     = optional(string)
+  }))
+  default = []
+
+  validation {
+    condition = alltrue([
+      for s in var.trusted_signers : (s.public_key == null) == (s.identity != null && s.issuer != null) && (s.identity == null) == (s.issuer == null)
+    ])
+    error_message = "Each trusted signer gives either public_key, or both identity and issuer."
+  }
+}
+
 variable "min_tasks" {
   description = "Fewest serving tasks (autoscaling floor); two keep the API up through a task replacement."
   type        = number

@@ -30,6 +30,11 @@ output "inference_log_url" {
   value       = local.inference_log_url
 }
 
+output "trusted_signers" {
+  description = "Who may have signed the models the API loads, as JSON (the k8s overlay's ConfigMap model-signers)."
+  value       = local.trusted_signers
+}
+
 output "registry" {
   description = "AZURE_REGISTRY: the registry CD pushes to (az acr login --name <registry>)."
   value       = azurerm_container_registry.images.name

@@ -161,6 +161,11 @@ resource "azurerm_container_app" "api" {
       }
 
       env {
+        name  = "{{ cookiecutter.project_slug | upper }}_SERVE__TRUSTED_SIGNERS"
+        value = local.trusted_signers
+      }
+
+      env {
         name  = "AZURE_CLIENT_ID"
         value = azurerm_user_assigned_identity.api.client_id
       }
@@ -264,4 +269,26 @@ resource "azurerm_federated_identity_credential" "aks_api" {
   audience                  = ["api://AzureADTokenExchange"]
   issuer                    = var.aks_oidc_issuer_url
   subject                   = "system:serviceaccount:${var.aks_namespace}:api"
+}
+
+# Who may have signed the models the API loads: var.trusted_signers, or else who signs what CT
+# promotes, the identity CD's image already trusts ({{ cookiecutter.project_slug | upper }}_SERVE__TRUSTED_SIGNERS there).
+locals {
+{%- if cookiecutter.__ci_schedules and cookiecutter.ci == 'github' %}
+  # CT's workflow on deploy_branch, keyless through Sigstore (.github/workflows/ct.yml).
+  ct_signer = {
+    identity = "https://github.com/${var.github_repository}/.github/workflows/ct.yml@refs/heads/${var.deploy_branch}"
+    issuer   = "https://token.actions.githubusercontent.com"
+  }
+{%- elif cookiecutter.__ci_schedules and cookiecutter.ci == 'gitlab' %}
+  # CT's jobs on deploy_branch, keyless through Sigstore (.gitlab/continuous-training.yml).
+  ct_signer = {
+    identity = "${var.gitlab_url}/${var.gitlab_project_path}//.gitlab-ci.yml@refs/heads/${var.deploy_branch}"
+    issuer   = var.gitlab_url
+  }
+{%- else %}
+  # The project's key pair: the image carries its public half (the Dockerfile's TRUSTED_SIGNERS).
+  ct_signer = { public_key = "models/signer.pub" }
+{%- endif %}
+  trusted_signers = length(var.trusted_signers) > 0 ? jsonencode(var.trusted_signers) : jsonencode([local.ct_signer])
 }

@@ -164,6 +164,23 @@ variable "runtime_secrets" {
   }
 }
 
+variable "trusted_signers" {
+  description = "Who may have signed the models the API loads (params.yaml serve.trusted_signers), each {public_key = a path in the image} or a keyless Sigstore signer {identity, issuer}; empty: who signs what CT promotes (serving.tf, local.ct_signer)."
+  type = list(object({
+    public_key = optional(string)
+    identity   = optional(string)
+    issuer     = optional(string)
+  }))
+  default = []
+
+  validation {
+    condition = alltrue([
+      for s in var.trusted_signers : (s.public_key == null) == (s.identity != null && s.issuer != null) && (s.identity == null) == (s.issuer == null)
+    ])
+    error_message = "Each trusted signer gives either public_key, or both identity and issuer."
+  }
+}
+
 variable "aks_oidc_issuer_url" {
   description = "OIDC issuer URL of an AKS cluster with Workload ID that serves the API (deploy/azure/k8s); null: no AKS."
   type        = string

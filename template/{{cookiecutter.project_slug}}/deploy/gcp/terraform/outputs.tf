@@ -25,6 +25,11 @@ output "inference_log_url" {
   value       = local.inference_log_url
 }
 
+output "trusted_signers" {
+  description = "Who may have signed the models the API loads, as JSON (the k8s overlay's ConfigMap model-signers)."
+  value       = local.trusted_signers
+}
+
 output "image_repository" {
   description = "GCP_IMAGE_REPOSITORY: where CD pushes the image (<registry>/<image>)."
   value       = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.images.repository_id}/${var.name}"

@@ -81,6 +81,11 @@ resource "google_cloud_run_v2_service" "api" {
         value = "true" # the image leaves it off
       }
 
+      env {
+        name  = "{{ cookiecutter.project_slug | upper }}_SERVE__TRUSTED_SIGNERS"
+        value = local.trusted_signers
+      }
+
       # Public: the API's own bearer-token check (serving/auth.py), since IAM lets anyone in.
       dynamic "env" {
         for_each = var.public ? local.token_check : {}
@@ -317,4 +322,26 @@ resource "google_compute_global_forwarding_rule" "api" {
   ip_address            = google_compute_global_address.api[0].id
   port_range            = "443"
   target                = google_compute_target_https_proxy.api[0].id
+}
+
+# Who may have signed the models the API loads: var.trusted_signers, or else who signs what CT
+# promotes, the identity CD's image already trusts ({{ cookiecutter.project_slug | upper }}_SERVE__TRUSTED_SIGNERS there).
+locals {
+{%- if cookiecutter.__ci_schedules and cookiecutter.ci == 'github' %}
+  # CT's workflow on deploy_branch, keyless through Sigstore (.github/workflows/ct.yml).
+  ct_signer = {
+    identity = "https://github.com/${var.github_repository}/.github/workflows/ct.yml@refs/heads/${var.deploy_branch}"
+    issuer   = "https://token.actions.githubusercontent.com"
+  }
+{%- elif cookiecutter.__ci_schedules and cookiecutter.ci == 'gitlab' %}
+  # CT's jobs on deploy_branch, keyless through Sigstore (.gitlab/continuous-training.yml).
+  ct_signer = {
+    identity = "${var.gitlab_url}/${var.gitlab_project_path}//.gitlab-ci.yml@refs/heads/${var.deploy_branch}"
+    issuer   = var.gitlab_url
+  }
+{%- else %}
+  # The project's key pair: the image carries its public half (the Dockerfile's TRUSTED_SIGNERS).
+  ct_signer = { public_key = "models/signer.pub" }
+{%- endif %}
+  trusted_signers = length(var.trusted_signers) > 0 ? jsonencode(var.trusted_signers) : jsonencode([local.ct_signer])
 }

@@ -9,9 +9,11 @@ import shutil
 import tempfile
 from contextlib import suppress
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import joblib
+from sklearn.pipeline import Pipeline
 
 from ..config import Settings
 from ..data.contract import MODEL_INPUTS
@@ -29,6 +31,23 @@ def candidate_dir(settings: Settings) -> Path:
 def challenger_dir(settings: Settings) -> Path:
     """Where the shadow challenger is served from: beside the champion's directory."""
     return model_store.challenger_dir_of(settings.serve.model_dir)
+
+
+def save_candidate(
+    settings: Settings, pipeline: Pipeline, metadata: model_store.ModelMetadata
+) -> Path:
+    """Export training's candidate to its directory, signed as training's (what the
+    promotion gate verifies before it judges it)."""
+    signed = partial(
+        provenance.sign,
+        version=metadata.version,
+        run_id=metadata.run_id,
+        lineage=metadata.lineage,
+        decision=provenance.CANDIDATE,
+        decided_at=datetime.now(UTC),
+        settings=settings.sign,
+    )
+    return model_store.save(candidate_dir(settings), pipeline, metadata, seal=signed)
 
 
 def export_champion(
@@ -77,10 +96,15 @@ def sign(
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch)
         joblib.dump(tracker.load_model(version), directory / model_store.MODEL_FILE)
-        attested = provenance.statement(
-            directory, version.version, version.run_id, version.lineage, alias, at
+        provenance.sign(
+            directory,
+            version=version.version,
+            run_id=version.run_id,
+            lineage=version.lineage,
+            decision=alias,
+            decided_at=at,
+            settings=settings.sign,
         )
-        provenance.seal(directory, attested, settings.sign)
         tracker.attach_signed(version, directory)
 
 

@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -177,12 +177,20 @@ def _swap_in(staging: Path, directory: Path, metadata: ModelMetadata) -> Path:
     return directory
 
 
-def save(directory: Path, pipeline: Pipeline, metadata: ModelMetadata) -> Path:
+def save(
+    directory: Path,
+    pipeline: Pipeline,
+    metadata: ModelMetadata,
+    seal: Callable[[Path], None] | None = None,
+) -> Path:
     """Export the model and its metadata to `directory`, atomically (see the module's
-    docstring); the metadata names the version it replaces."""
+    docstring); the metadata names the version it replaces. `seal` signs the export before
+    it is swapped in (provenance.sign), so that it never stands there unsigned."""
     directory = directory.absolute()
     staging = _staging(directory)
     joblib.dump(pipeline, staging / MODEL_FILE)
+    if seal is not None:
+        seal(staging)
     return _swap_in(staging, directory, metadata)
 
 
@@ -211,12 +219,13 @@ def copy(
 
 
 def load(
-    directory: Path, signers: Sequence[TrustedSigner] | None
+    directory: Path, signers: Sequence[TrustedSigner] | None, *, candidate: bool = False
 ) -> tuple[Pipeline, ModelMetadata]:
     """Load a saved model, or raise ModelNotFoundError saying how to produce one, or
-    CorruptModelError when its files are damaged or, with `signers` (a served model), not
-    signed by one of them as they are (registry/provenance.py). None: a directory this
-    process wrote itself (the candidate, the kept previous champion)."""
+    CorruptModelError when its files are damaged or, with `signers`, not signed by one of
+    them as they are, as a promoted model (or, `candidate`, as training's candidate:
+    registry/provenance.py). None: the files are trusted as they are (the canary's copy of
+    a candidate the gate verified, a metadata read)."""
     metadata_path = directory / METADATA_FILE
     if not metadata_path.is_file():
         raise ModelNotFoundError(
@@ -234,7 +243,8 @@ def load(
                 metadata.previous_version,
             )
         if signers is not None:  # before anything is unpickled
-            verify(directory, signers, metadata.version, metadata.lineage.get("data_md5"))
+            data_md5 = metadata.lineage.get("data_md5")
+            verify(directory, signers, metadata.version, data_md5, candidate=candidate)
         pipeline: Pipeline = joblib.load(model_path)
     except UntrustedModelError as error:
         raise CorruptModelError(str(error), metadata.previous_version) from None

@@ -1,14 +1,15 @@
 """Signed model provenance, with OpenSSF model signing (the `model-signing` package).
 
-What the promotion gate promotes is signed: the registered model, written out, and beside
-it an in-toto statement that links the model file's SHA-256 to its lineage (the data's
-hash, the commit, the tracker's run) and to the promotion decision. The registry keeps
-that signed export with the version (`Tracker.attach_signed`); every later export of the
-version (CD's, a rollback's) is a copy of it, byte for byte (two loads of one model can
-pickle differently), and whatever unpickles a served model verifies it first
-(`model_store.load` with signers): the API, batch scoring, CD's `ship-champion` and
-monitoring. A model that fails is refused with one line naming the file and the signers
-expected.
+Every exported model is signed: the model file, and beside it an in-toto statement that
+links its SHA-256 to its lineage (the data's hash, the commit, the tracker's run) and to the
+decision that exported it. Training signs its candidate as `candidate`, which the promotion
+gate verifies before judging it; the gate signs what it promotes as `champion` or
+`challenger`. The registry keeps that signed export with the version
+(`Tracker.attach_signed`); every later export of the version (CD's, a rollback's) is a copy
+of it, byte for byte (two loads of one model can pickle differently), and whatever unpickles
+a served model verifies it first (`model_store.load` with signers): the API, batch scoring,
+CD's `ship-champion` and monitoring, which refuse a candidate however well signed. A model
+that fails is refused with one line naming the file and the signers expected.
 
 A signed model directory holds model.joblib, provenance.json (the statement), model.sig
 (model-signing's Sigstore bundle over those two) and metadata.json, which is descriptive and
@@ -43,6 +44,7 @@ MODEL_FILE = "model.joblib"
 UNSIGNED_FILES = ["metadata.json", SIGNATURE_FILE]  # all else in the directory is signed
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = f"urn:{__name__.partition('.')[0]}:model-provenance:v1"
+CANDIDATE = "candidate"  # the decision training attests; the gate's are the tracker's aliases
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +120,21 @@ def statement(
     }
 
 
+def sign(
+    directory: Path,
+    *,
+    version: str,
+    run_id: str,
+    lineage: Mapping[str, str],
+    decision: str,
+    decided_at: datetime,
+    settings: SignSettings,
+) -> None:
+    """Attest the model in `directory` (`statement`) and sign it (`seal`)."""
+    attested = statement(directory, version, run_id, lineage, decision, decided_at)
+    seal(directory, attested, settings)
+
+
 def _hashing() -> Any:
     from model_signing import hashing  # sigstore takes a second to import
 
@@ -151,15 +168,19 @@ def _verifier(signer: TrustedSigner) -> Any:
     )
 
 
-def _refusal(directory: Path, error: Exception) -> str:
-    """What went wrong, in a line: model-signing's messages list every digest it compared."""
+def refusal_reason(directory: Path, error: Exception) -> str:
+    """What went wrong, in a line: model-signing's messages list every digest it compared,
+    as the repr of a list of strings (whose quotes are escaped when a digest's bytes show a
+    double quote)."""
     if isinstance(error, FileNotFoundError):  # e.g. a container without the public key
         return f"the trusted public key {error.filename} does not exist"
     text = str(error)
-    changed = re.search(r"Hash mismatch for '([^']+)'", text)
+    changed = re.search(r"Hash mismatch for \\?'(.+?)\\?':", text)
     if changed:
         return f"{directory / changed[1]} was changed after it was signed"
-    listed = re.search(r"(Missing|Extra) files (?:found )?in model '[^']*': ([^\]\"]+)", text)
+    listed = re.search(
+        r"(Missing|Extra) files (?:found )?in model \\?'.*?\\?': ([^\]\"'\\]+)", text
+    )
     if listed:
         what = "lacks signed" if listed[1] == "Missing" else "holds unsigned"
         return f"{directory} {what} files: {listed[2]}"
@@ -167,11 +188,17 @@ def _refusal(directory: Path, error: Exception) -> str:
 
 
 def verify(
-    directory: Path, signers: Sequence[TrustedSigner], version: str, data_md5: str | None
+    directory: Path,
+    signers: Sequence[TrustedSigner],
+    version: str,
+    data_md5: str | None,
+    *,
+    candidate: bool = False,
 ) -> None:
     """Check that the model in `directory` was signed by one of `signers` as it is, with a
-    statement of `version` trained on data `data_md5` (metadata.json's); raise
-    UntrustedModelError with the reason otherwise."""
+    statement of `version` trained on data `data_md5` (metadata.json's) and of a promotion
+    (or, `candidate`, of training's candidate); raise UntrustedModelError with the reason
+    otherwise."""
     expected = " or ".join(str(signer) for signer in signers)
     for name, missing in ((SIGNATURE_FILE, "is unsigned"), (STATEMENT_FILE, "has no attestation")):
         if not (directory / name).is_file():
@@ -186,7 +213,8 @@ def verify(
         except Exception as error:  # model-signing raises ValueError, JSON and TLS errors
             errors.append(error)
     else:
-        raise UntrustedModelError(f"{_refusal(directory, errors[-1])}; expected {expected}")
+        reason = refusal_reason(directory, errors[-1])
+        raise UntrustedModelError(f"{reason}; expected {expected}")
     attested = json.loads((directory / STATEMENT_FILE).read_text(encoding="utf-8"))
     predicate = attested.get("predicate", {})
     claims = {
@@ -202,3 +230,9 @@ def verify(
             raise UntrustedModelError(
                 f"{directory / STATEMENT_FILE} attests {claim} {stated}, the model has {actual}"
             )
+    decided = predicate.get("decision", {}).get("alias")
+    if (decided == CANDIDATE) != candidate:
+        wanted = "training's candidate" if candidate else "a model the promotion gate promoted"
+        raise UntrustedModelError(
+            f"{directory / STATEMENT_FILE} attests decision {decided}; expected {wanted}"
+        )

@@ -23,7 +23,7 @@ def check_servable(
     held-out primary metric and threshold). Returns the problems found (empty: it may
     serve)."""
     try:
-        pipeline, _ = model_store.load(directory, signers=None)  # the unsigned candidate
+        pipeline, _ = model_store.load(directory, signers=None)  # a candidate the gate verified
     except model_store.CorruptModelError as error:
         return [f"the exported model cannot be served: {error}"]
     reference = model_store.predict_output(pipeline, holdout)

@@ -1,5 +1,6 @@
 """The train step's work: train a candidate, evaluate it against a baseline on the held-out
-split, register it in the tracker and write its reports (metrics, figures, model card)."""
+split, register it in the tracker, write its reports (metrics, figures, model card) and
+export it, signed (registry/provenance.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from ..config import Settings
 from ..data import ingest
 from ..data.contract import MODEL_INPUTS, SENSITIVE_ATTRIBUTES, TARGET, check_fairness_bounds
 from ..registry import lineage, model_store, retraining
-from ..registry.champion import candidate_dir
+from ..registry.champion import save_candidate
 from ..registry.gate import champion_not_comparable
 from ..serving.cost import measure_serving_cost
 from ..tasks import TASK
@@ -103,5 +104,5 @@ def train_candidate(settings: Settings, tracker: Tracker) -> model_store.ModelMe
         metrics_file.write_text(json.dumps(metrics, indent=2, sort_keys=True), encoding="utf-8")
         for artifact in (figures_dir, card, metrics_file):
             tracker.log_artifact(artifact)
-        model_store.save(candidate_dir(settings), trained.pipeline, metadata)
+        save_candidate(settings, trained.pipeline, metadata)
     return metadata
