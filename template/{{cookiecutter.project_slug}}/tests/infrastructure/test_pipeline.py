@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Hashable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -19,8 +16,8 @@ from {{ cookiecutter.project_slug }} import pipeline
 from {{ cookiecutter.project_slug }}.config import Settings
 from {{ cookiecutter.project_slug }}.data import ingest
 from {{ cookiecutter.project_slug }}.data.contract import CONTRACT, MODEL_INPUTS, TARGET
-from {{ cookiecutter.project_slug }}.registry import model_store, provenance
-from {{ cookiecutter.project_slug }}.registry.champion import candidate_dir, rollback
+from {{ cookiecutter.project_slug }}.registry import model_store
+from {{ cookiecutter.project_slug }}.registry.champion import rollback, save_candidate
 from {{ cookiecutter.project_slug }}.registry.model_store import predict_output
 from {{ cookiecutter.project_slug }}.registry.rollback import read_probation
 from {{ cookiecutter.project_slug }}.serving.app import create_app
@@ -191,23 +188,9 @@ def test_promote_refuses_when_the_canary_fails(fresh: Settings) -> None:
     candidate = train_candidate(fresh, tracker)
     other = build_pipeline("random_forest", {}, fresh.seed, candidate.metrics.get("threshold"))
     other.fit(*features_and_target(ingest.read_processed(paths.train)))
-    swapped = candidate_dir(fresh) / model_store.MODEL_FILE
-    joblib.dump(other, swapped)
-    # Checksummed and signed again as training signs (a defect of training itself, not an
-    # attacker: test_provenance), so that the canary has to notice the model itself.
-    metadata_file = candidate_dir(fresh) / model_store.METADATA_FILE
-    metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
-    metadata["model_sha256"] = hashlib.sha256(swapped.read_bytes()).hexdigest()
-    metadata_file.write_text(json.dumps(metadata), encoding="utf-8")
-    provenance.sign(
-        candidate_dir(fresh),
-        version=candidate.version,
-        run_id=candidate.run_id,
-        lineage=candidate.lineage,
-        decision=provenance.CANDIDATE,
-        decided_at=datetime.now(UTC),
-        settings=fresh.sign,
-    )
+    # Exported, checksummed and signed as training exports (a defect of training itself,
+    # not an attacker: test_provenance), so that the canary has to notice the model itself.
+    save_candidate(fresh, other, candidate)
 
     decision = pipeline.promote(fresh, tracker)
     assert not decision.promote

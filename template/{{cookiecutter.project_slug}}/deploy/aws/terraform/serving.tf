@@ -391,7 +391,7 @@ locals {
   }
 {%- else %}
   # The project's key pair: the image carries its public half (the Dockerfile's TRUSTED_SIGNERS).
-  ct_signer = { public_key = "models/signer.pub" }
+  ct_signer       = { public_key = "models/signer.pub" }
 {%- endif %}
   trusted_signers = length(var.trusted_signers) > 0 ? jsonencode(var.trusted_signers) : jsonencode([local.ct_signer])
 }

@@ -194,12 +194,8 @@ def rollback(
     export_champion(settings, tracker, target)
     rolled_back = None
     if current is not None and current.version != target.version:
-        rolled_back = deliveries.Delivery(
-            kind=deliveries.ROLLED_BACK,
-            version=current.version,
-            at=datetime.now(UTC),
-            other=target.version,
-            reason="rolled back by hand",
+        rolled_back = deliveries.rollback(
+            current.version, target.version, "rolled back by hand", datetime.now(UTC)
         )
     deliveries.move_champion(tracker, target, rolled_back)
     return target

@@ -89,6 +89,14 @@ def promotion(
     )
 
 
+def rollback(version: str, restored: str, reason: str, at: datetime) -> Delivery:
+    """The rollback of champion `version` to `restored` at `at`, and why (its first
+    REASON_LIMIT characters: the ledger lives in a size-bound alias note)."""
+    return Delivery(
+        kind=ROLLED_BACK, version=version, at=at, other=restored, reason=reason[:REASON_LIMIT]
+    )
+
+
 def move_champion(
     tracker: Tracker,
     version: ModelVersion,

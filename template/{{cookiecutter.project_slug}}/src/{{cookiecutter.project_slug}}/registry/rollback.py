@@ -20,9 +20,9 @@ from pathlib import Path
 
 from ..config import Settings
 from ..tracking import ModelVersion, Tracker
-from . import model_store
+from . import deliveries, model_store
 from .champion import export_champion, sync_champion
-from .deliveries import REASON_LIMIT, ROLLED_BACK, Delivery, move_champion, read_note
+from .deliveries import move_champion, read_note
 
 
 @dataclass(frozen=True)
@@ -98,13 +98,7 @@ def roll_back(
         else:
             export_champion(settings, tracker, previous)
         # The ledger records it; the restored champion is on no probation.
-        rolled_back = Delivery(
-            kind=ROLLED_BACK,
-            version=probation.version,
-            at=at,
-            other=previous.version,
-            reason=reason[:REASON_LIMIT],
-        )
+        rolled_back = deliveries.rollback(probation.version, previous.version, reason, at)
         move_champion(tracker, previous, rolled_back)
     else:
         sync_champion(settings, tracker)  # a crash after the export may have left either

@@ -4,6 +4,7 @@ the model registry. One adapter per tool implements it."""
 from __future__ import annotations
 
 import os
+import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
@@ -160,3 +161,18 @@ def environment_kept(*names: str) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def keep_copy(directory: Path, kept: Path) -> None:
+    """Keep a copy of `directory` at `kept` (e.g. a signed export beside its version in a
+    registry of plain files), replacing the one kept before."""
+    shutil.rmtree(kept, ignore_errors=True)
+    shutil.copytree(directory, kept)
+
+
+def copy_kept(kept: Path, directory: Path) -> bool:
+    """Copy what `keep_copy` kept at `kept` into `directory`; False when nothing is kept."""
+    if not kept.is_dir():
+        return False
+    shutil.copytree(kept, directory, dirs_exist_ok=True)
+    return True

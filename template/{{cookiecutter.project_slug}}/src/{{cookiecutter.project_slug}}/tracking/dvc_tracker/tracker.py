@@ -38,7 +38,7 @@ from dvclive.live import Live
 from sklearn.pipeline import Pipeline
 
 from ...config import ENV_PREFIX, TrackingSettings
-from ..base import ModelVersion, Tracker, checked_alias
+from ..base import ModelVersion, Tracker, checked_alias, keep_copy
 
 MODEL_FILE = "model.joblib"
 VERSION_FILE = "version.json"
@@ -302,8 +302,7 @@ class DvcTracker(Tracker):
     def attach_signed(self, version: ModelVersion, directory: Path) -> None:
         self.get_version(version.version)  # refuses unknown versions
         kept = self.registry / SIGNED.format(version=version.version)
-        shutil.rmtree(kept, ignore_errors=True)
-        shutil.copytree(directory, kept)
+        keep_copy(directory, kept)
         self._commit(kept / MODEL_FILE, f"{self.model_name} v{version.version} signed")
 
     def get_signed(self, version: ModelVersion, directory: Path) -> bool:

@@ -23,7 +23,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from ...config import ENV_PREFIX, TrackingSettings
-from ..base import ModelVersion, Tracker, checked_alias, flatten
+from ..base import ModelVersion, Tracker, checked_alias, copy_kept, flatten, keep_copy
 
 ROLLED_BACK = "rolled_back"  # a version's mark: why monitoring rolled it back
 ALIAS_NOTE = "{alias}_note"  # a version's file: the note its alias came with
@@ -161,13 +161,7 @@ class FileTracker(Tracker):
 
     def attach_signed(self, version: ModelVersion, directory: Path) -> None:
         self.get_version(version.version)  # refuses unknown versions
-        kept = self.root / self.model_name / version.version / SIGNED
-        shutil.rmtree(kept, ignore_errors=True)
-        shutil.copytree(directory, kept)
+        keep_copy(directory, self.root / self.model_name / version.version / SIGNED)
 
     def get_signed(self, version: ModelVersion, directory: Path) -> bool:
-        kept = self.root / self.model_name / version.version / SIGNED
-        if not kept.is_dir():
-            return False
-        shutil.copytree(kept, directory, dirs_exist_ok=True)
-        return True
+        return copy_kept(self.root / self.model_name / version.version / SIGNED, directory)

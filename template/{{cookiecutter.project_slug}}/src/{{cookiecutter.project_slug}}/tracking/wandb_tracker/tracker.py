@@ -32,7 +32,7 @@ from sklearn.pipeline import Pipeline
 from wandb.errors import CommError
 
 from ...config import TrackingSettings
-from ..base import ModelVersion, Tracker, checked_alias, environment_kept
+from ..base import ModelVersion, Tracker, checked_alias, copy_kept, environment_kept, keep_copy
 
 MODEL_FILE = "model.joblib"
 VERSION_FILE = "version.json"  # the run and lineage: also makes every version's content unique
@@ -276,9 +276,7 @@ class WandbTracker(Tracker):
                 alias = SIGNED_ALIAS.format(version=version.version)
                 run.log_artifact(artifact, aliases=[alias]).wait()
             return
-        kept = self.registry / version.version / SIGNED
-        shutil.rmtree(kept, ignore_errors=True)
-        shutil.copytree(directory, kept)
+        keep_copy(directory, self.registry / version.version / SIGNED)
 
     def get_signed(self, version: ModelVersion, directory: Path) -> bool:
         if self.online:
@@ -290,11 +288,7 @@ class WandbTracker(Tracker):
                 return False
             artifact.download(root=str(directory))
             return True
-        kept = self.registry / version.version / SIGNED
-        if not kept.is_dir():
-            return False
-        shutil.copytree(kept, directory, dirs_exist_ok=True)
-        return True
+        return copy_kept(self.registry / version.version / SIGNED, directory)
 
 
 def _write(directory: Path, pipeline: Pipeline, record: Mapping[str, Any]) -> Path:
