@@ -272,7 +272,7 @@ resource "azurerm_federated_identity_credential" "aks_api" {
 }
 
 # Who may have signed the models the API loads: var.trusted_signers, or else who signs what CT
-# promotes, the identity CD's image already trusts ({{ cookiecutter.project_slug | upper }}_SERVE__TRUSTED_SIGNERS there).
+# promotes, whom the serving image is built to trust (the Dockerfile's TRUSTED_SIGNERS).
 locals {
 {%- if cookiecutter.__ci_schedules and cookiecutter.ci == 'github' %}
   # CT's workflow on deploy_branch, keyless through Sigstore (.github/workflows/ct.yml).
