@@ -28,6 +28,9 @@ __pycache__
 {% if cookiecutter.orchestrator != 'none' %}.github/actions/azure-login{% endif %}
 {% if cookiecutter.orchestrator != 'none' %}.gitlab/continuous-training.yml{% endif %}
 {% if cookiecutter.orchestrator != 'prefect' %}orchestration/prefect{% endif %}
+{% if cookiecutter.orchestrator != 'prefect' %}deploy/aws/terraform/prefect.tf{% endif %}
+{% if cookiecutter.orchestrator != 'prefect' %}tests/infrastructure/test_prefect_work_pool.py{% endif %}
+{% if cookiecutter.orchestrator != 'prefect' %}orchestration/prefect/ecs.Dockerfile{% endif %}
 {% if cookiecutter.orchestrator != 'prefect' %}tests/infrastructure/test_prefect_pipeline.py{% endif %}
 {% if cookiecutter.orchestrator != 'airflow' %}dags{% endif %}
 {% if cookiecutter.orchestrator != 'airflow' %}tests/infrastructure/test_airflow_pipeline.py{% endif %}
@@ -50,6 +53,8 @@ __pycache__
 {% if cookiecutter.compute != 'ray' %}deploy/azure/terraform/ray.tf{% endif %}
 {% if cookiecutter.cloud != 'local' %}docker-compose.yml{% endif %}
 {% if cookiecutter.cloud != 'aws' %}deploy/aws{% endif %}
+{% if cookiecutter.cloud != 'aws' %}tests/infrastructure/test_prefect_work_pool.py{% endif %}
+{% if cookiecutter.cloud != 'aws' %}orchestration/prefect/ecs.Dockerfile{% endif %}
 {% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}deploy/k8s/ray{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.github/workflows/deploy-aws.yml{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.github/workflows/infra-aws.yml{% endif %}
@@ -77,7 +82,7 @@ __pycache__
 {% if cookiecutter.ci != 'gitlab' %}.gitlab-ci.yml{% endif %}
 {% if cookiecutter.ci != 'gitlab' %}.gitlab{% endif %}
 {% if cookiecutter.ci != 'gitlab' %}renovate.json{% endif %}
-{% if cookiecutter.orchestrator not in ['prefect', 'dagster', 'kubeflow', 'flyte', 'metaflow'] %}/orchestration{% endif %}
+{% if not ((cookiecutter.cloud == 'aws' and cookiecutter.orchestrator == 'prefect') or (cookiecutter.orchestrator == 'dagster') or (cookiecutter.orchestrator == 'flyte') or (cookiecutter.orchestrator == 'kubeflow') or (cookiecutter.orchestrator == 'metaflow') or (cookiecutter.orchestrator == 'prefect')) %}/orchestration{% endif %}
 """
 
 

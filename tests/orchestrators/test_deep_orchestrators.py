@@ -61,8 +61,10 @@ pytestmark = pytest.mark.deep
 
 # orchestrator -> the other answers it is rendered with.
 ROTATION = {
-    "prefect": {"tracker": "mlflow", "cloud": "azure", "ci": "github", "python_version": "3.12"},
-    "dagster": {"tracker": "dvc", "cloud": "aws", "ci": "gitlab", "python_version": "3.11"},
+    # Prefect on AWS: its ECS work pool (test_prefect_work_pool.py) is deployed against a
+    # temporary server from the Terraform's settings.
+    "prefect": {"tracker": "mlflow", "cloud": "aws", "ci": "github", "python_version": "3.12"},
+    "dagster": {"tracker": "dvc", "cloud": "azure", "ci": "gitlab", "python_version": "3.11"},
     "metaflow": {"tracker": "wandb", "cloud": "gcp", "ci": "none", "python_version": "3.13"},
     # Two orchestrators drive the pipeline's steps on Ray (a local Ray in `make flow`): the
     # same step functions, no code of their own. Airflow's tasks run in its worker's process,
@@ -118,14 +120,18 @@ def test_orchestrator_runs_the_pipeline(
     assert not (project / ".github" / "workflows" / "ct.yml").exists()
     record_property("wall_time", f"{orchestrator}: environment {environment_size(project)}")
 
-    own_test = Path("tests", "infrastructure", f"test_{orchestrator}_pipeline.py")
-    assert (project / own_test).is_file()
+    # The orchestrator's own tests: its pipeline, and its deployment where one is checked.
+    own_tests = sorted(
+        str(path.relative_to(project))
+        for path in project.glob(f"tests/infrastructure/test_{orchestrator}_*.py")
+    )
+    assert f"tests/infrastructure/test_{orchestrator}_pipeline.py" in own_tests
     if orchestrator in REVERSED:
         suite_in_reverse_order(project, env, record_property, orchestrator)
     else:
         timed(
-            ["uv", "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider", str(own_test)],
-            project, env, record_property, f"{orchestrator}: its own test",
+            ["uv", "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider", *own_tests],
+            project, env, record_property, f"{orchestrator}: its own tests",
         )  # fmt: skip
     for produced in ("models", "reports"):  # `make flow` starts from an empty registry
         shutil.rmtree(project / produced, ignore_errors=True)

@@ -8,7 +8,7 @@ TRAINING_IMAGE ?= $(error set TRAINING_IMAGE to the image the flows run in)
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 # The temporary server migrates a fresh database first: give it more than Prefect's 20 s.
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
-.PHONY: flow flow-monitor flow-score prefect-ui flow-deploy prefect-worker
+.PHONY: flow flow-monitor flow-score prefect-ui flow-deploy prefect-worker{% if cookiecutter.__prefect_pool_terraform %} flow-image{% endif %}
 
 flow: ## Run the pipeline as a Prefect flow (a temporary local server, nothing to start)
 	uv run python -c "from orchestration.prefect.flows import training; training()"
@@ -23,12 +23,33 @@ prefect-ui: ## Start a Prefect server and its UI on http://127.0.0.1:4200
 	uv run prefect server start --host 127.0.0.1 --port 4200
 
 flow-deploy: ## Create the work pool and the scheduled deployments (prefect.yaml)
+{%- if cookiecutter.__prefect_pool_terraform %}
+	@# The pool's job variables (cluster, network, identities, logs) from Terraform's output.
+	template=$$(mktemp) && trap 'rm -f "$$template"' EXIT && \
+	echo '$(call tf_output,prefect_work_pool)' \
+		| uv run python -m orchestration.prefect.work_pool {{ cookiecutter.__prefect_work_pool }} > "$$template" && \
+	uv run prefect work-pool create $(PREFECT_POOL) --type {{ cookiecutter.__prefect_work_pool }} \
+		--base-job-template "$$template" --overwrite
+{%- else %}
 	uv run prefect work-pool create $(PREFECT_POOL) --type {{ cookiecutter.__prefect_work_pool }} --overwrite
+{%- endif %}
 {%- if cookiecutter.__prefect_work_pool == 'process' %}
 	uv run prefect deploy --prefect-file $(PREFECT_FILE) --all
 {%- else %}
-	uv run prefect deploy --prefect-file $(PREFECT_FILE) --all --job-variable image=$(TRAINING_IMAGE)
+	TRAINING_IMAGE=$(TRAINING_IMAGE) uv run prefect deploy --prefect-file $(PREFECT_FILE) --all
 {%- endif %}
 
 prefect-worker: ## Start a worker that runs the deployments' flow runs
 	uv run prefect worker start --pool $(PREFECT_POOL)
+{%- if cookiecutter.__prefect_pool_terraform %}
+
+flow-image: ## Build the flows' image (ecs.Dockerfile), push it to ECR, print it by digest
+	$(eval ECR_REPOSITORY := $(call tf_output,ecr_repository_url))
+	$(eval FLOW_TAG := $(ECR_REPOSITORY):flows-$(shell git rev-parse --short HEAD)-$(shell date -u +%s))
+	docker build --target training -t $(FLOW_TAG)-training .
+	docker build -f orchestration/prefect/ecs.Dockerfile --build-arg TRAINING_IMAGE=$(FLOW_TAG)-training -t $(FLOW_TAG) .
+	aws ecr get-login-password --region $(call tf_output,region) \
+		| docker login --username AWS --password-stdin $(firstword $(subst /, ,$(ECR_REPOSITORY)))
+	docker push --quiet $(FLOW_TAG)
+	@docker inspect --format '{% raw %}{{index .RepoDigests 0}}{% endraw %}' $(FLOW_TAG)
+{%- endif %}

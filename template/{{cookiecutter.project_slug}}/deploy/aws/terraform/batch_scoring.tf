@@ -4,11 +4,6 @@
 # s3://BUCKET/scores/. Both are written under temporary names and renamed when complete (in
 # S3 a copy and a delete), hence read and delete on scores/ as well. The project key
 # (ci.tf, UseProjectKey) encrypts and decrypts them.
-locals {
-  batch_input_prefix  = "batches"
-  batch_scores_prefix = "scores"
-}
-
 data "aws_iam_policy_document" "batch_scoring" {
   statement {
     sid       = "ListBatchesAndScores"

@@ -1,9 +1,13 @@
 # The artifact bucket: the DVC remote (s3://BUCKET/dvc), {% if cookiecutter.__tracking_server %}the tracking server's artifact
-# store (s3://BUCKET/mlflow), {% endif %}the training jobs' inputs and outputs (s3://BUCKET/sagemaker)
-# and the API's inference log (s3://BUCKET/inference). Private, versioned, KMS-encrypted, TLS only.
+# store (s3://BUCKET/mlflow), {% endif %}the training jobs' inputs and outputs (s3://BUCKET/sagemaker),
+# the API's inference log (s3://BUCKET/inference), and batch scoring's batches and scores
+# (s3://BUCKET/batches, s3://BUCKET/scores). Private, versioned, KMS-encrypted, TLS only.
 locals {
   inference_log_prefix = "inference"
   inference_log_url    = "s3://${aws_s3_bucket.artifacts.bucket}/${local.inference_log_prefix}"
+  # Batch scoring, by CI (batch_scoring.tf) or an orchestrator: the day's batches, their scores.
+  batch_input_prefix  = "batches"
+  batch_scores_prefix = "scores"
 }
 
 resource "aws_s3_bucket" "artifacts" {
