@@ -29,7 +29,10 @@ __pycache__
 {% if cookiecutter.orchestrator != 'none' %}.gitlab/continuous-training.yml{% endif %}
 {% if cookiecutter.orchestrator != 'prefect' %}orchestration/prefect{% endif %}
 {% if cookiecutter.orchestrator != 'prefect' %}deploy/aws/terraform/prefect.tf{% endif %}
-{% if cookiecutter.orchestrator != 'prefect' %}tests/infrastructure/test_prefect_work_pool.py{% endif %}
+{% if cookiecutter.orchestrator != 'prefect' %}deploy/gcp/terraform/prefect.tf{% endif %}
+{% if cookiecutter.orchestrator != 'prefect' %}tests/infrastructure/prefect_pools.py{% endif %}
+{% if cookiecutter.orchestrator != 'prefect' %}tests/infrastructure/test_prefect_ecs_pool.py{% endif %}
+{% if cookiecutter.orchestrator != 'prefect' %}tests/infrastructure/test_prefect_cloud_run_pool.py{% endif %}
 {% if cookiecutter.orchestrator != 'prefect' %}orchestration/prefect/ecs.Dockerfile{% endif %}
 {% if cookiecutter.orchestrator != 'prefect' %}tests/infrastructure/test_prefect_pipeline.py{% endif %}
 {% if cookiecutter.orchestrator != 'airflow' %}dags{% endif %}
@@ -53,7 +56,8 @@ __pycache__
 {% if cookiecutter.compute != 'ray' %}deploy/azure/terraform/ray.tf{% endif %}
 {% if cookiecutter.cloud != 'local' %}docker-compose.yml{% endif %}
 {% if cookiecutter.cloud != 'aws' %}deploy/aws{% endif %}
-{% if cookiecutter.cloud != 'aws' %}tests/infrastructure/test_prefect_work_pool.py{% endif %}
+{% if cookiecutter.cloud not in ['aws', 'gcp'] %}tests/infrastructure/prefect_pools.py{% endif %}
+{% if cookiecutter.cloud != 'aws' %}tests/infrastructure/test_prefect_ecs_pool.py{% endif %}
 {% if cookiecutter.cloud != 'aws' %}orchestration/prefect/ecs.Dockerfile{% endif %}
 {% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}deploy/k8s/ray{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.github/workflows/deploy-aws.yml{% endif %}
@@ -61,6 +65,7 @@ __pycache__
 {% if cookiecutter.cloud != 'aws' %}.github/actions/aws-login{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.gitlab/deploy-aws.yml{% endif %}
 {% if cookiecutter.cloud != 'gcp' %}deploy/gcp{% endif %}
+{% if cookiecutter.cloud != 'gcp' %}tests/infrastructure/test_prefect_cloud_run_pool.py{% endif %}
 {% if cookiecutter.cloud != 'gcp' %}.github/workflows/deploy-gcp.yml{% endif %}
 {% if cookiecutter.cloud != 'gcp' %}.github/workflows/infra-gcp.yml{% endif %}
 {% if cookiecutter.cloud != 'gcp' %}.github/actions/gcp-login{% endif %}

@@ -61,7 +61,7 @@ pytestmark = pytest.mark.deep
 
 # orchestrator -> the other answers it is rendered with.
 ROTATION = {
-    # Prefect on AWS: its ECS work pool (test_prefect_work_pool.py) is deployed against a
+    # Prefect on AWS: its ECS work pool (test_prefect_ecs_pool.py) is deployed against a
     # temporary server from the Terraform's settings.
     "prefect": {"tracker": "mlflow", "cloud": "aws", "ci": "github", "python_version": "3.12"},
     "dagster": {"tracker": "dvc", "cloud": "azure", "ci": "gitlab", "python_version": "3.11"},
@@ -156,6 +156,37 @@ def test_orchestrator_runs_the_pipeline(
     run(["make", "typecheck"], project, env)  # ruff runs on every render in test_matrix.py
     if orchestrator == ON_ADOPTED_DATA:
         flow_on_adopted_data(installed, tmp_path, record_property)
+
+
+# Prefect's work pools on the clouds whose Terraform makes them, but the one the rotation
+# renders Prefect with (its render runs the pool's test with its own): each installed, its
+# pool's test run (`make flow-deploy` against a temporary server, Terraform's settings).
+PREFECT_POOL_CLOUDS = {"gcp": {"tracker": "wandb", "ci": "gitlab"}}
+
+
+@pytest.mark.parametrize("cloud", list(PREFECT_POOL_CLOUDS))
+def test_prefect_deploys_into_the_clouds_work_pool(
+    cloud: str, copier_source: Path, tmp_path: Path, record_property: RecordProperty
+) -> None:
+    answers = {
+        **defaults(),
+        "orchestrator": "prefect",
+        "cloud": cloud,
+        **PREFECT_POOL_CLOUDS[cloud],
+    }
+    start = time.perf_counter()
+    installed = installed_project(copier_source, answers, tmp_path / f"prefect-{cloud}")
+    seconds = time.perf_counter() - start
+    record_property("wall_time", f"prefect on {cloud}: render and uv sync: {seconds:.1f} s")
+    pool_tests = sorted(
+        str(path.relative_to(installed.project))
+        for path in installed.project.glob("tests/infrastructure/test_prefect_*_pool.py")
+    )
+    assert len(pool_tests) == 1, pool_tests
+    timed(
+        ["uv", "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider", *pool_tests],
+        installed.project, installed.env, record_property, f"prefect on {cloud}: its pool's test",
+    )  # fmt: skip
 
 
 def flow_on_adopted_data(

@@ -24,9 +24,11 @@ from support.project_files import BIN, files, is_dockerfile, is_workflow, is_yam
 
 HERE = Path(__file__).resolve().parent
 
-# GitHub Actions' `${{ ... }}` is legitimate; anything else that looks like Jinja is a
-# template that was not rendered. `${#var}` is shell, not a Jinja comment.
-GITHUB_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
+# Other tools' templates are legitimate: GitHub Actions' `${{ ... }}`, Prefect's environment
+# variables in prefect.yaml (`{{ $NAME }}`), Go templates given to `docker ... --format`.
+# Anything else that looks like Jinja is a template that was not rendered. `${#var}` is
+# shell, not a Jinja comment.
+OTHER_TOOLS_TEMPLATES = re.compile(r"\$\{\{.*?\}\}|\{\{ \$[A-Z_]+ \}\}|--format '\{\{[^']*\}\}'")
 UNRENDERED = re.compile(r"\{\{|\}\}|\{%|%\}|(?<!\$)\{#|#\}")
 
 
@@ -110,7 +112,7 @@ def unrendered_jinja(projects: list[Path]) -> list[str]:
             except UnicodeDecodeError:
                 continue
             for number, line in enumerate(text.splitlines(), 1):
-                if UNRENDERED.search(GITHUB_EXPRESSION.sub("", line)):
+                if UNRENDERED.search(OTHER_TOOLS_TEMPLATES.sub("", line)):
                     problems.append(f"{path}:{number}: unrendered template: {line.strip()}")
         return problems
 

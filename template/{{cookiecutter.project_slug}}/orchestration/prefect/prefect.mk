@@ -43,13 +43,21 @@ prefect-worker: ## Start a worker that runs the deployments' flow runs
 	uv run prefect worker start --pool $(PREFECT_POOL)
 {%- if cookiecutter.__prefect_pool_terraform %}
 
-flow-image: ## Build the flows' image (ecs.Dockerfile), push it to ECR, print it by digest
-	$(eval ECR_REPOSITORY := $(call tf_output,ecr_repository_url))
-	$(eval FLOW_TAG := $(ECR_REPOSITORY):flows-$(shell git rev-parse --short HEAD)-$(shell date -u +%s))
+flow-image: ## Build the flows' image, push it to the cloud's registry, print it by digest
+{%- if cookiecutter.__prefect_work_pool == 'ecs' %}
+	$(eval REPOSITORY := $(call tf_output,ecr_repository_url))
+	$(eval FLOW_TAG := $(REPOSITORY):flows-$(shell git rev-parse --short HEAD)-$(shell date -u +%s))
 	docker build --target training -t $(FLOW_TAG)-training .
+	@# ECS keeps an image's entrypoint whatever the command: ecs.Dockerfile clears it.
 	docker build -f orchestration/prefect/ecs.Dockerfile --build-arg TRAINING_IMAGE=$(FLOW_TAG)-training -t $(FLOW_TAG) .
 	aws ecr get-login-password --region $(call tf_output,region) \
-		| docker login --username AWS --password-stdin $(firstword $(subst /, ,$(ECR_REPOSITORY)))
+		| docker login --username AWS --password-stdin $(firstword $(subst /, ,$(REPOSITORY)))
+{%- else %}
+	$(eval REPOSITORY := $(call tf_output,image_repository))
+	$(eval FLOW_TAG := $(REPOSITORY):flows-$(shell git rev-parse --short HEAD)-$(shell date -u +%s))
+	docker build --target training -t $(FLOW_TAG) .
+	gcloud auth configure-docker $(firstword $(subst /, ,$(REPOSITORY))) --quiet
+{%- endif %}
 	docker push --quiet $(FLOW_TAG)
 	@docker inspect --format '{% raw %}{{index .RepoDigests 0}}{% endraw %}' $(FLOW_TAG)
 {%- endif %}

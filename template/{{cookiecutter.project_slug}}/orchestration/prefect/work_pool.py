@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from prefect.workers.base import BaseWorker
-from pydantic import ValidationError
+from pydantic import ValidationError, create_model
 
 
 def base_job_template(pool_type: str, settings: dict[str, Any]) -> dict[str, Any]:
@@ -31,9 +31,15 @@ def base_job_template(pool_type: str, settings: dict[str, Any]) -> dict[str, Any
     unknown = sorted(set(settings) - set(known))
     if unknown:
         raise ValueError(f"not a job variable of a {pool_type} work pool: {', '.join(unknown)}")
+    # The settings alone, as the worker's variables declare them (the whole model would
+    # build defaults too, such as cloud credentials from the environment). Strict:
+    # Terraform's JSON has the types the worker reads, or it holds a mistake.
+    fields = worker.job_configuration_variables.model_fields
+    given = create_model(  # type: ignore[call-overload]
+        "JobVariables", **{name: (fields[name].annotation, fields[name]) for name in settings}
+    )
     try:
-        # Strict: Terraform's JSON has the types the worker reads, or a mistake.
-        worker.job_configuration_variables.model_validate(settings, strict=True)
+        given.model_validate(settings, strict=True)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])

@@ -4,16 +4,6 @@
 # are written under temporary names and renamed when complete (in Cloud Storage a copy and a
 # delete): the folder's objectUser role (read, create, delete its objects) on scores/ alone.
 # ci.tf lets the deployer see the bucket (bucketViewer).
-resource "google_storage_managed_folder" "batches" {
-  bucket = google_storage_bucket.artifacts.name
-  name   = "batches/"
-}
-
-resource "google_storage_managed_folder" "scores" {
-  bucket = google_storage_bucket.artifacts.name
-  name   = "scores/"
-}
-
 resource "google_storage_managed_folder_iam_member" "deployer_reads_batches" {
   bucket         = google_storage_managed_folder.batches.bucket
   managed_folder = google_storage_managed_folder.batches.name

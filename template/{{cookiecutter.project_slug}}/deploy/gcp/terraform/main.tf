@@ -101,6 +101,19 @@ resource "google_storage_bucket" "artifacts" {
   depends_on = [google_kms_crypto_key_iam_member.agents]
 }
 
+# Batch scoring's folders, whoever scores (CI: batch_scoring.tf, or an orchestrator): the
+# day's batches in batches/, their scores in scores/. Each reader and writer is granted on
+# its folder alone.
+resource "google_storage_managed_folder" "batches" {
+  bucket = google_storage_bucket.artifacts.name
+  name   = "batches/"
+}
+
+resource "google_storage_managed_folder" "scores" {
+  bucket = google_storage_bucket.artifacts.name
+  name   = "scores/"
+}
+
 # Who read or wrote which object, in Cloud Logging (this sets the project's audit
 # configuration for Cloud Storage; merge it with your organisation's if it has one).
 resource "google_project_iam_audit_config" "storage" {

@@ -1,45 +1,30 @@
-"""ML Test Score, infrastructure: what `make flow-deploy` deploys on the cloud, checked with
-Prefect's own machinery where no cloud account is at hand.
-
-The work pool is built from Terraform's output `prefect_work_pool`
-(deploy/aws/terraform/prefect.tf); here a sample of that output, its keys read from the
-Terraform itself, goes through the same steps: the pool's base job template
-(orchestration/prefect/work_pool.py) and the pool created on a temporary Prefect server,
-then prefect.yaml's deployments (`make flow-deploy` runs both), and the ECS worker's job
-configuration for each deployment, which must put the flow run in the cluster, network and
-identities Terraform made."""
+"""ML Test Score, infrastructure: Prefect's flows deploy on ECS (deploy/aws/terraform/prefect.tf,
+`make flow-deploy`), checked with Prefect's own machinery where no AWS account is at hand
+(prefect_pools.py): the pool's template from Terraform's settings, the deployments on a
+temporary Prefect server, and the ECS job each would run."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import re
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 from orchestration.prefect.work_pool import base_job_template
-from prefect import get_client
-from prefect.settings import get_current_settings
 from prefect.testing.utilities import prefect_test_harness
 from prefect_aws.workers.ecs_worker import ECSJobConfiguration
 
 from ..conftest import PROJECT_ROOT
+from .prefect_pools import deployed_configurations, make_flow_deploy, terraform_job_variables
 
 pytestmark = pytest.mark.infrastructure
 SERVER_STARTUP_TIMEOUT = 180  # seconds; the temporary server migrates a fresh database
 TERRAFORM = PROJECT_ROOT / "deploy/aws/terraform/prefect.tf"
-PREFECT_FILE = PROJECT_ROOT / "orchestration/prefect/prefect.yaml"
-# The pool prefect.yaml's deployments name, which `make flow-deploy` creates.
-POOL = yaml.safe_load(PREFECT_FILE.read_text())["definitions"]["work_pool"]["name"]
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo@sha256:" + "0" * 64
 ARN = "arn:aws:{}:eu-west-1:123456789012:{}"
 
@@ -68,15 +53,8 @@ TERRAFORM_OUTPUT: dict[str, Any] = {
 }
 
 
-def terraform_job_variables() -> set[str]:
-    """The job variables prefect.tf's local.prefect_work_pool sets (its top-level keys)."""
-    block = re.search(r"\n  prefect_work_pool\s*=\s*\{\n(.*?)\n  \}\n", TERRAFORM.read_text(), re.S)
-    assert block, f"{TERRAFORM} has no local prefect_work_pool"
-    return set(re.findall(r"^    (\w+)\s+=", block.group(1), re.M))
-
-
 def test_the_sample_is_what_terraform_outputs() -> None:
-    assert terraform_job_variables() == set(TERRAFORM_OUTPUT)
+    assert terraform_job_variables(TERRAFORM) == set(TERRAFORM_OUTPUT)
 
 
 def test_the_flows_image_runs_the_command_ecs_gives() -> None:
@@ -101,48 +79,14 @@ def prefect_server() -> Iterator[None]:
         yield
 
 
-async def deployed_configurations() -> dict[str, ECSJobConfiguration]:
-    """Each deployment's ECS job configuration, as the worker would build it for a flow run."""
-    async with get_client() as client:
-        pool = await client.read_work_pool(POOL)
-        deployments = await client.read_deployments()
-        return {
-            deployment.name: await ECSJobConfiguration.from_template_and_values(
-                pool.base_job_template, deployment.job_variables or {}
-            )
-            for deployment in deployments
-        }
-
-
 def test_make_flow_deploy_runs_every_deployment_where_terraform_put_the_flows(
     prefect_server: None, tmp_path: Path
 ) -> None:
-    """`make flow-deploy` as a user types it, against the temporary server, with a
-    `terraform` that answers `output -raw prefect_work_pool` as an applied state would."""
-    sample = tmp_path / "prefect_work_pool.json"
-    sample.write_text(json.dumps(TERRAFORM_OUTPUT))
-    terraform = tmp_path / "bin" / "terraform"
-    terraform.parent.mkdir()
-    asked = '"$2 $3 $4" = "output -raw prefect_work_pool"'  # after -chdir=deploy/aws/terraform
-    terraform.write_text(f"#!/bin/sh\n[ {asked} ] && exec cat {sample}\nexit 1\n")
-    terraform.chmod(0o755)
-    env = {
-        **os.environ,
-        "PATH": f"{terraform.parent}{os.pathsep}{os.environ['PATH']}",
-        "PREFECT_API_URL": str(get_current_settings().api.url),
-    }
-    make = shutil.which("make")
-    assert make, "make is not on PATH"
-    deploy = subprocess.run(  # noqa: S603  # fixed arguments, no shell
-        [make, "flow-deploy", f"TRAINING_IMAGE={IMAGE}"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert deploy.returncode == 0, deploy.stdout[-3000:] + deploy.stderr[-3000:]
-    assert "will be ignored" not in deploy.stdout
-    configurations = asyncio.run(deployed_configurations())
-    declared = yaml.safe_load(PREFECT_FILE.read_text())["deployments"]
-    assert sorted(configurations) == sorted(deployment["name"] for deployment in declared)
+    output = make_flow_deploy(TERRAFORM_OUTPUT, IMAGE, tmp_path)
+    assert "will be ignored" not in output
+    configurations = deployed_configurations("ecs")
     for configuration in configurations.values():
+        assert isinstance(configuration, ECSJobConfiguration)
         request = configuration.task_run_request
         assert request.get("cluster") == TERRAFORM_OUTPUT["cluster"]
         assert request["launchType"] == "FARGATE"
