@@ -173,3 +173,30 @@ def test_defaults_pass_their_own_validation(
     overlay = project / "deploy" / cloud / "k8s" / "kustomization.yaml"
     kustomization = yaml.safe_load(overlay.read_text(encoding="utf-8"))
     assert DNS_LABEL.fullmatch(kustomization["namespace"]), kustomization["namespace"]
+
+
+# Google's rule for a service account's id: 6 to 30 characters, a letter first, no hyphen last.
+SERVICE_ACCOUNT_ID = re.compile(r"[a-z][-a-z0-9]{4,28}[a-z0-9]")
+
+
+def test_gcp_service_account_ids_fit_the_longest_name(copier_source: Path, tmp_path: Path) -> None:
+    """Every service account's id is `${var.name}-<what>`: with the longest name its
+    validation admits, each still fits Google's 30 characters (Terraform cannot tell before
+    the API refuses it). Prefect's and both CI providers' accounts are among them."""
+    ids = []
+    for ci in ("github", "gitlab"):
+        answers = {**defaults(), "cloud": "gcp", "orchestrator": "prefect", "ci": ci}
+        root = render_copier(copier_source, answers, tmp_path / ci) / "deploy" / "gcp" / "terraform"
+        validation = variables(root)["name"]["validation"][0]["condition"]
+        bound = re.search(r"\{1,(\d+)\}", validation)
+        assert bound, validation
+        longest = "n" * (int(bound[1]) + 2)
+        resources, _ = terraform(root)
+        ids += [
+            body["account_id"].replace("${var.name}", longest)
+            for (kind, _), body in resources.items()
+            if kind == "google_service_account"
+        ]
+    assert len(set(ids)) >= 6, ids  # api, trainer, deployer, planner, flows, Prefect's worker
+    too_long = sorted({i for i in ids if not SERVICE_ACCOUNT_ID.fullmatch(i)})
+    assert not too_long, too_long

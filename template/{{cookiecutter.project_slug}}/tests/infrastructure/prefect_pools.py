@@ -34,6 +34,13 @@ def terraform_job_variables(terraform: Path) -> set[str]:
     return set(re.findall(r"^    (\w+)\s+=", block.group(1), re.M))
 
 
+def terraform_pool_name(terraform: Path) -> str:
+    """The pool a prefect.tf's worker polls (its local.prefect_work_pool_name)."""
+    name = re.search(r'^  prefect_work_pool_name\s*=\s*"([^"]*)"$', terraform.read_text(), re.M)
+    assert name, f"{terraform} has no local prefect_work_pool_name"
+    return name.group(1)
+
+
 def make_flow_deploy(terraform_output: dict[str, Any], image: str, tmp_path: Path) -> str:
     """Run `make flow-deploy TRAINING_IMAGE=image` against the running Prefect server, with a
     `terraform` that answers `output -raw prefect_work_pool` as an applied state would."""

@@ -23,7 +23,13 @@ from prefect_gcp.workers.cloud_run_v2 import (  # type: ignore[import-untyped]
 )
 
 from ..conftest import PROJECT_ROOT
-from .prefect_pools import deployed_configurations, make_flow_deploy, terraform_job_variables
+from .prefect_pools import (
+    POOL,
+    deployed_configurations,
+    make_flow_deploy,
+    terraform_job_variables,
+    terraform_pool_name,
+)
 
 pytestmark = pytest.mark.infrastructure
 SERVER_STARTUP_TIMEOUT = 180  # seconds; the temporary server migrates a fresh database
@@ -44,6 +50,10 @@ TERRAFORM_OUTPUT: dict[str, Any] = {
 
 def test_the_sample_is_what_terraform_outputs() -> None:
     assert terraform_job_variables(TERRAFORM) == set(TERRAFORM_OUTPUT)
+
+
+def test_the_worker_polls_the_pool_the_deployments_use() -> None:
+    assert terraform_pool_name(TERRAFORM) == POOL
 
 
 def test_the_pool_refuses_what_the_cloud_run_worker_would_not_use() -> None:

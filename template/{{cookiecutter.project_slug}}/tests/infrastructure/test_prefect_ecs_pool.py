@@ -20,7 +20,13 @@ from prefect.testing.utilities import prefect_test_harness
 from prefect_aws.workers.ecs_worker import ECSJobConfiguration
 
 from ..conftest import PROJECT_ROOT
-from .prefect_pools import deployed_configurations, make_flow_deploy, terraform_job_variables
+from .prefect_pools import (
+    POOL,
+    deployed_configurations,
+    make_flow_deploy,
+    terraform_job_variables,
+    terraform_pool_name,
+)
 
 pytestmark = pytest.mark.infrastructure
 SERVER_STARTUP_TIMEOUT = 180  # seconds; the temporary server migrates a fresh database
@@ -55,6 +61,10 @@ TERRAFORM_OUTPUT: dict[str, Any] = {
 
 def test_the_sample_is_what_terraform_outputs() -> None:
     assert terraform_job_variables(TERRAFORM) == set(TERRAFORM_OUTPUT)
+
+
+def test_the_worker_polls_the_pool_the_deployments_use() -> None:
+    assert terraform_pool_name(TERRAFORM) == POOL
 
 
 def test_the_flows_image_runs_the_command_ecs_gives() -> None:

@@ -170,13 +170,13 @@ resource "aws_iam_role" "prefect_worker" {
 # EventBridge queues for it (prefect-aws's ECS observer; its CloudFormation template
 # events-only.json, here in Terraform).
 resource "aws_sqs_queue" "flow_task_events_dead_letters" {
-  name                      = "${local.prefect_work_pool_name}-ecs-events-dlq"
+  name                      = "${var.project}-flow-task-events-dlq"
   message_retention_seconds = 1209600
   sqs_managed_sse_enabled   = true
 }
 
 resource "aws_sqs_queue" "flow_task_events" {
-  name                       = "${local.prefect_work_pool_name}-ecs-events"
+  name                       = "${var.project}-flow-task-events"
   message_retention_seconds  = 604800
   visibility_timeout_seconds = 300
   sqs_managed_sse_enabled    = true
@@ -187,7 +187,7 @@ resource "aws_sqs_queue" "flow_task_events" {
 }
 
 resource "aws_cloudwatch_event_rule" "flow_task_events" {
-  name        = "${local.prefect_work_pool_name}-ecs-task-events"
+  name        = "${var.project}-flow-task-events"
   description = "ECS task state changes in ${var.project}'s cluster, for the Prefect worker"
   event_pattern = jsonencode({
     source        = ["aws.ecs"]
@@ -368,7 +368,9 @@ resource "aws_ecs_service" "prefect_worker" {
 # ---- the work pool ---------------------------------------------------------------------
 
 locals {
-  prefect_work_pool_name = "${var.project}-ecs"
+  # The pool prefect.yaml's deployments name (make flow-deploy creates it), whatever the
+  # resources' prefix.
+  prefect_work_pool_name = "{{ cookiecutter.project_slug | replace('_', '-') }}-{{ cookiecutter.__prefect_work_pool }}"
   # Defaults of the ECS work pool's job variables (prefect-aws's ECSVariables).
   prefect_work_pool = {
     cluster                    = aws_ecs_cluster.main.arn

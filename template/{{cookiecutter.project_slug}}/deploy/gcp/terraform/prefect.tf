@@ -29,7 +29,9 @@ variable "flow_image" {
 }
 
 locals {
-  prefect_work_pool_name = "${var.name}-cloud-run-v2"
+  # The pool prefect.yaml's deployments name (make flow-deploy creates it), whatever the
+  # resources' prefix.
+  prefect_work_pool_name = "{{ cookiecutter.project_slug | replace('_', '-') }}-{{ cookiecutter.__prefect_work_pool }}"
   prefect_worker         = var.prefect_api_url != "" ? 1 : 0
 }
 
@@ -99,7 +101,7 @@ resource "google_secret_manager_secret_iam_member" "flows_read_prefect_api_key" 
 # ---- the worker ------------------------------------------------------------------------
 
 resource "google_service_account" "prefect_worker" {
-  account_id   = "${var.name}-prefect-worker"
+  account_id   = "${var.name}-prefect" # at most 30 characters
   display_name = "${var.name} Prefect worker on Cloud Run"
   description  = "Creates, runs and deletes the flow runs' Cloud Run jobs."
 }
