@@ -30,9 +30,11 @@ __pycache__
 {% if cookiecutter.orchestrator != 'prefect' %}orchestration/prefect{% endif %}
 {% if cookiecutter.orchestrator != 'prefect' %}deploy/aws/terraform/prefect.tf{% endif %}
 {% if cookiecutter.orchestrator != 'prefect' %}deploy/gcp/terraform/prefect.tf{% endif %}
+{% if cookiecutter.orchestrator != 'prefect' %}deploy/azure/terraform/prefect.tf{% endif %}
 {% if cookiecutter.orchestrator != 'prefect' %}tests/infrastructure/prefect_pools.py{% endif %}
 {% if cookiecutter.orchestrator != 'prefect' %}tests/infrastructure/test_prefect_ecs_pool.py{% endif %}
 {% if cookiecutter.orchestrator != 'prefect' %}tests/infrastructure/test_prefect_cloud_run_pool.py{% endif %}
+{% if cookiecutter.orchestrator != 'prefect' %}tests/infrastructure/test_prefect_aci_pool.py{% endif %}
 {% if cookiecutter.orchestrator != 'prefect' %}orchestration/prefect/ecs.Dockerfile{% endif %}
 {% if cookiecutter.orchestrator != 'prefect' %}tests/infrastructure/test_prefect_pipeline.py{% endif %}
 {% if cookiecutter.orchestrator != 'airflow' %}dags{% endif %}
@@ -56,7 +58,7 @@ __pycache__
 {% if cookiecutter.compute != 'ray' %}deploy/azure/terraform/ray.tf{% endif %}
 {% if cookiecutter.cloud != 'local' %}docker-compose.yml{% endif %}
 {% if cookiecutter.cloud != 'aws' %}deploy/aws{% endif %}
-{% if cookiecutter.cloud not in ['aws', 'gcp'] %}tests/infrastructure/prefect_pools.py{% endif %}
+{% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}tests/infrastructure/prefect_pools.py{% endif %}
 {% if cookiecutter.cloud != 'aws' %}tests/infrastructure/test_prefect_ecs_pool.py{% endif %}
 {% if cookiecutter.cloud != 'aws' %}orchestration/prefect/ecs.Dockerfile{% endif %}
 {% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}deploy/k8s/ray{% endif %}
@@ -71,6 +73,7 @@ __pycache__
 {% if cookiecutter.cloud != 'gcp' %}.github/actions/gcp-login{% endif %}
 {% if cookiecutter.cloud != 'gcp' %}.gitlab/deploy-gcp.yml{% endif %}
 {% if cookiecutter.cloud != 'azure' %}deploy/azure{% endif %}
+{% if cookiecutter.cloud != 'azure' %}tests/infrastructure/test_prefect_aci_pool.py{% endif %}
 {% if cookiecutter.cloud != 'azure' %}.github/workflows/deploy-azure.yml{% endif %}
 {% if cookiecutter.cloud != 'azure' %}.github/workflows/infra-azure.yml{% endif %}
 {% if cookiecutter.cloud != 'azure' %}.github/actions/azure-login{% endif %}

@@ -161,7 +161,10 @@ def test_orchestrator_runs_the_pipeline(
 # Prefect's work pools on the clouds whose Terraform makes them, but the one the rotation
 # renders Prefect with (its render runs the pool's test with its own): each installed, its
 # pool's test run (`make flow-deploy` against a temporary server, Terraform's settings).
-PREFECT_POOL_CLOUDS = {"gcp": {"tracker": "wandb", "ci": "gitlab"}}
+PREFECT_POOL_CLOUDS = {
+    "gcp": {"tracker": "wandb", "ci": "gitlab"},
+    "azure": {"tracker": "none", "ci": "gitlab"},
+}
 
 
 @pytest.mark.parametrize("cloud", list(PREFECT_POOL_CLOUDS))

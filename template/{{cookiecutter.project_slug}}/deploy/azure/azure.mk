@@ -2,7 +2,7 @@
 # Needs terraform, the Azure CLI with its ml extension (`az login`,
 # `az extension add --name ml`) and, to build images, Docker.
 TF := terraform -chdir=deploy/azure/terraform
-tf_output = $(shell $(TF) output -raw $(1))
+tf_output = $(or $(shell $(TF) output -raw $(1) 2>/dev/null),$(error no Terraform output "$(1)": run make infra-init infra-plan infra-apply first))
 TF_STATE_KEY ?= {{ cookiecutter.project_slug | replace('_', '-') | trim('-') }}.tfstate
 AKS_NAMESPACE ?= {{ cookiecutter.project_slug | replace('_', '-') | trim('-') }}
 # The raw data the job trains on: params.yaml's data.raw_path (`adopt` sets it), or the

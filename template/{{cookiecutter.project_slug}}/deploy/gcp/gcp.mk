@@ -2,7 +2,7 @@
 # Needs terraform, the gcloud CLI (signed in: `gcloud auth login` and
 # `gcloud auth application-default login`) and, to build images, Docker.
 TF := terraform -chdir=deploy/gcp/terraform
-tf_output = $(shell $(TF) output -raw $(1))
+tf_output = $(or $(shell $(TF) output -raw $(1) 2>/dev/null),$(error no Terraform output "$(1)": run make infra-init infra-plan infra-apply first))
 GCP_REGION ?= $(call tf_output,region)
 TRAINING_MACHINE ?= n2-standard-4
 GKE_NAMESPACE ?= {{ cookiecutter.project_slug | replace('_', '-') | trim('-') }}

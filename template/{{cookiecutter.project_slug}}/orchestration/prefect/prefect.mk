@@ -56,7 +56,11 @@ flow-image: ## Build the flows' image, push it to the cloud's registry, print it
 	$(eval REPOSITORY := $(call tf_output,image_repository))
 	$(eval FLOW_TAG := $(REPOSITORY):flows-$(shell git rev-parse --short HEAD)-$(shell date -u +%s))
 	docker build --target training -t $(FLOW_TAG) .
+{%- if cookiecutter.__prefect_work_pool == 'cloud-run-v2' %}
 	gcloud auth configure-docker $(firstword $(subst /, ,$(REPOSITORY))) --quiet
+{%- else %}
+	az acr login --name $(call tf_output,registry)
+{%- endif %}
 {%- endif %}
 	docker push --quiet $(FLOW_TAG)
 	@docker inspect --format '{% raw %}{{index .RepoDigests 0}}{% endraw %}' $(FLOW_TAG)

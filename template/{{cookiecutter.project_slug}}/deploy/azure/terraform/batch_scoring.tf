@@ -2,12 +2,8 @@
 # or GitLab's PIPELINE=score pipeline) and runs it as the deployer (ci.tf): it reads the day's
 # batch under batches/ and writes the scores, and the rejects beside them, under scores/. Both
 # are written under temporary names and renamed when complete (a copy and a delete), hence
-# read, write and delete, each held to its prefix by an attribute-based condition.
-locals {
-  batch_input_prefix  = "batches"
-  batch_scores_prefix = "scores"
-  batch_scoring_root  = "az://${azurerm_storage_container.artifacts.name}@${azurerm_storage_account.artifacts.name}.blob.core.windows.net"
-}
+# read, write and delete, each held to its prefix by an attribute-based condition (the
+# prefixes: main.tf).
 
 resource "azurerm_role_assignment" "deployer_reads_batches" {
   scope                = azurerm_storage_container.artifacts.id

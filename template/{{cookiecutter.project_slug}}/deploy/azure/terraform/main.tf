@@ -65,6 +65,13 @@ resource "azurerm_storage_container" "artifacts" {
   container_access_type = "private"
 }
 
+# The container's prefixes that batch scoring reads (the day's batch) and writes (its scores).
+locals {
+  batch_input_prefix  = "batches"
+  batch_scores_prefix = "scores"
+  batch_scoring_root  = "az://${azurerm_storage_container.artifacts.name}@${azurerm_storage_account.artifacts.name}.blob.core.windows.net"
+}
+
 # Blob reads and writes go to Log Analytics.
 resource "azurerm_monitor_diagnostic_setting" "blobs" {
   name                       = "blob-access"
