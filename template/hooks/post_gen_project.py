@@ -42,6 +42,9 @@ __pycache__
 {% if cookiecutter.orchestrator != 'dagster' %}orchestration/dagster{% endif %}
 {% if cookiecutter.orchestrator != 'dagster' %}tests/infrastructure/test_dagster_pipeline.py{% endif %}
 {% if cookiecutter.orchestrator != 'kubeflow' %}orchestration/kubeflow{% endif %}
+{% if cookiecutter.orchestrator != 'kubeflow' %}deploy/gcp/terraform/kubeflow.tf{% endif %}
+{% if cookiecutter.orchestrator != 'kubeflow' %}orchestration/kubeflow/vertex.py{% endif %}
+{% if cookiecutter.orchestrator != 'kubeflow' %}tests/infrastructure/test_kubeflow_vertex.py{% endif %}
 {% if cookiecutter.orchestrator != 'kubeflow' %}tests/infrastructure/test_kubeflow_pipeline.py{% endif %}
 {% if cookiecutter.orchestrator != 'flyte' %}orchestration/flyte{% endif %}
 {% if cookiecutter.orchestrator != 'flyte' %}tests/infrastructure/test_flyte_pipeline.py{% endif %}
@@ -68,6 +71,8 @@ __pycache__
 {% if cookiecutter.cloud != 'aws' %}.gitlab/deploy-aws.yml{% endif %}
 {% if cookiecutter.cloud != 'gcp' %}deploy/gcp{% endif %}
 {% if cookiecutter.cloud != 'gcp' %}tests/infrastructure/test_prefect_cloud_run_pool.py{% endif %}
+{% if cookiecutter.cloud != 'gcp' %}orchestration/kubeflow/vertex.py{% endif %}
+{% if cookiecutter.cloud != 'gcp' %}tests/infrastructure/test_kubeflow_vertex.py{% endif %}
 {% if cookiecutter.cloud != 'gcp' %}.github/workflows/deploy-gcp.yml{% endif %}
 {% if cookiecutter.cloud != 'gcp' %}.github/workflows/infra-gcp.yml{% endif %}
 {% if cookiecutter.cloud != 'gcp' %}.github/actions/gcp-login{% endif %}
@@ -90,7 +95,7 @@ __pycache__
 {% if cookiecutter.ci != 'gitlab' %}.gitlab-ci.yml{% endif %}
 {% if cookiecutter.ci != 'gitlab' %}.gitlab{% endif %}
 {% if cookiecutter.ci != 'gitlab' %}renovate.json{% endif %}
-{% if not ((cookiecutter.cloud == 'aws' and cookiecutter.orchestrator == 'prefect') or (cookiecutter.orchestrator == 'dagster') or (cookiecutter.orchestrator == 'flyte') or (cookiecutter.orchestrator == 'kubeflow') or (cookiecutter.orchestrator == 'metaflow') or (cookiecutter.orchestrator == 'prefect')) %}/orchestration{% endif %}
+{% if not ((cookiecutter.cloud == 'aws' and cookiecutter.orchestrator == 'prefect') or (cookiecutter.cloud == 'gcp' and cookiecutter.orchestrator == 'kubeflow') or (cookiecutter.orchestrator == 'dagster') or (cookiecutter.orchestrator == 'flyte') or (cookiecutter.orchestrator == 'kubeflow') or (cookiecutter.orchestrator == 'metaflow') or (cookiecutter.orchestrator == 'prefect')) %}/orchestration{% endif %}
 """
 
 

@@ -76,6 +76,8 @@ ROTATION = {
         "python_version": "3.12",
         "compute": "ray",
     },
+    # Kubeflow on Google Cloud: its Vertex AI schedules (test_kubeflow_vertex.py) are made by
+    # `make flow-deploy` from the Terraform's settings, against a fake schedule service.
     "kubeflow": {
         "tracker": "none",
         "cloud": "gcp",

@@ -18,6 +18,7 @@ Every component runs in the project's image (kubeflow.yaml). Usage:
 # No `from __future__ import annotations`: KFP reads the components' annotations as types.
 
 import argparse
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,11 @@ CONFIG: dict[str, Any] = yaml.safe_load(
     Path(__file__).with_name("kubeflow.yaml").read_text(encoding="utf-8")
 )
 IMAGE = os.path.expandvars(os.environ.get("PIPELINE_IMAGE", CONFIG["image"]))
+# Variables every component's container gets, as a JSON object (read when the pipelines
+# compile, like the image): where a run on a cluster or Vertex AI keeps its files.
+ENV: dict[str, str] = json.loads(os.environ.get("PIPELINE_ENV") or "{}")
+if not isinstance(ENV, dict) or not all(isinstance(value, str) for value in ENV.values()):
+    raise SystemExit("error: PIPELINE_ENV must be a JSON object of strings")
 PIPELINES = ("training", "monitoring", "batch_scoring")
 
 
@@ -64,11 +70,19 @@ def score() -> str:
     return str(score_batch(get_settings()))
 
 
+def configured(task: Any, name: str) -> Any:
+    """The task shown as `name`, with ENV, never cached (each run reads today's data and
+    registry)."""
+    task.set_display_name(name).set_caching_options(False)
+    for variable, value in ENV.items():
+        task.set_env_variable(variable, value)
+    return task
+
+
 def steps(names: list[str], after: Any = None) -> None:
-    """The named steps in order, each after the previous one; never cached (each run reads
-    today's data and registry)."""
+    """The named steps in order, each after the previous one."""
     for name in names:
-        task = run_step(step=name).set_display_name(name).set_caching_options(False)
+        task = configured(run_step(step=name), name)
         if after is not None:
             task.after(after)
         after = task
@@ -84,8 +98,8 @@ def training() -> None:
 def monitoring() -> None:
     """Check the logged traffic; retrain (and gate) when retraining is recommended."""
     ingest, *retrain = [step.name for step in STEPS]
-    fresh = run_step(step=ingest).set_display_name(ingest).set_caching_options(False)
-    check = monitor().after(fresh).set_caching_options(False)
+    fresh = configured(run_step(step=ingest), ingest)
+    check = configured(monitor(), "monitor").after(fresh)
     with dsl.If(check.output == True, name="retraining-recommended"):  # noqa: E712
         steps(retrain, after=check)
 
@@ -93,7 +107,7 @@ def monitoring() -> None:
 @dsl.pipeline(name="{{ cookiecutter.project_slug | replace('_', '-') }}-batch-scoring")
 def batch_scoring() -> None:
     """Score the day's batch with the champion."""
-    score().set_display_name("score").set_caching_options(False)
+    configured(score(), "score")
 
 
 def compile_to(directory: Path) -> list[Path]:
