@@ -197,7 +197,7 @@ resource "azurerm_role_assignment" "prefect_worker_builtin" {
 
 # The worker runs the flows' own image (the training target holds prefect-azure), so worker
 # and flow runs share one lockfile; one replica, no ingress, as it polls rather than serves.
-# The flow runs get the API URL and key from it (as secure values). Created once
+# The flow runs get the API URL and key from it (the key as a secure value). Created once
 # var.prefect_api_url is set and the key is in the vault.
 resource "azurerm_container_app" "prefect_worker" {
   count                        = local.prefect_worker
