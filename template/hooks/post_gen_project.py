@@ -38,6 +38,8 @@ __pycache__
 {% if cookiecutter.orchestrator != 'prefect' %}orchestration/prefect/ecs.Dockerfile{% endif %}
 {% if cookiecutter.orchestrator != 'prefect' %}tests/infrastructure/test_prefect_pipeline.py{% endif %}
 {% if cookiecutter.orchestrator != 'airflow' %}dags{% endif %}
+{% if cookiecutter.orchestrator != 'airflow' %}deploy/aws/terraform/airflow.tf{% endif %}
+{% if cookiecutter.orchestrator != 'airflow' %}tests/infrastructure/test_airflow_mwaa.py{% endif %}
 {% if cookiecutter.orchestrator != 'airflow' %}tests/infrastructure/test_airflow_pipeline.py{% endif %}
 {% if cookiecutter.orchestrator != 'dagster' %}orchestration/dagster{% endif %}
 {% if cookiecutter.orchestrator != 'dagster' %}tests/infrastructure/test_dagster_pipeline.py{% endif %}
@@ -64,6 +66,7 @@ __pycache__
 {% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}tests/infrastructure/prefect_pools.py{% endif %}
 {% if cookiecutter.cloud != 'aws' %}tests/infrastructure/test_prefect_ecs_pool.py{% endif %}
 {% if cookiecutter.cloud != 'aws' %}orchestration/prefect/ecs.Dockerfile{% endif %}
+{% if cookiecutter.cloud != 'aws' %}tests/infrastructure/test_airflow_mwaa.py{% endif %}
 {% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}deploy/k8s/ray{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.github/workflows/deploy-aws.yml{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.github/workflows/infra-aws.yml{% endif %}

@@ -68,7 +68,9 @@ ROTATION = {
     "metaflow": {"tracker": "wandb", "cloud": "gcp", "ci": "none", "python_version": "3.13"},
     # Two orchestrators drive the pipeline's steps on Ray (a local Ray in `make flow`): the
     # same step functions, no code of their own. Airflow's tasks run in its worker's process,
-    # Kubeflow's components in subprocesses, each starting its own Ray.
+    # Kubeflow's components in subprocesses, each starting its own Ray. Airflow on AWS: the
+    # DAG folder `make flow-deploy` ships to MWAA (test_airflow_mwaa.py) parses without the
+    # project, its steps EKS pods as Terraform says.
     "airflow": {
         "tracker": "mlflow",
         "cloud": "aws",

@@ -11,11 +11,14 @@
 
 Where the steps run is set in cluster.yaml beside this file: without an image, in the
 Airflow worker's process (`make airflow-run`, `airflow standalone`); with one, each step is
-a KubernetesPodOperator running the project's CLI in that image (see README.md).
+a pod running the project's CLI in that image, started by cluster.yaml's pod operator
+(KubernetesPodOperator, or the cloud's: EksPodOperator on MWAA; see README.md).
 """
 
 from __future__ import annotations
 
+import importlib
+import json
 import os
 from datetime import datetime
 from pathlib import Path
@@ -25,21 +28,24 @@ import yaml
 from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, task
 from airflow.sdk.bases.operator import BaseOperator
 
-from {{ cookiecutter.project_slug }}.config import get_settings
-from {{ cookiecutter.project_slug }}.pipeline import STEPS, Step, score_batch
-
 PROJECT = "{{ cookiecutter.project_slug }}"
 CLI = "{{ cookiecutter.project_slug | replace('_', '-') }}"
-CLUSTER: dict[str, Any] = yaml.safe_load(
-    Path(__file__).with_name("cluster.yaml").read_text(encoding="utf-8")
-)
+HERE = Path(__file__).parent
+CLUSTER: dict[str, Any] = yaml.safe_load((HERE / "cluster.yaml").read_text(encoding="utf-8"))
 IMAGE = os.path.expandvars(os.environ.get("PIPELINE_IMAGE", CLUSTER["image"]))
-# The pods read the raw data on the workspace volume, where the project keeps it: params.yaml
-# (beside dags/, in the repository and in the image) names the file, data.raw_path.
-PARAMS: dict[str, Any] = yaml.safe_load(
-    Path(__file__).resolve().parent.parent.joinpath("params.yaml").read_text(encoding="utf-8")
-)
-RAW_PATH = f"{CLUSTER['workspace']}/{PARAMS['data']['raw_path']}"
+# What the pipeline is: its steps (`pipeline.STEPS`) and its raw data (params.yaml
+# data.raw_path). Beside the project, read from it; an Airflow without the project (MWAA:
+# `make flow-deploy`) parses their copy, written beside this file (pipeline_manifest.py).
+MANIFEST = HERE / "pipeline.json"
+if MANIFEST.exists():
+    PIPELINE: dict[str, Any] = json.loads(MANIFEST.read_text(encoding="utf-8"))
+else:
+    from {{ cookiecutter.project_slug }}.pipeline import STEPS
+
+    PARAMS = yaml.safe_load((HERE.parent / "params.yaml").read_text(encoding="utf-8"))
+    PIPELINE = {"steps": [step.name for step in STEPS], "raw_path": PARAMS["data"]["raw_path"]}
+# The pods read the raw data on the workspace volume, where the project keeps it.
+RAW_PATH = f"{CLUSTER['workspace']}/{PIPELINE['raw_path']}"
 TRAINING_SCHEDULE = "23 4 * * 1"  # Mondays 04:23 UTC
 MONITORING_SCHEDULE = "41 5 * * *"  # daily 05:41 UTC
 SCORING_SCHEDULE = "11 6 * * *"  # daily 06:11 UTC, after monitoring
@@ -55,12 +61,15 @@ NO_DRIFT_EXIT_CODE = 99  # the monitoring pod's exit code for "nothing to do" (t
 def in_pod(task_id: str, command: str, **kwargs: Any) -> BaseOperator:
     """A task that runs one CLI command in the project's image on Kubernetes, with the
     workspace (data, models, reports) on a shared volume."""
-    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
     from kubernetes.client import models as k8s  # type: ignore[import-untyped]
 
-    return KubernetesPodOperator(
+    # cluster.yaml's pod_operator: Kubernetes' own in Airflow's cluster, or the cloud's
+    # (make flow-deploy sets it from Terraform) with its own arguments. Each pod is named
+    # after its task, in the project's namespace.
+    module, _, class_name = CLUSTER["pod_operator"]["class"].rpartition(".")
+    operator: type[BaseOperator] = getattr(importlib.import_module(module), class_name)
+    return operator(
         task_id=task_id,
-        name=f"{PROJECT}-{task_id}".replace("_", "-"),
         namespace=CLUSTER["namespace"],
         image=IMAGE,
         cmds=["sh", "-c"],
@@ -77,20 +86,30 @@ def in_pod(task_id: str, command: str, **kwargs: Any) -> BaseOperator:
                 ),
             )
         ],
+        env_from=[
+            k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=secret))
+            for secret in CLUSTER["env_from_secrets"]
+        ],
         volume_mounts=[k8s.V1VolumeMount(name="workspace", mount_path=CLUSTER["workspace"])],
         on_finish_action="delete_succeeded_pod",
+        **CLUSTER["pod_operator"]["arguments"],
         **kwargs,
     )
 
 
-def step_task(step: Step) -> Any:
-    """One pipeline step as a task: the very function the CLI runs."""
+def step_task(name: str) -> Any:
+    """One pipeline step as a task: the very function the CLI runs (`{CLI} <name>`)."""
     if IMAGE:
-        return in_pod(step.name, f"{CLI} {step.name}")
+        return in_pod(name, f"{CLI} {name}")
 
-    @task(task_id=step.name)
+    @task(task_id=name)
     def run_step() -> str:
-        return str(step.run(get_settings()))
+        # Imported when the step runs: only the in-process path needs the project.
+        from {{ cookiecutter.project_slug }}.config import get_settings
+        from {{ cookiecutter.project_slug }}.pipeline import STEPS, Step, score_batch
+
+        steps = {step.name: step for step in (*STEPS, Step("score", score_batch))}
+        return str(steps[name].run(get_settings()))
 
     return run_step()
 
@@ -107,8 +126,8 @@ with DAG(
     tags=[PROJECT, "continuous-training"],
 ) as training:
     previous = None
-    for step in STEPS:
-        current = step_task(step)
+    for step_name in PIPELINE["steps"]:
+        current = step_task(step_name)
         if previous is not None:
             previous >> current
         previous = current
@@ -126,7 +145,6 @@ with DAG(
     max_active_runs=1,
     tags=[PROJECT, "continuous-monitoring"],
 ) as monitoring:
-    (ingest,) = (s for s in STEPS if s.name == "ingest")  # today's batch
     if IMAGE:
         # `monitor` exits DRIFT_EXIT_CODE when retraining is recommended: that success
         # updates the asset; "no drift" skips the task, so the asset stays as it was.
@@ -137,13 +155,14 @@ with DAG(
             outlets=[DRIFT],
             skip_on_exit_code=NO_DRIFT_EXIT_CODE,
         )
-        step_task(ingest) >> check
+        step_task("ingest") >> check  # today's batch first
     else:
 
         @task.short_circuit(task_id="monitor")
         def monitor() -> bool:
             """Continue (and update the asset) only when retraining is recommended."""
             # Imported here: heavy, and only this task needs it.
+            from {{ cookiecutter.project_slug }}.config import get_settings
             from {{ cookiecutter.project_slug }}.monitoring.traffic import (
                 monitor_logged_traffic,
             )
@@ -155,7 +174,7 @@ with DAG(
         def request_retraining() -> None:
             """Updating the asset schedules a training run."""
 
-        step_task(ingest) >> monitor() >> request_retraining()
+        step_task("ingest") >> monitor() >> request_retraining()  # today's batch first
 
 
 with DAG(
@@ -168,4 +187,4 @@ with DAG(
     tags=[PROJECT, "batch-scoring"],
 ) as batch_scoring:
     # `score` without options, as the CLI runs it: the day's batch into score.output.
-    step_task(Step("score", score_batch))
+    step_task("score")

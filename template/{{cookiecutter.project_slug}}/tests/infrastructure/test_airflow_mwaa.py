@@ -1,0 +1,222 @@
+"""ML Test Score, infrastructure: Airflow's DAGs deploy on Amazon MWAA, their steps as pods
+on EKS (deploy/aws/terraform/airflow.tf, `make flow-deploy`), checked where no AWS account
+is at hand: `make flow-deploy` runs as a user types it, with Terraform's outputs as samples
+whose keys are read from airflow.tf and the AWS CLI's `s3 sync` copying into a directory;
+then the DAG folder it shipped is parsed as MWAA's DAG processor would, by an Airflow
+without the project installed."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from {{ cookiecutter.project_slug }}.config import ENV_PREFIX
+from {{ cookiecutter.project_slug }}.pipeline import STEPS
+
+from ..conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.infrastructure
+TERRAFORM = PROJECT_ROOT / "deploy/aws/terraform/airflow.tf"
+IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo@sha256:" + "0" * 64
+BUCKET = "airflow-demo-20261205"
+
+# What `terraform output -raw airflow_cluster` prints, with made-up names.
+CLUSTER: dict[str, Any] = {
+    "namespace": "{{ cookiecutter.project_slug | replace('_', '-') }}",
+    "pod_operator": {
+        "class": "airflow.providers.amazon.aws.operators.eks.EksPodOperator",
+        "arguments": {
+            "cluster_name": "demo",
+            "region": "eu-west-1",
+            "service_account_name": "airflow-steps",
+        },
+    },
+    "env": {
+        "INFERENCE_LOG__URL": "s3://demo-artifacts/inference",
+        "SCORE__INPUT": "s3://demo-artifacts/batches/{date}.parquet",
+        "SCORE__OUTPUT": "s3://demo-artifacts/scores/{date}.parquet",
+    },
+}
+
+# The AWS CLI's `aws s3 sync [--delete] ... SOURCE s3://BUCKET/PREFIX`, into $FAKE_S3.
+AWS_CLI = """
+import os, shutil, sys
+from pathlib import Path
+
+args = sys.argv[1:]
+assert args[:2] == ["s3", "sync"], args
+source, target = args[-2:]
+destination = Path(os.environ["FAKE_S3"], target.removeprefix("s3://"))
+if "--delete" in args:
+    shutil.rmtree(destination, ignore_errors=True)
+shutil.copytree(source, destination, dirs_exist_ok=True)
+print(f"upload: {source} to {target}")
+"""
+
+# MWAA's DAG processor, in an Airflow without the project: each task as it would run.
+PARSE = """
+import json, sys
+sys.modules[sys.argv[2]] = None  # importing the project fails, as it would on MWAA
+from airflow.dag_processing.dagbag import DagBag
+
+bag = DagBag(dag_folder=sys.argv[1])
+tasks = {
+    dag_id: {
+        task.task_id: {
+            "operator": type(task).__module__ + "." + type(task).__name__,
+            "upstream": sorted(task.upstream_task_ids),
+            "secrets": [source.secret_ref.name for source in task.env_from or []],
+            **{
+                name: getattr(task, name, None)
+                for name in ("cluster_name", "region", "service_account_name", "namespace",
+                             "image", "env_vars", "arguments")
+            },
+        }
+        for task in dag.tasks
+    }
+    for dag_id, dag in bag.dags.items()
+}
+print(json.dumps({"import_errors": bag.import_errors, "dags": tasks}))
+"""
+
+
+def output_block(output: str) -> str:
+    """The text of an airflow.tf output."""
+    block = re.search('output "' + output + r'" \{\n(.*?)\n\}', TERRAFORM.read_text(), re.S)
+    assert block, f"{TERRAFORM} has no output {output}"
+    return block.group(1)
+
+
+def test_the_sample_is_what_terraform_outputs() -> None:
+    """Every key of the sample is one airflow.tf encodes, and no other."""
+    block = output_block("airflow_cluster")
+    keys = set(re.findall(r"^\s+(\w+)\s+=", block, re.M)) - {"description", "value"}
+    sample = {*CLUSTER, *CLUSTER["pod_operator"], *CLUSTER["pod_operator"]["arguments"]}
+    assert keys == sample | set(CLUSTER["env"])
+    assert f'"{CLUSTER["pod_operator"]["class"]}"' in block
+
+
+@pytest.fixture
+def aws(tmp_path: Path) -> dict[str, str]:
+    """The environment of a `make flow-deploy`: Terraform's outputs, the AWS CLI into
+    tmp_path/s3, where an earlier deployment left a DAG file of its own."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    outputs = {"airflow_cluster": json.dumps(CLUSTER), "airflow_source_bucket": BUCKET}
+    for name, value in outputs.items():
+        (tmp_path / name).write_text(value)
+    cases = "".join(f"  '{name}') cat {tmp_path / name} ;;\n" for name in outputs)
+    # terraform -chdir=deploy/aws/terraform output -raw <name>
+    terraform = bin_dir / "terraform"
+    terraform.write_text(f'#!/bin/sh\ncase "$4" in\n{cases}  *) exit 1 ;;\nesac\n')
+    aws_cli = bin_dir / "aws"
+    aws_cli.write_text(f"#!{sys.executable}\n{AWS_CLI}")
+    for stub in (terraform, aws_cli):
+        stub.chmod(0o755)
+    earlier = tmp_path / "s3" / BUCKET / "dags" / "retired_dag.py"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text("# a DAG removed from the repository since\n")
+    return {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "FAKE_S3": str(tmp_path / "s3"),
+    }
+
+
+def make_flow_deploy(
+    env: dict[str, str], folder: Path, *options: str
+) -> subprocess.CompletedProcess[str]:
+    make = shutil.which("make")
+    assert make, "make is not on PATH"
+    return subprocess.run(  # noqa: S603  # fixed arguments, no shell
+        [make, "flow-deploy", f"MWAA_DAG_FOLDER={folder}", *options],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+
+def parsed_without_the_project(folder: Path, home: Path) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(folder),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",  # slow, shared CI machines
+    }
+    parsed = subprocess.run(  # noqa: S603  # this interpreter, fixed arguments
+        [sys.executable, "-c", PARSE, str(folder), "{{ cookiecutter.project_slug }}"],
+        env=env, capture_output=True, text=True, timeout=600, check=True,
+    )  # fmt: skip
+    result: dict[str, Any] = json.loads(parsed.stdout.splitlines()[-1])
+    return result
+
+
+def test_make_flow_deploy_ships_dags_mwaa_parses_into_eks_pods(
+    aws: dict[str, str], tmp_path: Path
+) -> None:
+    """The DAG folder in the source bucket's dags/ (and nothing left of earlier ones) parses
+    without the project; every step is a pod on Terraform's cluster, as its service account,
+    in the pipeline image by digest, with the bucket's inference log, batches and scores and
+    cluster.yaml's Secrets."""
+    deploy = make_flow_deploy(aws, tmp_path / "dag-folder", f"TRAINING_IMAGE={IMAGE}")
+    assert deploy.returncode == 0, deploy.stdout[-3000:] + deploy.stderr[-3000:]
+    shipped = tmp_path / "s3" / BUCKET / "dags"
+    assert sorted(path.name for path in shipped.iterdir()) == [
+        "cluster.yaml",
+        "ml_pipeline.py",
+        "pipeline.json",
+    ]
+
+    parsed = parsed_without_the_project(shipped, tmp_path / "airflow")
+    assert parsed["import_errors"] == {}
+    dags = parsed["dags"]
+    project = "{{ cookiecutter.project_slug }}"
+    training = dags[f"{project}_training"]
+    names = [step.name for step in STEPS]
+    assert list(training) == names
+    assert [training[name]["upstream"] for name in names] == [[], *[[name] for name in names[:-1]]]
+    pods = [
+        *training.values(),
+        *dags[f"{project}_monitoring"].values(),
+        *dags[f"{project}_batch_scoring"].values(),
+    ]
+    expected_env = {f"{ENV_PREFIX}{name}": value for name, value in CLUSTER["env"].items()}
+    secrets = yaml.safe_load((PROJECT_ROOT / "dags/cluster.yaml").read_text())["env_from_secrets"]
+    for pod in pods:
+        assert pod["operator"] == CLUSTER["pod_operator"]["class"]
+        assert {name: pod[name] for name in CLUSTER["pod_operator"]["arguments"]} == (
+            CLUSTER["pod_operator"]["arguments"]
+        )
+        assert pod["namespace"] == CLUSTER["namespace"]
+        assert pod["image"] == IMAGE
+        assert pod["env_vars"].items() >= expected_env.items()
+        assert pod["env_vars"][f"{ENV_PREFIX}DATA__RAW_PATH"].startswith("/workspace/")
+        assert pod["secrets"] == secrets  # the tracker's settings, where it has a server
+
+
+def test_make_flow_deploy_refuses_an_image_not_pinned_by_digest(
+    aws: dict[str, str], tmp_path: Path
+) -> None:
+    """A tag is refused in one line, and nothing is written or shipped."""
+    tagged = IMAGE.split("@", 1)[0] + ":latest"
+    deploy = make_flow_deploy(aws, tmp_path / "dag-folder", f"TRAINING_IMAGE={tagged}")
+    assert deploy.returncode != 0
+    assert f"--image must be pinned by digest (REPOSITORY@sha256:...), not '{tagged}'" in (
+        deploy.stderr
+    )
+    assert "Traceback" not in deploy.stderr
+    assert not (tmp_path / "dag-folder").exists()
+    assert [path.name for path in (tmp_path / "s3" / BUCKET / "dags").iterdir()] == [
+        "retired_dag.py"
+    ]
+    unset = make_flow_deploy(aws, tmp_path / "dag-folder")
+    assert unset.returncode != 0
+    assert "set TRAINING_IMAGE to the image the steps run (make flow-image)" in unset.stdout
