@@ -319,24 +319,9 @@ resource "aws_eks_access_policy_association" "airflow" {
 
 # ---- the steps ---------------------------------------------------------------------------
 
-data "aws_iam_policy_document" "airflow_steps_assume" {
-  statement {
-    actions = ["sts:AssumeRole", "sts:TagSession"]
-    principals {
-      type        = "Service"
-      identifiers = ["pods.eks.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
 resource "aws_iam_role" "airflow_steps" {
   name_prefix        = "${local.short}-steps-"
-  assume_role_policy = data.aws_iam_policy_document.airflow_steps_assume.json
+  assume_role_policy = data.aws_iam_policy_document.eks_pods_assume.json
 }
 
 # Monitoring reads the API's inference log; batch scoring reads the day's batch and writes

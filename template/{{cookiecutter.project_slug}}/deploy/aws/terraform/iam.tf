@@ -16,6 +16,23 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
   }
 }
 
+# EKS Pod Identity: a role a Kubernetes service account of the cluster gets (its association
+# names the cluster, namespace and service account).
+data "aws_iam_policy_document" "eks_pods_assume" {
+  statement {
+    actions = ["sts:AssumeRole", "sts:TagSession"]
+    principals {
+      type        = "Service"
+      identifiers = ["pods.eks.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
 # ECS itself: pull the image, write the logs, read the runtime secret into the container.
 resource "aws_iam_role" "task_execution" {
   name_prefix        = "${local.short}-exec-"
@@ -59,30 +76,10 @@ resource "aws_iam_role_policy" "task_execution" {
 # of deploy/aws/k8s). The model is baked into the image; the only thing the API does in AWS
 # is write its inference log under the bucket's inference/ prefix (policy below).
 data "aws_iam_policy_document" "api_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["ecs-tasks.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-  statement {
-    actions = ["sts:AssumeRole", "sts:TagSession"]
-    principals {
-      type        = "Service"
-      identifiers = ["pods.eks.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
+  source_policy_documents = [
+    data.aws_iam_policy_document.ecs_tasks_assume.json,
+    data.aws_iam_policy_document.eks_pods_assume.json,
+  ]
 }
 
 resource "aws_iam_role" "task" {

@@ -2,24 +2,9 @@
 # role through EKS Pod Identity when eks_cluster_name is set. It reads and writes the
 # bucket's ray/ prefix only (the raw data a job trains on, its models and reports, batch
 # scoring's input and output), with the project's key through S3.
-data "aws_iam_policy_document" "ray_assume" {
-  statement {
-    actions = ["sts:AssumeRole", "sts:TagSession"]
-    principals {
-      type        = "Service"
-      identifiers = ["pods.eks.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
 resource "aws_iam_role" "ray" {
   name_prefix        = "${local.short}-ray-"
-  assume_role_policy = data.aws_iam_policy_document.ray_assume.json
+  assume_role_policy = data.aws_iam_policy_document.eks_pods_assume.json
 }
 
 data "aws_iam_policy_document" "ray" {
