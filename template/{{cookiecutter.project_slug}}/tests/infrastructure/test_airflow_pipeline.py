@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, get_settings
+from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, TrackingSettings, get_settings
 from {{ cookiecutter.project_slug }}.data import ingest
 from {{ cookiecutter.project_slug }}.pipeline import STEPS
 from {{ cookiecutter.project_slug }}.registry import model_store
@@ -175,12 +175,21 @@ def test_with_an_image_each_step_runs_the_cli_in_a_pod(
     # The raw data on the volume, where params.yaml (data.raw_path) puts it in the project.
     params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text(encoding="utf-8"))
     raw = f"/workspace/{params['data']['raw_path']}"
+    cli = "{{ cookiecutter.project_slug | replace('_', '-') }}"
+    # One registry for every pod of every run: a directory on the volume for a tracker
+    # without a server, else the server, its settings from a Secret in the namespace.
+    shared_directory = f"{ENV_PREFIX}TRACKING__URI" in (
+        get_tracker(TrackingSettings()).shared_store_setup()
+    )
     for pod in pods:
         assert pod.image == image
         assert pod.volume_mounts[0].mount_path == "/workspace"
         assert isinstance(pod.env_vars, dict)  # a list once the pod is built
         assert pod.env_vars[f"{ENV_PREFIX}DATA__RAW_PATH"] == raw
-    cli = "{{ cookiecutter.project_slug | replace('_', '-') }}"
+        if shared_directory:
+            assert pod.env_vars[f"{ENV_PREFIX}TRACKING__URI"].startswith("/workspace/")
+        else:
+            assert [source.secret_ref.name for source in pod.env_from] == [f"{cli}-tracker"]
     assert [pod.arguments[0] for pod in pods[:-1]] == [f"{cli} {step.name}" for step in STEPS]
     assert pods[-1].arguments[0].startswith(f"{cli} monitor;")
     assert pods[-1].outlets == [training.timetable.asset_condition]
