@@ -40,7 +40,7 @@ flow-image: ## Build the steps' image (the training target), push it to ECR, pri
 flow-deploy: ## Ship the DAGs to MWAA (TRAINING_IMAGE: make flow-image's digest, the steps' image)
 	@test -n "$(TRAINING_IMAGE)" || { echo "set TRAINING_IMAGE to the image the steps run (make flow-image)"; exit 1; }
 	@# The DAG folder MWAA parses: the DAGs, cluster.yaml with Terraform's cluster and the
-	@# image, and the steps' names (its Airflow has not got the project).
+	@# image, and what the DAGs read from the project (MWAA's Airflow has not got it).
 	rm -rf $(MWAA_DAG_FOLDER)
 	echo '$(call tf_output,airflow_cluster)' \
 		| uv run python dags/pipeline_manifest.py $(MWAA_DAG_FOLDER) --image $(TRAINING_IMAGE) --cloud -
