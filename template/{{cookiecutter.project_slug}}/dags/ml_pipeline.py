@@ -42,7 +42,8 @@ if MANIFEST.exists():
 else:
     from {{ cookiecutter.project_slug }}.pipeline import STEPS
 
-    PARAMS = yaml.safe_load((HERE.parent / "params.yaml").read_text(encoding="utf-8"))
+    # The repository's params.yaml, wherever the DAG file is linked from.
+    PARAMS = yaml.safe_load((HERE.resolve().parent / "params.yaml").read_text(encoding="utf-8"))
     PIPELINE = {"steps": [step.name for step in STEPS], "raw_path": PARAMS["data"]["raw_path"]}
 # The pods read the raw data on the workspace volume, where the project keeps it.
 RAW_PATH = f"{CLUSTER['workspace']}/{PIPELINE['raw_path']}"
