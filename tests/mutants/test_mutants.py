@@ -4,16 +4,16 @@ the test that claims the property it breaks.
 Each mutant is a small, realistic defect in a default render (a bound dropped, a seed lost,
 the canary skipped, a threshold ignored, ...), named after the ML Test Score item it
 attacks, and declares its killers: the tests whose docstrings claim that item's property.
-The project is rendered and installed once; each mutant is applied, the whole files of its
-killers run (every test in them, so that a kill by another test shows), and the file is
-restored. A mutant counts as killed only when one of its declared killers *fails*: a run
-that fails only other tests is a kill by side effect, luck that a change of data takes
-away, and fails the tier like a survivor; so does a crash at collection. The tier prints
+The project is rendered and installed once; each mutant is applied, its killers run (those
+tests alone, every parameter of each), and the file is restored. A mutant counts as killed
+only when one of its declared killers *fails*: another test failing would be a kill by side
+effect, luck that a change of data takes away, so no other test runs and a mutant its
+killers miss fails the tier as a survivor; so does a crash at collection. The tier prints
 each mutant with the test that killed it, the kill rate per item, and fails unless every
 mutant dies by its own test: a mutant the suite cannot kill is a missing test, not a mutant
 to delete.
 
-Before the mutants, the same files run once on the unmutated project and must pass, so that
+Before the mutants, every killer runs once on the unmutated project and must pass, so that
 each kill is the mutant's doing; and each killer must exist and name the mutant's item in
 its docstring (or its module's).
 """
@@ -21,9 +21,12 @@ its docstring (or its module's).
 from __future__ import annotations
 
 import ast
+import json
 import re
 import subprocess
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,10 +56,6 @@ class Mutant:
 
     def edits(self) -> tuple[tuple[str, str], ...]:
         return ((self.old, self.new), *self.also)
-
-    def files(self) -> tuple[str, ...]:
-        """The test files run against it: those of its killers, whole."""
-        return tuple(sorted({killer.split("::")[0] for killer in self.killers}))
 
 
 def _t(path: str, *names: str) -> tuple[str, ...]:
@@ -477,24 +476,58 @@ ITEM = re.compile(r"\b(?:Data|Model|Infrastructure|Monitoring) \d\b")
 
 @dataclass(frozen=True)
 class Outcome:
-    code: int  # pytest's exit code: 1 when tests failed
+    code: int  # pytest's exit code: 1 when tests failed (negative: killed by that signal)
     failed: tuple[str, ...]  # "<file>::<function>" of each failed test
     output: str
 
 
-def run_tests(project: Path, env: dict[str, str], files: tuple[str, ...]) -> Outcome:
+RunTests = Callable[[tuple[str, ...]], Outcome]
+
+
+# The modules the rendered tests import, but the project's own: support/forked_pytest.py
+# imports them once for the whole tier instead of once per mutant (about 2 s each).
+PRELOADED = (
+    "pytest", "numpy", "pandas", "pyarrow.parquet", "pydantic_settings", "pandera.pandas",
+    "sklearn.pipeline", "sklearn.ensemble", "lightgbm", "xgboost", "mlflow",
+    "fastapi", "fastapi.testclient", "prometheus_client", "typer", "rich",
+)  # fmt: skip
+FORKED_PYTEST = Path(__file__).parent.parent / "support" / "forked_pytest.py"
+
+
+@contextmanager
+def forked_test_runs(project: Path, env: dict[str, str], scratch: Path) -> Iterator[RunTests]:
+    """A function that runs tests ("<file>::<function>", each with all its parameters) in
+    the project, each run in a child of one interpreter that imported PRELOADED."""
     python = str(project / ".venv" / "bin" / "python")
-    result = subprocess.run(
-        [python, "-m", "pytest", "-q", "-rf", "-p", "no:cacheprovider", *files],
+    server = subprocess.Popen(
+        [python, str(FORKED_PYTEST), *PRELOADED],
         cwd=project,
         env={**env, "COLUMNS": "400"},  # the summary's node ids whole
-        capture_output=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         text=True,
-        check=False,
-        timeout=PER_RUN_TIMEOUT,
     )
-    failed = tuple(dict.fromkeys(FAILED.findall(result.stdout)))
-    return Outcome(result.returncode, failed, result.stdout[-4000:] + result.stderr[-2000:])
+    requests, replies = server.stdin, server.stdout
+    assert requests is not None
+    assert replies is not None
+    assert replies.readline() == "ready\n", "the fork server did not start"
+    output = scratch / "pytest-output.txt"
+
+    def run_tests(tests: tuple[str, ...]) -> Outcome:
+        # pytest cannot rewrite the asserts of plugins PRELOADED imported (typeguard, anyio).
+        quiet = ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
+        arguments = ["-q", "-rf", "-p", "no:cacheprovider", *quiet, *tests]
+        print(json.dumps([str(output), PER_RUN_TIMEOUT, *arguments]), file=requests, flush=True)
+        code = replies.readline().strip()
+        assert code, "the fork server died"
+        said = output.read_text(encoding="utf-8", errors="replace")
+        return Outcome(int(code), tuple(dict.fromkeys(FAILED.findall(said))), said[-6000:])
+
+    try:
+        yield run_tests
+    finally:
+        requests.close()
+        server.wait(timeout=60)
 
 
 def docstrings(project: Path, killer: str) -> str:
@@ -570,19 +603,11 @@ class Verdict:
         return self.outcome.code == 1 and bool(self.killers)
 
     def line(self) -> str:
-        others = len(self.outcome.failed) - len(self.killers)
         if self.killed:
             status, by = "killed  ", function_of(self.killers[0])
-        elif self.outcome.failed:  # only tests that do not claim the property failed
-            status, by = "SIDE-EFF", f"only by {function_of(self.outcome.failed[0])}"
-            others -= 1
-        else:
+        else:  # no killer failed, or the run crashed (exit 2 at collection, ...)
             status, by = "SURVIVED", f"exit {self.outcome.code}"
-        more = f" (+{others} other failed)" if others > 0 else ""
-        return (
-            f"{status} {self.mutant.item:<24} {self.mutant.name:<32} {self.seconds:5.1f} s  "
-            f"{by}{more}"
-        )
+        return f"{status} {self.mutant.item:<24} {self.mutant.name:<32} {self.seconds:5.1f} s  {by}"
 
 
 SECTIONS = ("Data", "Model", "Infrastructure", "Monitoring")
@@ -609,14 +634,14 @@ def per_item(verdicts: list[Verdict]) -> list[str]:
 
 
 def kill_every_mutant(
-    project: Path, env: dict[str, str], package: str, mutants: tuple[Mutant, ...]
+    project: Path, run_tests: RunTests, package: str, mutants: tuple[Mutant, ...]
 ) -> list[Verdict]:
-    """Apply each mutant in turn, run its killers' files, restore the file."""
+    """Apply each mutant in turn, run its killers, restore the file."""
     problems = unclaimed(project, mutants)
     assert not problems, problems
-    files = tuple(sorted({file for mutant in mutants for file in mutant.files()}))
-    clean = run_tests(project, env, files)
-    assert clean.code == 0, f"the unmutated project fails its mutants' tests:\n{clean.output}"
+    killers = tuple(sorted({killer for mutant in mutants for killer in mutant.killers}))
+    clean = run_tests(killers)
+    assert clean.code == 0, f"the unmutated project fails its mutants' killers:\n{clean.output}"
     verdicts = []
     for mutant in mutants:
         path = project / mutant.path.format(pkg=f"src/{package}")
@@ -627,7 +652,7 @@ def kill_every_mutant(
         path.write_text(mutated, encoding="utf-8")
         began = time.perf_counter()
         try:
-            outcome = run_tests(project, env, mutant.files())
+            outcome = run_tests(mutant.killers)
         finally:
             path.write_text(original, encoding="utf-8")
         verdicts.append(Verdict(mutant, outcome, time.perf_counter() - began))
@@ -651,7 +676,8 @@ def test_the_rendered_suite_kills_every_mutant(
 ) -> None:
     start = time.perf_counter()
     project, env, _, package = installed_project(copier_source, defaults(), tmp_path / "project")
-    verdicts = kill_every_mutant(project, env, package, MUTANTS)
+    with forked_test_runs(project, env, tmp_path) as run_tests:
+        verdicts = kill_every_mutant(project, run_tests, package, MUTANTS)
     report("default", verdicts, time.perf_counter() - start, record_property)
 
 
@@ -662,5 +688,6 @@ def test_an_adopted_regression_suite_kills_every_mutant_that_applies(
     project, env, cli, package = installed_project(copier_source, defaults(), tmp_path / "project")
     said = adopt_dataset(project, cli, env, DIABETES, tmp_path / "diabetes.csv")
     assert "task: regression" in said, said
-    verdicts = kill_every_mutant(project, env, package, REGRESSION_MUTANTS)
+    with forked_test_runs(project, env, tmp_path) as run_tests:
+        verdicts = kill_every_mutant(project, run_tests, package, REGRESSION_MUTANTS)
     report("adopted diabetes", verdicts, time.perf_counter() - start, record_property)
