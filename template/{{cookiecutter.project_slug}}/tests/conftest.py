@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -147,6 +148,21 @@ def label_traffic(settings: Settings, rows: pd.DataFrame) -> None:
     ids["row"] = [i % TRAFFIC_BATCH for i in range(len(rows))]
     labels = ids.assign(**{TARGET.name: rows[TARGET.name].to_numpy()})
     write_labels(settings.inference_log.url, labels, "all")
+
+
+def run_make(
+    *arguments: str, env: Mapping[str, str] | None = None, succeed: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """`make ARGUMENTS` in the project, as a user types it, its output captured; unless told
+    otherwise, it must succeed (its output's end is the failure's message)."""
+    make = shutil.which("make")
+    assert make, "make is not on PATH"
+    ran = subprocess.run(  # noqa: S603  # make from PATH, the caller's arguments, no shell
+        [make, *arguments],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 0 or not succeed, ran.stdout[-3000:] + ran.stderr[-3000:]
+    return ran
 
 
 def terminate() -> None:

@@ -10,8 +10,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ from prefect import get_client
 from prefect.settings import get_current_settings
 from prefect.workers.base import BaseJobConfiguration, BaseWorker
 
-from ..conftest import PROJECT_ROOT
+from ..conftest import PROJECT_ROOT, run_make
 
 PREFECT_FILE = PROJECT_ROOT / "orchestration/prefect/prefect.yaml"
 # The pool prefect.yaml's deployments name, which `make flow-deploy` creates.
@@ -56,14 +54,7 @@ def make_flow_deploy(terraform_output: dict[str, Any], image: str, tmp_path: Pat
         "PATH": f"{terraform.parent}{os.pathsep}{os.environ['PATH']}",
         "PREFECT_API_URL": str(get_current_settings().api.url),
     }
-    make = shutil.which("make")
-    assert make, "make is not on PATH"
-    deploy = subprocess.run(  # noqa: S603  # fixed arguments, no shell
-        [make, "flow-deploy", f"TRAINING_IMAGE={image}"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert deploy.returncode == 0, deploy.stdout[-3000:] + deploy.stderr[-3000:]
-    return deploy.stdout
+    return run_make("flow-deploy", f"TRAINING_IMAGE={image}", env=env).stdout
 
 
 def deployed_configurations(pool_type: str) -> dict[str, BaseJobConfiguration]:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ from orchestration.kubeflow.vertex import read_settings, vertex_cron
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, TrackingSettings
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 
-from ..conftest import PROJECT_ROOT
+from ..conftest import PROJECT_ROOT, run_make
 
 pytestmark = pytest.mark.infrastructure
 TERRAFORM = PROJECT_ROOT / "deploy/gcp/terraform/kubeflow.tf"
@@ -155,14 +153,7 @@ def fake_vertex(tmp_path: Path) -> dict[str, str]:
 
 
 def make_flow_deploy(env: dict[str, str]) -> str:
-    make = shutil.which("make")
-    assert make, "make is not on PATH"
-    deploy = subprocess.run(  # noqa: S603  # fixed arguments, no shell
-        [make, "flow-deploy", f"TRAINING_IMAGE={IMAGE}"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert deploy.returncode == 0, deploy.stdout[-3000:] + deploy.stderr[-3000:]
-    return deploy.stdout
+    return run_make("flow-deploy", f"TRAINING_IMAGE={IMAGE}", env=env).stdout
 
 
 def test_make_flow_deploy_schedules_every_pipeline_as_terraform_says(

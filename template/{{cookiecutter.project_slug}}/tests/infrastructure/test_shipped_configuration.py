@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,7 @@ import yaml
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings
 from {{ cookiecutter.project_slug }}.registry.champion import candidate_dir
 
-from ..conftest import PROJECT_ROOT
+from ..conftest import PROJECT_ROOT, run_make
 
 pytestmark = pytest.mark.infrastructure
 
@@ -142,15 +140,8 @@ def test_the_serving_image_trusts_a_signer_it_carries(
             monkeypatch.setenv(name, value)
     keys = [signer.public_key for signer in Settings().serve.trusted_signers if signer.public_key]
     assert keys, "the image trusts no public key of its own"
-    make = shutil.which("make")
-    assert make is not None, "make builds the image; it is not installed"
-    planned = subprocess.run(  # noqa: S603  # fixed arguments, no shell; nothing is run
-        [make, "--dry-run", "--always-make", "docker-build"],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
+    # What make would run to build the image, without running any of it.
+    planned = run_make("--dry-run", "--always-make", "docker-build").stdout.splitlines()
     project_key = shipped.sign.private_key.with_suffix(".pub")
     for key in keys:
         source = filled_from(copies, key)
