@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -29,6 +27,7 @@ from support.deep import (
     http,
     installed_project,
     run,
+    served_by_uvx,
 )
 from support.rendering import defaults
 from support.reporting import RecordProperty
@@ -37,7 +36,6 @@ pytestmark = pytest.mark.deep
 
 MOTO = "moto[server]==5.2.5"  # the S3 endpoint, run with uvx (not a dependency of anything)
 BUCKET = "inference-log-test"
-ENDPOINT_TIMEOUT = 60  # seconds for moto's server to answer
 
 
 @contextmanager
@@ -45,29 +43,9 @@ def s3_endpoint(log: Path) -> Iterator[str]:
     """moto's S3 server on a free local port, with an empty bucket."""
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    uvx = Path(sys.executable).with_name("uvx")
-    with log.open("w", encoding="utf-8") as output:
-        server = subprocess.Popen(
-            [str(uvx if uvx.exists() else "uvx"), "--from", MOTO, "moto_server", "-p", str(port)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + ENDPOINT_TIMEOUT
-            while True:
-                try:
-                    request = urllib.request.Request(f"{endpoint}/{BUCKET}", method="PUT")
-                    with urllib.request.urlopen(request, timeout=5) as response:
-                        assert response.status == 200
-                    break
-                except OSError:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        pytest.fail(f"moto's S3 server did not start:\n{log.read_text('utf-8')}")
-                    time.sleep(0.5)
-            yield endpoint
-        finally:
-            server.terminate()
-            server.wait(timeout=15)
+    create_bucket = urllib.request.Request(f"{endpoint}/{BUCKET}", method="PUT")
+    with served_by_uvx(MOTO, ["moto_server", "-p", str(port)], create_bucket, log):
+        yield endpoint
 
 
 def container_environment(project: Path) -> tuple[dict[str, str], str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import sys
 import time
 import tomllib
 import urllib.error
@@ -28,6 +29,7 @@ from support.reporting import RecordProperty
 
 DRIFT_EXIT_CODE = 3
 READY_TIMEOUT = 90  # seconds for the API to load the champion and answer /ready
+SERVER_TIMEOUT = 60  # seconds for a tool's server started with uvx to answer
 COMMAND_TIMEOUT = 1800  # seconds for any one command (uv sync, make test, make pipeline)
 # The folder of the reversed_collection pytest plugin, alone so that putting it on the
 # render's PYTHONPATH exposes nothing else.
@@ -162,6 +164,37 @@ def http(method: str, url: str, body: Any = None) -> tuple[int, str]:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
+
+
+@contextmanager
+def served_by_uvx(
+    package: str, command: Sequence[str], probe: urllib.request.Request, log: Path
+) -> Iterator[None]:
+    """A tool's local server (`uvx --from PACKAGE COMMAND`, not a dependency of anything),
+    from the moment `probe` answers 200 to the end of the block; its log shown if it never
+    does."""
+    uvx = Path(sys.executable).with_name("uvx")
+    with log.open("w", encoding="utf-8") as output:
+        server = subprocess.Popen(
+            [str(uvx if uvx.exists() else "uvx"), "--from", package, *command],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + SERVER_TIMEOUT
+            while True:
+                try:
+                    with urllib.request.urlopen(probe, timeout=5) as response:
+                        assert response.status == 200
+                    break
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        pytest.fail(f"{package} did not start:\n{log.read_text('utf-8')}")
+                    time.sleep(0.5)
+            yield
+        finally:
+            server.terminate()
+            server.wait(timeout=15)
 
 
 @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -14,6 +15,9 @@ import yaml
 os.environ.setdefault("METAFLOW_USER", os.environ.get("USER") or "test")
 
 from metaflow import Run, Runner
+from metaflow.plugins.environment_decorator import EnvironmentDecorator
+from metaflow.plugins.kubernetes.kubernetes_decorator import KubernetesDecorator
+from orchestration.metaflow.argo import step_options
 
 from {{ cookiecutter.project_slug }} import pipeline
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings
@@ -116,3 +120,34 @@ def test_the_monitoring_event_is_the_one_training_is_triggered_by() -> None:
         if line.startswith("RETRAINING_EVENT =")
     }
     assert len(events) == 1, events
+
+
+def decorator_attributes(decorator: type[Any], spec: str) -> dict[str, Any]:
+    """The attributes of a `--with NAME:SPEC` option, as Metaflow parses SPEC."""
+    _, attributes = decorator.extract_args_kwargs_from_decorator_spec(spec)
+    return dict(attributes)
+
+
+def test_deployed_steps_share_the_workspace_volume() -> None:
+    """Infrastructure 3: deployed (`make flow-deploy`: argo.py), every step is a pod of its
+    own, yet the steps hand each other files: each mounts kubernetes.yaml's volume, gets its
+    Secrets and settings that put the files it reads and writes on that volume (the raw
+    data at params.yaml's path there), the cloud's settings over them, all as Metaflow's own
+    parser reads the `--with` options."""
+    cluster = yaml.safe_load((FLOWS / "kubernetes.yaml").read_text(encoding="utf-8"))
+    workspace = cluster["workspace"]
+    scores = "gs://bucket/scores/{date}.parquet"
+    options = step_options({"SCORE__OUTPUT": scores})
+    assert options[0::2] == ["--with", "--with"]
+    specs = dict(option.split(":", 1) for option in options[1::2])
+    kubernetes = decorator_attributes(KubernetesDecorator, specs["kubernetes"])
+    environment = decorator_attributes(EnvironmentDecorator, specs["environment"])
+    assert kubernetes["persistent_volume_claims"] == {cluster["workspace_claim"]: workspace}
+    assert kubernetes.get("secrets", []) == cluster["secrets"]
+    env = environment["vars"]
+    assert env[f"{ENV_PREFIX}DATA__RAW_PATH"] == f"{workspace}/{Settings().data.raw_path}"
+    assert env[f"{ENV_PREFIX}SCORE__OUTPUT"] == scores
+    on_disk = {name: value for name, value in env.items() if "://" not in value}
+    for name in ("DATA__PROCESSED_DIR", "MODELS_DIR", "REPORTS_DIR", "SERVE__MODEL_DIR"):
+        assert f"{ENV_PREFIX}{name}" in on_disk, name
+    assert all(value.startswith(f"{workspace}/") for value in on_disk.values()), on_disk

@@ -42,6 +42,14 @@ resource "google_kms_crypto_key" "data" {
   }
 }
 
+{% if cookiecutter.__gke_principals -%}
+# The project's number, which names the GKE workloads' IAM principals (Workload Identity
+# Federation for GKE).
+data "google_project" "this" {
+  project_id = var.project_id
+}
+
+{% endif -%}
 # The Google-managed service agents that encrypt on our behalf.
 data "google_storage_project_service_account" "gcs" {}
 

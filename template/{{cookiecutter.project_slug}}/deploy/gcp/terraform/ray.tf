@@ -3,10 +3,6 @@
 # no Google service account to impersonate), with the same access to the bucket as the
 # Vertex AI training jobs: read and write its objects. The cluster must exist with Workload
 # Identity before this applies.
-data "google_project" "this" {
-  project_id = var.project_id
-}
-
 resource "google_storage_bucket_iam_member" "gke_ray" {
   count  = var.gke_namespace == null ? 0 : 1
   bucket = google_storage_bucket.artifacts.name
