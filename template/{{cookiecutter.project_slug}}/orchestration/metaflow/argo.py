@@ -21,11 +21,11 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
-from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, get_settings
+from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, ConfigurationError, get_settings
 
 HERE = Path(__file__).parent
 FLOWS = ("training_flow.py", "monitoring_flow.py", "scoring_flow.py")
@@ -52,7 +52,7 @@ def step_options(cloud_env: dict[str, str]) -> list[str]:
     return ["--with", f"kubernetes:{attributes}", "--with", f"environment:vars={compact(env)}"]
 
 
-def read_cloud(source: Any) -> dict[str, Any]:
+def read_cloud(source: IO[str]) -> dict[str, Any]:
     try:
         cloud = json.load(source)
     except json.JSONDecodeError as error:
@@ -76,7 +76,10 @@ def main(argv: list[str] | None = None) -> None:
     config = {name: str(value) for name, value in cloud["config"].items()}
     if args.image is not None:
         config["METAFLOW_KUBERNETES_CONTAINER_IMAGE"] = args.image
-    options = step_options(cloud["env"])
+    try:
+        options = step_options(cloud["env"])
+    except ConfigurationError as error:  # params.yaml, as the CLI reports it
+        sys.exit(str(error))
     for flow in FLOWS:
         command = [sys.executable, str(HERE / flow), *options, "argo-workflows", "create"]
         deployed = subprocess.run(  # noqa: S603  # this interpreter, the flows beside this file
