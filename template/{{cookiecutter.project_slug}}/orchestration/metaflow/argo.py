@@ -42,7 +42,8 @@ def step_options(cloud_env: dict[str, str]) -> list[str]:
     """The `--with` options that put every step on the volume, with its Secrets and settings."""
     cluster: dict[str, Any] = yaml.safe_load((HERE / "kubernetes.yaml").read_text("utf-8"))
     workspace = cluster["workspace"]
-    kubernetes = {"persistent_volume_claims": {cluster["workspace_claim"]: workspace}}
+    claims = {cluster["workspace_claim"]: workspace}
+    kubernetes: dict[str, Any] = {"persistent_volume_claims": claims}
     if cluster["secrets"]:
         kubernetes["secrets"] = cluster["secrets"]
     raw_path = f"{workspace}/{get_settings().data.raw_path.as_posix()}"
@@ -72,12 +73,16 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.image is not None and not DIGEST.match(args.image):
         sys.exit(f"--image must be pinned by digest (REPOSITORY@sha256:...), not {args.image!r}")
-    cloud = read_cloud(args.cloud) if args.cloud is not None else {"config": {}, "env": {}}
-    config = {name: str(value) for name, value in cloud["config"].items()}
+    config: dict[str, str] = {}  # Metaflow's own configuration, over the user's
+    cloud_env: dict[str, str] = {}  # the steps' settings, over kubernetes.yaml's
+    if args.cloud is not None:
+        cloud = read_cloud(args.cloud)
+        config = {name: str(value) for name, value in cloud["config"].items()}
+        cloud_env = cloud["env"]
     if args.image is not None:
         config["METAFLOW_KUBERNETES_CONTAINER_IMAGE"] = args.image
     try:
-        options = step_options(cloud["env"])
+        options = step_options(cloud_env)
     except ConfigurationError as error:  # params.yaml, as the CLI reports it
         sys.exit(str(error))
     for flow in FLOWS:
