@@ -311,15 +311,18 @@ def metaflow_deploys_to_argo_on_gke(
     }
     prefix = f"{installed.package.upper()}_"
     mount = {"name": cluster["workspace_claim"], "mountPath": cluster["workspace"]}
+    config = METAFLOW_ON_GKE["config"]
+    namespace = config["METAFLOW_KUBERNETES_NAMESPACE"]
+    service_account = config["METAFLOW_KUBERNETES_SERVICE_ACCOUNT"]
     for name, template in templates.items():
-        assert template["metadata"]["namespace"] == "credit-risk", name
+        assert template["metadata"]["namespace"] == namespace, name
         steps = [t for t in template["spec"]["templates"] if "container" in t]
         steps = [t for t in steps if not t["name"].endswith("-hook")]  # Metaflow's own
         assert len(steps) >= (5 if name == "trainingflow" else 2), [t["name"] for t in steps]
         for step in steps:
             container = step["container"]
             where = f"{name}/{step['name']}"
-            assert step["serviceAccountName"] == "metaflow-steps", where
+            assert step["serviceAccountName"] == service_account, where
             assert container["image"] == IMAGE, where
             claims = [v["persistentVolumeClaim"]["claimName"] for v in step["volumes"]
                       if v.get("persistentVolumeClaim")]  # fmt: skip
