@@ -13,39 +13,24 @@ from __future__ import annotations
 import json
 import re
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from support.aws import s3_endpoint, s3_env
 from support.deep import (
     DRIFT_EXIT_CODE,
     api_server,
-    free_port,
     http,
     installed_project,
     run,
-    served_by_uvx,
 )
 from support.rendering import defaults
 from support.reporting import RecordProperty
 
 pytestmark = pytest.mark.deep
 
-MOTO = "moto[server]==5.2.5"  # the S3 endpoint, run with uvx (not a dependency of anything)
 BUCKET = "inference-log-test"
-
-
-@contextmanager
-def s3_endpoint(log: Path) -> Iterator[str]:
-    """moto's S3 server on a free local port, with an empty bucket."""
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    create_bucket = urllib.request.Request(f"{endpoint}/{BUCKET}", method="PUT")
-    with served_by_uvx(MOTO, ["moto_server", "-p", str(port)], create_bucket, log):
-        yield endpoint
 
 
 def container_environment(project: Path) -> tuple[dict[str, str], str]:
@@ -92,15 +77,8 @@ def test_the_api_logs_to_the_bucket_and_monitor_reads_it_back(
     rows = json.loads(run(["uv", "run", "--no-sync", "python", "-c", code], project, env).stdout)
     assert len(rows) >= 100, len(rows)
 
-    with s3_endpoint(tmp_path / "moto.log") as endpoint:
-        cloud = {
-            **env,
-            **container,
-            "AWS_ENDPOINT_URL_S3": endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
+    with s3_endpoint(BUCKET, tmp_path / "moto.log") as endpoint:
+        cloud = {**env, **container, **s3_env(endpoint)}
         with api_server(cli, project, cloud, tmp_path / "api.log") as base:
             status, body = http("POST", f"{base}/predict/batch", {"instances": rows})
             assert status == 200, body

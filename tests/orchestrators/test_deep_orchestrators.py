@@ -35,16 +35,12 @@ wall times and the environment size of each project appear in the summary.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from support.deep import (
     BREAST_CANCER,
@@ -58,7 +54,7 @@ from support.deep import (
     suite_in_reverse_order,
     timed,
 )
-from support.google_cloud import google_cloud_env, metadata_server, storage_emulator
+from support.metaflow_argo import ARGO_CLOUDS, metaflow_deploys_to_argo
 from support.rendering import TELEMETRY_OFF, defaults
 from support.reporting import RecordProperty
 
@@ -71,7 +67,7 @@ ROTATION = {
     "prefect": {"tracker": "mlflow", "cloud": "aws", "ci": "github", "python_version": "3.12"},
     "dagster": {"tracker": "dvc", "cloud": "azure", "ci": "gitlab", "python_version": "3.11"},
     # Metaflow on Google Cloud: `make flow-deploy` deploys its flows to Argo Workflows on GKE
-    # (metaflow_deploys_to_argo_on_gke, below).
+    # (support/metaflow_argo.py; on EKS: test_metaflow_deploys_to_argo_on_the_clouds_cluster).
     "metaflow": {"tracker": "wandb", "cloud": "gcp", "ci": "none", "python_version": "3.13"},
     # Two orchestrators drive the pipeline's steps on Ray (a local Ray in `make flow`): the
     # same step functions, no code of their own. Airflow's tasks run in its worker's process,
@@ -168,7 +164,8 @@ def test_orchestrator_runs_the_pipeline(
     if orchestrator == ON_ADOPTED_DATA:
         flow_on_adopted_data(installed, tmp_path, record_property)
     if orchestrator == "metaflow":
-        metaflow_deploys_to_argo_on_gke(installed, tmp_path, record_property)
+        cloud = ARGO_CLOUDS[ROTATION["metaflow"]["cloud"]]
+        metaflow_deploys_to_argo(installed, cloud, tmp_path, record_property)
 
 
 # Prefect's work pools on the clouds whose Terraform makes them, but the one the rotation
@@ -205,6 +202,30 @@ def test_prefect_deploys_into_the_clouds_work_pool(
     )  # fmt: skip
 
 
+# Metaflow on the clouds whose Terraform deploys its flows to Argo Workflows, but the one the
+# rotation renders Metaflow with (its render checks its own): each installed, `make
+# flow-deploy` checked (support/metaflow_argo.py). Another tracker than the rotation's, so
+# that the deployment without a tracker's Secret is checked too.
+METAFLOW_ARGO_CLOUDS = {"aws": {"tracker": "none", "ci": "none", "python_version": "3.12"}}
+
+
+@pytest.mark.parametrize("cloud", list(METAFLOW_ARGO_CLOUDS))
+def test_metaflow_deploys_to_argo_on_the_clouds_cluster(
+    cloud: str, copier_source: Path, tmp_path: Path, record_property: RecordProperty
+) -> None:
+    answers = {
+        **defaults(),
+        "orchestrator": "metaflow",
+        "cloud": cloud,
+        **METAFLOW_ARGO_CLOUDS[cloud],
+    }
+    start = time.perf_counter()
+    installed = installed_project(copier_source, answers, tmp_path / f"metaflow-{cloud}")
+    seconds = time.perf_counter() - start
+    record_property("wall_time", f"metaflow on {cloud}: render and uv sync: {seconds:.1f} s")
+    metaflow_deploys_to_argo(installed, ARGO_CLOUDS[cloud], tmp_path, record_property)
+
+
 def flow_on_adopted_data(
     installed: Installed, tmp_path: Path, record_property: RecordProperty
 ) -> None:
@@ -222,114 +243,3 @@ def flow_on_adopted_data(
     promotion = json.loads((project / "reports" / "promotion.json").read_text("utf-8"))
     assert promotion["promote"], promotion
     assert any("fairness not assessed" in note for note in promotion["notes"]), promotion
-
-
-# What `terraform output -raw metaflow_on_gke` prints, with made-up names.
-METAFLOW_ON_GKE: dict[str, dict[str, str]] = {
-    "config": {
-        "METAFLOW_DEFAULT_DATASTORE": "gs",
-        "METAFLOW_DATASTORE_SYSROOT_GS": "gs://demo-artifacts/metaflow/",
-        "METAFLOW_KUBERNETES_NAMESPACE": "credit-risk",
-        "METAFLOW_KUBERNETES_SERVICE_ACCOUNT": "metaflow-steps",
-    },
-    "env": {
-        "INFERENCE_LOG__URL": "gs://demo-artifacts/inference",
-        "SCORE__INPUT": "gs://demo-artifacts/batches/{date}.parquet",
-        "SCORE__OUTPUT": "gs://demo-artifacts/scores/{date}.parquet",
-    },
-}
-IMAGE = "europe-docker.pkg.dev/demo-project/demo/pipeline@sha256:" + "0" * 64
-# What a cluster's Argo Events install names (Metaflow's configuration, not Terraform's).
-ARGO_EVENTS = {
-    "METAFLOW_ARGO_EVENTS_EVENT_BUS": "default",
-    "METAFLOW_ARGO_EVENTS_EVENT_SOURCE": "argo-events-webhook",
-    "METAFLOW_ARGO_EVENTS_SERVICE_ACCOUNT": "operate-workflow-sa",
-    "METAFLOW_ARGO_EVENTS_EVENT": "metaflow-event",
-}
-
-
-def json_documents(text: str) -> list[dict[str, Any]]:
-    """The JSON objects printed one after another in `text`, other lines skipped."""
-    decoder, documents, at = json.JSONDecoder(), [], 0
-    while (start := text.find("\n{", at)) != -1:
-        document, at = decoder.raw_decode(text, start + 1)
-        documents.append(document)
-    return documents
-
-
-def metaflow_deploys_to_argo_on_gke(
-    installed: Installed, tmp_path: Path, record_property: RecordProperty
-) -> None:
-    """Issue 26: `make flow-deploy` as a user types it, Terraform's output a sample whose
-    keys metaflow.tf outputs, Google's endpoints stand-ins (support/google_cloud.py), and
-    Argo's `--only-json`: every step of the three flows is a pod of the image, as the steps'
-    service account in Terraform's namespace, mounting the workspace volume, with
-    kubernetes.yaml's settings and Secrets, Terraform's and the raw data's path on the
-    volume; the code packages are in Terraform's datastore. An image by tag is refused in
-    one line."""
-    project = installed.project
-    metaflow_tf = (project / "deploy/gcp/terraform/metaflow.tf").read_text("utf-8")
-    block = metaflow_tf.split('output "metaflow_on_gke"', 1)[1]
-    encoded = set(re.findall(r"^\s+(\w+)\s+=", block, re.M)) - {"description", "value"}
-    assert encoded == {*METAFLOW_ON_GKE, *METAFLOW_ON_GKE["config"], *METAFLOW_ON_GKE["env"]}
-    outputs = tmp_path / "metaflow_on_gke.json"
-    outputs.write_text(json.dumps(METAFLOW_ON_GKE), "utf-8")
-    terraform = tmp_path / "bin" / "terraform"  # terraform -chdir=... output -raw NAME
-    terraform.parent.mkdir()
-    terraform.write_text(f'#!/bin/sh\n[ "$4" = metaflow_on_gke ] && exec cat {outputs}\nexit 1\n')
-    terraform.chmod(0o755)
-    bucket = METAFLOW_ON_GKE["config"]["METAFLOW_DATASTORE_SYSROOT_GS"].split("/")[2]
-    with metadata_server() as metadata, storage_emulator(bucket, tmp_path / "gcs.log") as gcs:
-        env = {
-            **installed.env,
-            **google_cloud_env(metadata, gcs),
-            **ARGO_EVENTS,
-            "PATH": f"{terraform.parent}:{installed.env['PATH']}",
-        }
-        tagged = run(
-            ["make", "flow-deploy", f"TRAINING_IMAGE={IMAGE.split('@')[0]}:latest"],
-            project, env, check=False,
-        )  # fmt: skip
-        assert tagged.returncode != 0
-        assert "--image must be pinned by digest" in tagged.stderr, tagged.stderr
-        assert "Traceback" not in tagged.stderr
-        deploy = timed(
-            ["make", "flow-deploy", f"TRAINING_IMAGE={IMAGE}", "ARGO_OPTIONS=--only-json"],
-            project, env, record_property, "metaflow: make flow-deploy on GKE",
-        )  # fmt: skip
-        with urllib.request.urlopen(f"{gcs}/storage/v1/b/{bucket}/o?prefix=metaflow/") as listed:
-            packages = json.load(listed).get("items", [])
-    templates = {doc["metadata"]["name"]: doc for doc in json_documents(deploy.stdout)}
-    assert sorted(templates) == ["batchscoringflow", "monitoringflow", "trainingflow"]
-    assert len(packages) >= 3, "a code package per flow in the datastore"
-    cluster = yaml.safe_load((project / "orchestration/metaflow/kubernetes.yaml").read_text())
-    raw_path = yaml.safe_load((project / "params.yaml").read_text())["data"]["raw_path"]
-    settings = {
-        "DATA__RAW_PATH": f"{cluster['workspace']}/{raw_path}",
-        **cluster["env"],
-        **METAFLOW_ON_GKE["env"],
-    }
-    prefix = f"{installed.package.upper()}_"
-    mount = {"name": cluster["workspace_claim"], "mountPath": cluster["workspace"]}
-    config = METAFLOW_ON_GKE["config"]
-    namespace = config["METAFLOW_KUBERNETES_NAMESPACE"]
-    service_account = config["METAFLOW_KUBERNETES_SERVICE_ACCOUNT"]
-    for name, template in templates.items():
-        assert template["metadata"]["namespace"] == namespace, name
-        steps = [t for t in template["spec"]["templates"] if "container" in t]
-        steps = [t for t in steps if not t["name"].endswith("-hook")]  # Metaflow's own
-        assert len(steps) >= (5 if name == "trainingflow" else 2), [t["name"] for t in steps]
-        for step in steps:
-            container = step["container"]
-            where = f"{name}/{step['name']}"
-            assert step["serviceAccountName"] == service_account, where
-            assert container["image"] == IMAGE, where
-            claims = [v["persistentVolumeClaim"]["claimName"] for v in step["volumes"]
-                      if v.get("persistentVolumeClaim")]  # fmt: skip
-            assert claims == [cluster["workspace_claim"]], where
-            assert any(m.items() >= mount.items() for m in container["volumeMounts"]), where
-            env = {item["name"]: item.get("value") for item in container["env"]}
-            expected = {f"{prefix}{key}": str(value) for key, value in settings.items()}
-            assert env.items() >= expected.items(), where
-            secrets = [s["secretRef"]["name"] for s in container.get("envFrom") or []]
-            assert secrets == cluster["secrets"], where

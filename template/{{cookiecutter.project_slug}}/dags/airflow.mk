@@ -5,7 +5,7 @@ AIRFLOW := AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/
 	AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT=300 PIPELINE_IMAGE= \
 	uv run airflow
 
-.PHONY: flow airflow-db airflow-run airflow-monitor airflow-score airflow-ui{% if cookiecutter.cloud == 'aws' %} flow-image flow-deploy{% endif %}
+.PHONY: flow airflow-db airflow-run airflow-monitor airflow-score airflow-ui{% if cookiecutter.cloud == 'aws' %} flow-deploy{% endif %}
 
 airflow-db:
 	@mkdir -p .airflow && echo '*' > .airflow/.gitignore
@@ -27,15 +27,6 @@ flow: airflow-run ## Run the pipeline through Airflow (the training DAG, once)
 {%- if cookiecutter.cloud == 'aws' %}
 # The DAG folder flow-deploy writes, then ships to the source bucket's dags/.
 MWAA_DAG_FOLDER ?= build/airflow-dags
-
-flow-image: ## Build the steps' image (the training target), push it to ECR, print it by digest
-	$(eval REPOSITORY := $(call tf_output,ecr_repository_url))
-	$(eval FLOW_TAG := $(REPOSITORY):pipeline-$(shell git rev-parse --short HEAD)-$(shell date -u +%s))
-	docker build --target training -t $(FLOW_TAG) .
-	aws ecr get-login-password --region $(call tf_output,region) \
-		| docker login --username AWS --password-stdin $(firstword $(subst /, ,$(REPOSITORY)))
-	docker push --quiet $(FLOW_TAG)
-	@docker inspect --format '{% raw %}{{index .RepoDigests 0}}{% endraw %}' $(FLOW_TAG)
 
 flow-deploy: ## Ship the DAGs to MWAA (TRAINING_IMAGE: make flow-image's digest, the steps' image)
 	@test -n "$(TRAINING_IMAGE)" || { echo "set TRAINING_IMAGE to the image the steps run (make flow-image)"; exit 1; }

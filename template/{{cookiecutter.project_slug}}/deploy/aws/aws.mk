@@ -9,7 +9,7 @@ TRAINING_INSTANCE ?= ml.m5.large
 # {{ cookiecutter.project_slug | upper }}_DATA__RAW_PATH variable that overrides it, as the CLI reads them.
 RAW_PATH = $(or $({{ cookiecutter.project_slug | upper }}_DATA__RAW_PATH),$(shell sed -n 's/^  raw_path: *\([^ \#]*\).*/\1/p' params.yaml))
 
-.PHONY: infra-init infra-plan infra-apply aws-dvc-remote aws-train eks-deploy
+.PHONY: infra-init infra-plan infra-apply aws-dvc-remote aws-train eks-deploy{% if cookiecutter.__flow_image %} flow-image{% endif %}
 
 infra-init: ## Initialise Terraform with its S3 state (TF_STATE_BUCKET=..., AWS_REGION=...)
 	@test -n "$(TF_STATE_BUCKET)" && test -n "$(AWS_REGION)" || { \
@@ -59,3 +59,15 @@ eks-deploy: ## Serve on EKS (current kubectl context): IMAGE=<ECR repository>@sh
 		--from-literal=json='$(call tf_output,trusted_signers)' --dry-run=client -o yaml | kubectl apply -f -
 	kubectl -n {{ cookiecutter.project_slug | replace('_', '-') }} set image deployment/api api=$(IMAGE)
 	kubectl -n {{ cookiecutter.project_slug | replace('_', '-') }} rollout status deployment/api --timeout=5m
+{%- if cookiecutter.__flow_image %}
+
+# The image the orchestrator's deployed steps run (make flow-deploy TRAINING_IMAGE=...).
+flow-image: ## Build the deployed steps' image (the training target), push it to ECR, print it by digest
+	$(eval REPOSITORY := $(call tf_output,ecr_repository_url))
+	$(eval FLOW_TAG := $(REPOSITORY):pipeline-$(shell git rev-parse --short HEAD)-$(shell date -u +%s))
+	docker build --target training -t $(FLOW_TAG) .
+	aws ecr get-login-password --region $(call tf_output,region) \
+		| docker login --username AWS --password-stdin $(firstword $(subst /, ,$(REPOSITORY)))
+	docker push --quiet $(FLOW_TAG)
+	@docker inspect --format '{% raw %}{{index .RepoDigests 0}}{% endraw %}' $(FLOW_TAG)
+{%- endif %}

@@ -10,7 +10,7 @@ GKE_NAMESPACE ?= {{ cookiecutter.project_slug | replace('_', '-') | trim('-') }}
 # {{ cookiecutter.project_slug | upper }}_DATA__RAW_PATH variable that overrides it, as the CLI reads them.
 RAW_PATH = $(or $({{ cookiecutter.project_slug | upper }}_DATA__RAW_PATH),$(shell sed -n 's/^  raw_path: *\([^ \#]*\).*/\1/p' params.yaml))
 
-.PHONY: infra-init infra-plan infra-apply gcp-dvc-remote gcp-train gke-deploy
+.PHONY: infra-init infra-plan infra-apply gcp-dvc-remote gcp-train gke-deploy{% if cookiecutter.__flow_image %} flow-image{% endif %}
 
 infra-init: ## Initialise Terraform with its GCS state (TF_STATE_BUCKET=...)
 	@test -n "$(TF_STATE_BUCKET)" || { echo "set TF_STATE_BUCKET (deploy/gcp/README.md, State)"; exit 1; }
@@ -69,3 +69,14 @@ gke-deploy: ## Serve on GKE (current kubectl context): IMAGE=<Artifact Registry 
 		iam.gke.io/gcp-service-account=$(call tf_output,api_service_account)
 	kubectl -n $(GKE_NAMESPACE) set image deployment/api api=$(IMAGE)
 	kubectl -n $(GKE_NAMESPACE) rollout status deployment/api --timeout=5m
+{%- if cookiecutter.__flow_image %}
+
+# The image the orchestrator's deployed steps run (make flow-deploy TRAINING_IMAGE=...).
+flow-image: ## Build the deployed steps' image (the training target), push it to Artifact Registry, print it by digest
+	$(eval REPOSITORY := $(call tf_output,image_repository))
+	$(eval FLOW_TAG := $(REPOSITORY):pipeline-$(shell git rev-parse --short HEAD)-$(shell date -u +%s))
+	docker build --target training -t $(FLOW_TAG) .
+	gcloud auth configure-docker $(firstword $(subst /, ,$(REPOSITORY))) --quiet
+	docker push --quiet $(FLOW_TAG)
+	@docker inspect --format '{% raw %}{{index .RepoDigests 0}}{% endraw %}' $(FLOW_TAG)
+{%- endif %}

@@ -1,7 +1,7 @@
 # Kubeflow Pipelines: orchestration/kubeflow/pipeline.py.
 KFP := uv run python orchestration/kubeflow/pipeline.py
 
-.PHONY: flow pipeline-compile kubeflow-run kubeflow-schedule{% if cookiecutter.cloud == 'gcp' %} flow-image flow-deploy{% endif %}
+.PHONY: flow pipeline-compile kubeflow-run kubeflow-schedule{% if cookiecutter.cloud == 'gcp' %} flow-deploy{% endif %}
 
 pipeline-compile: ## Compile the training, monitoring and batch-scoring pipelines to build/kubeflow/*.yaml
 	$(KFP) compile build/kubeflow
@@ -14,14 +14,6 @@ kubeflow-schedule: ## Recurring runs on Kubeflow Pipelines at KFP_HOST (weekly t
 
 flow: kubeflow-run ## Run the pipeline through Kubeflow Pipelines (kfp.local)
 {%- if cookiecutter.cloud == 'gcp' %}
-
-flow-image: ## Build the components' image (the training target), push it to Artifact Registry, print it by digest
-	$(eval REPOSITORY := $(call tf_output,image_repository))
-	$(eval FLOW_TAG := $(REPOSITORY):pipelines-$(shell git rev-parse --short HEAD)-$(shell date -u +%s))
-	docker build --target training -t $(FLOW_TAG) .
-	gcloud auth configure-docker $(firstword $(subst /, ,$(REPOSITORY))) --quiet
-	docker push --quiet $(FLOW_TAG)
-	@docker inspect --format '{% raw %}{{index .RepoDigests 0}}{% endraw %}' $(FLOW_TAG)
 
 flow-deploy: ## Schedule the pipelines on Vertex AI Pipelines (TRAINING_IMAGE: make flow-image's digest)
 	@test -n "$(TRAINING_IMAGE)" || { echo "set TRAINING_IMAGE to the image the components run (make flow-image)"; exit 1; }

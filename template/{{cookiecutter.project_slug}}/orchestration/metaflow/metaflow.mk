@@ -1,6 +1,6 @@
 # Metaflow's targets, included by the project's Makefile.
 METAFLOW_DIR := orchestration/metaflow
-.PHONY: flow flow-monitor flow-score metaflow-cards flow-deploy{% if cookiecutter.cloud == 'gcp' %} flow-image{% endif %}
+.PHONY: flow flow-monitor flow-score metaflow-cards flow-deploy
 
 flow: ## Run the pipeline as a Metaflow flow (local runtime and datastore under .metaflow/)
 	uv run python $(METAFLOW_DIR)/training_flow.py run
@@ -14,22 +14,15 @@ flow-score: ## Run the batch-scoring flow locally (the champion scores params.ya
 metaflow-cards: ## Browse the evaluation cards of local runs on http://127.0.0.1:8324
 	uv run python $(METAFLOW_DIR)/training_flow.py card server
 
-{%- if cookiecutter.cloud == 'gcp' %}
-
-flow-image: ## Build the steps' image (the training target), push it to Artifact Registry, print it by digest
-	$(eval REPOSITORY := $(call tf_output,image_repository))
-	$(eval FLOW_TAG := $(REPOSITORY):pipeline-$(shell git rev-parse --short HEAD)-$(shell date -u +%s))
-	docker build --target training -t $(FLOW_TAG) .
-	gcloud auth configure-docker $(firstword $(subst /, ,$(REPOSITORY))) --quiet
-	docker push --quiet $(FLOW_TAG)
-	@docker inspect --format '{% raw %}{{index .RepoDigests 0}}{% endraw %}' $(FLOW_TAG)
+{%- if cookiecutter.__flow_image %}
+{%- set cluster = {'gcp': 'GKE', 'aws': 'EKS'}[cookiecutter.cloud] %}
 
 # The flows' schedules and trigger on Argo Workflows, every step a pod of TRAINING_IMAGE on
-# the workspace volume, as Terraform's metaflow_on_gke says (the datastore, the namespace,
+# the workspace volume, as Terraform's metaflow_on_{{ cluster | lower }} says (the datastore, the namespace,
 # the steps' service account and settings). ARGO_OPTIONS=--only-json prints the templates.
-flow-deploy: ## Deploy the flows to Argo Workflows on GKE (TRAINING_IMAGE: make flow-image's digest)
+flow-deploy: ## Deploy the flows to Argo Workflows on {{ cluster }} (TRAINING_IMAGE: make flow-image's digest)
 	@test -n "$(TRAINING_IMAGE)" || { echo "set TRAINING_IMAGE to the image the steps run (make flow-image)"; exit 1; }
-	echo '$(call tf_output,metaflow_on_gke)' | uv run python $(METAFLOW_DIR)/argo.py \
+	echo '$(call tf_output,metaflow_on_{{ cluster | lower }})' | uv run python $(METAFLOW_DIR)/argo.py \
 		--cloud - --image $(TRAINING_IMAGE) -- $(ARGO_OPTIONS)
 {%- else %}
 

@@ -1,0 +1,201 @@
+"""Metaflow's flows deployed to Argo Workflows on a cloud's Kubernetes (issue 26), checked
+as far as this machine allows: `make flow-deploy` as a user types it, Terraform's output a
+sample whose keys the render's metaflow.tf encodes, the cloud's object store a local
+stand-in (its datastore), and Argo's `--only-json` in place of a cluster."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from support.aws import s3_endpoint, s3_env, s3_keys
+from support.deep import Installed, run, timed
+from support.google_cloud import google_cloud_env, metadata_server, storage_emulator
+from support.reporting import RecordProperty
+
+# The variables that point the cloud's clients at the stand-ins, and a listing of the
+# datastore's objects.
+StandIn = tuple[dict[str, str], Callable[[], list[str]]]
+
+
+@contextmanager
+def google_cloud_storage(bucket: str, prefix: str, logs: Path) -> Iterator[StandIn]:
+    """Google's metadata server and Cloud Storage (support/google_cloud.py)."""
+    with metadata_server() as metadata, storage_emulator(bucket, logs / "gcs.log") as gcs:
+
+        def listed() -> list[str]:
+            url = f"{gcs}/storage/v1/b/{bucket}/o?prefix={prefix}"
+            with urllib.request.urlopen(url) as response:
+                return [item["name"] for item in json.load(response).get("items", [])]
+
+        yield google_cloud_env(metadata, gcs), listed
+
+
+@contextmanager
+def amazon_s3(bucket: str, prefix: str, logs: Path) -> Iterator[StandIn]:
+    """moto's S3 server (support/aws.py)."""
+    with s3_endpoint(bucket, logs / "moto.log") as endpoint:
+        yield s3_env(endpoint), lambda: s3_keys(endpoint, bucket, prefix)
+
+
+@dataclass(frozen=True)
+class ArgoCloud:
+    cloud: str  # the answer
+    cluster: str  # the cloud's Kubernetes
+    output: str  # the Terraform output `make flow-deploy` reads
+    sample: dict[str, dict[str, str]]  # what `terraform output -raw` prints, made-up names
+    sysroot: str  # the sample's Metaflow setting naming the datastore's root
+    image: str
+    datastore: Callable[[str, str, Path], AbstractContextManager[StandIn]]  # bucket, prefix, logs
+
+
+ARGO_CLOUDS = {
+    "gcp": ArgoCloud(
+        cloud="gcp",
+        cluster="GKE",
+        output="metaflow_on_gke",
+        sample={
+            "config": {
+                "METAFLOW_DEFAULT_DATASTORE": "gs",
+                "METAFLOW_DATASTORE_SYSROOT_GS": "gs://demo-artifacts/metaflow/",
+                "METAFLOW_KUBERNETES_NAMESPACE": "credit-risk",
+                "METAFLOW_KUBERNETES_SERVICE_ACCOUNT": "metaflow-steps",
+            },
+            "env": {
+                "INFERENCE_LOG__URL": "gs://demo-artifacts/inference",
+                "SCORE__INPUT": "gs://demo-artifacts/batches/{date}.parquet",
+                "SCORE__OUTPUT": "gs://demo-artifacts/scores/{date}.parquet",
+            },
+        },
+        sysroot="METAFLOW_DATASTORE_SYSROOT_GS",
+        image="europe-docker.pkg.dev/demo-project/demo/pipeline@sha256:" + "0" * 64,
+        datastore=google_cloud_storage,
+    ),
+    "aws": ArgoCloud(
+        cloud="aws",
+        cluster="EKS",
+        output="metaflow_on_eks",
+        sample={
+            "config": {
+                "METAFLOW_DEFAULT_DATASTORE": "s3",
+                "METAFLOW_DATASTORE_SYSROOT_S3": "s3://demo-artifacts/metaflow",
+                "METAFLOW_KUBERNETES_NAMESPACE": "credit-risk",
+                "METAFLOW_KUBERNETES_SERVICE_ACCOUNT": "metaflow-steps",
+            },
+            "env": {
+                "INFERENCE_LOG__URL": "s3://demo-artifacts/inference",
+                "SCORE__INPUT": "s3://demo-artifacts/batches/{date}.parquet",
+                "SCORE__OUTPUT": "s3://demo-artifacts/scores/{date}.parquet",
+            },
+        },
+        sysroot="METAFLOW_DATASTORE_SYSROOT_S3",
+        image="123456789012.dkr.ecr.eu-west-1.amazonaws.com/credit-risk@sha256:" + "0" * 64,
+        datastore=amazon_s3,
+    ),
+}
+# What a cluster's Argo Events install names (Metaflow's configuration, not Terraform's).
+ARGO_EVENTS = {
+    "METAFLOW_ARGO_EVENTS_EVENT_BUS": "default",
+    "METAFLOW_ARGO_EVENTS_EVENT_SOURCE": "argo-events-webhook",
+    "METAFLOW_ARGO_EVENTS_SERVICE_ACCOUNT": "operate-workflow-sa",
+    "METAFLOW_ARGO_EVENTS_EVENT": "metaflow-event",
+}
+
+
+def json_documents(text: str) -> list[dict[str, Any]]:
+    """The JSON objects printed one after another in `text`, other lines skipped."""
+    decoder, documents, at = json.JSONDecoder(), [], 0
+    while (start := text.find("\n{", at)) != -1:
+        document, at = decoder.raw_decode(text, start + 1)
+        documents.append(document)
+    return documents
+
+
+def terraform_stand_in(cloud: ArgoCloud, project: Path, bin_dir: Path) -> None:
+    """A `terraform` in `bin_dir` whose `output -raw <cloud.output>` prints the sample, once
+    the sample's keys are checked to be the ones the render's metaflow.tf encodes."""
+    metaflow_tf = (project / f"deploy/{cloud.cloud}/terraform/metaflow.tf").read_text("utf-8")
+    block = metaflow_tf.split(f'output "{cloud.output}"', 1)[1]
+    encoded = set(re.findall(r"^\s+(\w+)\s+=", block, re.M)) - {"description", "value"}
+    assert encoded == {*cloud.sample, *cloud.sample["config"], *cloud.sample["env"]}
+    outputs = bin_dir / f"{cloud.output}.json"
+    outputs.write_text(json.dumps(cloud.sample), "utf-8")
+    terraform = bin_dir / "terraform"  # terraform -chdir=... output -raw NAME
+    terraform.write_text(f'#!/bin/sh\n[ "$4" = {cloud.output} ] && exec cat {outputs}\nexit 1\n')
+    terraform.chmod(0o755)
+
+
+def metaflow_deploys_to_argo(
+    installed: Installed, cloud: ArgoCloud, tmp_path: Path, record_property: RecordProperty
+) -> None:
+    """`make flow-deploy` as typed, on `cloud`: every step of the three flows is a pod of the
+    image, as the steps' service account in Terraform's namespace, mounting the workspace
+    volume, with kubernetes.yaml's settings and Secrets, Terraform's and the raw data's path
+    on the volume; the code packages are in Terraform's datastore. An image by tag is
+    refused in one line."""
+    project = installed.project
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    terraform_stand_in(cloud, project, bin_dir)
+    config = cloud.sample["config"]
+    bucket, prefix = config[cloud.sysroot].split("/", 3)[2:]
+    with cloud.datastore(bucket, prefix.rstrip("/") + "/", tmp_path) as (store_env, listed):
+        env = {
+            **installed.env,
+            **store_env,
+            **ARGO_EVENTS,
+            "PATH": f"{bin_dir}:{installed.env['PATH']}",
+        }
+        tagged = run(
+            ["make", "flow-deploy", f"TRAINING_IMAGE={cloud.image.split('@')[0]}:latest"],
+            project, env, check=False,
+        )  # fmt: skip
+        assert tagged.returncode != 0
+        assert "--image must be pinned by digest" in tagged.stderr, tagged.stderr
+        assert "Traceback" not in tagged.stderr
+        deploy = timed(
+            ["make", "flow-deploy", f"TRAINING_IMAGE={cloud.image}", "ARGO_OPTIONS=--only-json"],
+            project, env, record_property, f"metaflow: make flow-deploy on {cloud.cluster}",
+        )  # fmt: skip
+        packages = listed()
+    templates = {doc["metadata"]["name"]: doc for doc in json_documents(deploy.stdout)}
+    assert sorted(templates) == ["batchscoringflow", "monitoringflow", "trainingflow"]
+    assert len(packages) >= 3, f"a code package per flow in the datastore: {packages}"
+    cluster = yaml.safe_load((project / "orchestration/metaflow/kubernetes.yaml").read_text())
+    raw_path = yaml.safe_load((project / "params.yaml").read_text())["data"]["raw_path"]
+    settings = {
+        "DATA__RAW_PATH": f"{cluster['workspace']}/{raw_path}",
+        **cluster["env"],
+        **cloud.sample["env"],
+    }
+    prefix = f"{installed.package.upper()}_"
+    mount = {"name": cluster["workspace_claim"], "mountPath": cluster["workspace"]}
+    namespace = config["METAFLOW_KUBERNETES_NAMESPACE"]
+    service_account = config["METAFLOW_KUBERNETES_SERVICE_ACCOUNT"]
+    for name, template in templates.items():
+        assert template["metadata"]["namespace"] == namespace, name
+        steps = [t for t in template["spec"]["templates"] if "container" in t]
+        steps = [t for t in steps if not t["name"].endswith("-hook")]  # Metaflow's own
+        assert len(steps) >= (5 if name == "trainingflow" else 2), [t["name"] for t in steps]
+        for step in steps:
+            container = step["container"]
+            where = f"{name}/{step['name']}"
+            assert step["serviceAccountName"] == service_account, where
+            assert container["image"] == cloud.image, where
+            claims = [v["persistentVolumeClaim"]["claimName"] for v in step["volumes"]
+                      if v.get("persistentVolumeClaim")]  # fmt: skip
+            assert claims == [cluster["workspace_claim"]], where
+            assert any(m.items() >= mount.items() for m in container["volumeMounts"]), where
+            env = {item["name"]: item.get("value") for item in container["env"]}
+            expected = {f"{prefix}{key}": str(value) for key, value in settings.items()}
+            assert env.items() >= expected.items(), where
+            secrets = [s["secretRef"]["name"] for s in container.get("envFrom") or []]
+            assert secrets == cluster["secrets"], where
