@@ -53,6 +53,7 @@ __pycache__
 {% if cookiecutter.orchestrator != 'metaflow' %}orchestration/metaflow{% endif %}
 {% if cookiecutter.orchestrator != 'metaflow' %}deploy/gcp/terraform/metaflow.tf{% endif %}
 {% if cookiecutter.orchestrator != 'metaflow' %}deploy/aws/terraform/metaflow.tf{% endif %}
+{% if cookiecutter.orchestrator != 'metaflow' %}deploy/azure/terraform/metaflow.tf{% endif %}
 {% if cookiecutter.orchestrator != 'metaflow' %}tests/infrastructure/test_metaflow_pipeline.py{% endif %}
 {% if cookiecutter.compute != 'ray' %}src/*/compute/ray_engine{% endif %}
 {% if cookiecutter.compute != 'ray' %}tests/infrastructure/test_ray_cluster.py{% endif %}

@@ -204,9 +204,12 @@ def test_prefect_deploys_into_the_clouds_work_pool(
 
 # Metaflow on the clouds whose Terraform deploys its flows to Argo Workflows, but the one the
 # rotation renders Metaflow with (its render checks its own): each installed, `make
-# flow-deploy` checked (support/metaflow_argo.py). Another tracker than the rotation's, so
-# that the deployment without a tracker's Secret is checked too.
-METAFLOW_ARGO_CLOUDS = {"aws": {"tracker": "none", "ci": "none", "python_version": "3.12"}}
+# flow-deploy` checked (support/metaflow_argo.py). Other trackers than the rotation's: the
+# deployment without a tracker's Secret, and with MLflow's, are checked too.
+METAFLOW_ARGO_CLOUDS = {
+    "aws": {"tracker": "none", "ci": "none", "python_version": "3.12"},
+    "azure": {"tracker": "mlflow", "ci": "none", "python_version": "3.11"},
+}
 
 
 @pytest.mark.parametrize("cloud", list(METAFLOW_ARGO_CLOUDS))

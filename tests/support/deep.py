@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -29,7 +30,7 @@ from support.reporting import RecordProperty
 
 DRIFT_EXIT_CODE = 3
 READY_TIMEOUT = 90  # seconds for the API to load the champion and answer /ready
-SERVER_TIMEOUT = 60  # seconds for a tool's server started with uvx to answer
+SERVER_TIMEOUT = 60  # seconds for a tool's local server (uvx, npm exec) to answer
 COMMAND_TIMEOUT = 1800  # seconds for any one command (uv sync, make test, make pipeline)
 # The folder of the reversed_collection pytest plugin, alone so that putting it on the
 # render's PYTHONPATH exposes nothing else.
@@ -167,34 +168,47 @@ def http(method: str, url: str, body: Any = None) -> tuple[int, str]:
 
 
 @contextmanager
-def served_by_uvx(
-    package: str, command: Sequence[str], probe: urllib.request.Request, log: Path
+def served(
+    command: Sequence[str],
+    probe: urllib.request.Request,
+    log: Path,
+    context: ssl.SSLContext | None = None,
+    graceful: bool = True,
 ) -> Iterator[None]:
-    """A tool's local server (`uvx --from PACKAGE COMMAND`, not a dependency of anything),
-    from the moment `probe` answers 200 to the end of the block; its log shown if it never
-    does."""
-    uvx = Path(sys.executable).with_name("uvx")
+    """A tool's local server (`command`), from the moment `probe` succeeds (with `context`
+    over HTTPS) to the end of the block, then asked to stop (killed if not `graceful`); its
+    log shown if it never answers."""
     with log.open("w", encoding="utf-8") as output:
-        server = subprocess.Popen(
-            [str(uvx if uvx.exists() else "uvx"), "--from", package, *command],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+        server = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + SERVER_TIMEOUT
             while True:
                 try:
-                    with urllib.request.urlopen(probe, timeout=5) as response:
-                        assert response.status == 200
+                    with urllib.request.urlopen(probe, timeout=5, context=context) as response:
+                        assert 200 <= response.status < 300
                     break
                 except OSError:
                     if server.poll() is not None or time.monotonic() > deadline:
-                        pytest.fail(f"{package} did not start:\n{log.read_text('utf-8')}")
+                        pytest.fail(f"{command[0]} did not start:\n{log.read_text('utf-8')}")
                     time.sleep(0.5)
             yield
         finally:
-            server.terminate()
+            if graceful:
+                server.terminate()
+            else:
+                server.kill()
             server.wait(timeout=15)
+
+
+@contextmanager
+def served_by_uvx(
+    package: str, command: Sequence[str], probe: urllib.request.Request, log: Path
+) -> Iterator[None]:
+    """A Python tool's local server, `uvx --from PACKAGE COMMAND` (not a dependency of
+    anything): see `served`."""
+    uvx = Path(sys.executable).with_name("uvx")
+    with served([str(uvx if uvx.exists() else "uvx"), "--from", package, *command], probe, log):
+        yield
 
 
 @contextmanager

@@ -12,23 +12,34 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
 from support.aws import s3_endpoint, s3_env, s3_keys
+from support.azure import azure_env, blob_names, blob_storage
 from support.deep import Installed, run, timed
 from support.google_cloud import google_cloud_env, metadata_server, storage_emulator
 from support.reporting import RecordProperty
 
-# The variables that point the cloud's clients at the stand-ins, and a listing of the
-# datastore's objects.
-StandIn = tuple[dict[str, str], Callable[[], list[str]]]
+
+class StandIn(NamedTuple):
+    env: dict[str, str]  # what points the cloud's clients at the stand-ins
+    config: dict[str, str]  # Metaflow's settings that name them (over Terraform's sample)
+    listed: Callable[[], list[str]]  # the datastore's objects
+
+
+def bucket_and_prefix(sysroot: str) -> tuple[str, str]:
+    """`gs://bucket/metaflow/`, `s3://bucket/metaflow` or `container/metaflow`: the bucket
+    (container) and the datastore's prefix, with its slash."""
+    bucket, prefix = sysroot.split("://")[-1].split("/", 1)
+    return bucket, prefix.rstrip("/") + "/"
 
 
 @contextmanager
-def google_cloud_storage(bucket: str, prefix: str, logs: Path) -> Iterator[StandIn]:
+def google_cloud_storage(sysroot: str, logs: Path) -> Iterator[StandIn]:
     """Google's metadata server and Cloud Storage (support/google_cloud.py)."""
+    bucket, prefix = bucket_and_prefix(sysroot)
     with metadata_server() as metadata, storage_emulator(bucket, logs / "gcs.log") as gcs:
 
         def listed() -> list[str]:
@@ -36,14 +47,25 @@ def google_cloud_storage(bucket: str, prefix: str, logs: Path) -> Iterator[Stand
             with urllib.request.urlopen(url) as response:
                 return [item["name"] for item in json.load(response).get("items", [])]
 
-        yield google_cloud_env(metadata, gcs), listed
+        yield StandIn(google_cloud_env(metadata, gcs), {}, listed)
 
 
 @contextmanager
-def amazon_s3(bucket: str, prefix: str, logs: Path) -> Iterator[StandIn]:
+def amazon_s3(sysroot: str, logs: Path) -> Iterator[StandIn]:
     """moto's S3 server (support/aws.py)."""
+    bucket, prefix = bucket_and_prefix(sysroot)
     with s3_endpoint(bucket, logs / "moto.log") as endpoint:
-        yield s3_env(endpoint), lambda: s3_keys(endpoint, bucket, prefix)
+        yield StandIn(s3_env(endpoint), {}, lambda: s3_keys(endpoint, bucket, prefix))
+
+
+@contextmanager
+def azure_blob_storage(sysroot: str, logs: Path) -> Iterator[StandIn]:
+    """Azurite and a managed identity endpoint (support/azure.py); the account's endpoint is
+    Metaflow's setting, so the emulator's replaces the sample's."""
+    container, prefix = bucket_and_prefix(sysroot)
+    with blob_storage(container, logs / "azurite") as blobs:
+        endpoint = {"METAFLOW_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT": blobs.endpoint}
+        yield StandIn(azure_env(blobs), endpoint, lambda: blob_names(blobs, container, prefix))
 
 
 @dataclass(frozen=True)
@@ -54,7 +76,7 @@ class ArgoCloud:
     sample: dict[str, dict[str, str]]  # what `terraform output -raw` prints, made-up names
     sysroot: str  # the sample's Metaflow setting naming the datastore's root
     image: str
-    datastore: Callable[[str, str, Path], AbstractContextManager[StandIn]]  # bucket, prefix, logs
+    datastore: Callable[[str, Path], AbstractContextManager[StandIn]]  # sysroot, logs
 
 
 ARGO_CLOUDS = {
@@ -100,6 +122,29 @@ ARGO_CLOUDS = {
         image="123456789012.dkr.ecr.eu-west-1.amazonaws.com/credit-risk@sha256:" + "0" * 64,
         datastore=amazon_s3,
     ),
+    "azure": ArgoCloud(
+        cloud="azure",
+        cluster="AKS",
+        output="metaflow_on_aks",
+        sample={
+            "config": {
+                "METAFLOW_DEFAULT_DATASTORE": "azure",
+                "METAFLOW_DATASTORE_SYSROOT_AZURE": "artifacts/metaflow",
+                "METAFLOW_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT": "https://demo.blob.core.windows.net/",
+                "METAFLOW_KUBERNETES_NAMESPACE": "credit-risk",
+                "METAFLOW_KUBERNETES_SERVICE_ACCOUNT": "metaflow-steps",
+                "METAFLOW_KUBERNETES_LABELS": "azure.workload.identity/use=true",
+            },
+            "env": {
+                "INFERENCE_LOG__URL": "az://artifacts@demo.blob.core.windows.net/inference",
+                "SCORE__INPUT": "az://artifacts@demo.blob.core.windows.net/batches/{date}.parquet",
+                "SCORE__OUTPUT": "az://artifacts@demo.blob.core.windows.net/scores/{date}.parquet",
+            },
+        },
+        sysroot="METAFLOW_DATASTORE_SYSROOT_AZURE",
+        image="demo.azurecr.io/credit-risk@sha256:" + "0" * 64,
+        datastore=azure_blob_storage,
+    ),
 }
 # What a cluster's Argo Events install names (Metaflow's configuration, not Terraform's).
 ARGO_EVENTS = {
@@ -119,15 +164,17 @@ def json_documents(text: str) -> list[dict[str, Any]]:
     return documents
 
 
-def terraform_stand_in(cloud: ArgoCloud, project: Path, bin_dir: Path) -> None:
-    """A `terraform` in `bin_dir` whose `output -raw <cloud.output>` prints the sample, once
-    the sample's keys are checked to be the ones the render's metaflow.tf encodes."""
+def terraform_stand_in(
+    cloud: ArgoCloud, sample: dict[str, dict[str, str]], project: Path, bin_dir: Path
+) -> None:
+    """A `terraform` in `bin_dir` whose `output -raw <cloud.output>` prints `sample`, once
+    its keys are checked to be the ones the render's metaflow.tf encodes."""
     metaflow_tf = (project / f"deploy/{cloud.cloud}/terraform/metaflow.tf").read_text("utf-8")
     block = metaflow_tf.split(f'output "{cloud.output}"', 1)[1]
     encoded = set(re.findall(r"^\s+(\w+)\s+=", block, re.M)) - {"description", "value"}
-    assert encoded == {*cloud.sample, *cloud.sample["config"], *cloud.sample["env"]}
+    assert encoded == {*sample, *sample["config"], *sample["env"]}
     outputs = bin_dir / f"{cloud.output}.json"
-    outputs.write_text(json.dumps(cloud.sample), "utf-8")
+    outputs.write_text(json.dumps(sample), "utf-8")
     terraform = bin_dir / "terraform"  # terraform -chdir=... output -raw NAME
     terraform.write_text(f'#!/bin/sh\n[ "$4" = {cloud.output} ] && exec cat {outputs}\nexit 1\n')
     terraform.chmod(0o755)
@@ -137,20 +184,19 @@ def metaflow_deploys_to_argo(
     installed: Installed, cloud: ArgoCloud, tmp_path: Path, record_property: RecordProperty
 ) -> None:
     """`make flow-deploy` as typed, on `cloud`: every step of the three flows is a pod of the
-    image, as the steps' service account in Terraform's namespace, mounting the workspace
-    volume, with kubernetes.yaml's settings and Secrets, Terraform's and the raw data's path
-    on the volume; the code packages are in Terraform's datastore. An image by tag is
-    refused in one line."""
+    image, as the steps' service account in Terraform's namespace, with its labels,
+    mounting the workspace volume, with kubernetes.yaml's settings and Secrets, Terraform's
+    and the raw data's path on the volume; the code packages are in Terraform's datastore.
+    An image by tag is refused in one line."""
     project = installed.project
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    terraform_stand_in(cloud, project, bin_dir)
-    config = cloud.sample["config"]
-    bucket, prefix = config[cloud.sysroot].split("/", 3)[2:]
-    with cloud.datastore(bucket, prefix.rstrip("/") + "/", tmp_path) as (store_env, listed):
+    with cloud.datastore(cloud.sample["config"][cloud.sysroot], tmp_path) as stand_in:
+        config = {**cloud.sample["config"], **stand_in.config}
+        terraform_stand_in(cloud, {**cloud.sample, "config": config}, project, bin_dir)
         env = {
             **installed.env,
-            **store_env,
+            **stand_in.env,
             **ARGO_EVENTS,
             "PATH": f"{bin_dir}:{installed.env['PATH']}",
         }
@@ -165,7 +211,7 @@ def metaflow_deploys_to_argo(
             ["make", "flow-deploy", f"TRAINING_IMAGE={cloud.image}", "ARGO_OPTIONS=--only-json"],
             project, env, record_property, f"metaflow: make flow-deploy on {cloud.cluster}",
         )  # fmt: skip
-        packages = listed()
+        packages = stand_in.listed()
     templates = {doc["metadata"]["name"]: doc for doc in json_documents(deploy.stdout)}
     assert sorted(templates) == ["batchscoringflow", "monitoringflow", "trainingflow"]
     assert len(packages) >= 3, f"a code package per flow in the datastore: {packages}"
@@ -178,6 +224,8 @@ def metaflow_deploys_to_argo(
     }
     prefix = f"{installed.package.upper()}_"
     mount = {"name": cluster["workspace_claim"], "mountPath": cluster["workspace"]}
+    asked = config.get("METAFLOW_KUBERNETES_LABELS", "")  # key=value,...
+    labels = dict(label.split("=", 1) for label in asked.split(",") if label)
     namespace = config["METAFLOW_KUBERNETES_NAMESPACE"]
     service_account = config["METAFLOW_KUBERNETES_SERVICE_ACCOUNT"]
     for name, template in templates.items():
@@ -189,6 +237,7 @@ def metaflow_deploys_to_argo(
             container = step["container"]
             where = f"{name}/{step['name']}"
             assert step["serviceAccountName"] == service_account, where
+            assert step["metadata"]["labels"].items() >= labels.items(), where
             assert container["image"] == cloud.image, where
             claims = [v["persistentVolumeClaim"]["claimName"] for v in step["volumes"]
                       if v.get("persistentVolumeClaim")]  # fmt: skip

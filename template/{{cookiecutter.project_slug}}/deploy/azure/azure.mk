@@ -9,7 +9,7 @@ AKS_NAMESPACE ?= {{ cookiecutter.project_slug | replace('_', '-') | trim('-') }}
 # {{ cookiecutter.project_slug | upper }}_DATA__RAW_PATH variable that overrides it, as the CLI reads them.
 RAW_PATH = $(or $({{ cookiecutter.project_slug | upper }}_DATA__RAW_PATH),$(shell sed -n 's/^  raw_path: *\([^ \#]*\).*/\1/p' params.yaml))
 
-.PHONY: infra-init infra-plan infra-apply azure-dvc-remote azure-train aks-deploy
+.PHONY: infra-init infra-plan infra-apply azure-dvc-remote azure-train aks-deploy{% if cookiecutter.__flow_image %} flow-image{% endif %}
 
 infra-init: ## Initialise Terraform with its blob state (TF_STATE_ACCOUNT=...)
 	@test -n "$(TF_STATE_ACCOUNT)" || { echo "set TF_STATE_ACCOUNT (deploy/azure/README.md, State)"; exit 1; }
@@ -57,3 +57,14 @@ aks-deploy: ## Serve on AKS (current kubectl context): IMAGE=<registry image>@sh
 		azure.workload.identity/client-id=$(call tf_output,api_client_id)
 	kubectl -n $(AKS_NAMESPACE) set image deployment/api api=$(IMAGE)
 	kubectl -n $(AKS_NAMESPACE) rollout status deployment/api --timeout=5m
+{%- if cookiecutter.__flow_image %}
+
+# The image the orchestrator's deployed steps run (make flow-deploy TRAINING_IMAGE=...).
+flow-image: ## Build the deployed steps' image (the training target), push it to Azure Container Registry, print it by digest
+	$(eval REPOSITORY := $(call tf_output,image_repository))
+	$(eval FLOW_TAG := $(REPOSITORY):pipeline-$(shell git rev-parse --short HEAD)-$(shell date -u +%s))
+	docker build --target training -t $(FLOW_TAG) .
+	az acr login --name $(call tf_output,registry)
+	docker push --quiet $(FLOW_TAG)
+	@docker inspect --format '{% raw %}{{index .RepoDigests 0}}{% endraw %}' $(FLOW_TAG)
+{%- endif %}

@@ -15,7 +15,7 @@ metaflow-cards: ## Browse the evaluation cards of local runs on http://127.0.0.1
 	uv run python $(METAFLOW_DIR)/training_flow.py card server
 
 {%- if cookiecutter.__flow_image %}
-{%- set cluster = {'gcp': 'GKE', 'aws': 'EKS'}[cookiecutter.cloud] %}
+{%- set cluster = {'gcp': 'GKE', 'aws': 'EKS', 'azure': 'AKS'}[cookiecutter.cloud] %}
 
 # The flows' schedules and trigger on Argo Workflows, every step a pod of TRAINING_IMAGE on
 # the workspace volume, as Terraform's metaflow_on_{{ cluster | lower }} says (the datastore, the namespace,
