@@ -67,7 +67,7 @@ ROTATION = {
     "prefect": {"tracker": "mlflow", "cloud": "aws", "ci": "github", "python_version": "3.12"},
     "dagster": {"tracker": "dvc", "cloud": "azure", "ci": "gitlab", "python_version": "3.11"},
     # Metaflow on Google Cloud: `make flow-deploy` deploys its flows to Argo Workflows on GKE
-    # (support/metaflow_argo.py; on EKS: test_metaflow_deploys_to_argo_on_the_clouds_cluster).
+    # (support/metaflow_argo.py; EKS and AKS: test_metaflow_deploys_to_argo_on_the_clouds_cluster).
     "metaflow": {"tracker": "wandb", "cloud": "gcp", "ci": "none", "python_version": "3.13"},
     # Two orchestrators drive the pipeline's steps on Ray (a local Ray in `make flow`): the
     # same step functions, no code of their own. Airflow's tasks run in its worker's process,
@@ -168,6 +168,26 @@ def test_orchestrator_runs_the_pipeline(
         metaflow_deploys_to_argo(installed, cloud, tmp_path, record_property)
 
 
+def installed_on(
+    source: Path,
+    orchestrator: str,
+    answers: dict[str, str],
+    tmp_path: Path,
+    record_property: RecordProperty,
+) -> Installed:
+    """A render of `orchestrator` with `answers` over the defaults, installed and timed."""
+    label = f"{orchestrator} on {answers['cloud']}"
+    start = time.perf_counter()
+    installed = installed_project(
+        source,
+        {**defaults(), "orchestrator": orchestrator, **answers},
+        tmp_path / label.replace(" ", "-"),
+    )
+    seconds = time.perf_counter() - start
+    record_property("wall_time", f"{label}: render and uv sync: {seconds:.1f} s")
+    return installed
+
+
 # Prefect's work pools on the clouds whose Terraform makes them, but the one the rotation
 # renders Prefect with (its render runs the pool's test with its own): each installed, its
 # pool's test run (`make flow-deploy` against a temporary server, Terraform's settings).
@@ -181,16 +201,8 @@ PREFECT_POOL_CLOUDS = {
 def test_prefect_deploys_into_the_clouds_work_pool(
     cloud: str, copier_source: Path, tmp_path: Path, record_property: RecordProperty
 ) -> None:
-    answers = {
-        **defaults(),
-        "orchestrator": "prefect",
-        "cloud": cloud,
-        **PREFECT_POOL_CLOUDS[cloud],
-    }
-    start = time.perf_counter()
-    installed = installed_project(copier_source, answers, tmp_path / f"prefect-{cloud}")
-    seconds = time.perf_counter() - start
-    record_property("wall_time", f"prefect on {cloud}: render and uv sync: {seconds:.1f} s")
+    answers = {"cloud": cloud, **PREFECT_POOL_CLOUDS[cloud]}
+    installed = installed_on(copier_source, "prefect", answers, tmp_path, record_property)
     pool_tests = sorted(
         str(path.relative_to(installed.project))
         for path in installed.project.glob("tests/infrastructure/test_prefect_*_pool.py")
@@ -216,16 +228,8 @@ METAFLOW_ARGO_CLOUDS = {
 def test_metaflow_deploys_to_argo_on_the_clouds_cluster(
     cloud: str, copier_source: Path, tmp_path: Path, record_property: RecordProperty
 ) -> None:
-    answers = {
-        **defaults(),
-        "orchestrator": "metaflow",
-        "cloud": cloud,
-        **METAFLOW_ARGO_CLOUDS[cloud],
-    }
-    start = time.perf_counter()
-    installed = installed_project(copier_source, answers, tmp_path / f"metaflow-{cloud}")
-    seconds = time.perf_counter() - start
-    record_property("wall_time", f"metaflow on {cloud}: render and uv sync: {seconds:.1f} s")
+    answers = {"cloud": cloud, **METAFLOW_ARGO_CLOUDS[cloud]}
+    installed = installed_on(copier_source, "metaflow", answers, tmp_path, record_property)
     metaflow_deploys_to_argo(installed, ARGO_CLOUDS[cloud], tmp_path, record_property)
 
 

@@ -12,19 +12,18 @@ import json
 import shutil
 import ssl
 import subprocess
-import threading
 import time
 import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 
-from support.deep import free_port, served
+from support.deep import free_port, local_http_server, served
 
 AZURITE = "3.37.0"  # .ci/run installs it with npm
 ACCOUNT = "devstoreaccount1"  # Azurite's account
@@ -74,14 +73,8 @@ class IdentityHandler(BaseHTTPRequestHandler):
 
 @contextmanager
 def identity_endpoint() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), IdentityHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/msi/token"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with local_http_server(IdentityHandler) as address:
+        yield f"http://{address}/msi/token"
 
 
 class BlobStandIn(NamedTuple):

@@ -7,14 +7,13 @@ Storage emulator (gcp-storage-emulator, run with uvx). Point a process at them w
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from support.deep import free_port, served_by_uvx
+from support.deep import free_port, local_http_server, served_by_uvx
 
 GCS_EMULATOR = "gcp-storage-emulator==2026.7.19"  # run with uvx, not a dependency of anything
 PROJECT = "demo-project"
@@ -53,14 +52,8 @@ class MetadataHandler(BaseHTTPRequestHandler):
 @contextmanager
 def metadata_server() -> Iterator[str]:
     """The metadata server on a free local port, as `host:port`."""
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), MetadataHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with local_http_server(MetadataHandler) as address:
+        yield address
 
 
 @contextmanager
