@@ -88,7 +88,7 @@ ARGO_CLOUDS = {
             "config": {
                 "METAFLOW_DEFAULT_DATASTORE": "gs",
                 "METAFLOW_DATASTORE_SYSROOT_GS": "gs://demo-artifacts/metaflow/",
-                "METAFLOW_KUBERNETES_NAMESPACE": "credit-risk",
+                "METAFLOW_KUBERNETES_NAMESPACE": "credit-risk-metaflow",
                 "METAFLOW_KUBERNETES_SERVICE_ACCOUNT": "metaflow-steps",
             },
             "env": {
@@ -109,7 +109,7 @@ ARGO_CLOUDS = {
             "config": {
                 "METAFLOW_DEFAULT_DATASTORE": "s3",
                 "METAFLOW_DATASTORE_SYSROOT_S3": "s3://demo-artifacts/metaflow",
-                "METAFLOW_KUBERNETES_NAMESPACE": "credit-risk",
+                "METAFLOW_KUBERNETES_NAMESPACE": "credit-risk-metaflow",
                 "METAFLOW_KUBERNETES_SERVICE_ACCOUNT": "metaflow-steps",
             },
             "env": {
@@ -131,7 +131,7 @@ ARGO_CLOUDS = {
                 "METAFLOW_DEFAULT_DATASTORE": "azure",
                 "METAFLOW_DATASTORE_SYSROOT_AZURE": "artifacts/metaflow",
                 "METAFLOW_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT": "https://demo.blob.core.windows.net/",
-                "METAFLOW_KUBERNETES_NAMESPACE": "credit-risk",
+                "METAFLOW_KUBERNETES_NAMESPACE": "credit-risk-metaflow",
                 "METAFLOW_KUBERNETES_SERVICE_ACCOUNT": "metaflow-steps",
                 "METAFLOW_KUBERNETES_LABELS": "azure.workload.identity/use=true",
             },
@@ -180,6 +180,47 @@ def terraform_stand_in(
     terraform.chmod(0o755)
 
 
+def terraform_local(text: str, name: str) -> str:
+    """The literal string a Terraform file gives the local `name`."""
+    (value,) = re.findall(rf'^\s+{name}\s+=\s+"([^"]+)"', text, re.M)
+    return str(value)
+
+
+def cluster_manifests_match(project: Path, cloud: ArgoCloud) -> None:
+    """orchestration/metaflow/k8s (`make flow-namespace`) makes what the deployed steps are
+    given: Terraform's namespace and service account, the role Argo's executor needs bound
+    to it, kubernetes.yaml's claim."""
+    metaflow_tf = (project / f"deploy/{cloud.cloud}/terraform/metaflow.tf").read_text("utf-8")
+    namespace = terraform_local(metaflow_tf, "metaflow_namespace")
+    service_account = terraform_local(metaflow_tf, "metaflow_steps_sa")
+    k8s = project / "orchestration/metaflow/k8s"
+    kustomization = yaml.safe_load((k8s / "kustomization.yaml").read_text("utf-8"))
+    assert kustomization["namespace"] == namespace, kustomization
+    documents = [
+        document
+        for resource in kustomization["resources"]
+        for document in yaml.safe_load_all((k8s / resource).read_text("utf-8"))
+    ]
+    by_kind = {(d["kind"], d["metadata"]["name"]): d for d in documents}
+    assert ("Namespace", namespace) in by_kind, sorted(by_kind)
+    assert ("ServiceAccount", service_account) in by_kind, sorted(by_kind)
+    cluster = yaml.safe_load((project / "orchestration/metaflow/kubernetes.yaml").read_text())
+    claim = by_kind["PersistentVolumeClaim", cluster["workspace_claim"]]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"], claim
+    executor = {"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"]}
+    bound = [
+        by_kind["Role", binding["roleRef"]["name"]]
+        for (kind, _), binding in by_kind.items()
+        if kind == "RoleBinding"
+        and {"kind": "ServiceAccount", "name": service_account} in binding["subjects"]
+    ]
+    assert any(
+        rule.items() >= executor.items() and {"create", "patch"} <= set(rule["verbs"])
+        for role in bound
+        for rule in role["rules"]
+    ), bound
+
+
 def metaflow_deploys_to_argo(
     installed: Installed, cloud: ArgoCloud, tmp_path: Path, record_property: RecordProperty
 ) -> None:
@@ -187,8 +228,9 @@ def metaflow_deploys_to_argo(
     image, as the steps' service account in Terraform's namespace, with its labels,
     mounting the workspace volume, with kubernetes.yaml's settings and Secrets, Terraform's
     and the raw data's path on the volume; the code packages are in Terraform's datastore.
-    An image by tag is refused in one line."""
+    An image by tag is refused in one line. The cluster's manifests match (above)."""
     project = installed.project
+    cluster_manifests_match(project, cloud)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     with cloud.datastore(cloud.sample["config"][cloud.sysroot], tmp_path) as stand_in:

@@ -1,6 +1,6 @@
 # Metaflow's targets, included by the project's Makefile.
 METAFLOW_DIR := orchestration/metaflow
-.PHONY: flow flow-monitor flow-score metaflow-cards flow-deploy
+.PHONY: flow flow-monitor flow-score metaflow-cards flow-namespace flow-deploy
 
 flow: ## Run the pipeline as a Metaflow flow (local runtime and datastore under .metaflow/)
 	uv run python $(METAFLOW_DIR)/training_flow.py run
@@ -13,6 +13,13 @@ flow-score: ## Run the batch-scoring flow locally (the champion scores params.ya
 
 metaflow-cards: ## Browse the evaluation cards of local runs on http://127.0.0.1:8324
 	uv run python $(METAFLOW_DIR)/training_flow.py card server
+
+flow-namespace: ## Create the steps' namespace, service account and workspace volume (kubectl's context)
+	kubectl apply -k $(METAFLOW_DIR)/k8s
+{%- if cookiecutter.cloud == 'azure' %}
+	kubectl -n {{ cookiecutter.project_slug | replace('_', '-') }}-metaflow annotate serviceaccount metaflow-steps --overwrite \
+		azure.workload.identity/client-id=$(call tf_output,metaflow_steps_client_id)
+{%- endif %}
 
 {%- if cookiecutter.__flow_image %}
 {%- set cluster = {'gcp': 'GKE', 'aws': 'EKS', 'azure': 'AKS'}[cookiecutter.cloud] %}

@@ -1,12 +1,12 @@
 # Metaflow's flows on Argo Workflows on EKS (../../../orchestration/metaflow/README.md, "On
 # AWS"): Argo Workflows runs each flow on its schedule or trigger, every step a pod of the
 # pipeline image on the cluster var.eks_cluster_name, sharing the workspace volume. The
-# steps' role (EKS Pod Identity, service account metaflow-steps of the project's namespace)
+# steps' role (EKS Pod Identity, service account metaflow-steps of their own namespace)
 # reads and writes Metaflow's datastore (the bucket's metaflow/ prefix) and the scores, and
 # reads the inference log and the day's batches. Without a cluster, the role has no pods.
 
 locals {
-  metaflow_namespace = "{{ cookiecutter.project_slug | replace('_', '-') }}"
+  metaflow_namespace = "{{ cookiecutter.project_slug | replace('_', '-') }}-metaflow" # orchestration/metaflow/k8s
   metaflow_steps_sa  = "metaflow-steps"
   metaflow_prefix    = "metaflow"
 }

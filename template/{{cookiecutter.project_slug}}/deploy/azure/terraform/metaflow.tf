@@ -2,13 +2,14 @@
 # Azure"): Argo Workflows runs each flow on its schedule or trigger, every step a pod of the
 # pipeline image on your AKS cluster, sharing the workspace volume. The steps sign in as
 # their own managed identity (Microsoft Entra Workload ID: the Kubernetes service account
-# metaflow-steps of var.aks_namespace, when aks_oidc_issuer_url is set), which reads and
+# metaflow-steps of the steps' namespace, when aks_oidc_issuer_url is set), which reads and
 # writes Metaflow's datastore (the container's metaflow/ prefix) and the scores, and reads
 # the inference log and the day's batches, each held to its prefix by a condition.
 
 locals {
-  metaflow_steps_sa = "metaflow-steps"
-  metaflow_prefix   = "metaflow"
+  metaflow_namespace = "{{ cookiecutter.project_slug | replace('_', '-') }}-metaflow" # orchestration/metaflow/k8s
+  metaflow_steps_sa  = "metaflow-steps"
+  metaflow_prefix    = "metaflow"
 }
 
 resource "azurerm_user_assigned_identity" "metaflow_steps" {
@@ -24,7 +25,7 @@ resource "azurerm_federated_identity_credential" "metaflow_steps" {
   user_assigned_identity_id = azurerm_user_assigned_identity.metaflow_steps.id
   audience                  = ["api://AzureADTokenExchange"]
   issuer                    = var.aks_oidc_issuer_url
-  subject                   = "system:serviceaccount:${var.aks_namespace}:${local.metaflow_steps_sa}"
+  subject                   = "system:serviceaccount:${local.metaflow_namespace}:${local.metaflow_steps_sa}"
 }
 
 # Monitoring reads and lists the API's inference log; batch scoring reads the day's batch.
@@ -111,7 +112,7 @@ output "metaflow_on_aks" {
       METAFLOW_DEFAULT_DATASTORE                   = "azure"
       METAFLOW_DATASTORE_SYSROOT_AZURE             = "${azurerm_storage_container.artifacts.name}/${local.metaflow_prefix}"
       METAFLOW_AZURE_STORAGE_BLOB_SERVICE_ENDPOINT = azurerm_storage_account.artifacts.primary_blob_endpoint
-      METAFLOW_KUBERNETES_NAMESPACE                = var.aks_namespace
+      METAFLOW_KUBERNETES_NAMESPACE                = local.metaflow_namespace
       METAFLOW_KUBERNETES_SERVICE_ACCOUNT          = local.metaflow_steps_sa
       # Workload ID gives a pod the identity's token only when the pod asks for it.
       METAFLOW_KUBERNETES_LABELS = "azure.workload.identity/use=true"

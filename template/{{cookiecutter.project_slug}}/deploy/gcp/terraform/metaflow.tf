@@ -7,7 +7,7 @@
 # cluster must exist with Workload Identity before this applies.
 
 locals {
-  metaflow_namespace = "{{ cookiecutter.project_slug | replace('_', '-') }}"
+  metaflow_namespace = "{{ cookiecutter.project_slug | replace('_', '-') }}-metaflow" # orchestration/metaflow/k8s
   metaflow_steps_sa  = "metaflow-steps"
   metaflow_steps     = "principal://iam.googleapis.com/projects/${data.google_project.this.number}/locations/global/workloadIdentityPools/${var.project_id}.svc.id.goog/subject/ns/${local.metaflow_namespace}/sa/${local.metaflow_steps_sa}"
 }
