@@ -80,6 +80,7 @@ def identity_endpoint() -> Iterator[str]:
 class BlobStandIn(NamedTuple):
     endpoint: str  # the account's blob endpoint
     certificate: Path  # what the clients trust for it
+    context: ssl.SSLContext  # the same trust, for this process's requests
     identity: str  # the managed identity endpoint
 
 
@@ -110,10 +111,11 @@ def blob_storage(container: str, workdir: Path) -> Iterator[BlobStandIn]:
         "--oauth", "basic", "--cert", str(certificate), "--key", str(key),
         "--skipApiVersionCheck", "--loose", "--silent",
     ]  # fmt: skip
+    context = ssl.create_default_context(cafile=certificate)
     with identity_endpoint() as identity:
-        stand_in = BlobStandIn(f"https://127.0.0.1:{port}/{ACCOUNT}", certificate, identity)
+        endpoint = f"https://127.0.0.1:{port}/{ACCOUNT}"
+        stand_in = BlobStandIn(endpoint, certificate, context, identity)
         create = blob_request(stand_in, f"{container}?restype=container", "PUT")
-        context = ssl.create_default_context(cafile=certificate)
         # Azurite closes its server on SIGTERM but its process lingers (with --oauth): it
         # is killed, with nothing to lose in memory.
         with served(command, create, workdir / "azurite.log", context, graceful=False):
@@ -134,7 +136,6 @@ def azure_env(stand_in: BlobStandIn) -> dict[str, str]:
 def blob_names(stand_in: BlobStandIn, container: str, prefix: str) -> list[str]:
     """The blobs under `prefix` in `container` (List Blobs' first page)."""
     request = blob_request(stand_in, f"{container}?restype=container&comp=list&prefix={prefix}")
-    context = ssl.create_default_context(cafile=stand_in.certificate)
-    with urllib.request.urlopen(request, context=context) as listed:
+    with urllib.request.urlopen(request, context=stand_in.context) as listed:
         root = ET.fromstring(listed.read())
     return [name.text or "" for name in root.iter("Name")]

@@ -32,7 +32,7 @@ from support.reporting import RecordProperty
 
 DRIFT_EXIT_CODE = 3
 READY_TIMEOUT = 90  # seconds for the API to load the champion and answer /ready
-SERVER_TIMEOUT = 60  # seconds for a tool's local server (uvx, npm exec) to answer
+SERVER_TIMEOUT = 60  # seconds for a tool's local server (uvx's, Azurite) to answer
 COMMAND_TIMEOUT = 1800  # seconds for any one command (uv sync, make test, make pipeline)
 # The folder of the reversed_collection pytest plugin, alone so that putting it on the
 # render's PYTHONPATH exposes nothing else.
@@ -172,7 +172,7 @@ def http(method: str, url: str, body: Any = None) -> tuple[int, str]:
 @contextmanager
 def local_http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     """`handler` answering on a free local port, in a thread, as `127.0.0.1:port`."""
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)  # the system picks the port
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

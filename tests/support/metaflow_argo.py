@@ -165,11 +165,10 @@ def json_documents(text: str) -> list[dict[str, Any]]:
 
 
 def terraform_stand_in(
-    cloud: ArgoCloud, sample: dict[str, dict[str, str]], project: Path, bin_dir: Path
+    cloud: ArgoCloud, sample: dict[str, dict[str, str]], metaflow_tf: str, bin_dir: Path
 ) -> None:
     """A `terraform` in `bin_dir` whose `output -raw <cloud.output>` prints `sample`, once
     its keys are checked to be the ones the render's metaflow.tf encodes."""
-    metaflow_tf = (project / f"deploy/{cloud.cloud}/terraform/metaflow.tf").read_text("utf-8")
     block = metaflow_tf.split(f'output "{cloud.output}"', 1)[1]
     encoded = set(re.findall(r"^\s+(\w+)\s+=", block, re.M)) - {"description", "value"}
     assert encoded == {*sample, *sample["config"], *sample["env"]}
@@ -186,11 +185,10 @@ def terraform_local(text: str, name: str) -> str:
     return str(value)
 
 
-def cluster_manifests_match(project: Path, cloud: ArgoCloud) -> None:
+def cluster_manifests_match(project: Path, metaflow_tf: str, cluster: dict[str, Any]) -> None:
     """orchestration/metaflow/k8s (`make flow-namespace`) makes what the deployed steps are
     given: Terraform's namespace and service account, the role Argo's executor needs bound
     to it, kubernetes.yaml's claim."""
-    metaflow_tf = (project / f"deploy/{cloud.cloud}/terraform/metaflow.tf").read_text("utf-8")
     namespace = terraform_local(metaflow_tf, "metaflow_namespace")
     service_account = terraform_local(metaflow_tf, "metaflow_steps_sa")
     k8s = project / "orchestration/metaflow/k8s"
@@ -204,7 +202,6 @@ def cluster_manifests_match(project: Path, cloud: ArgoCloud) -> None:
     by_kind = {(d["kind"], d["metadata"]["name"]): d for d in documents}
     assert ("Namespace", namespace) in by_kind, sorted(by_kind)
     assert ("ServiceAccount", service_account) in by_kind, sorted(by_kind)
-    cluster = yaml.safe_load((project / "orchestration/metaflow/kubernetes.yaml").read_text())
     claim = by_kind["PersistentVolumeClaim", cluster["workspace_claim"]]
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"], claim
     executor = {"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"]}
@@ -230,12 +227,14 @@ def metaflow_deploys_to_argo(
     and the raw data's path on the volume; the code packages are in Terraform's datastore.
     An image by tag is refused in one line. The cluster's manifests match (above)."""
     project = installed.project
-    cluster_manifests_match(project, cloud)
+    metaflow_tf = (project / f"deploy/{cloud.cloud}/terraform/metaflow.tf").read_text("utf-8")
+    cluster = yaml.safe_load((project / "orchestration/metaflow/kubernetes.yaml").read_text())
+    cluster_manifests_match(project, metaflow_tf, cluster)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     with cloud.datastore(cloud.sample["config"][cloud.sysroot], tmp_path) as stand_in:
         config = {**cloud.sample["config"], **stand_in.config}
-        terraform_stand_in(cloud, {**cloud.sample, "config": config}, project, bin_dir)
+        terraform_stand_in(cloud, {**cloud.sample, "config": config}, metaflow_tf, bin_dir)
         env = {
             **installed.env,
             **stand_in.env,
@@ -257,7 +256,6 @@ def metaflow_deploys_to_argo(
     templates = {doc["metadata"]["name"]: doc for doc in json_documents(deploy.stdout)}
     assert sorted(templates) == ["batchscoringflow", "monitoringflow", "trainingflow"]
     assert len(packages) >= 3, f"a code package per flow in the datastore: {packages}"
-    cluster = yaml.safe_load((project / "orchestration/metaflow/kubernetes.yaml").read_text())
     raw_path = yaml.safe_load((project / "params.yaml").read_text())["data"]["raw_path"]
     settings = {
         "DATA__RAW_PATH": f"{cluster['workspace']}/{raw_path}",
