@@ -5,7 +5,7 @@ AIRFLOW := AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/
 	AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT=300 PIPELINE_IMAGE= \
 	uv run airflow
 
-.PHONY: flow airflow-db airflow-run airflow-monitor airflow-score airflow-ui{% if cookiecutter.cloud == 'aws' %} flow-deploy{% endif %}
+.PHONY: flow airflow-db airflow-run airflow-monitor airflow-score airflow-ui flow-namespace{% if cookiecutter.cloud == 'aws' %} flow-deploy{% endif %}
 
 airflow-db:
 	@mkdir -p .airflow && echo '*' > .airflow/.gitignore
@@ -24,6 +24,9 @@ airflow-ui: airflow-db ## Airflow's UI, scheduler and DAG processor on http://lo
 	$(AIRFLOW) standalone
 
 flow: airflow-run ## Run the pipeline through Airflow (the training DAG, once)
+
+flow-namespace: ## Create the steps' namespace, service account and workspace volume (kubectl's context)
+	kubectl apply -k dags/k8s
 {%- if cookiecutter.cloud == 'aws' %}
 # The DAG folder flow-deploy writes, then ships to the source bucket's dags/.
 MWAA_DAG_FOLDER ?= build/airflow-dags

@@ -30,7 +30,7 @@ BUCKET = "airflow-demo-20261205"
 
 # What `terraform output -raw airflow_cluster` prints, with made-up names.
 CLUSTER: dict[str, Any] = {
-    "namespace": "{{ cookiecutter.project_slug | replace('_', '-') }}",
+    "namespace": "{{ cookiecutter.project_slug | replace('_', '-') }}-airflow",
     "pod_operator": {
         "class": "airflow.providers.amazon.aws.operators.eks.EksPodOperator",
         "arguments": {
@@ -102,6 +102,22 @@ def test_the_sample_is_what_terraform_outputs() -> None:
     sample = {*CLUSTER, *CLUSTER["pod_operator"], *CLUSTER["pod_operator"]["arguments"]}
     assert keys == sample | set(CLUSTER["env"])
     assert f'"{CLUSTER["pod_operator"]["class"]}"' in block
+
+
+def test_terraform_names_what_make_flow_namespace_makes() -> None:
+    """The namespace the execution role may start pods in and the service account the steps'
+    role is given to are those dags/k8s makes (and the sample's)."""
+    text = TERRAFORM.read_text(encoding="utf-8")
+    names = dict(re.findall(r'^\s+(airflow_namespace|airflow_steps_sa)\s+=\s+"([^"]+)"', text, re.M))
+    k8s = PROJECT_ROOT / "dags/k8s"
+    kustomization = yaml.safe_load((k8s / "kustomization.yaml").read_text(encoding="utf-8"))
+    account = yaml.safe_load((k8s / "serviceaccount.yaml").read_text(encoding="utf-8"))
+    assert names == {
+        "airflow_namespace": kustomization["namespace"],
+        "airflow_steps_sa": account["metadata"]["name"],
+    }
+    assert names["airflow_namespace"] == CLUSTER["namespace"]
+    assert names["airflow_steps_sa"] == CLUSTER["pod_operator"]["arguments"]["service_account_name"]
 
 
 @pytest.fixture

@@ -152,11 +152,35 @@ def test_drifted_traffic_updates_the_asset_that_schedules_training(
     assert queued() == (1, 1)
 
 
+# The steps' namespace: its pods run the training image as root, which baseline admits.
+STEPS_POD_SECURITY = {
+    "pod-security.kubernetes.io/enforce": "baseline",
+    "pod-security.kubernetes.io/warn": "restricted",
+    "pod-security.kubernetes.io/audit": "restricted",
+}
+
+
+def steps_manifests() -> dict[tuple[str, str], dict[str, Any]]:
+    """The objects dags/k8s makes on the cluster, by kind and name (the kustomization's
+    namespace is the Namespace's name)."""
+    k8s = DAGS / "k8s"
+    kustomization = yaml.safe_load((k8s / "kustomization.yaml").read_text(encoding="utf-8"))
+    documents = [
+        document
+        for resource in kustomization["resources"]
+        for document in yaml.safe_load_all((k8s / resource).read_text(encoding="utf-8"))
+    ]
+    made = {(d["kind"], d["metadata"]["name"]): d for d in documents}
+    assert ("Namespace", kustomization["namespace"]) in made, sorted(made)
+    return made
+
+
 def test_with_an_image_each_step_runs_the_cli_in_a_pod(
     airflow: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The cluster path (cluster.yaml's image, as CD pushes it): every step is a pod that runs
-    the project's CLI in the image, on the shared workspace volume."""
+    the project's CLI in the image, on the shared workspace volume, in the namespace and as
+    the service account `make flow-namespace` makes."""
     from airflow.dag_processing.dagbag import DagBag
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
@@ -181,8 +205,14 @@ def test_with_an_image_each_step_runs_the_cli_in_a_pod(
     shared_directory = f"{ENV_PREFIX}TRACKING__URI" in (
         get_tracker(TrackingSettings()).shared_store_setup()
     )
+    made = steps_manifests()
     for pod in pods:
         assert pod.image == image
+        # What `make flow-namespace` applies (dags/k8s): the namespace, below restricted
+        # pod security (the image runs as root), the service account and the claim.
+        assert made["Namespace", str(pod.namespace)]["metadata"]["labels"] == STEPS_POD_SECURITY
+        assert ("ServiceAccount", pod.service_account_name) in made
+        assert ("PersistentVolumeClaim", pod.volumes[0].persistent_volume_claim.claim_name) in made
         assert pod.volume_mounts[0].mount_path == "/workspace"
         assert isinstance(pod.env_vars, dict)  # a list once the pod is built
         assert pod.env_vars[f"{ENV_PREFIX}DATA__RAW_PATH"] == raw

@@ -32,8 +32,9 @@ variable "airflow_environment_class" {
 }
 
 locals {
-  # cluster.yaml's namespace, where the steps' pods run (and where the access entry allows).
-  airflow_namespace = "{{ cookiecutter.project_slug | replace('_', '-') }}"
+  # cluster.yaml's namespace, where the steps' pods run (and where the access entry allows):
+  # their own (dags/k8s), not the API's, whose restricted pod security refuses root.
+  airflow_namespace = "{{ cookiecutter.project_slug | replace('_', '-') }}-airflow"
   airflow_steps_sa  = "airflow-steps"
   # Without a cluster the steps have nowhere to run: no environment.
   airflow_environment = var.eks_cluster_name == "" ? 0 : 1
