@@ -42,6 +42,13 @@ __pycache__
 {% if cookiecutter.orchestrator != 'airflow' %}tests/infrastructure/test_airflow_mwaa.py{% endif %}
 {% if cookiecutter.orchestrator != 'airflow' %}tests/infrastructure/test_airflow_pipeline.py{% endif %}
 {% if cookiecutter.orchestrator != 'dagster' %}orchestration/dagster{% endif %}
+{% if cookiecutter.orchestrator != 'dagster' %}deploy/gcp/terraform/dagster.tf{% endif %}
+{% if cookiecutter.orchestrator != 'dagster' %}deploy/aws/terraform/dagster.tf{% endif %}
+{% if cookiecutter.orchestrator != 'dagster' %}deploy/azure/terraform/dagster.tf{% endif %}
+{% if cookiecutter.orchestrator != 'dagster' %}orchestration/dagster/dagster_cloud.yaml{% endif %}
+{% if cookiecutter.orchestrator != 'dagster' %}orchestration/dagster/plus.py{% endif %}
+{% if cookiecutter.orchestrator != 'dagster' %}orchestration/dagster/k8s{% endif %}
+{% if cookiecutter.orchestrator != 'dagster' %}tests/infrastructure/test_dagster_plus.py{% endif %}
 {% if cookiecutter.orchestrator != 'dagster' %}tests/infrastructure/test_dagster_pipeline.py{% endif %}
 {% if cookiecutter.orchestrator != 'kubeflow' %}orchestration/kubeflow{% endif %}
 {% if cookiecutter.orchestrator != 'kubeflow' %}deploy/gcp/terraform/kubeflow.tf{% endif %}
@@ -70,6 +77,10 @@ __pycache__
 {% if cookiecutter.cloud != 'aws' %}tests/infrastructure/test_prefect_ecs_pool.py{% endif %}
 {% if cookiecutter.cloud != 'aws' %}orchestration/prefect/ecs.Dockerfile{% endif %}
 {% if cookiecutter.cloud != 'aws' %}tests/infrastructure/test_airflow_mwaa.py{% endif %}
+{% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}orchestration/dagster/dagster_cloud.yaml{% endif %}
+{% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}orchestration/dagster/plus.py{% endif %}
+{% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}orchestration/dagster/k8s{% endif %}
+{% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}tests/infrastructure/test_dagster_plus.py{% endif %}
 {% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}deploy/k8s/ray{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.github/workflows/deploy-aws.yml{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.github/workflows/infra-aws.yml{% endif %}
@@ -101,7 +112,7 @@ __pycache__
 {% if cookiecutter.ci != 'gitlab' %}.gitlab-ci.yml{% endif %}
 {% if cookiecutter.ci != 'gitlab' %}.gitlab{% endif %}
 {% if cookiecutter.ci != 'gitlab' %}renovate.json{% endif %}
-{% if not ((cookiecutter.cloud == 'aws' and cookiecutter.orchestrator == 'prefect') or (cookiecutter.cloud == 'gcp' and cookiecutter.orchestrator == 'kubeflow') or (cookiecutter.orchestrator == 'dagster') or (cookiecutter.orchestrator == 'flyte') or (cookiecutter.orchestrator == 'kubeflow') or (cookiecutter.orchestrator == 'metaflow') or (cookiecutter.orchestrator == 'prefect')) %}/orchestration{% endif %}
+{% if not ((cookiecutter.cloud == 'aws' and cookiecutter.orchestrator == 'prefect') or (cookiecutter.cloud in ['aws', 'gcp', 'azure'] and cookiecutter.orchestrator == 'dagster') or (cookiecutter.cloud == 'gcp' and cookiecutter.orchestrator == 'kubeflow') or (cookiecutter.orchestrator == 'dagster') or (cookiecutter.orchestrator == 'flyte') or (cookiecutter.orchestrator == 'kubeflow') or (cookiecutter.orchestrator == 'metaflow') or (cookiecutter.orchestrator == 'prefect')) %}/orchestration{% endif %}
 """
 
 

@@ -30,11 +30,14 @@ DEPLOYED = [
     ("aws", "prefect"),
     ("aws", "airflow"),
     ("aws", "metaflow"),
+    ("aws", "dagster"),
     ("gcp", "prefect"),
     ("gcp", "kubeflow"),
     ("gcp", "metaflow"),
+    ("gcp", "dagster"),
     ("azure", "prefect"),
     ("azure", "metaflow"),
+    ("azure", "dagster"),
 ]
 S3_WRITES = {"s3:PutObject", "s3:DeleteObject", "s3:*", "*"}
 S3_READS = {"s3:GetObject", "s3:*", "*"} | S3_WRITES

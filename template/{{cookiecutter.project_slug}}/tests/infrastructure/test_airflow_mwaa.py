@@ -108,7 +108,8 @@ def test_terraform_names_what_make_flow_namespace_makes() -> None:
     """The namespace the execution role may start pods in and the service account the steps'
     role is given to are those dags/k8s makes (and the sample's)."""
     text = TERRAFORM.read_text(encoding="utf-8")
-    names = dict(re.findall(r'^\s+(airflow_namespace|airflow_steps_sa)\s+=\s+"([^"]+)"', text, re.M))
+    pattern = r'^\s+(airflow_namespace|airflow_steps_sa)\s+=\s+"([^"]+)"'
+    names = dict(re.findall(pattern, text, re.M))
     k8s = PROJECT_ROOT / "dags/k8s"
     kustomization = yaml.safe_load((k8s / "kustomization.yaml").read_text(encoding="utf-8"))
     account = yaml.safe_load((k8s / "serviceaccount.yaml").read_text(encoding="utf-8"))
