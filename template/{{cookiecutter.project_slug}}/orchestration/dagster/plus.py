@@ -1,8 +1,9 @@
 """Write the code location Dagster+ loads: dagster_cloud.yaml's, with the image (by digest),
 the raw data's path on the workspace volume and the cloud's container context (Terraform's
-output, as JSON: the namespace, the service account, labels and the bucket's URLs). The
-agent refuses a container context it cannot read only once a run starts; this script
-checks it with dagster-k8s, as the agent reads it, and writes nothing when it is wrong.
+output, as JSON: the namespace, the service account, labels and the bucket's URLs). A
+container context the agent cannot read shows only after Dagster+ has taken the location,
+so this script checks it with dagster-k8s, as the agent reads it, and writes nothing when
+it is wrong.
 
     uv run python orchestration/dagster/plus.py OUT --image IMAGE@sha256:... --cloud FILE
 """
