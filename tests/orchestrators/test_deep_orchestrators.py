@@ -214,6 +214,30 @@ def test_prefect_deploys_into_the_clouds_work_pool(
     )  # fmt: skip
 
 
+# Dagster+ Hybrid on the clouds but the one the rotation renders Dagster with (its whole suite
+# runs there): each installed, its deployment's test run (`make flow-deploy` with the real
+# dagster-cloud CLI against a stand-in API, the run's Job built by dagster-k8s) on the cloud's
+# Terraform output and labels, with and without a tracker's Secret.
+DAGSTER_PLUS_CLOUDS = {
+    "aws": {"tracker": "mlflow", "ci": "none", "python_version": "3.13"},
+    "gcp": {"tracker": "none", "ci": "none", "python_version": "3.12"},
+}
+
+
+@pytest.mark.parametrize("cloud", list(DAGSTER_PLUS_CLOUDS))
+def test_dagster_deploys_to_dagster_plus_on_the_clouds_cluster(
+    cloud: str, copier_source: Path, tmp_path: Path, record_property: RecordProperty
+) -> None:
+    answers = {"cloud": cloud, **DAGSTER_PLUS_CLOUDS[cloud]}
+    installed = installed_on(copier_source, "dagster", answers, tmp_path, record_property)
+    deployment_test = "tests/infrastructure/test_dagster_plus.py"
+    assert (installed.project / deployment_test).is_file()
+    timed(
+        ["uv", "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider", deployment_test],
+        installed.project, installed.env, record_property, f"dagster on {cloud}: its deployment",
+    )  # fmt: skip
+
+
 # Metaflow on the clouds whose Terraform deploys its flows to Argo Workflows, but the one the
 # rotation renders Metaflow with (its render checks its own): each installed, `make
 # flow-deploy` checked (support/metaflow_argo.py). Other trackers than the rotation's: the
