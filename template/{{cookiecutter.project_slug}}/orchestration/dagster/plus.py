@@ -26,7 +26,6 @@ from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, get_settings
 HERE = Path(__file__).parent
 DIGEST = re.compile(r"^\S+@sha256:[0-9a-f]{64}$")
 CLOUD_KEYS = {"namespace", "service_account_name", "env"}  # e.g. Terraform's dagster_on_eks
-WORKSPACE = "/workspace"  # dagster_cloud.yaml's volume mount
 
 
 def location(image: str, cloud: dict[str, Any]) -> dict[str, Any]:
@@ -34,7 +33,8 @@ def location(image: str, cloud: dict[str, Any]) -> dict[str, Any]:
     document = yaml.safe_load((HERE / "dagster_cloud.yaml").read_text("utf-8"))
     (code_location,) = document["locations"]
     k8s = code_location["container_context"]["k8s"]
-    raw_path = f"{WORKSPACE}/{get_settings().data.raw_path.as_posix()}"
+    (workspace,) = (m["mountPath"] for m in k8s["volume_mounts"] if m["name"] == "workspace")
+    raw_path = f"{workspace}/{get_settings().data.raw_path.as_posix()}"
     settings = {"DATA__RAW_PATH": raw_path, **cloud["env"]}
     k8s["env_vars"] += [f"{ENV_PREFIX}{name}={value}" for name, value in settings.items()]
     k8s["namespace"] = cloud["namespace"]
