@@ -9,13 +9,18 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
 
@@ -163,6 +168,35 @@ def run_make(
     )  # fmt: skip
     assert ran.returncode == 0 or not succeed, ran.stdout[-3000:] + ran.stderr[-3000:]
     return ran
+
+
+@contextmanager
+def local_server(handler: Callable[..., BaseHTTPRequestHandler]) -> Iterator[str]:
+    """`handler` answering on 127.0.0.1, on a port the system picks, from a thread, for the
+    block's duration: the server's base URL (http://127.0.0.1:PORT)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    serving = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    serving.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        serving.join(timeout=5)
+
+
+def kustomized(directory: Path) -> tuple[str, dict[tuple[str, str], dict[str, Any]]]:
+    """What the kustomization in `directory` makes on the cluster: its namespace, and its
+    objects by kind and name (before kustomize adds the namespace and labels)."""
+    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text("utf-8"))
+    made = {
+        (document["kind"], document["metadata"]["name"]): document
+        for resource in kustomization["resources"]
+        for document in yaml.safe_load_all((directory / resource).read_text("utf-8"))
+    }
+    return kustomization["namespace"], made
 
 
 def terminate() -> None:

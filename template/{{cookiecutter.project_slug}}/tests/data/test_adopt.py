@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,8 @@ from {{ cookiecutter.project_slug }}.data.adopt_files import ProjectFiles, plan,
 from {{ cookiecutter.project_slug }}.data.contract import load_contract
 from {{ cookiecutter.project_slug }}.data.contract_file import ContractFile
 from {{ cookiecutter.project_slug }}.data.inference import MIN_ROWS_PER_CLASS
+
+from ..conftest import local_server
 
 pytestmark = pytest.mark.data
 
@@ -328,11 +329,8 @@ def test_a_binary_target_is_relabelled_0_1_with_positive(tmp_path: Path) -> None
 def served(tmp_path: Path, wine: str) -> Iterator[str]:
     """The wine file served over HTTP on localhost."""
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=tmp_path)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/{Path(wine).name}"
-    server.shutdown()
-    server.server_close()
+    with local_server(handler) as url:
+        yield f"{url}/{Path(wine).name}"
 
 
 def test_a_url_is_downloaded(served: str, wine: str, project: ProjectFiles) -> None:

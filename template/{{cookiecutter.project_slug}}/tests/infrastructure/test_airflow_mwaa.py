@@ -21,7 +21,7 @@ import yaml
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX
 from {{ cookiecutter.project_slug }}.pipeline import STEPS
 
-from ..conftest import PROJECT_ROOT, run_make
+from ..conftest import PROJECT_ROOT, kustomized, run_make
 
 pytestmark = pytest.mark.infrastructure
 TERRAFORM = PROJECT_ROOT / "deploy/aws/terraform/airflow.tf"
@@ -110,13 +110,10 @@ def test_terraform_names_what_make_flow_namespace_makes() -> None:
     text = TERRAFORM.read_text(encoding="utf-8")
     pattern = r'^\s+(airflow_namespace|airflow_steps_sa)\s+=\s+"([^"]+)"'
     names = dict(re.findall(pattern, text, re.M))
-    k8s = PROJECT_ROOT / "dags/k8s"
-    kustomization = yaml.safe_load((k8s / "kustomization.yaml").read_text(encoding="utf-8"))
-    account = yaml.safe_load((k8s / "serviceaccount.yaml").read_text(encoding="utf-8"))
-    assert names == {
-        "airflow_namespace": kustomization["namespace"],
-        "airflow_steps_sa": account["metadata"]["name"],
-    }
+    namespace, made = kustomized(PROJECT_ROOT / "dags/k8s")
+    accounts = [name for kind, name in made if kind == "ServiceAccount"]
+    assert names == {"airflow_namespace": namespace, "airflow_steps_sa": accounts[0]}
+    assert accounts == [names["airflow_steps_sa"]]
     assert names["airflow_namespace"] == CLUSTER["namespace"]
     assert names["airflow_steps_sa"] == CLUSTER["pod_operator"]["arguments"]["service_account_name"]
 

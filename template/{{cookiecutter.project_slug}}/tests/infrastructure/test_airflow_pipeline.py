@@ -24,7 +24,13 @@ from {{ cookiecutter.project_slug }}.pipeline import STEPS
 from {{ cookiecutter.project_slug }}.registry import model_store
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 
-from ..conftest import PROJECT_ROOT, scored_today, serve_traffic, workspace_environment
+from ..conftest import (
+    PROJECT_ROOT,
+    kustomized,
+    scored_today,
+    serve_traffic,
+    workspace_environment,
+)
 
 pytestmark = pytest.mark.infrastructure
 
@@ -160,21 +166,6 @@ STEPS_POD_SECURITY = {
 }
 
 
-def steps_manifests() -> dict[tuple[str, str], dict[str, Any]]:
-    """The objects dags/k8s makes on the cluster, by kind and name (the kustomization's
-    namespace is the Namespace's name)."""
-    k8s = DAGS / "k8s"
-    kustomization = yaml.safe_load((k8s / "kustomization.yaml").read_text(encoding="utf-8"))
-    documents = [
-        document
-        for resource in kustomization["resources"]
-        for document in yaml.safe_load_all((k8s / resource).read_text(encoding="utf-8"))
-    ]
-    made = {(d["kind"], d["metadata"]["name"]): d for d in documents}
-    assert ("Namespace", kustomization["namespace"]) in made, sorted(made)
-    return made
-
-
 def test_with_an_image_each_step_runs_the_cli_in_a_pod(
     airflow: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -205,7 +196,8 @@ def test_with_an_image_each_step_runs_the_cli_in_a_pod(
     shared_directory = f"{ENV_PREFIX}TRACKING__URI" in (
         get_tracker(TrackingSettings()).shared_store_setup()
     )
-    made = steps_manifests()
+    namespace, made = kustomized(DAGS / "k8s")
+    assert ("Namespace", namespace) in made, sorted(made)
     for pod in pods:
         assert pod.image == image
         # What `make flow-namespace` applies (dags/k8s): the namespace, below restricted

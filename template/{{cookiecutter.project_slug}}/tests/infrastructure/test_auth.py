@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,8 @@ from {{ cookiecutter.project_slug }}.data.contract import EXAMPLE
 from {{ cookiecutter.project_slug }}.security import AuthSettings
 from {{ cookiecutter.project_slug }}.serving.app import create_app
 from {{ cookiecutter.project_slug }}.serving.server import app_for
+
+from ..conftest import local_server
 
 pytestmark = pytest.mark.infrastructure
 
@@ -67,12 +68,8 @@ def issuer() -> Iterator[Issuer]:
         def log_message(self, *_: Any) -> None:  # no access log in the test output
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), JWKS)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield Issuer(key, f"http://127.0.0.1:{server.server_port}/.well-known/jwks.json")
-    server.shutdown()
-    thread.join()
+    with local_server(JWKS) as url:
+        yield Issuer(key, f"{url}/.well-known/jwks.json")
 
 
 def auth_settings(jwks_url: str) -> AuthSettings:

@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from kubernetes.client import ApiClient  # type: ignore[import-untyped]
 
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX
 
-from ..conftest import PROJECT_ROOT, run_make
+from ..conftest import PROJECT_ROOT, kustomized, local_server, run_make
 
 pytestmark = pytest.mark.infrastructure
 (TERRAFORM,) = PROJECT_ROOT.glob("deploy/*/terraform/dagster.tf")  # the chosen cloud's
@@ -95,13 +94,8 @@ def test_terraform_names_what_make_flow_namespace_makes() -> None:
         "dagster_namespace": CLOUD["namespace"],
         "dagster_steps_sa": CLOUD["service_account_name"],
     }
-    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text(encoding="utf-8"))
-    made = {
-        (document["kind"], document["metadata"]["name"]): document
-        for resource in kustomization["resources"]
-        for document in yaml.safe_load_all((K8S / resource).read_text(encoding="utf-8"))
-    }
-    assert kustomization["namespace"] == CLOUD["namespace"]
+    namespace, made = kustomized(K8S)
+    assert namespace == CLOUD["namespace"]
     assert ("Namespace", CLOUD["namespace"]) in made
     assert ("ServiceAccount", CLOUD["service_account_name"]) in made
     location = yaml.safe_load(LOCATION.read_text(encoding="utf-8"))["locations"][0]
@@ -154,14 +148,8 @@ def dagster_plus() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """The stand-in's URL, and the location documents it received."""
     documents: list[dict[str, Any]] = []
     handler = type("Recording", (DagsterPlus,), {"documents": documents})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", documents
-    finally:
-        server.shutdown()
-        server.server_close()
+    with local_server(handler) as url:
+        yield url, documents
 
 
 @pytest.fixture

@@ -8,10 +8,9 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import ClassVar
 
@@ -45,7 +44,7 @@ from {{ cookiecutter.project_slug }}.registry.model_store import (
 from {{ cookiecutter.project_slug }}.tasks import TASK
 from {{ cookiecutter.project_slug }}.training.train import TrainedModel
 
-from ..conftest import PROJECT_ROOT
+from ..conftest import PROJECT_ROOT, local_server
 from ..contract_cases import BREAKABLE, CATEGORICAL, NUMERIC, invalid_value
 
 pytestmark = pytest.mark.monitoring
@@ -99,16 +98,8 @@ def webhook() -> Iterator[tuple[str, type[Webhook]]]:
     class Handler(Webhook):
         received: ClassVar[list[object]] = []  # one list per test
 
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    server.timeout = 5
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/alerts", Handler
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with local_server(Handler) as url:
+        yield f"{url}/alerts", Handler
 
 
 def test_drift_is_detected(
