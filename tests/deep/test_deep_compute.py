@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from support.deep import installed_project, run, timed
+from support.deep import RENDER_PYTEST, installed_project, run, timed
 from support.rendering import defaults
 from support.reporting import RecordProperty
 
@@ -38,7 +38,7 @@ def test_ray_runs_the_steps_on_several_nodes(
     project, env = installed.project, installed.env
     assert (project / CLUSTER_TEST).is_file()
     cluster = timed(
-        ["uv", "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider", CLUSTER_TEST],
+        [*RENDER_PYTEST, CLUSTER_TEST],
         project,
         env,
         record_property,

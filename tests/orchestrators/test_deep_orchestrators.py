@@ -44,6 +44,7 @@ import pytest
 
 from support.deep import (
     BREAST_CANCER,
+    RENDER_PYTEST,
     Installed,
     adopt_dataset,
     api_server,
@@ -137,7 +138,7 @@ def test_orchestrator_runs_the_pipeline(
         suite_in_reverse_order(project, env, record_property, orchestrator)
     else:
         timed(
-            ["uv", "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider", *own_tests],
+            [*RENDER_PYTEST, *own_tests],
             project, env, record_property, f"{orchestrator}: its own tests",
         )  # fmt: skip
     for produced in ("models", "reports"):  # `make flow` starts from an empty registry
@@ -209,7 +210,7 @@ def test_prefect_deploys_into_the_clouds_work_pool(
     )
     assert len(pool_tests) == 1, pool_tests
     timed(
-        ["uv", "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider", *pool_tests],
+        [*RENDER_PYTEST, *pool_tests],
         installed.project, installed.env, record_property, f"prefect on {cloud}: its pool's test",
     )  # fmt: skip
 
@@ -233,7 +234,7 @@ def test_dagster_deploys_to_dagster_plus_on_the_clouds_cluster(
     deployment_test = "tests/infrastructure/test_dagster_plus.py"
     assert (installed.project / deployment_test).is_file()
     timed(
-        ["uv", "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider", deployment_test],
+        [*RENDER_PYTEST, deployment_test],
         installed.project, installed.env, record_property, f"dagster on {cloud}: its deployment",
     )  # fmt: skip
 

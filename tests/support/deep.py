@@ -34,6 +34,9 @@ DRIFT_EXIT_CODE = 3
 READY_TIMEOUT = 90  # seconds for the API to load the champion and answer /ready
 SERVER_TIMEOUT = 60  # seconds for a tool's local server (uvx's, Azurite) to answer
 COMMAND_TIMEOUT = 1800  # seconds for any one command (uv sync, make test, make pipeline)
+# The render's own pytest, in its environment as installed, keeping no cache: the render is
+# left as the user would find it.
+RENDER_PYTEST = ["uv", "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider"]
 # The folder of the reversed_collection pytest plugin, alone so that putting it on the
 # render's PYTHONPATH exposes nothing else.
 REVERSED_COLLECTION = Path(__file__).parent / "order"
@@ -104,11 +107,9 @@ def suite_in_reverse_order(
 ) -> None:
     """The render's whole suite in one process, in reverse order: a test that passes only
     because another ran before it in pytest's order (a variable, a file or a registry left
-    behind) fails here. The reversal is a plugin from outside the render, and the run keeps
-    no cache: the render is left as the user would find it."""
-    reverse = ["uv", "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider"]
+    behind) fails here. The reversal is a plugin from outside the render."""
     timed(
-        [*reverse, "-p", "reversed_collection"],
+        [*RENDER_PYTEST, "-p", "reversed_collection"],
         project,
         {**env, "PYTHONPATH": str(REVERSED_COLLECTION)},
         record_property,
