@@ -39,7 +39,8 @@ __pycache__
 {% if cookiecutter.orchestrator != 'prefect' %}tests/infrastructure/test_prefect_pipeline.py{% endif %}
 {% if cookiecutter.orchestrator != 'airflow' %}dags{% endif %}
 {% if cookiecutter.orchestrator != 'airflow' %}deploy/aws/terraform/airflow.tf{% endif %}
-{% if cookiecutter.orchestrator != 'airflow' %}tests/infrastructure/test_airflow_mwaa.py{% endif %}
+{% if cookiecutter.orchestrator != 'airflow' %}deploy/gcp/terraform/airflow.tf{% endif %}
+{% if cookiecutter.orchestrator != 'airflow' %}tests/infrastructure/test_airflow_managed.py{% endif %}
 {% if cookiecutter.orchestrator != 'airflow' %}tests/infrastructure/test_airflow_pipeline.py{% endif %}
 {% if cookiecutter.orchestrator != 'dagster' %}orchestration/dagster{% endif %}
 {% if cookiecutter.orchestrator != 'dagster' %}deploy/gcp/terraform/dagster.tf{% endif %}
@@ -76,7 +77,7 @@ __pycache__
 {% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}tests/infrastructure/prefect_pools.py{% endif %}
 {% if cookiecutter.cloud != 'aws' %}tests/infrastructure/test_prefect_ecs_pool.py{% endif %}
 {% if cookiecutter.cloud != 'aws' %}orchestration/prefect/ecs.Dockerfile{% endif %}
-{% if cookiecutter.cloud != 'aws' %}tests/infrastructure/test_airflow_mwaa.py{% endif %}
+{% if cookiecutter.cloud not in ['aws', 'gcp'] %}tests/infrastructure/test_airflow_managed.py{% endif %}
 {% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}orchestration/dagster/dagster_cloud.yaml{% endif %}
 {% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}orchestration/dagster/plus.py{% endif %}
 {% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}orchestration/dagster/k8s{% endif %}

@@ -65,6 +65,18 @@ def plant_terraform_syntax_and_format(gh: Path, gl: Path, *_: Path) -> None:
     replace(gl / TERRAFORM / "registry.tf", "  name                 =", "  name =")
 
 
+def plant_terraform_references(gh: Path, gl: Path, *_: Path) -> None:
+    """Names another answer's file would declare, or a typo: `terraform validate`'s find."""
+    replace(gh / TERRAFORM / "storage.tf", "aws_kms_key.main.arn", "aws_kms_key.primary.arn")
+    replace(
+        gh / TERRAFORM / "kms.tf",
+        "data.aws_iam_policy_document.kms",
+        "data.aws_iam_policy_document.key",
+    )
+    replace(gl / TERRAFORM / "registry.tf", "var.project", "var.projects")
+    append(gl / TERRAFORM / "registry.tf", 'output "x" {\n  value = local.nowhere\n}\n')
+
+
 def plant_kubernetes_schema_and_build(gh: Path, gl: Path, *_: Path) -> None:
     replace(gh / DEPLOYMENT, "readOnlyRootFilesystem: true", "readOnlyRootFs: true")
     replace(gl / "deploy/aws/k8s/kustomization.yaml", "ingress.yaml", "missing.yaml")
@@ -125,6 +137,16 @@ DEFECTS: dict[str, tuple[Callable[[list[Path]], list[str]], Plant, list[str]]] =
         cloud_checks.terraform_files,
         plant_terraform_syntax_and_format,
         ["kms.tf: HCL does not parse", "terraform fmt -check failed", "registry.tf"],
+    ),
+    "terraform-references": (
+        cloud_checks.terraform_references,
+        plant_terraform_references,
+        [
+            "storage.tf: aws_kms_key.primary is not declared",
+            "kms.tf: data.aws_iam_policy_document.key is not declared",
+            "registry.tf: var.projects is not declared",
+            "registry.tf: local.nowhere is not declared",
+        ],
     ),
     "kubernetes-schema-and-build": (
         cloud_checks.kubernetes_manifests,

@@ -32,6 +32,7 @@ DEPLOYED = [
     ("aws", "metaflow"),
     ("aws", "dagster"),
     ("gcp", "prefect"),
+    ("gcp", "airflow"),
     ("gcp", "kubeflow"),
     ("gcp", "metaflow"),
     ("gcp", "dagster"),

@@ -73,8 +73,8 @@ ROTATION = {
     # Two orchestrators drive the pipeline's steps on Ray (a local Ray in `make flow`): the
     # same step functions, no code of their own. Airflow's tasks run in its worker's process,
     # Kubeflow's components in subprocesses, each starting its own Ray. Airflow on AWS: the
-    # DAG folder `make flow-deploy` ships to MWAA (test_airflow_mwaa.py) parses without the
-    # project, its steps EKS pods as Terraform says.
+    # DAG folder `make flow-deploy` ships to MWAA (test_airflow_managed.py) parses without
+    # the project, its steps EKS pods as Terraform says (Composer: below).
     "airflow": {
         "tracker": "mlflow",
         "cloud": "aws",
@@ -236,6 +236,30 @@ def test_dagster_deploys_to_dagster_plus_on_the_clouds_cluster(
     timed(
         [*RENDER_PYTEST, deployment_test],
         installed.project, installed.env, record_property, f"dagster on {cloud}: its deployment",
+    )  # fmt: skip
+
+
+# Airflow on the clouds whose Terraform makes a managed Airflow, but the one the rotation
+# renders Airflow with (its render checks MWAA): each installed, its deployment's test run
+# (`make flow-deploy` as typed, the shipped DAG folder parsed without the project, every step
+# the cloud's pod operator on Terraform's cluster); here without a tracker's Secret, on
+# Composer's Python.
+MANAGED_AIRFLOW_CLOUDS = {
+    "gcp": {"tracker": "wandb", "ci": "none", "python_version": "3.11"},
+}
+
+
+@pytest.mark.parametrize("cloud", list(MANAGED_AIRFLOW_CLOUDS))
+def test_airflow_deploys_to_the_clouds_managed_airflow(
+    cloud: str, copier_source: Path, tmp_path: Path, record_property: RecordProperty
+) -> None:
+    answers = {"cloud": cloud, **MANAGED_AIRFLOW_CLOUDS[cloud]}
+    installed = installed_on(copier_source, "airflow", answers, tmp_path, record_property)
+    deployment_test = "tests/infrastructure/test_airflow_managed.py"
+    assert (installed.project / f"deploy/{cloud}/terraform/airflow.tf").is_file()
+    timed(
+        [*RENDER_PYTEST, deployment_test],
+        installed.project, installed.env, record_property, f"airflow on {cloud}: its deployment",
     )  # fmt: skip
 
 

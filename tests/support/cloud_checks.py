@@ -26,6 +26,7 @@ import jsonschema  # type: ignore[import-untyped]
 import yaml
 
 from support.gitlab_yaml import GitLabLoader, Reference
+from support.hcl import plain
 from support.project_files import BIN, files, is_dockerfile, is_workflow
 from support.rendering import ROOT
 
@@ -103,6 +104,53 @@ def terraform_files(projects: list[Path]) -> list[str]:
     if result.returncode != 0:
         problems.append(f"terraform fmt -check failed:\n{result.stdout}{result.stderr}".strip())
     return problems
+
+
+# What a Terraform expression names: a variable, a local value, a data source, a resource
+# (of the providers the renders use). `terraform validate` would resolve them, but it needs
+# the providers, which cannot be downloaded here.
+REFERENCE = re.compile(
+    r"(?<![\w.])(?:(var|local)\.(\w+)|data\.(\w+)\.(\w+)"
+    r"|((?:aws|google|google-beta|azurerm|azuread|random|time|tls)_\w+)\.(\w+))"
+)
+COMMENT = re.compile(r"(^|\s)(#|//).*$", re.M)
+
+
+def declared(documents: list[dict[str, Any]]) -> set[str]:
+    """Every name a root declares, as its expressions reference it."""
+    names = set()
+    for document in map(plain, documents):
+        names |= {f"var.{name}" for block in document.get("variable", []) for name in block}
+        names |= {f"local.{name}" for block in document.get("locals", []) for name in block}
+        for section, prefix in (("data", "data."), ("resource", "")):
+            for block in document.get(section, []):
+                for kind, bodies in block.items():
+                    names |= {f"{prefix}{kind}.{name}" for name in bodies}
+    return names
+
+
+def terraform_references(projects: list[Path]) -> list[str]:
+    """Every variable, local value, data source and resource a root's expressions name is
+    declared in that root (a file rendered under one answer naming what another renders)."""
+    problems = []
+    for directory in terraform_roots(projects).values():
+        paths = sorted(directory.glob("*.tf"))
+        try:
+            names = declared([hcl2.loads(path.read_text(encoding="utf-8")) for path in paths])
+        except Exception:  # the parser raises several types; terraform_files reports them
+            continue
+        for path in paths:
+            text = COMMENT.sub("", path.read_text(encoding="utf-8"))
+            for match in REFERENCE.finditer(text):
+                kind, name, data_kind, data_name, resource_kind, resource_name = match.groups()
+                reference = (
+                    f"{kind}.{name}" if kind
+                    else f"data.{data_kind}.{data_name}" if data_kind
+                    else f"{resource_kind}.{resource_name}"
+                )  # fmt: skip
+                if reference not in names:
+                    problems.append(f"{path}: {reference} is not declared in {directory}")
+    return sorted(set(problems))
 
 
 # ---- Kubernetes -------------------------------------------------------------------------
@@ -601,6 +649,7 @@ def no_credentials(projects: list[Path]) -> list[str]:
 
 ALL_CLOUD_CHECKS = (
     terraform_files,
+    terraform_references,
     kubernetes_manifests,
     checkov,
     workflow_security,

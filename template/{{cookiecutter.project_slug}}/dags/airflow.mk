@@ -5,7 +5,8 @@ AIRFLOW := AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/
 	AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT=300 PIPELINE_IMAGE= \
 	uv run airflow
 
-.PHONY: flow airflow-db airflow-run airflow-monitor airflow-score airflow-ui flow-namespace{% if cookiecutter.cloud == 'aws' %} flow-deploy{% endif %}
+{% set managed = {'aws': 'MWAA', 'gcp': 'Cloud Composer'}.get(cookiecutter.cloud, '') -%}
+.PHONY: flow airflow-db airflow-run airflow-monitor airflow-score airflow-ui flow-namespace{% if managed %} flow-deploy{% endif %}
 
 airflow-db:
 	@mkdir -p .airflow && echo '*' > .airflow/.gitignore
@@ -27,16 +28,27 @@ flow: airflow-run ## Run the pipeline through Airflow (the training DAG, once)
 
 flow-namespace: ## Create the steps' namespace, service account and workspace volume (kubectl's context)
 	kubectl apply -k dags/k8s
-{%- if cookiecutter.cloud == 'aws' %}
-# The DAG folder flow-deploy writes, then ships to the source bucket's dags/.
-MWAA_DAG_FOLDER ?= build/airflow-dags
+{%- if cookiecutter.cloud == 'gcp' %}
+	@# Composer's service account may manage pods in this namespace only (GKE's RBAC).
+	kubectl -n {{ cookiecutter.project_slug | replace('_', '-') }}-airflow create rolebinding composer-starts-steps --clusterrole=edit \
+		--user=$(call tf_output,airflow_service_account) --dry-run=client -o yaml | kubectl apply -f -
+{%- endif %}
+{%- if managed %}
 
-flow-deploy: ## Ship the DAGs to MWAA (TRAINING_IMAGE: make flow-image's digest, the steps' image)
+# The DAG folder flow-deploy writes, then syncs to {{ managed }}'s DAG folder in its bucket.
+AIRFLOW_DAG_FOLDER ?= build/airflow-dags
+
+flow-deploy: ## Ship the DAGs to {{ managed }} (TRAINING_IMAGE: make flow-image's digest, the steps' image)
 	@test -n "$(TRAINING_IMAGE)" || { echo "set TRAINING_IMAGE to the image the steps run (make flow-image)"; exit 1; }
-	@# The DAG folder MWAA parses: the DAGs, cluster.yaml with Terraform's cluster and the
-	@# image, and what the DAGs read from the project (MWAA's Airflow has not got it).
-	rm -rf $(MWAA_DAG_FOLDER)
+	@# The DAG folder {{ managed }} parses: the DAGs, cluster.yaml with Terraform's cluster and
+	@# the image, and what the DAGs read from the project ({{ managed }}'s Airflow has not got it).
+	rm -rf $(AIRFLOW_DAG_FOLDER)
 	echo '$(call tf_output,airflow_cluster)' \
-		| uv run python dags/pipeline_manifest.py $(MWAA_DAG_FOLDER) --image $(TRAINING_IMAGE) --cloud -
-	aws s3 sync --delete --no-progress $(MWAA_DAG_FOLDER) s3://$(call tf_output,airflow_source_bucket)/dags/
+		| uv run python dags/pipeline_manifest.py $(AIRFLOW_DAG_FOLDER) --image $(TRAINING_IMAGE) --cloud -
+{%- if cookiecutter.cloud == 'aws' %}
+	aws s3 sync --delete --no-progress $(AIRFLOW_DAG_FOLDER) $(call tf_output,airflow_dags_url)
+{%- else %}
+	gcloud storage rsync --recursive --delete-unmatched-destination-objects $(AIRFLOW_DAG_FOLDER) \
+		$(call tf_output,airflow_dags_url)
+{%- endif %}
 {%- endif %}

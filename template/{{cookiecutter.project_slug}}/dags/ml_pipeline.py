@@ -12,7 +12,8 @@
 Where the steps run is set in cluster.yaml beside this file: without an image, in the
 Airflow worker's process (`make airflow-run`, `airflow standalone`); with one, each step is
 a pod running the project's CLI in that image, started by cluster.yaml's pod operator
-(KubernetesPodOperator, or the cloud's: EksPodOperator on MWAA; see README.md).
+(KubernetesPodOperator, or the cloud's: EksPodOperator on MWAA, GKEStartPodOperator on
+Cloud Composer; see README.md).
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ HERE = Path(__file__).parent
 CLUSTER: dict[str, Any] = yaml.safe_load((HERE / "cluster.yaml").read_text(encoding="utf-8"))
 IMAGE = os.path.expandvars(os.environ.get("PIPELINE_IMAGE", CLUSTER["image"]))
 # What the pipeline is: its steps (`pipeline.STEPS`) and its raw data (params.yaml
-# data.raw_path). Beside the project, read from it; an Airflow without the project (MWAA:
-# `make flow-deploy`) parses their copy, written beside this file (pipeline_manifest.py).
+# data.raw_path). Beside the project, read from it; an Airflow without the project (MWAA or
+# Composer: `make flow-deploy`) parses their copy, written beside this file
+# (pipeline_manifest.py).
 MANIFEST = HERE / "pipeline.json"
 if MANIFEST.exists():
     PIPELINE: dict[str, Any] = json.loads(MANIFEST.read_text(encoding="utf-8"))

@@ -375,9 +375,9 @@ resource "aws_eks_pod_identity_association" "airflow_steps" {
 
 # ---- what make flow-deploy reads ---------------------------------------------------------
 
-output "airflow_source_bucket" {
-  description = "MWAA's source bucket: make flow-deploy ships the DAG folder to its dags/."
-  value       = aws_s3_bucket.airflow.bucket
+output "airflow_dags_url" {
+  description = "MWAA's DAG folder in its source bucket: make flow-deploy syncs the DAG folder there."
+  value       = "s3://${aws_s3_bucket.airflow.bucket}/dags/"
 }
 
 output "airflow_cluster" {

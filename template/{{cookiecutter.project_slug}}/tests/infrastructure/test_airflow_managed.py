@@ -1,8 +1,9 @@
-"""ML Test Score, infrastructure: Airflow's DAGs deploy on Amazon MWAA, their steps as pods
-on EKS (deploy/aws/terraform/airflow.tf, `make flow-deploy`), checked where no AWS account
-is at hand: `make flow-deploy` runs as a user types it, with Terraform's outputs as samples
-whose keys are read from airflow.tf and the AWS CLI's `s3 sync` copying into a directory;
-then the DAG folder it shipped is parsed as MWAA's DAG processor would, by an Airflow
+"""ML Test Score, infrastructure: Airflow's DAGs deploy on the cloud's managed Airflow, their
+steps as pods on the cloud's Kubernetes (Amazon MWAA and EKS, or Cloud Composer and GKE:
+deploy/<cloud>/terraform/airflow.tf, `make flow-deploy`), checked where no cloud account is
+at hand: `make flow-deploy` runs as a user types it, with Terraform's outputs as samples
+whose keys are read from airflow.tf and the cloud's CLI syncing into a directory; then the
+DAG folder it shipped is parsed as the managed Airflow's DAG processor would, by an Airflow
 without the project installed."""
 
 from __future__ import annotations
@@ -24,47 +25,84 @@ from {{ cookiecutter.project_slug }}.pipeline import STEPS
 from ..conftest import PROJECT_ROOT, kustomized, run_make
 
 pytestmark = pytest.mark.infrastructure
-TERRAFORM = PROJECT_ROOT / "deploy/aws/terraform/airflow.tf"
-IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo@sha256:" + "0" * 64
-BUCKET = "airflow-demo-20261205"
+# The cloud whose Terraform deploys Airflow: the one airflow.tf is rendered for.
+(TERRAFORM,) = PROJECT_ROOT.glob("deploy/*/terraform/airflow.tf")
+CLOUD = TERRAFORM.parents[1].name
+NAMESPACE = "{{ cookiecutter.project_slug | replace('_', '-') }}-airflow"
 
-# What `terraform output -raw airflow_cluster` prints, with made-up names.
-CLUSTER: dict[str, Any] = {
-    "namespace": "{{ cookiecutter.project_slug | replace('_', '-') }}-airflow",
-    "pod_operator": {
-        "class": "airflow.providers.amazon.aws.operators.eks.EksPodOperator",
-        "arguments": {
-            "cluster_name": "demo",
-            "region": "eu-west-1",
-            "service_account_name": "airflow-steps",
+# What `terraform output -raw airflow_cluster` prints on each cloud, with made-up names;
+# the DAG folder's URL; the image by digest in the cloud's registry.
+SAMPLES: dict[str, dict[str, Any]] = {
+    "aws": {
+        "cluster": {
+            "namespace": NAMESPACE,
+            "pod_operator": {
+                "class": "airflow.providers.amazon.aws.operators.eks.EksPodOperator",
+                "arguments": {
+                    "cluster_name": "demo",
+                    "region": "eu-west-1",
+                    "service_account_name": "airflow-steps",
+                },
+            },
+            "env": {
+                "INFERENCE_LOG__URL": "s3://demo-artifacts/inference",
+                "SCORE__INPUT": "s3://demo-artifacts/batches/{date}.parquet",
+                "SCORE__OUTPUT": "s3://demo-artifacts/scores/{date}.parquet",
+            },
         },
+        "dags_url": "s3://airflow-demo-20261205/dags/",
+        "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo@sha256:" + "0" * 64,
     },
-    "env": {
-        "INFERENCE_LOG__URL": "s3://demo-artifacts/inference",
-        "SCORE__INPUT": "s3://demo-artifacts/batches/{date}.parquet",
-        "SCORE__OUTPUT": "s3://demo-artifacts/scores/{date}.parquet",
+    "gcp": {
+        "cluster": {
+            "namespace": NAMESPACE,
+            "pod_operator": {
+                "class": "airflow.providers.google.cloud.operators.kubernetes_engine"
+                ".GKEStartPodOperator",
+                "arguments": {
+                    "project_id": "demo-project",
+                    "location": "europe-west1",
+                    "cluster_name": "demo",
+                    "use_dns_endpoint": True,
+                    "service_account_name": "airflow-steps",
+                },
+            },
+            "env": {
+                "INFERENCE_LOG__URL": "gs://demo-project-demo-artifacts/inference",
+                "SCORE__INPUT": "gs://demo-project-demo-artifacts/batches/{date}.parquet",
+                "SCORE__OUTPUT": "gs://demo-project-demo-artifacts/scores/{date}.parquet",
+            },
+        },
+        "dags_url": "gs://europe-west1-demo-0a1b2c3d-bucket/dags",
+        "image": "europe-west1-docker.pkg.dev/demo-project/demo/demo@sha256:" + "0" * 64,
     },
 }
+CLUSTER: dict[str, Any] = SAMPLES[CLOUD]["cluster"]
+DAGS_URL: str = SAMPLES[CLOUD]["dags_url"]
+IMAGE: str = SAMPLES[CLOUD]["image"]
 
-# The AWS CLI's `aws s3 sync [--delete] ... SOURCE s3://BUCKET/PREFIX`, into $FAKE_S3.
-AWS_CLI = """
+# The cloud's CLI syncing a folder to its bucket, into $FAKE_STORE/<bucket>/<prefix>:
+# `aws s3 sync [--delete] ... SOURCE s3://...` or `gcloud storage rsync [--recursive]
+# [--delete-unmatched-destination-objects] SOURCE gs://...`.
+STORAGE_CLI = """
 import os, shutil, sys
 from pathlib import Path
 
 args = sys.argv[1:]
-assert args[:2] == ["s3", "sync"], args
+assert args[:2] in (["s3", "sync"], ["storage", "rsync"]), args
 source, target = args[-2:]
-destination = Path(os.environ["FAKE_S3"], target.removeprefix("s3://"))
-if "--delete" in args:
+destination = Path(os.environ["FAKE_STORE"], target.split("://", 1)[1])
+if "--delete" in args or "--delete-unmatched-destination-objects" in args:
     shutil.rmtree(destination, ignore_errors=True)
 shutil.copytree(source, destination, dirs_exist_ok=True)
 print(f"upload: {source} to {target}")
 """
 
-# MWAA's DAG processor, in an Airflow without the project: each task as it would run.
+# The managed Airflow's DAG processor, in an Airflow without the project: each task as it
+# would run, with the pod operator's own arguments (argv[3:]).
 PARSE = """
 import json, sys
-sys.modules[sys.argv[2]] = None  # importing the project fails, as it would on MWAA
+sys.modules[sys.argv[2]] = None  # importing the project fails, as it would on the service
 from airflow.dag_processing.dagbag import DagBag
 
 bag = DagBag(dag_folder=sys.argv[1])
@@ -76,8 +114,7 @@ tasks = {
             "secrets": [source.secret_ref.name for source in task.env_from or []],
             **{
                 name: getattr(task, name, None)
-                for name in ("cluster_name", "region", "service_account_name", "namespace",
-                             "image", "env_vars", "arguments")
+                for name in ("namespace", "image", "env_vars", "arguments", *sys.argv[3:])
             },
         }
         for task in dag.tasks
@@ -119,36 +156,45 @@ def test_terraform_names_what_make_flow_namespace_makes() -> None:
 
 
 @pytest.fixture
-def aws(tmp_path: Path) -> dict[str, str]:
-    """The environment of a `make flow-deploy`: Terraform's outputs, the AWS CLI into
-    tmp_path/s3, where an earlier deployment left a DAG file of its own."""
+def cloud(tmp_path: Path) -> dict[str, str]:
+    """The environment of a `make flow-deploy`: Terraform's outputs, the cloud's CLI syncing
+    into tmp_path/store, where an earlier deployment left a DAG file of its own."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    outputs = {"airflow_cluster": json.dumps(CLUSTER), "airflow_source_bucket": BUCKET}
+    outputs = {"airflow_cluster": json.dumps(CLUSTER), "airflow_dags_url": DAGS_URL}
     for name, value in outputs.items():
         (tmp_path / name).write_text(value)
     cases = "".join(f"  '{name}') cat {tmp_path / name} ;;\n" for name in outputs)
-    # terraform -chdir=deploy/aws/terraform output -raw <name>
+    # terraform -chdir=deploy/<cloud>/terraform output -raw <name>
     terraform = bin_dir / "terraform"
     terraform.write_text(f'#!/bin/sh\ncase "$4" in\n{cases}  *) exit 1 ;;\nesac\n')
-    aws_cli = bin_dir / "aws"
-    aws_cli.write_text(f"#!{sys.executable}\n{AWS_CLI}")
-    for stub in (terraform, aws_cli):
+    stubs = [terraform]
+    for name in ("aws", "gcloud"):
+        stubs.append(bin_dir / name)
+        stubs[-1].write_text(f"#!{sys.executable}\n{STORAGE_CLI}")
+    for stub in stubs:
         stub.chmod(0o755)
-    earlier = tmp_path / "s3" / BUCKET / "dags" / "retired_dag.py"
+    earlier = shipped(tmp_path) / "retired_dag.py"
     earlier.parent.mkdir(parents=True)
     earlier.write_text("# a DAG removed from the repository since\n")
     return {
         **os.environ,
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "FAKE_S3": str(tmp_path / "s3"),
+        "FAKE_STORE": str(tmp_path / "store"),
     }
+
+
+def shipped(tmp_path: Path) -> Path:
+    """Where the fake store keeps the bucket's DAG folder."""
+    return tmp_path / "store" / DAGS_URL.split("://", 1)[1]
 
 
 def make_flow_deploy(
     env: dict[str, str], folder: Path, *options: str, succeed: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    return run_make("flow-deploy", f"MWAA_DAG_FOLDER={folder}", *options, env=env, succeed=succeed)
+    return run_make(
+        "flow-deploy", f"AIRFLOW_DAG_FOLDER={folder}", *options, env=env, succeed=succeed
+    )
 
 
 def parsed_without_the_project(folder: Path, home: Path) -> dict[str, Any]:
@@ -160,29 +206,29 @@ def parsed_without_the_project(folder: Path, home: Path) -> dict[str, Any]:
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",  # slow, shared CI machines
     }
     parsed = subprocess.run(  # noqa: S603  # this interpreter, fixed arguments
-        [sys.executable, "-c", PARSE, str(folder), "{{ cookiecutter.project_slug }}"],
+        [sys.executable, "-c", PARSE, str(folder), "{{ cookiecutter.project_slug }}",
+         *CLUSTER["pod_operator"]["arguments"]],
         env=env, capture_output=True, text=True, timeout=600, check=True,
     )  # fmt: skip
     result: dict[str, Any] = json.loads(parsed.stdout.splitlines()[-1])
     return result
 
 
-def test_make_flow_deploy_ships_dags_mwaa_parses_into_eks_pods(
-    aws: dict[str, str], tmp_path: Path
+def test_make_flow_deploy_ships_dags_that_parse_into_pods_on_the_cluster(
+    cloud: dict[str, str], tmp_path: Path
 ) -> None:
-    """The DAG folder in the source bucket's dags/ (and nothing left of earlier ones) parses
+    """The DAG folder in the bucket's DAG folder (and nothing left of earlier ones) parses
     without the project; every step is a pod on Terraform's cluster, as its service account,
     in the pipeline image by digest, with the bucket's inference log, batches and scores and
     cluster.yaml's Secrets."""
-    make_flow_deploy(aws, tmp_path / "dag-folder", f"TRAINING_IMAGE={IMAGE}")
-    shipped = tmp_path / "s3" / BUCKET / "dags"
-    assert sorted(path.name for path in shipped.iterdir()) == [
+    make_flow_deploy(cloud, tmp_path / "dag-folder", f"TRAINING_IMAGE={IMAGE}")
+    assert sorted(path.name for path in shipped(tmp_path).iterdir()) == [
         "cluster.yaml",
         "ml_pipeline.py",
         "pipeline.json",
     ]
 
-    parsed = parsed_without_the_project(shipped, tmp_path / "airflow")
+    parsed = parsed_without_the_project(shipped(tmp_path), tmp_path / "airflow")
     assert parsed["import_errors"] == {}
     dags = parsed["dags"]
     project = "{{ cookiecutter.project_slug }}"
@@ -210,12 +256,12 @@ def test_make_flow_deploy_ships_dags_mwaa_parses_into_eks_pods(
 
 
 def test_make_flow_deploy_refuses_an_image_not_pinned_by_digest(
-    aws: dict[str, str], tmp_path: Path
+    cloud: dict[str, str], tmp_path: Path
 ) -> None:
     """A tag is refused in one line, and nothing is written or shipped."""
     tagged = IMAGE.split("@", 1)[0] + ":latest"
     deploy = make_flow_deploy(
-        aws, tmp_path / "dag-folder", f"TRAINING_IMAGE={tagged}", succeed=False
+        cloud, tmp_path / "dag-folder", f"TRAINING_IMAGE={tagged}", succeed=False
     )
     assert deploy.returncode != 0
     assert f"--image must be pinned by digest (REPOSITORY@sha256:...), not '{tagged}'" in (
@@ -223,9 +269,7 @@ def test_make_flow_deploy_refuses_an_image_not_pinned_by_digest(
     )
     assert "Traceback" not in deploy.stderr
     assert not (tmp_path / "dag-folder").exists()
-    assert [path.name for path in (tmp_path / "s3" / BUCKET / "dags").iterdir()] == [
-        "retired_dag.py"
-    ]
-    unset = make_flow_deploy(aws, tmp_path / "dag-folder", succeed=False)
+    assert [path.name for path in shipped(tmp_path).iterdir()] == ["retired_dag.py"]
+    unset = make_flow_deploy(cloud, tmp_path / "dag-folder", succeed=False)
     assert unset.returncode != 0
     assert "set TRAINING_IMAGE to the image the steps run (make flow-image)" in unset.stdout
