@@ -39,7 +39,7 @@ flow-namespace: ## Create the steps' namespace, service account and workspace vo
 AIRFLOW_DAG_FOLDER ?= build/airflow-dags
 
 flow-deploy: ## Ship the DAGs to {{ managed }} (TRAINING_IMAGE: make flow-image's digest, the steps' image)
-	@test -n "$(TRAINING_IMAGE)" || { echo "set TRAINING_IMAGE to the image the steps run (make flow-image)"; exit 1; }
+	$(if $(TRAINING_IMAGE),,$(error set TRAINING_IMAGE to the image the steps run: make flow-image prints it))
 	@# The DAG folder {{ managed }} parses: the DAGs, cluster.yaml with Terraform's cluster and
 	@# the image, and what the DAGs read from the project ({{ managed }}'s Airflow has not got it).
 	rm -rf $(AIRFLOW_DAG_FOLDER)

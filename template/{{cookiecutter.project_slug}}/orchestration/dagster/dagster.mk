@@ -39,7 +39,7 @@ flow-namespace: ## Create the code location's namespace, service account and wor
 # Terraform's dagster_on_{{ cluster | lower }} says. dagster-cloud reads DAGSTER_CLOUD_URL (or
 # DAGSTER_CLOUD_ORGANIZATION and DAGSTER_CLOUD_DEPLOYMENT) and DAGSTER_CLOUD_API_TOKEN.
 flow-deploy: ## Deploy the code location to Dagster+, run by its agent on {{ cluster }} (TRAINING_IMAGE: make flow-image's digest)
-	@test -n "$(TRAINING_IMAGE)" || { echo "set TRAINING_IMAGE to the image the runs use (make flow-image)"; exit 1; }
+	$(if $(TRAINING_IMAGE),,$(error set TRAINING_IMAGE to the image the runs use: make flow-image prints it))
 	echo '$(call tf_output,dagster_on_{{ cluster | lower }})' | uv run python orchestration/dagster/plus.py \
 		$(DAGSTER_LOCATION_FILE) --image $(TRAINING_IMAGE) --cloud -
 	uv run dagster-cloud deployment add-location --location-file $(DAGSTER_LOCATION_FILE) \

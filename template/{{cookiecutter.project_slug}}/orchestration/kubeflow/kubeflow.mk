@@ -16,7 +16,7 @@ flow: kubeflow-run ## Run the pipeline through Kubeflow Pipelines (kfp.local)
 {%- if cookiecutter.cloud == 'gcp' %}
 
 flow-deploy: ## Schedule the pipelines on Vertex AI Pipelines (TRAINING_IMAGE: make flow-image's digest)
-	@test -n "$(TRAINING_IMAGE)" || { echo "set TRAINING_IMAGE to the image the components run (make flow-image)"; exit 1; }
+	$(if $(TRAINING_IMAGE),,$(error set TRAINING_IMAGE to the image the components run: make flow-image prints it))
 	echo '$(call tf_output,vertex_pipelines)' | PIPELINE_IMAGE=$(TRAINING_IMAGE) \
 		PIPELINE_ENV='$(call tf_output,vertex_pipeline_env)' uv run python -m orchestration.kubeflow.vertex
 {%- endif %}

@@ -28,7 +28,7 @@ flow-namespace: ## Create the steps' namespace, service account and workspace vo
 # the workspace volume, as Terraform's metaflow_on_{{ cluster | lower }} says (the datastore, the namespace,
 # the steps' service account and settings). ARGO_OPTIONS=--only-json prints the templates.
 flow-deploy: ## Deploy the flows to Argo Workflows on {{ cluster }} (TRAINING_IMAGE: make flow-image's digest)
-	@test -n "$(TRAINING_IMAGE)" || { echo "set TRAINING_IMAGE to the image the steps run (make flow-image)"; exit 1; }
+	$(if $(TRAINING_IMAGE),,$(error set TRAINING_IMAGE to the image the steps run: make flow-image prints it))
 	echo '$(call tf_output,metaflow_on_{{ cluster | lower }})' | uv run python $(METAFLOW_DIR)/argo.py \
 		--cloud - --image $(TRAINING_IMAGE) -- $(ARGO_OPTIONS)
 {%- else %}

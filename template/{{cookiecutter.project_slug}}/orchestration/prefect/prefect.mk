@@ -1,9 +1,6 @@
 # Prefect's targets, included by the project's Makefile.
 PREFECT_FILE := orchestration/prefect/prefect.yaml
 PREFECT_POOL := {{ cookiecutter.project_slug | replace('_', '-') }}-{{ cookiecutter.__prefect_work_pool }}
-{%- if cookiecutter.__prefect_work_pool != 'process' %}
-TRAINING_IMAGE ?= $(error set TRAINING_IMAGE to the image the flows run in)
-{%- endif %}
 # No usage analytics from Prefect's server (the temporary one `make flow` starts included).
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 # The temporary server migrates a fresh database first: give it more than Prefect's 20 s.
@@ -23,6 +20,9 @@ prefect-ui: ## Start a Prefect server and its UI on http://127.0.0.1:4200
 	uv run prefect server start --host 127.0.0.1 --port 4200
 
 flow-deploy: ## Create the work pool and the scheduled deployments (prefect.yaml)
+{%- if cookiecutter.__prefect_work_pool != 'process' %}
+	$(if $(TRAINING_IMAGE),,$(error set TRAINING_IMAGE to the image the flows run in: make flow-image prints it))
+{%- endif %}
 {%- if cookiecutter.__prefect_pool_terraform %}
 	@# The pool's job variables (cluster, network, identities, logs) from Terraform's output.
 	template=$$(mktemp) && trap 'rm -f "$$template"' EXIT && \

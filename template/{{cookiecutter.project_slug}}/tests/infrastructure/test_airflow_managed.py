@@ -270,6 +270,14 @@ def test_make_flow_deploy_refuses_an_image_not_pinned_by_digest(
     assert "Traceback" not in deploy.stderr
     assert not (tmp_path / "dag-folder").exists()
     assert [path.name for path in shipped(tmp_path).iterdir()] == ["retired_dag.py"]
-    unset = make_flow_deploy(cloud, tmp_path / "dag-folder", succeed=False)
+    # Asked for before Terraform is read: without the infrastructure, the image comes first.
+    no_state = {**cloud, "PATH": f"{tmp_path / 'no-state'}{os.pathsep}{cloud['PATH']}"}
+    (tmp_path / "no-state").mkdir()
+    (tmp_path / "no-state" / "terraform").write_text("#!/bin/sh\nexit 1\n")
+    (tmp_path / "no-state" / "terraform").chmod(0o755)
+    unset = make_flow_deploy(no_state, tmp_path / "dag-folder", succeed=False)
     assert unset.returncode != 0
-    assert "set TRAINING_IMAGE to the image the steps run (make flow-image)" in unset.stdout
+    assert "set TRAINING_IMAGE to the image the steps run: make flow-image prints it" in (
+        unset.stderr
+    )
+    assert "Terraform" not in unset.stderr
