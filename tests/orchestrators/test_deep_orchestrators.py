@@ -189,77 +189,62 @@ def installed_on(
     return installed
 
 
-# Prefect's work pools on the clouds whose Terraform makes them, but the one the rotation
-# renders Prefect with (its render runs the pool's test with its own): each installed, its
-# pool's test run (`make flow-deploy` against a temporary server, Terraform's settings).
-PREFECT_POOL_CLOUDS = {
-    "gcp": {"tracker": "wandb", "ci": "gitlab"},
-    "azure": {"tracker": "none", "ci": "gitlab"},
+# Deployments checked on clouds other than the one the rotation renders their orchestrator
+# with (whose render checks its own): each render installed, the deployment's own test run.
+# (orchestrator, cloud) -> (the other answers, the deployment's test in the render).
+DEPLOYED_ELSEWHERE = {
+    # Prefect's work pools: `make flow-deploy` against a temporary server, the pool's job
+    # variables from Terraform's settings (Cloud Run, Container Instances).
+    ("prefect", "gcp"): (
+        {"tracker": "wandb", "ci": "gitlab"},
+        "tests/infrastructure/test_prefect_cloud_run_pool.py",
+    ),
+    ("prefect", "azure"): (
+        {"tracker": "none", "ci": "gitlab"},
+        "tests/infrastructure/test_prefect_aci_pool.py",
+    ),
+    # Dagster+ Hybrid: `make flow-deploy` with the real dagster-cloud CLI against a stand-in
+    # API, the run's Job built by dagster-k8s on the cloud's Terraform output and labels,
+    # with and without a tracker's Secret.
+    ("dagster", "aws"): (
+        {"tracker": "mlflow", "ci": "none", "python_version": "3.13"},
+        "tests/infrastructure/test_dagster_plus.py",
+    ),
+    ("dagster", "gcp"): (
+        {"tracker": "none", "ci": "none", "python_version": "3.12"},
+        "tests/infrastructure/test_dagster_plus.py",
+    ),
+    # Cloud Composer: `make flow-deploy` as typed, the shipped DAG folder parsed without the
+    # project, every step a GKEStartPodOperator on Terraform's cluster; without a tracker's
+    # Secret, on Composer's Python.
+    ("airflow", "gcp"): (
+        {"tracker": "wandb", "ci": "none", "python_version": "3.11"},
+        "tests/infrastructure/test_airflow_managed.py",
+    ),
 }
 
 
-@pytest.mark.parametrize("cloud", list(PREFECT_POOL_CLOUDS))
-def test_prefect_deploys_into_the_clouds_work_pool(
-    cloud: str, copier_source: Path, tmp_path: Path, record_property: RecordProperty
+@pytest.mark.parametrize(
+    ("orchestrator", "cloud"),
+    list(DEPLOYED_ELSEWHERE),
+    ids=[f"{orchestrator}-{cloud}" for orchestrator, cloud in DEPLOYED_ELSEWHERE],
+)
+def test_orchestrator_deploys_on_another_cloud(
+    orchestrator: str,
+    cloud: str,
+    copier_source: Path,
+    tmp_path: Path,
+    record_property: RecordProperty,
 ) -> None:
-    answers = {"cloud": cloud, **PREFECT_POOL_CLOUDS[cloud]}
-    installed = installed_on(copier_source, "prefect", answers, tmp_path, record_property)
-    pool_tests = sorted(
-        str(path.relative_to(installed.project))
-        for path in installed.project.glob("tests/infrastructure/test_prefect_*_pool.py")
+    answers, deployment_test = DEPLOYED_ELSEWHERE[orchestrator, cloud]
+    installed = installed_on(
+        copier_source, orchestrator, {"cloud": cloud, **answers}, tmp_path, record_property
     )
-    assert len(pool_tests) == 1, pool_tests
-    timed(
-        [*RENDER_PYTEST, *pool_tests],
-        installed.project, installed.env, record_property, f"prefect on {cloud}: its pool's test",
-    )  # fmt: skip
-
-
-# Dagster+ Hybrid on the clouds but the one the rotation renders Dagster with (its whole suite
-# runs there): each installed, its deployment's test run (`make flow-deploy` with the real
-# dagster-cloud CLI against a stand-in API, the run's Job built by dagster-k8s) on the cloud's
-# Terraform output and labels, with and without a tracker's Secret.
-DAGSTER_PLUS_CLOUDS = {
-    "aws": {"tracker": "mlflow", "ci": "none", "python_version": "3.13"},
-    "gcp": {"tracker": "none", "ci": "none", "python_version": "3.12"},
-}
-
-
-@pytest.mark.parametrize("cloud", list(DAGSTER_PLUS_CLOUDS))
-def test_dagster_deploys_to_dagster_plus_on_the_clouds_cluster(
-    cloud: str, copier_source: Path, tmp_path: Path, record_property: RecordProperty
-) -> None:
-    answers = {"cloud": cloud, **DAGSTER_PLUS_CLOUDS[cloud]}
-    installed = installed_on(copier_source, "dagster", answers, tmp_path, record_property)
-    deployment_test = "tests/infrastructure/test_dagster_plus.py"
     assert (installed.project / deployment_test).is_file()
     timed(
         [*RENDER_PYTEST, deployment_test],
-        installed.project, installed.env, record_property, f"dagster on {cloud}: its deployment",
-    )  # fmt: skip
-
-
-# Airflow on the clouds whose Terraform makes a managed Airflow, but the one the rotation
-# renders Airflow with (its render checks MWAA): each installed, its deployment's test run
-# (`make flow-deploy` as typed, the shipped DAG folder parsed without the project, every step
-# the cloud's pod operator on Terraform's cluster); here without a tracker's Secret, on
-# Composer's Python.
-MANAGED_AIRFLOW_CLOUDS = {
-    "gcp": {"tracker": "wandb", "ci": "none", "python_version": "3.11"},
-}
-
-
-@pytest.mark.parametrize("cloud", list(MANAGED_AIRFLOW_CLOUDS))
-def test_airflow_deploys_to_the_clouds_managed_airflow(
-    cloud: str, copier_source: Path, tmp_path: Path, record_property: RecordProperty
-) -> None:
-    answers = {"cloud": cloud, **MANAGED_AIRFLOW_CLOUDS[cloud]}
-    installed = installed_on(copier_source, "airflow", answers, tmp_path, record_property)
-    deployment_test = "tests/infrastructure/test_airflow_managed.py"
-    assert (installed.project / f"deploy/{cloud}/terraform/airflow.tf").is_file()
-    timed(
-        [*RENDER_PYTEST, deployment_test],
-        installed.project, installed.env, record_property, f"airflow on {cloud}: its deployment",
+        installed.project, installed.env, record_property,
+        f"{orchestrator} on {cloud}: its deployment",
     )  # fmt: skip
 
 
