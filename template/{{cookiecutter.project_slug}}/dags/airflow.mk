@@ -26,7 +26,7 @@ airflow-ui: airflow-db ## Airflow's UI, scheduler and DAG processor on http://lo
 
 flow: airflow-run ## Run the pipeline through Airflow (the training DAG, once)
 
-flow-namespace: ## Create the steps' namespace, service account and workspace volume (kubectl's context)
+flow-namespace: ## Create the steps' namespace, service account and workspace volume{% if cookiecutter.cloud == 'gcp' %}, and Composer's access to it{% endif %} (kubectl's context)
 	kubectl apply -k dags/k8s
 {%- if cookiecutter.cloud == 'gcp' %}
 	@# Composer's service account may manage pods in this namespace only (GKE's RBAC).
