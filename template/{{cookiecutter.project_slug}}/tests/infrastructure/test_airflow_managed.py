@@ -31,7 +31,8 @@ CLOUD = TERRAFORM.parents[1].name
 NAMESPACE = "{{ cookiecutter.project_slug | replace('_', '-') }}-airflow"
 
 # What `terraform output -raw airflow_cluster` prints on each cloud, with made-up names;
-# the DAG folder's URL; the image by digest in the cloud's registry.
+# the DAG folder's URL; the image by digest in the cloud's registry; the other outputs the
+# make targets read, and what `make flow-namespace` runs beyond applying dags/k8s.
 SAMPLES: dict[str, dict[str, Any]] = {
     "aws": {
         "cluster": {
@@ -52,6 +53,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
         },
         "dags_url": "s3://airflow-demo-20261205/dags/",
         "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo@sha256:" + "0" * 64,
+        "outputs": {},  # EKS's access entry, in Terraform, lets MWAA start pods
+        "grants": [],
     },
     "gcp": {
         "cluster": {
@@ -75,11 +78,24 @@ SAMPLES: dict[str, dict[str, Any]] = {
         },
         "dags_url": "gs://europe-west1-demo-0a1b2c3d-bucket/dags",
         "image": "europe-west1-docker.pkg.dev/demo-project/demo/demo@sha256:" + "0" * 64,
+        "outputs": {
+            "airflow_service_account": "demo-composer@demo-project.iam.gserviceaccount.com"
+        },
+        # GKE's RBAC: Composer's account may manage pods in the steps' namespace only.
+        "grants": [
+            f"kubectl -n {NAMESPACE} create rolebinding composer-starts-steps --clusterrole=edit",
+            "--user=demo-composer@demo-project.iam.gserviceaccount.com --dry-run=client -o yaml",
+        ],
     },
 }
 CLUSTER: dict[str, Any] = SAMPLES[CLOUD]["cluster"]
 DAGS_URL: str = SAMPLES[CLOUD]["dags_url"]
 IMAGE: str = SAMPLES[CLOUD]["image"]
+OUTPUTS: dict[str, str] = {
+    "airflow_cluster": json.dumps(CLUSTER),
+    "airflow_dags_url": DAGS_URL,
+    **SAMPLES[CLOUD]["outputs"],
+}
 
 # The cloud's CLI syncing a folder to its bucket, into $FAKE_STORE/<bucket>/<prefix>:
 # `aws s3 sync [--delete] ... SOURCE s3://...` or `gcloud storage rsync [--recursive]
@@ -141,6 +157,24 @@ def test_the_sample_is_what_terraform_outputs() -> None:
     assert f'"{CLUSTER["pod_operator"]["class"]}"' in block
 
 
+def test_the_outputs_the_make_targets_read_are_terraforms() -> None:
+    """Every output `make flow-deploy` and `make flow-namespace` read is one airflow.tf has
+    (output_block fails on any other)."""
+    for name in OUTPUTS:
+        output_block(name)
+
+
+def test_make_flow_namespace_applies_dags_k8s_and_grants_the_managed_airflow(
+    cloud: dict[str, str],
+) -> None:
+    """What `make flow-namespace` runs, with Terraform's outputs: dags/k8s, and where the
+    cluster's RBAC holds the managed Airflow's access, the binding to that namespace alone."""
+    printed = run_make("-n", "flow-namespace", env=cloud).stdout
+    assert "kubectl apply -k dags/k8s" in printed
+    for command in SAMPLES[CLOUD]["grants"]:
+        assert command in printed
+
+
 def test_terraform_names_what_make_flow_namespace_makes() -> None:
     """The namespace the execution role may start pods in and the service account the steps'
     role is given to are those dags/k8s makes (and the sample's)."""
@@ -161,10 +195,9 @@ def cloud(tmp_path: Path) -> dict[str, str]:
     into tmp_path/store, where an earlier deployment left a DAG file of its own."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    outputs = {"airflow_cluster": json.dumps(CLUSTER), "airflow_dags_url": DAGS_URL}
-    for name, value in outputs.items():
+    for name, value in OUTPUTS.items():
         (tmp_path / name).write_text(value)
-    cases = "".join(f"  '{name}') cat {tmp_path / name} ;;\n" for name in outputs)
+    cases = "".join(f"  '{name}') cat {tmp_path / name} ;;\n" for name in OUTPUTS)
     # terraform -chdir=deploy/<cloud>/terraform output -raw <name>
     terraform = bin_dir / "terraform"
     terraform.write_text(f'#!/bin/sh\ncase "$4" in\n{cases}  *) exit 1 ;;\nesac\n')
