@@ -21,12 +21,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import hcl2
 import jsonschema  # type: ignore[import-untyped]
 import yaml
 
 from support.gitlab_yaml import GitLabLoader, Reference
-from support.hcl import plain
+from support.hcl import parsed, plain
 from support.project_files import BIN, files, is_dockerfile, is_workflow
 from support.rendering import ROOT
 
@@ -81,21 +80,21 @@ def terraform_files(projects: list[Path]) -> list[str]:
     tf_files = distinct(files(projects, is_terraform))
     if not tf_files:
         return []
-    problems, parsed = [], []
+    problems, parsable = [], []
     for path in tf_files:
         try:
-            hcl2.loads(path.read_text(encoding="utf-8"))
-            parsed.append(path)
+            parsed(path.read_text(encoding="utf-8"))
+            parsable.append(path)
         except Exception as error:  # the parser raises several unrelated types
             problems.append(f"{path}: HCL does not parse: {error}")
-    if not parsed:
+    if not parsable:
         return problems
     terraform = terraform_binary()
     if terraform is None:
         return [*problems, "terraform is not installed: `terraform fmt -check` cannot run"]
     result = subprocess.run(
         # fmt stops at the first file it cannot parse: give it those that parse.
-        [str(terraform), "fmt", "-check", "-diff", "-no-color", *map(str, parsed)],
+        [str(terraform), "fmt", "-check", "-diff", "-no-color", *map(str, parsable)],
         capture_output=True,
         text=True,
         check=False,
@@ -134,14 +133,13 @@ def terraform_references(projects: list[Path]) -> list[str]:
     declared in that root (a file rendered under one answer naming what another renders)."""
     problems = []
     for directory in terraform_roots(projects).values():
-        paths = sorted(directory.glob("*.tf"))
+        texts = {path: path.read_text(encoding="utf-8") for path in sorted(directory.glob("*.tf"))}
         try:
-            names = declared([hcl2.loads(path.read_text(encoding="utf-8")) for path in paths])
+            names = declared([parsed(text) for text in texts.values()])
         except Exception:  # the parser raises several types; terraform_files reports them
             continue
-        for path in paths:
-            text = COMMENT.sub("", path.read_text(encoding="utf-8"))
-            for match in REFERENCE.finditer(text):
+        for path, text in texts.items():
+            for match in REFERENCE.finditer(COMMENT.sub("", text)):
                 kind, name, data_kind, data_name, resource_kind, resource_name = match.groups()
                 reference = (
                     f"{kind}.{name}" if kind

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import hcl2
+
+
+@functools.cache
+def parsed(text: str) -> dict[str, Any]:
+    """python-hcl2's document of a Terraform file's text, parsed once per content in a
+    process: the cloud checks read the same files in many roots, and parsing is slow. Callers
+    must not change it (`plain` copies it)."""
+    document: dict[str, Any] = hcl2.loads(text)
+    return document
 
 
 def plain(value: Any) -> Any:
