@@ -18,7 +18,7 @@ from prefect import get_client
 from prefect.settings import get_current_settings
 from prefect.workers.base import BaseJobConfiguration, BaseWorker
 
-from ..conftest import PROJECT_ROOT, run_make
+from ..conftest import PROJECT_ROOT, run_make, terraform_outputs
 
 PREFECT_FILE = PROJECT_ROOT / "orchestration/prefect/prefect.yaml"
 # The pool prefect.yaml's deployments name, which `make flow-deploy` creates.
@@ -42,16 +42,12 @@ def terraform_pool_name(terraform: Path) -> str:
 def make_flow_deploy(terraform_output: dict[str, Any], image: str, tmp_path: Path) -> str:
     """Run `make flow-deploy TRAINING_IMAGE=image` against the running Prefect server, with a
     `terraform` that answers `output -raw prefect_work_pool` as an applied state would."""
-    sample = tmp_path / "prefect_work_pool.json"
-    sample.write_text(json.dumps(terraform_output))
-    terraform = tmp_path / "bin" / "terraform"
-    terraform.parent.mkdir()
-    asked = '"$2 $3 $4" = "output -raw prefect_work_pool"'  # after -chdir=deploy/<cloud>/...
-    terraform.write_text(f"#!/bin/sh\n[ {asked} ] && exec cat {sample}\nexit 1\n")
-    terraform.chmod(0o755)
+    bin_dir = terraform_outputs(
+        tmp_path / "bin", {"prefect_work_pool": json.dumps(terraform_output)}
+    )
     env = {
         **os.environ,
-        "PATH": f"{terraform.parent}{os.pathsep}{os.environ['PATH']}",
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "PREFECT_API_URL": str(get_current_settings().api.url),
     }
     return run_make("flow-deploy", f"TRAINING_IMAGE={image}", env=env).stdout

@@ -22,7 +22,7 @@ import yaml
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX
 from {{ cookiecutter.project_slug }}.pipeline import STEPS
 
-from ..conftest import PROJECT_ROOT, kustomized, run_make
+from ..conftest import PROJECT_ROOT, kustomized, run_make, terraform_outputs
 
 pytestmark = pytest.mark.infrastructure
 # The cloud whose Terraform deploys Airflow: the one airflow.tf is rendered for.
@@ -193,20 +193,10 @@ def test_terraform_names_what_make_flow_namespace_makes() -> None:
 def cloud(tmp_path: Path) -> dict[str, str]:
     """The environment of a `make flow-deploy`: Terraform's outputs, the cloud's CLI syncing
     into tmp_path/store, where an earlier deployment left a DAG file of its own."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, value in OUTPUTS.items():
-        (tmp_path / name).write_text(value)
-    cases = "".join(f"  '{name}') cat {tmp_path / name} ;;\n" for name in OUTPUTS)
-    # terraform -chdir=deploy/<cloud>/terraform output -raw <name>
-    terraform = bin_dir / "terraform"
-    terraform.write_text(f'#!/bin/sh\ncase "$4" in\n{cases}  *) exit 1 ;;\nesac\n')
-    stubs = [terraform]
+    bin_dir = terraform_outputs(tmp_path / "bin", OUTPUTS)
     for name in ("aws", "gcloud"):
-        stubs.append(bin_dir / name)
-        stubs[-1].write_text(f"#!{sys.executable}\n{STORAGE_CLI}")
-    for stub in stubs:
-        stub.chmod(0o755)
+        (bin_dir / name).write_text(f"#!{sys.executable}\n{STORAGE_CLI}")
+        (bin_dir / name).chmod(0o755)
     earlier = shipped(tmp_path) / "retired_dag.py"
     earlier.parent.mkdir(parents=True)
     earlier.write_text("# a DAG removed from the repository since\n")
@@ -304,10 +294,8 @@ def test_make_flow_deploy_refuses_an_image_not_pinned_by_digest(
     assert not (tmp_path / "dag-folder").exists()
     assert [path.name for path in shipped(tmp_path).iterdir()] == ["retired_dag.py"]
     # Asked for before Terraform is read: without the infrastructure, the image comes first.
-    no_state = {**cloud, "PATH": f"{tmp_path / 'no-state'}{os.pathsep}{cloud['PATH']}"}
-    (tmp_path / "no-state").mkdir()
-    (tmp_path / "no-state" / "terraform").write_text("#!/bin/sh\nexit 1\n")
-    (tmp_path / "no-state" / "terraform").chmod(0o755)
+    no_outputs = terraform_outputs(tmp_path / "no-state", {})
+    no_state = {**cloud, "PATH": f"{no_outputs}{os.pathsep}{cloud['PATH']}"}
     unset = make_flow_deploy(no_state, tmp_path / "dag-folder", succeed=False)
     assert unset.returncode != 0
     assert "set TRAINING_IMAGE to the image the steps run: make flow-image prints it" in (

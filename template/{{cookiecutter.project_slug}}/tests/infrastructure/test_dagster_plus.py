@@ -25,7 +25,7 @@ from kubernetes.client import ApiClient  # type: ignore[import-untyped]
 
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX
 
-from ..conftest import PROJECT_ROOT, kustomized, local_server, run_make
+from ..conftest import PROJECT_ROOT, kustomized, local_server, run_make, terraform_outputs
 
 pytestmark = pytest.mark.infrastructure
 (TERRAFORM,) = PROJECT_ROOT.glob("deploy/*/terraform/dagster.tf")  # the chosen cloud's
@@ -155,16 +155,7 @@ def dagster_plus() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 @pytest.fixture
 def deploy_env(tmp_path: Path, dagster_plus: tuple[str, list[dict[str, Any]]]) -> dict[str, str]:
     """The environment of a `make flow-deploy`: Terraform's output, Dagster+'s URL and token."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (tmp_path / OUTPUT).write_text(json.dumps(CLOUD), encoding="utf-8")
-    # terraform -chdir=deploy/<cloud>/terraform output -raw <name>
-    terraform = bin_dir / "terraform"
-    terraform.write_text(
-        f'#!/bin/sh\ncase "$4" in\n  {OUTPUT}) cat {tmp_path / OUTPUT} ;;\n  *) exit 1 ;;\nesac\n',
-        encoding="utf-8",
-    )
-    terraform.chmod(0o755)
+    bin_dir = terraform_outputs(tmp_path / "bin", {OUTPUT: json.dumps(CLOUD)})
     return {
         **os.environ,
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",

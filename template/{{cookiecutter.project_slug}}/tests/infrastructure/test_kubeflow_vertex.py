@@ -19,7 +19,7 @@ from orchestration.kubeflow.vertex import read_settings, vertex_cron
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, TrackingSettings
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 
-from ..conftest import PROJECT_ROOT, run_make
+from ..conftest import PROJECT_ROOT, run_make, terraform_outputs
 
 pytestmark = pytest.mark.infrastructure
 TERRAFORM = PROJECT_ROOT / "deploy/gcp/terraform/kubeflow.tf"
@@ -132,20 +132,13 @@ def fake_vertex(tmp_path: Path) -> dict[str, str]:
             | {"refresh_token": "demo", "quota_project_id": SETTINGS["project"]}
         )
     )
-    terraform = tmp_path / "bin" / "terraform"
-    terraform.parent.mkdir()
     outputs = {"vertex_pipelines": SETTINGS, "vertex_pipeline_env": ENVIRONMENT}
-    cases = "".join(
-        f"  '{name}') cat {tmp_path / name}.json ;;\n" for name in outputs
-    )  # fmt: skip
-    for name, value in outputs.items():
-        (tmp_path / f"{name}.json").write_text(json.dumps(value))
-    # -chdir=deploy/gcp/terraform output -raw <name>
-    terraform.write_text(f'#!/bin/sh\ncase "$4" in\n{cases}  *) exit 1 ;;\nesac\n')
-    terraform.chmod(0o755)
+    bin_dir = terraform_outputs(
+        tmp_path / "bin", {name: json.dumps(value) for name, value in outputs.items()}
+    )
     return {
         **os.environ,
-        "PATH": f"{terraform.parent}{os.pathsep}{os.environ['PATH']}",
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "PYTHONPATH": str(site),
         "FAKE_VERTEX_SCHEDULES": str(tmp_path / "schedules.json"),
         "GOOGLE_APPLICATION_CREDENTIALS": str(credentials),
