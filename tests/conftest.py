@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from support import jinja_cache
 from support.rendering import ROOT, TEMPLATE
+
+# Every render of this process shares Jinja's compilations (support/jinja_cache.py).
+jinja_cache.install()
 
 
 @pytest.fixture(scope="session")
