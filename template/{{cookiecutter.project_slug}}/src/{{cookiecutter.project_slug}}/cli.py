@@ -283,12 +283,13 @@ def monitor(
     settings = _settings()
     from .data.contract import DataContractError
     from .data.ingest import EmptyBatchError, UnreadableBatchError, read_batch
-    from .monitoring.batch import run_monitoring
-    from .monitoring.traffic import monitor_logged_traffic
 
     with _in_one_line(DataContractError, FileNotFoundError, EmptyBatchError, UnreadableBatchError):
         if current is not None:  # a missing, empty or invalid batch: before Evidently loads
             read_batch(current)
+        from .monitoring.batch import run_monitoring
+        from .monitoring.traffic import monitor_logged_traffic
+
         with console.status("Computing the drift report..."):
             summary = (
                 monitor_logged_traffic(settings)
