@@ -57,6 +57,8 @@ __pycache__
 {% if cookiecutter.orchestrator != 'kubeflow' %}tests/infrastructure/test_kubeflow_vertex.py{% endif %}
 {% if cookiecutter.orchestrator != 'kubeflow' %}tests/infrastructure/test_kubeflow_pipeline.py{% endif %}
 {% if cookiecutter.orchestrator != 'flyte' %}orchestration/flyte{% endif %}
+{% if cookiecutter.orchestrator != 'flyte' %}deploy/aws/terraform/flyte.tf{% endif %}
+{% if cookiecutter.orchestrator != 'flyte' %}deploy/aws/terraform/flyte-values.yaml.tftpl{% endif %}
 {% if cookiecutter.orchestrator != 'flyte' %}tests/infrastructure/test_flyte_pipeline.py{% endif %}
 {% if cookiecutter.orchestrator != 'metaflow' %}orchestration/metaflow{% endif %}
 {% if cookiecutter.orchestrator != 'metaflow' %}deploy/gcp/terraform/metaflow.tf{% endif %}

@@ -25,10 +25,13 @@ from support.project_files import BIN, files, is_dockerfile, is_workflow, is_yam
 HERE = Path(__file__).resolve().parent
 
 # Other tools' templates are legitimate: GitHub Actions' `${{ ... }}`, Prefect's environment
-# variables in prefect.yaml (`{{ $NAME }}`), Go templates given to `docker ... --format`.
-# Anything else that looks like Jinja is a template that was not rendered. `${#var}` is
-# shell, not a Jinja comment.
-OTHER_TOOLS_TEMPLATES = re.compile(r"\$\{\{.*?\}\}|\{\{ \$[A-Z_]+ \}\}|--format '\{\{[^']*\}\}'")
+# variables in prefect.yaml (`{{ $NAME }}`), Go templates given to `docker ... --format`,
+# Flyte's cluster resource templates (`'{{ namespace }}'`). Anything else that looks like
+# Jinja is a template that was not rendered. `${#var}` is shell, not a Jinja comment.
+OTHER_TOOLS_TEMPLATES = re.compile(
+    r"\$\{\{.*?\}\}|\{\{ \$[A-Z_]+ \}\}|--format '\{\{[^']*\}\}'"
+    r"|'\{\{ (?:namespace|project|domain) \}\}'"
+)
 UNRENDERED = re.compile(r"\{\{|\}\}|\{%|%\}|(?<!\$)\{#|#\}")
 
 
