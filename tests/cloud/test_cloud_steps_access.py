@@ -31,6 +31,7 @@ DEPLOYED = [
     ("aws", "airflow"),
     ("aws", "metaflow"),
     ("aws", "dagster"),
+    ("aws", "flyte"),
     ("gcp", "prefect"),
     ("gcp", "airflow"),
     ("gcp", "kubeflow"),

@@ -1,0 +1,376 @@
+"""Flyte on EKS as a user installs it (orchestration/flyte/README.md, "On AWS"): the render's
+`make flyte-install` and `make flow-deploy` run as typed, their tools stood in where they
+would reach AWS or a cluster: `terraform output` prints flyte.tf's Helm values filled in as
+`templatefile` fills them, `aws` prints a sample password, `kubectl apply` keeps what it is
+given, `kubectl port-forward` answers Flyte's health check, `uv run pyflyte` records how it
+was called, and `helm upgrade --install` becomes `helm template` of Flyte's own chart
+(support/charts/flyte-binary, the version the target pins). What comes out must be valid
+Kubernetes objects, the cluster resource templates Flyte applies in each project-domain
+namespace too, and agree with the rest of the render.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import pytest
+import yaml
+
+from support.cloud_checks import KUBERNETES_VERSION
+from support.hcl import plain
+from support.project_files import BIN
+from support.rendering import render_copier
+
+CHART = Path(__file__).parents[1] / "support" / "charts" / "flyte-binary"
+TERRAFORM = "deploy/aws/terraform"
+PASSWORD = "Sample0Password1OfForty2CharactersAlnum3"  # exclude_punctuation's kind
+SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:sample-flyte-database"
+# Stand-ins for what exists once Terraform applied: the expressions flyte.tf passes to
+# templatefile (or that its locals name), by their text.
+APPLIED = {
+    "aws_db_instance.flyte[0].address": "sample-flyte.abc123.eu-west-1.rds.amazonaws.com",
+    "aws_s3_bucket.flyte.bucket": "sample-flyte-20261206",
+    "aws_s3_bucket.artifacts.bucket": "sample-artifacts-20261206",
+    "local.region": "eu-west-1",
+}
+PLACEHOLDER = re.compile(r"(?<!\$)\$\{(\w+)\}")
+INTERPOLATION = re.compile(r"\$\{([^}]+)\}")
+
+# The stand-ins `make flyte-install` finds on PATH; {captured} is where they write.
+STAND_INS = {
+    "terraform": """
+import sys
+assert sys.argv[1].startswith("-chdir=") and sys.argv[2:4] == ["output", "-raw"], sys.argv
+name = sys.argv[4]
+secret = {secret_arn!r} if name == "flyte_database_secret" else None
+print(secret or open({captured!r} + "/flyte_helm_values").read(), end="")
+""",
+    "aws": """
+import sys
+expected = ["secretsmanager", "get-secret-value", "--secret-id", {secret_arn!r}]
+assert sys.argv[1:5] == expected, sys.argv
+print({password!r})
+""",
+    "kubectl": """
+import http.server, json, os, sys
+if "apply" in sys.argv:
+    with open({captured!r} + "/applied.yaml", "a") as applied:
+        applied.write("---\\n" + sys.stdin.read())
+elif "port-forward" in sys.argv:  # Flyte's health check on the forwarded HTTP port
+    json.dump(sys.argv[1:], open({captured!r} + "/port-forward.json", "w"))
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200 if self.path == "/healthcheck" else 404)
+            self.end_headers()
+        def log_message(self, *_):
+            pass
+    http.server.HTTPServer(("127.0.0.1", 8088), Health).serve_forever()
+else:
+    os.execv({kubectl!r}, [{kubectl!r}, *sys.argv[1:]])
+""",
+    "uv": """
+import json, os, sys
+settings = {{name: os.environ.get(name) for name in ("PIPELINE_IMAGE", "FLYTE_PLATFORM_URL")}}
+with open({captured!r} + "/uv.json", "w") as log:
+    json.dump({{"arguments": sys.argv[1:], "environment": settings}}, log)
+""",
+    "helm": """
+import json, os, sys
+arguments = sys.argv[1:]
+json.dump(arguments, open({captured!r} + "/helm.json", "w"))
+assert arguments[:2] == ["upgrade", "--install"], arguments
+release, _repository_chart, *rest = arguments[2:]
+kept = []
+while rest:
+    option = rest.pop(0)
+    if option in ("--repo", "--version", "--timeout"):
+        rest.pop(0)
+    elif option != "--wait":
+        kept.append(option)
+os.dup2(os.open({captured!r} + "/manifests.yaml", os.O_WRONLY | os.O_CREAT), 1)
+os.execv({helm!r}, [{helm!r}, "template", release, {chart!r}, *kept])
+""",
+}
+
+
+def terraform_locals(root: Path) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for path in root.glob("*.tf"):
+        for section in plain(hcl2.loads(path.read_text(encoding="utf-8"))).get("locals", []):
+            values.update(section)
+    return values
+
+
+def evaluated(expression: str, local_values: dict[str, Any]) -> str:
+    """An expression's value: a quoted string's interpolations, an applied stand-in, or a
+    local value (itself evaluated)."""
+    expression = expression.strip()
+    if expression.startswith('"'):
+        return INTERPOLATION.sub(lambda m: evaluated(m[1], local_values), expression[1:-1])
+    if expression in APPLIED:
+        return APPLIED[expression]
+    value = str(local_values[expression.removeprefix("local.")])
+    return INTERPOLATION.sub(lambda m: evaluated(m[1], local_values), value)
+
+
+def attribute(value: str, local_values: dict[str, Any]) -> str:
+    """A resource attribute's value: a literal, or the one expression it interpolates."""
+    whole = re.fullmatch(r"\$\{([^}]+)\}", value)
+    return evaluated(whole[1], local_values) if whole else value
+
+
+def kind(objects: list[dict[str, Any]], wanted: str) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] == wanted]
+
+
+def documents(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+
+
+@dataclass
+class Install:
+    project: Path
+    bin_dir: Path  # the stand-ins
+    captured: Path  # what they kept
+    placeholders: set[str]  # those of flyte-values.yaml.tftpl
+    arguments: dict[str, str]  # those flyte.tf passes to templatefile, evaluated
+    local_values: dict[str, Any]
+    associations: dict[str, dict[str, Any]]  # flyte.tf's Pod Identity associations
+    helm: list[str]  # the arguments `make flyte-install` gave helm
+    manifests: list[dict[str, Any]]  # what the chart renders
+    applied: list[dict[str, Any]]  # what the target gave `kubectl apply`
+
+    def config(self) -> dict[str, Any]:
+        """Flyte's configuration files, by name."""
+        return {
+            name: yaml.safe_load(text)
+            for config_map in kind(self.manifests, "ConfigMap")
+            if not config_map["metadata"]["name"].endswith("cluster-resource-templates")
+            for name, text in config_map["data"].items()
+        }
+
+    def cluster_resources(self, namespace: str) -> list[dict[str, Any]]:
+        """What Flyte's cluster resource manager applies in `namespace`."""
+        (templates,) = [
+            config_map["data"]
+            for config_map in kind(self.manifests, "ConfigMap")
+            if config_map["metadata"]["name"].endswith("cluster-resource-templates")
+        ]
+        return [
+            yaml.safe_load(text.replace("{{ namespace }}", namespace))
+            for text in templates.values()
+        ]
+
+
+@pytest.fixture(scope="module")
+def install(copier_source: Path, tmp_path_factory: pytest.TempPathFactory) -> Install:
+    root = tmp_path_factory.mktemp("flyte")
+    project = render_copier(copier_source, {"cloud": "aws", "orchestrator": "flyte"}, root / "p")
+    terraform = project / TERRAFORM
+    local_values = terraform_locals(terraform)
+    flyte_tf = plain(hcl2.loads((terraform / "flyte.tf").read_text(encoding="utf-8")))
+    (output,) = [o["flyte_helm_values"] for o in flyte_tf["output"] if "flyte_helm_values" in o]
+    call = re.search(r'templatefile\("\$\{path\.module\}/([\w.-]+)", \{(.*)\}\)', output["value"])
+    assert call, output["value"]
+    arguments = {
+        name: evaluated(expression, local_values)
+        for name, expression in re.findall(r'(\w+) = ("[^"]*"|[^,]+)', call[2])
+    }
+    template = (terraform / call[1]).read_text(encoding="utf-8")
+    placeholders = set(PLACEHOLDER.findall(template))
+    values = PLACEHOLDER.sub(lambda m: arguments.get(m[1], ""), template).replace("$${", "${")
+
+    captured, bin_dir = root / "captured", root / "bin"
+    captured.mkdir()
+    bin_dir.mkdir()
+    (captured / "flyte_helm_values").write_text(values, encoding="utf-8")
+    paths = {
+        "captured": str(captured),
+        "chart": str(CHART),
+        "helm": str(BIN / "helm"),
+        "kubectl": str(BIN / "kubectl"),
+        "secret_arn": SECRET_ARN,
+        "password": PASSWORD,
+    }
+    for name, body in STAND_INS.items():
+        (bin_dir / name).write_text(f"#!{sys.executable}\n{body.format(**paths)}", encoding="utf-8")
+        (bin_dir / name).chmod(0o755)
+    result = subprocess.run(
+        ["make", "--no-print-directory", "flyte-install"],
+        cwd=project, capture_output=True, text=True, check=False,
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return Install(
+        project=project,
+        bin_dir=bin_dir,
+        captured=captured,
+        placeholders=placeholders,
+        arguments=arguments,
+        local_values=local_values,
+        associations={
+            name: body
+            for block in flyte_tf["resource"]
+            for resource_kind, bodies in block.items()
+            if resource_kind == "aws_eks_pod_identity_association"
+            for name, body in bodies.items()
+        },
+        helm=json.loads((captured / "helm.json").read_text(encoding="utf-8")),
+        manifests=documents(captured / "manifests.yaml"),
+        applied=documents(captured / "applied.yaml"),
+    )
+
+
+def invalid(objects: list[dict[str, Any]], where: Path) -> str:
+    """kubernetes-validate --strict's report on the objects ('' when valid)."""
+    where.write_text(yaml.safe_dump_all(objects), encoding="utf-8")
+    result = subprocess.run(
+        [str(BIN / "kubernetes-validate"), "--strict", "--quiet",
+         "--kubernetes-version", KUBERNETES_VERSION, str(where)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return (result.stdout + result.stderr).strip() if result.returncode else ""
+
+
+def test_terraform_fills_every_placeholder_of_the_values(install: Install) -> None:
+    """templatefile fails the apply on a placeholder it is not given."""
+    assert install.placeholders == set(install.arguments)
+
+
+def test_the_target_installs_a_valid_chart_of_the_pinned_version(
+    install: Install, tmp_path: Path
+) -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text(encoding="utf-8"))
+    assert install.helm[install.helm.index("--version") + 1] == chart["version"], install.helm
+    problems = invalid(install.manifests, tmp_path / "chart.yaml")
+    assert not problems, problems
+    project_namespace = f"{install.arguments['project']}-development"
+    problems = invalid(install.cluster_resources(project_namespace), tmp_path / "resources.yaml")
+    assert not problems, problems
+
+
+def test_pod_identity_names_the_charts_service_account_and_the_tasks_namespaces(
+    install: Install,
+) -> None:
+    backend = install.associations["flyte_backend"]
+    (service_account,) = kind(install.manifests, "ServiceAccount")
+    (deployment,) = kind(install.manifests, "Deployment")
+    namespace = install.helm[install.helm.index("--namespace") + 1]
+    assert attribute(backend["namespace"], install.local_values) == namespace
+    name = service_account["metadata"]["name"]
+    assert attribute(backend["service_account"], install.local_values) == name
+    assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == name
+    # Tasks run as the `default` service account of `<project>-<domain>`; Flyte's seeded
+    # project is Terraform's.
+    tasks = install.associations["flyte_tasks"]
+    assert attribute(tasks["service_account"], install.local_values) == "default"
+    assert tasks["namespace"] == "${local.flyte_project}-${each.key}", tasks
+    seeded = install.config()["000-core.yaml"]["flyte"]["admin"]["seedProjects"]
+    assert seeded == [install.local_values["flyte_project"]], seeded
+    # ... and the one `make flow-deploy` registers the workflows in.
+    flyte_mk = (install.project / "orchestration/flyte/flyte.mk").read_text(encoding="utf-8")
+    registered = re.findall(r"register --project (\S+)", flyte_mk)
+    assert registered == seeded, registered
+
+
+def test_the_database_password_reaches_flyte_through_its_secret_only(install: Install) -> None:
+    (secret,) = kind(install.applied, "Secret")
+    namespace = install.helm[install.helm.index("--namespace") + 1]
+    assert secret["metadata"]["namespace"] == namespace
+    (configuration_file,) = secret["data"].values()
+    password = yaml.safe_load(base64.b64decode(configuration_file))
+    assert password == {"database": {"postgres": {"password": PASSWORD}}}
+    (deployment,) = kind(install.manifests, "Deployment")
+    (config,) = [
+        v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "config"
+    ]
+    read = [
+        source["secret"]["name"] for source in config["projected"]["sources"] if "secret" in source
+    ]
+    assert secret["metadata"]["name"] in read, read
+    assert PASSWORD not in yaml.safe_dump_all(install.manifests)
+    database = install.config()["002-database.yaml"]["database"]["postgres"]
+    assert database["host"] == APPLIED["aws_db_instance.flyte[0].address"]
+    assert "sslmode=require" in database["options"]
+
+
+def test_every_task_pod_gets_the_workspace_and_the_settings(install: Install) -> None:
+    k8s = install.config()["100-inline-config.yaml"]["plugins"]["k8s"]
+    resources = install.cluster_resources(f"{install.arguments['project']}-development")
+    (pod_template,) = kind(resources, "PodTemplate")
+    (claim,) = kind(resources, "PersistentVolumeClaim")
+    assert pod_template["metadata"]["name"] == k8s["default-pod-template-name"]
+    spec = pod_template["template"]["spec"]
+    (container,) = spec["containers"]
+    assert container["name"] == "default"  # merged into every container of the pod
+    assert container["command"] == ["env"]  # past the image's entrypoint, the CLI
+    (mount,) = container["volumeMounts"]
+    (volume,) = spec["volumes"]
+    assert volume["name"] == mount["name"]
+    assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    settings = k8s["default-env-vars"]
+    (package,) = (install.project / "src").iterdir()
+    prefix = f"{package.name.upper()}_"  # the settings' (config.py)
+    params = yaml.safe_load((install.project / "params.yaml").read_text(encoding="utf-8"))
+    workspace = mount["mountPath"]
+    assert settings[f"{prefix}DATA__RAW_PATH"] == f"{workspace}/{params['data']['raw_path']}"
+    assert settings[f"{prefix}SCORE__INPUT"] == install.arguments["batch_input_url"]
+    assert settings[f"{prefix}INFERENCE_LOG__URL"] == install.arguments["inference_log_url"]
+    on_volume = {name for name, value in settings.items() if value.startswith(f"{workspace}/")}
+    assert {f"{prefix}MODELS_DIR", f"{prefix}DATA__PROCESSED_DIR"} <= on_volume, settings
+
+
+def test_flow_deploy_refuses_an_image_not_pinned_by_digest(install: Install) -> None:
+    """A tag is refused in one line before anything reaches the cluster."""
+    applied = (install.captured / "applied.yaml").read_text(encoding="utf-8")
+    result = subprocess.run(
+        ["make", "--no-print-directory", "flow-deploy", "TRAINING_IMAGE=repository:latest"],
+        cwd=install.project, capture_output=True, text=True, check=False,
+        env={**os.environ, "PATH": f"{install.bin_dir}{os.pathsep}{os.environ['PATH']}"},
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "pinned by digest (REPOSITORY@sha256:...), not 'repository:latest'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not result.stdout  # no command ran
+    assert (install.captured / "applied.yaml").read_text(encoding="utf-8") == applied
+
+
+def test_flow_deploy_registers_the_workflows_in_the_seeded_project_on_the_image(
+    install: Install,
+) -> None:
+    """Through a port-forward to the chart's deployment, every task on the image given."""
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/sample@sha256:" + "0" * 64
+    result = subprocess.run(
+        ["make", "--no-print-directory", "flow-deploy", f"TRAINING_IMAGE={image}"],
+        cwd=install.project, capture_output=True, text=True, check=False, timeout=120,
+        env={**os.environ, "PATH": f"{install.bin_dir}{os.pathsep}{os.environ['PATH']}"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    forwarded = json.loads((install.captured / "port-forward.json").read_text(encoding="utf-8"))
+    (deployment,) = kind(install.manifests, "Deployment")
+    namespace = install.helm[install.helm.index("--namespace") + 1]
+    assert forwarded[:4] == [
+        "-n",
+        namespace,
+        "port-forward",
+        f"deployment/{deployment['metadata']['name']}",
+    ]
+    assert "8089:8089" in forwarded  # Flyte's gRPC API, which pyflyte registers through
+    pyflyte = json.loads((install.captured / "uv.json").read_text(encoding="utf-8"))
+    seeded = install.config()["000-core.yaml"]["flyte"]["admin"]["seedProjects"]
+    assert pyflyte["arguments"][:5] == ["run", "pyflyte", "register", "--project", seeded[0]]
+    assert "--activate-launchplans" in pyflyte["arguments"]
+    assert pyflyte["environment"] == {
+        "PIPELINE_IMAGE": image,  # workflows.py's tasks' container_image
+        "FLYTE_PLATFORM_URL": "dns:///localhost:8089",
+    }
