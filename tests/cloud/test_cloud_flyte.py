@@ -251,6 +251,9 @@ def test_the_target_installs_a_valid_chart_of_the_pinned_version(
 ) -> None:
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text(encoding="utf-8"))
     assert install.helm[install.helm.index("--version") + 1] == chart["version"], install.helm
+    (deployment,) = kind(install.manifests, "Deployment")
+    flyte = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert flyte.endswith(f":{chart['version']}"), flyte  # the chart's own default: latest
     problems = invalid(install.manifests, tmp_path / "chart.yaml")
     assert not problems, problems
     project_namespace = f"{install.arguments['project']}-development"
