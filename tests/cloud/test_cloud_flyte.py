@@ -12,6 +12,7 @@ namespace too, and agree with the rest of the render.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import re
@@ -21,12 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import hcl2
 import pytest
 import yaml
 
-from support.cloud_checks import KUBERNETES_VERSION
-from support.hcl import plain
+from support.cloud_checks import kubernetes_validate
+from support.hcl import Terraform, parsed, plain
 from support.project_files import BIN
 from support.rendering import render_copier
 
@@ -102,14 +102,6 @@ os.execv({helm!r}, [{helm!r}, "template", release, {chart!r}, *kept])
 }
 
 
-def terraform_locals(root: Path) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for path in root.glob("*.tf"):
-        for section in plain(hcl2.loads(path.read_text(encoding="utf-8"))).get("locals", []):
-            values.update(section)
-    return values
-
-
 def evaluated(expression: str, local_values: dict[str, Any]) -> str:
     """An expression's value: a quoted string's interpolations, an applied stand-in, or a
     local value (itself evaluated)."""
@@ -120,12 +112,6 @@ def evaluated(expression: str, local_values: dict[str, Any]) -> str:
         return APPLIED[expression]
     value = str(local_values[expression.removeprefix("local.")])
     return INTERPOLATION.sub(lambda m: evaluated(m[1], local_values), value)
-
-
-def attribute(value: str, local_values: dict[str, Any]) -> str:
-    """A resource attribute's value: a literal, or the one expression it interpolates."""
-    whole = re.fullmatch(r"\$\{([^}]+)\}", value)
-    return evaluated(whole[1], local_values) if whole else value
 
 
 def kind(objects: list[dict[str, Any]], wanted: str) -> list[dict[str, Any]]:
@@ -143,12 +129,12 @@ class Install:
     captured: Path  # what they kept
     placeholders: set[str]  # those of flyte-values.yaml.tftpl
     arguments: dict[str, str]  # those flyte.tf passes to templatefile, evaluated
-    local_values: dict[str, Any]
-    associations: dict[str, dict[str, Any]]  # flyte.tf's Pod Identity associations
+    terraform: Terraform  # the render's AWS root
     helm: list[str]  # the arguments `make flyte-install` gave helm
     manifests: list[dict[str, Any]]  # what the chart renders
     applied: list[dict[str, Any]]  # what the target gave `kubectl apply`
 
+    @functools.cached_property
     def config(self) -> dict[str, Any]:
         """Flyte's configuration files, by name."""
         return {
@@ -157,6 +143,10 @@ class Install:
             if not config_map["metadata"]["name"].endswith("cluster-resource-templates")
             for name, text in config_map["data"].items()
         }
+
+    def association(self, name: str) -> dict[str, Any]:
+        """A Pod Identity association of flyte.tf."""
+        return self.terraform.resources["aws_eks_pod_identity_association", name]
 
     def cluster_resources(self, namespace: str) -> list[dict[str, Any]]:
         """What Flyte's cluster resource manager applies in `namespace`."""
@@ -175,17 +165,17 @@ class Install:
 def install(copier_source: Path, tmp_path_factory: pytest.TempPathFactory) -> Install:
     root = tmp_path_factory.mktemp("flyte")
     project = render_copier(copier_source, {"cloud": "aws", "orchestrator": "flyte"}, root / "p")
-    terraform = project / TERRAFORM
-    local_values = terraform_locals(terraform)
-    flyte_tf = plain(hcl2.loads((terraform / "flyte.tf").read_text(encoding="utf-8")))
+    root_dir = project / TERRAFORM
+    terraform = Terraform(root_dir)
+    flyte_tf = plain(parsed((root_dir / "flyte.tf").read_text(encoding="utf-8")))
     (output,) = [o["flyte_helm_values"] for o in flyte_tf["output"] if "flyte_helm_values" in o]
     call = re.search(r'templatefile\("\$\{path\.module\}/([\w.-]+)", \{(.*)\}\)', output["value"])
     assert call, output["value"]
     arguments = {
-        name: evaluated(expression, local_values)
+        name: evaluated(expression, terraform.locals)
         for name, expression in re.findall(r'(\w+) = ("[^"]*"|[^,]+)', call[2])
     }
-    template = (terraform / call[1]).read_text(encoding="utf-8")
+    template = (root_dir / call[1]).read_text(encoding="utf-8")
     placeholders = set(PLACEHOLDER.findall(template))
     values = PLACEHOLDER.sub(lambda m: arguments.get(m[1], ""), template).replace("$${", "${")
 
@@ -216,14 +206,7 @@ def install(copier_source: Path, tmp_path_factory: pytest.TempPathFactory) -> In
         captured=captured,
         placeholders=placeholders,
         arguments=arguments,
-        local_values=local_values,
-        associations={
-            name: body
-            for block in flyte_tf["resource"]
-            for resource_kind, bodies in block.items()
-            if resource_kind == "aws_eks_pod_identity_association"
-            for name, body in bodies.items()
-        },
+        terraform=terraform,
         helm=json.loads((captured / "helm.json").read_text(encoding="utf-8")),
         manifests=documents(captured / "manifests.yaml"),
         applied=documents(captured / "applied.yaml"),
@@ -231,14 +214,10 @@ def install(copier_source: Path, tmp_path_factory: pytest.TempPathFactory) -> In
 
 
 def invalid(objects: list[dict[str, Any]], where: Path) -> str:
-    """kubernetes-validate --strict's report on the objects ('' when valid)."""
+    """kubernetes-validate's report on the objects, as the cloud checks run it ('' when
+    valid)."""
     where.write_text(yaml.safe_dump_all(objects), encoding="utf-8")
-    result = subprocess.run(
-        [str(BIN / "kubernetes-validate"), "--strict", "--quiet",
-         "--kubernetes-version", KUBERNETES_VERSION, str(where)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    return (result.stdout + result.stderr).strip() if result.returncode else ""
+    return kubernetes_validate([where])
 
 
 def test_terraform_fills_every_placeholder_of_the_values(install: Install) -> None:
@@ -264,21 +243,21 @@ def test_the_target_installs_a_valid_chart_of_the_pinned_version(
 def test_pod_identity_names_the_charts_service_account_and_the_tasks_namespaces(
     install: Install,
 ) -> None:
-    backend = install.associations["flyte_backend"]
+    backend = install.association("flyte_backend")
     (service_account,) = kind(install.manifests, "ServiceAccount")
     (deployment,) = kind(install.manifests, "Deployment")
     namespace = install.helm[install.helm.index("--namespace") + 1]
-    assert attribute(backend["namespace"], install.local_values) == namespace
+    assert install.terraform.value(backend["namespace"]) == namespace
     name = service_account["metadata"]["name"]
-    assert attribute(backend["service_account"], install.local_values) == name
+    assert install.terraform.value(backend["service_account"]) == name
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == name
     # Tasks run as the `default` service account of `<project>-<domain>`; Flyte's seeded
     # project is Terraform's.
-    tasks = install.associations["flyte_tasks"]
-    assert attribute(tasks["service_account"], install.local_values) == "default"
+    tasks = install.association("flyte_tasks")
+    assert install.terraform.value(tasks["service_account"]) == "default"
     assert tasks["namespace"] == "${local.flyte_project}-${each.key}", tasks
-    seeded = install.config()["000-core.yaml"]["flyte"]["admin"]["seedProjects"]
-    assert seeded == [install.local_values["flyte_project"]], seeded
+    seeded = install.config["000-core.yaml"]["flyte"]["admin"]["seedProjects"]
+    assert seeded == [install.terraform.locals["flyte_project"]], seeded
     # ... and the one `make flow-deploy` registers the workflows in.
     flyte_mk = (install.project / "orchestration/flyte/flyte.mk").read_text(encoding="utf-8")
     registered = re.findall(r"register --project (\S+)", flyte_mk)
@@ -301,13 +280,13 @@ def test_the_database_password_reaches_flyte_through_its_secret_only(install: In
     ]
     assert secret["metadata"]["name"] in read, read
     assert PASSWORD not in yaml.safe_dump_all(install.manifests)
-    database = install.config()["002-database.yaml"]["database"]["postgres"]
+    database = install.config["002-database.yaml"]["database"]["postgres"]
     assert database["host"] == APPLIED["aws_db_instance.flyte[0].address"]
     assert "sslmode=require" in database["options"]
 
 
 def test_every_task_pod_gets_the_workspace_and_the_settings(install: Install) -> None:
-    k8s = install.config()["100-inline-config.yaml"]["plugins"]["k8s"]
+    k8s = install.config["100-inline-config.yaml"]["plugins"]["k8s"]
     resources = install.cluster_resources(f"{install.arguments['project']}-development")
     (pod_template,) = kind(resources, "PodTemplate")
     (claim,) = kind(resources, "PersistentVolumeClaim")
@@ -370,7 +349,7 @@ def test_flow_deploy_registers_the_workflows_in_the_seeded_project_on_the_image(
     ]
     assert "8089:8089" in forwarded  # Flyte's gRPC API, which pyflyte registers through
     pyflyte = json.loads((install.captured / "uv.json").read_text(encoding="utf-8"))
-    seeded = install.config()["000-core.yaml"]["flyte"]["admin"]["seedProjects"]
+    seeded = install.config["000-core.yaml"]["flyte"]["admin"]["seedProjects"]
     assert pyflyte["arguments"][:5] == ["run", "pyflyte", "register", "--project", seeded[0]]
     assert "--activate-launchplans" in pyflyte["arguments"]
     assert pyflyte["environment"] == {

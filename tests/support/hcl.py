@@ -83,7 +83,7 @@ class Terraform:
         self.locals: dict[str, Any] = {}
         self.variables: dict[str, Any] = {}
         for path in sorted(root.glob("*.tf")):
-            document = plain(hcl2.loads(path.read_text(encoding="utf-8")))
+            document = plain(parsed(path.read_text(encoding="utf-8")))
             for section in document.get("resource", []):
                 for kind, named in section.items():
                     for name, body in named.items():
