@@ -15,6 +15,8 @@ __pycache__
 {% if cookiecutter.tracker != 'mlflow' %}tests/infrastructure/test_mlflow_runs.py{% endif %}
 {% if cookiecutter.tracker != 'wandb' %}src/*/tracking/wandb_tracker{% endif %}
 {% if cookiecutter.tracker != 'wandb' %}tests/infrastructure/test_wandb_offline.py{% endif %}
+{% if cookiecutter.tracker != 'wandb' %}tests/infrastructure/test_wandb_online.py{% endif %}
+{% if cookiecutter.tracker != 'wandb' %}tests/infrastructure/wandb_server.py{% endif %}
 {% if cookiecutter.tracker != 'dvc' %}src/*/tracking/dvc_tracker{% endif %}
 {% if cookiecutter.tracker != 'none' %}src/*/tracking/file_tracker{% endif %}
 {% if cookiecutter.orchestrator != 'none' %}.github/workflows/ct.yml{% endif %}

@@ -4,14 +4,19 @@ artifacts, the champion and the shadow challenger as artifact aliases (`champion
 
 Online (WANDB_API_KEY set, or WANDB_MODE=online) W&B is the registry: versions are the
 artifact's versions (`v0`, `v1`, ...; this project calls them "0", "1", ...) and the alias
-moves on the server. Offline (the default without a key) W&B writes runs to
-`<tracking.uri>/wandb/offline-run-*` for `wandb sync`, but cannot read artifacts back
-(`use_artifact` refuses offline runs), so the adapter keeps every version it logs in a local
-registry beside them, `wandb/registry/<model>/<version>/`, numbered as W&B numbers them
-once synced, and reads versions and aliases from there (a file per alias holding its
-version). Offline, removing an alias removes it from the local registry only: an offline
-run can give a version an alias, not take one away, so the synced project keeps it until it
-is removed online. See README.md.
+moves on the server; every alias the gate gives is also linked into the organisation's
+W&B Registry (the Model registry's collection named after the model), and every model the
+project reads back is a `use_artifact` input of a run, so W&B's lineage links the runs
+that consumed a version to the run that trained it.
+
+Offline (the default without a key) W&B writes runs to `<tracking.uri>/wandb/offline-run-*`
+for `wandb sync`, but cannot read artifacts back (`use_artifact` refuses offline runs), so
+the adapter keeps every version it logs in a local registry beside them,
+`wandb/registry/<model>/<version>/`, numbered as W&B numbers them once synced, and reads
+versions and aliases from there (a file per alias holding its version). Offline, removing
+an alias removes it from the local registry only: an offline run can give a version an
+alias, not take one away, so the synced project keeps it until it is removed online. See
+README.md.
 """
 
 from __future__ import annotations
@@ -45,6 +50,9 @@ ALIAS_NOTE = "{alias}_note"  # the metadata key (offline: the file) of the note 
 SIGNED = "signed"  # offline: a version's directory holding its signed export
 SIGNED_ARTIFACT = "{model}-signed"  # online: the artifact of signed exports, by alias
 SIGNED_ALIAS = "model-v{version}"  # W&B reserves v<N> for its own version numbers
+# Every W&B organisation has the Model registry; its collection of this model holds the
+# versions the gate promoted, with their aliases.
+REGISTRY_COLLECTION = "wandb-registry-model/{model}"
 
 
 def mode() -> str:
@@ -65,10 +73,13 @@ class WandbTracker(Tracker):
         self.model_name = settings.model_name
         self.online = mode() == "online"
         self.registry = self.dir / "wandb" / "registry" / self.model_name  # offline only
+        self.collection = REGISTRY_COLLECTION.format(model=self.model_name)  # online only
         self._run: Any = None
 
     def shared_store(self) -> str | None:
-        return f"the W&B project {self.project}" if self.online else None
+        if not self.online:
+            return None
+        return f"the W&B project {self.project} (promoted versions: Registry {self.collection})"
 
     @staticmethod
     def shared_store_setup() -> str:
@@ -160,13 +171,22 @@ class WandbTracker(Tracker):
             self.run.log_artifact(self._artifact(directory, record))  # uploaded by `wandb sync`
         return ModelVersion(self.model_name, number, record["run_id"], dict(lineage))
 
-    def _remote(self, alias: str) -> wandb.Artifact:
-        name = f"{self.project}/{self.model_name}:{alias}"
+    def _remote(self, alias: str, collection: str | None = None) -> wandb.Artifact:
+        name = f"{collection or f'{self.project}/{self.model_name}'}:{alias}"
         try:
             artifact: wandb.Artifact = wandb.Api().artifact(name, type=ARTIFACT_TYPE)
         except CommError as error:
             raise LookupError(f"model {self.model_name!r} has no version {alias!r}") from error
         return artifact
+
+    def _use(self, artifact: wandb.Artifact, job_type: str, root: str) -> None:
+        """Download a logged artifact as an input of the open run (else of a run of
+        `job_type`), so that W&B's lineage links the run to what it consumed."""
+        if self._run is not None:
+            self._run.use_artifact(artifact).download(root=root)
+            return
+        with self._init(job_type) as run:
+            run.use_artifact(artifact).download(root=root)
 
     def get_version(self, version: str) -> ModelVersion:
         if self.online:
@@ -201,6 +221,7 @@ class WandbTracker(Tracker):
                 artifact.metadata.pop(key, None)
             artifact.aliases.append(alias)  # W&B moves an alias: one holds it
             artifact.save()
+            artifact.link(self.collection, aliases=[alias])  # the Registry moves it too
             return
         path = self.registry / version.version / key  # first: the pointer moves the alias
         if note:
@@ -231,17 +252,18 @@ class WandbTracker(Tracker):
         if not self.online:
             (self.registry / checked_alias(alias)).unlink(missing_ok=True)
             return
-        try:
-            artifact = self._remote(checked_alias(alias))
-        except LookupError:
-            return
-        artifact.aliases.remove(alias)
-        artifact.save()
+        for collection in (None, self.collection):  # the project's alias, the Registry's
+            try:
+                artifact = self._remote(checked_alias(alias), collection)
+            except LookupError:
+                continue
+            artifact.aliases.remove(alias)
+            artifact.save()
 
     def load_model(self, version: ModelVersion) -> Pipeline:
         if self.online:
             with tempfile.TemporaryDirectory() as target:
-                self._remote(f"v{version.version}").download(root=target)
+                self._use(self._remote(f"v{version.version}"), "load-model", target)
                 pipeline: Pipeline = joblib.load(Path(target) / MODEL_FILE)
             return pipeline
         loaded: Pipeline = joblib.load(self.registry / version.version / MODEL_FILE)
@@ -286,7 +308,7 @@ class WandbTracker(Tracker):
                 artifact = wandb.Api().artifact(f"{self.project}/{name}:{alias}")
             except CommError:
                 return False
-            artifact.download(root=str(directory))
+            self._use(artifact, "export-model", str(directory))
             return True
         return copy_kept(self.registry / version.version / SIGNED, directory)
 
