@@ -4,13 +4,17 @@ process (as `pyflyte run` does), its outputs in a temporary workspace."""
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 import sys
+import tarfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from flyteidl.admin import launch_plan_pb2, task_pb2  # type: ignore[import-untyped]
 
 from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, Settings, get_settings
 from {{ cookiecutter.project_slug }}.data import ingest
@@ -23,6 +27,7 @@ from ..conftest import PROJECT_ROOT, scored_today, serve_traffic, workspace_envi
 pytestmark = pytest.mark.infrastructure
 
 WORKFLOWS = PROJECT_ROOT / "orchestration" / "flyte" / "workflows.py"
+DIGEST = "registry.example/tasks@sha256:" + "0" * 64  # an image as `make flow-deploy` names it
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +73,62 @@ def test_the_launch_plans_schedule_training_monitoring_and_scoring(flyte: Module
     assert flyte.batch_scoring_daily.schedule.kickoff_time_input_arg == "kickoff_time"
     for task in (flyte.run_step, flyte.monitor, flyte.score):
         assert task.container_image == flyte.IMAGE
+
+
+def test_pyflyte_serializes_every_task_on_the_deployed_image(
+    flyte: ModuleType, tmp_path: Path
+) -> None:
+    """What a registration sends to Flyte's control plane, as Flyte's own CLI serializes it
+    (`pyflyte package`, the serialization `pyflyte register` does): every task runs the
+    image the deployment names (PIPELINE_IMAGE, pinned by digest) and finds its code in the
+    module the image carries, and the three launch plans keep their schedules."""
+    package = tmp_path / "flyte-package.tgz"
+    subprocess.run(  # noqa: S603  # fixed arguments, no shell
+        [
+            Path(sys.executable).with_name("pyflyte"),
+            *("--pkgs", "orchestration.flyte", "package", "--output", package),
+        ],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PIPELINE_IMAGE": DIGEST},
+        check=True,
+        capture_output=True,
+    )
+    with tarfile.open(package) as archive:
+        entities = {
+            member.name: archive.extractfile(member).read()  # type: ignore[union-attr]
+            for member in archive.getmembers()
+            if member.isfile()
+        }
+    tasks = [
+        task_pb2.TaskSpec.FromString(data).template
+        for name, data in entities.items()
+        if name.endswith("_1.pb")
+    ]
+    assert {t.id.name for t in tasks} == {
+        f"orchestration.flyte.workflows.{t.name.rpartition('.')[2]}"
+        for t in (flyte.run_step, flyte.monitor, flyte.keep_champion, flyte.score)
+    }
+    for template in tasks:
+        assert template.container.image == DIGEST, template.id.name
+        arguments = list(template.container.args)
+        module = arguments[arguments.index("task-module") + 1]
+        assert module == "orchestration.flyte.workflows", arguments
+    plans = {
+        plan.id.name: plan.spec
+        for plan in (
+            launch_plan_pb2.LaunchPlan.FromString(data)
+            for name, data in entities.items()
+            if name.endswith("_3.pb")
+        )
+    }
+    for plan, workflow in (
+        ("training_weekly", "training"),
+        ("monitoring_daily", "monitoring"),
+        ("batch_scoring_daily", "batch_scoring"),
+    ):
+        assert plans[plan].workflow_id.name == f"orchestration.flyte.workflows.{workflow}"
+        schedule = plans[plan].entity_metadata.schedule.cron_schedule.schedule
+        assert schedule == flyte.CONFIG[f"{workflow}_cron"], plan
 
 
 @pytest.mark.usefixtures("decision")  # the champion that scores
