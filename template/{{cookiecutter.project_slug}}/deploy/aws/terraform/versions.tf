@@ -1,6 +1,6 @@
 # One Terraform root for everything {{ cookiecutter.project_name }} needs on AWS. See ../README.md.
 terraform {
-  required_version = ">= 1.10, < 2.0"
+  required_version = ">= 1.11, < 2.0"
 
   required_providers {
     aws = {
