@@ -1,10 +1,11 @@
+{% set on_cluster = cookiecutter.cloud in ('aws', 'gcp') %}{% set cluster = {'aws': 'EKS', 'gcp': 'GKE'}.get(cookiecutter.cloud) -%}
 # Flyte: orchestration/flyte/workflows.py.
 # pyflyte looks up a default task image for the running Python at start-up and has none for
 # 3.13; every task here names its image (flyte.yaml), so the default is never used.
 export FLYTE_INTERNAL_IMAGE ?= {{ cookiecutter.project_slug | replace('_', '-') }}:latest
 PYFLYTE := uv run pyflyte
 
-.PHONY: flow flyte-run flyte-monitor flyte-score {% if cookiecutter.cloud == 'aws' %}flyte-install flow-deploy{% else %}flyte-register{% endif %}
+.PHONY: flow flyte-run flyte-monitor flyte-score {% if on_cluster %}flyte-install flow-deploy{% else %}flyte-register{% endif %}
 
 flyte-run: ## Run the training workflow locally through Flyte (ingest, train, promote)
 	$(PYFLYTE) run orchestration/flyte/workflows.py training
@@ -14,18 +15,24 @@ flyte-monitor: ## Run the monitoring workflow locally (retrains when drift is fo
 
 flyte-score: ## Run the batch-scoring workflow locally (the champion scores params.yaml score.input)
 	$(PYFLYTE) run orchestration/flyte/workflows.py batch_scoring --kickoff_time $$(date -u +%FT%T)
-{%- if cookiecutter.cloud == 'aws' %}
+{%- if on_cluster %}
 
-# Flyte on EKS (README.md, "On AWS"), in the namespace flyte of kubectl's context: the
-# flyte-binary chart with the values Terraform renders (deploy/aws/terraform/flyte.tf).
+# Flyte on {{ cluster }} (README.md, "On {{ {'aws': 'AWS', 'gcp': 'Google Cloud'}[cookiecutter.cloud] }}"), in the namespace flyte of kubectl's context:
+# the flyte-binary chart with the values Terraform renders (deploy/{{ cookiecutter.cloud }}/terraform/flyte.tf).
 FLYTE_CHART_VERSION := v1.16.8
 FLYTE_DOMAIN ?= development
 
-flyte-install: ## Install or upgrade Flyte on EKS (its database password, the flyte-binary chart); again after data.raw_path changes
+# The password is read before it is piped to kubectl: a pipe would hide a failed read and
+# store an empty password.
+flyte-install: ## Install or upgrade Flyte on {{ cluster }} (its database password, the flyte-binary chart); again after data.raw_path changes
 	kubectl create namespace flyte --dry-run=client -o yaml | kubectl apply -f -
-	aws secretsmanager get-secret-value --secret-id $(call tf_output,flyte_database_secret) \
-		--query SecretString --output text \
-		| awk '{print "database:\n  postgres:\n    password: \"" $$0 "\""}' \
+{%- if cookiecutter.cloud == 'aws' %}
+	password=$$(aws secretsmanager get-secret-value --secret-id $(call tf_output,flyte_database_secret) \
+		--query SecretString --output text) \
+{%- else %}
+	password=$$(gcloud secrets versions access latest --secret=$(call tf_output,flyte_database_secret)) \
+{%- endif %}
+		&& printf 'database:\n  postgres:\n    password: "%s"\n' "$$password" \
 		| kubectl -n flyte create secret generic flyte-database \
 			--from-file=100-database-password.yaml=/dev/stdin --dry-run=client -o yaml \
 		| kubectl apply -f -
@@ -36,7 +43,7 @@ flyte-install: ## Install or upgrade Flyte on EKS (its database password, the fl
 
 # Registers through a port-forward to the control plane (no ingress: the console and API
 # are not exposed; README.md says how to publish them behind authentication).
-flow-deploy: ## Register the workflows on Flyte on EKS, schedules active (TRAINING_IMAGE: make flow-image's digest)
+flow-deploy: ## Register the workflows on Flyte on {{ cluster }}, schedules active (TRAINING_IMAGE: make flow-image's digest)
 	$(if $(findstring @sha256:,$(TRAINING_IMAGE)),,$(error TRAINING_IMAGE must be the tasks' image pinned by digest (REPOSITORY@sha256:...), not '$(TRAINING_IMAGE)': make flow-image prints it))
 	kubectl -n flyte port-forward deployment/flyte 8088:8088 8089:8089 >/dev/null & forward=$$!; \
 	trap "kill $$forward 2>/dev/null" EXIT; \

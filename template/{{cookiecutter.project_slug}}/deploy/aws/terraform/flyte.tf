@@ -284,7 +284,7 @@ resource "aws_eks_pod_identity_association" "flyte_tasks" {
 
 output "flyte_helm_values" {
   description = "The flyte-binary chart's values for this account: database, bucket, project, the tasks' settings (make flyte-install)."
-  value = local.flyte_on_eks ? templatefile("${path.module}/flyte-values.yaml.tftpl", {
+  value = local.flyte_on_eks ? templatefile("${path.module}/../../../orchestration/flyte/flyte-values.yaml.tftpl", {
     database_host     = aws_db_instance.flyte[0].address
     bucket            = aws_s3_bucket.flyte.bucket
     region            = local.region

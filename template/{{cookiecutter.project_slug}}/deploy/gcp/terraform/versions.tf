@@ -1,16 +1,22 @@
 # Pinned Terraform and provider versions; `terraform init` writes .terraform.lock.hcl, commit it.
 terraform {
-  required_version = ">= 1.9, < 2.0"
+  required_version = ">= 1.11, < 2.0"
 
   required_providers {
     google = {
       source  = "hashicorp/google"
       version = "~> 7.0"
     }
-    google-beta = { # only for the service agents of Artifact Registry and Secret Manager
+    google-beta = { # only for the service agents of Artifact Registry, Secret Manager{% if cookiecutter.__generated_password %} and Cloud SQL{% endif %}
       source  = "hashicorp/google-beta"
       version = "~> 7.0"
     }
+{%- if cookiecutter.__generated_password %}
+    random = { # ephemeral passwords, never in the state (3.7 added them)
+      source  = "hashicorp/random"
+      version = "~> 3.7"
+    }
+{%- endif %}
   }
 
   # Remote state in a GCS bucket you create once, outside this root (versioned, with
