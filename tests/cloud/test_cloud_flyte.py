@@ -1,12 +1,13 @@
-"""Flyte on EKS as a user installs it (orchestration/flyte/README.md, "On AWS"): the render's
-`make flyte-install` and `make flow-deploy` run as typed, their tools stood in where they
-would reach AWS or a cluster: `terraform output` prints flyte.tf's Helm values filled in as
-`templatefile` fills them, `aws` prints a sample password, `kubectl apply` keeps what it is
-given, `kubectl port-forward` answers Flyte's health check, `uv run pyflyte` records how it
-was called, and `helm upgrade --install` becomes `helm template` of Flyte's own chart
-(support/charts/flyte-binary, the version the target pins). What comes out must be valid
-Kubernetes objects, the cluster resource templates Flyte applies in each project-domain
-namespace too, and agree with the rest of the render.
+"""Flyte on EKS and on GKE as a user installs it (orchestration/flyte/README.md, "On AWS",
+"On Google Cloud"): the render's `make flyte-install` and `make flow-deploy` run as typed,
+their tools stood in where they would reach the cloud or a cluster: `terraform output`
+prints flyte.tf's Helm values filled in as `templatefile` fills them, `aws` or `gcloud`
+prints a sample password, `kubectl apply` keeps what it is given, `kubectl port-forward`
+answers Flyte's health check, `uv run pyflyte` records how it was called, and `helm upgrade
+--install` becomes `helm template` of Flyte's own chart (support/charts/flyte-binary, the
+version the target pins). What comes out must be valid Kubernetes objects, the cluster
+resource templates Flyte applies in each project-domain namespace too, and agree with the
+rest of the render.
 """
 
 from __future__ import annotations
@@ -31,16 +32,51 @@ from support.project_files import BIN
 from support.rendering import render_copier
 
 CHART = Path(__file__).parents[1] / "support" / "charts" / "flyte-binary"
-TERRAFORM = "deploy/aws/terraform"
-PASSWORD = "Sample0Password1OfForty2CharactersAlnum3"  # exclude_punctuation's kind
-SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:sample-flyte-database"
-# Stand-ins for what exists once Terraform applied: the expressions flyte.tf passes to
-# templatefile (or that its locals name), by their text.
-APPLIED = {
-    "aws_db_instance.flyte[0].address": "sample-flyte.abc123.eu-west-1.rds.amazonaws.com",
-    "aws_s3_bucket.flyte.bucket": "sample-flyte-20261206",
-    "aws_s3_bucket.artifacts.bucket": "sample-artifacts-20261206",
-    "local.region": "eu-west-1",
+PASSWORD = "Sample0Password1OfForty2CharactersAlnum3"  # no punctuation, as both generate it
+
+
+@dataclass(frozen=True)
+class Cloud:
+    """What a cloud's render is checked with."""
+
+    terraform: str  # its Terraform root
+    secret: str  # the output flyte_database_secret: where the password is kept
+    object_store: str  # Flyte's storage kind for the cloud's buckets (stow's)
+    scheme: str  # their URLs' scheme
+    # Stand-ins for what exists once Terraform applied: the expressions flyte.tf passes to
+    # templatefile (or that its locals name), by their text.
+    applied: dict[str, str]
+
+
+CLOUDS = {
+    "aws": Cloud(
+        terraform="deploy/aws/terraform",
+        secret="arn:aws:secretsmanager:eu-west-1:123456789012:secret:sample-flyte-database",
+        object_store="s3",
+        scheme="s3",
+        applied={
+            "aws_db_instance.flyte[0].address": "sample-flyte.abc123.eu-west-1.rds.amazonaws.com",
+            "aws_s3_bucket.flyte.bucket": "sample-flyte-20261206",
+            "aws_s3_bucket.artifacts.bucket": "sample-artifacts-20261206",
+            "local.region": "eu-west-1",
+        },
+    ),
+    "gcp": Cloud(
+        terraform="deploy/gcp/terraform",
+        secret="sample-flyte-database",
+        object_store="google",
+        scheme="gs",
+        applied={
+            "google_sql_database_instance.flyte[0].connection_name": "sample:europe-west1:flyte",
+            "google_service_account.flyte_backend[0].email": "flyte@sample.iam.gserviceaccount.com",
+            "google_storage_bucket.flyte[0].name": "sample-flyte",
+            "google_storage_bucket.artifacts.name": "sample-artifacts",
+            "google_storage_managed_folder.batches.name": "batches/",
+            "google_storage_managed_folder.scores.name": "scores/",
+            'trimsuffix(google_storage_managed_folder.inference.name, "/")': "inference",
+            "var.project_id": "sample",
+        },
+    ),
 }
 PLACEHOLDER = re.compile(r"(?<!\$)\$\{(\w+)\}")
 INTERPOLATION = re.compile(r"\$\{([^}]+)\}")
@@ -51,14 +87,19 @@ STAND_INS = {
 import sys
 assert sys.argv[1].startswith("-chdir=") and sys.argv[2:4] == ["output", "-raw"], sys.argv
 name = sys.argv[4]
-secret = {secret_arn!r} if name == "flyte_database_secret" else None
+secret = {secret!r} if name == "flyte_database_secret" else None
 print(secret or open({captured!r} + "/flyte_helm_values").read(), end="")
 """,
     "aws": """
 import sys
-expected = ["secretsmanager", "get-secret-value", "--secret-id", {secret_arn!r}]
+expected = ["secretsmanager", "get-secret-value", "--secret-id", {secret!r}]
 assert sys.argv[1:5] == expected, sys.argv
 print({password!r})
+""",
+    "gcloud": """
+import sys
+assert sys.argv[1:] == ["secrets", "versions", "access", "latest", "--secret=" + {secret!r}]
+print({password!r}, end="")  # as gcloud prints a secret: no newline
 """,
     "kubectl": """
 import http.server, json, os, sys
@@ -102,16 +143,19 @@ os.execv({helm!r}, [{helm!r}, "template", release, {chart!r}, *kept])
 }
 
 
-def evaluated(expression: str, local_values: dict[str, Any]) -> str:
+def evaluated(expression: str, local_values: dict[str, Any], applied: dict[str, str]) -> str:
     """An expression's value: a quoted string's interpolations, an applied stand-in, or a
     local value (itself evaluated)."""
     expression = expression.strip()
+
+    def inner(match: re.Match[str]) -> str:
+        return evaluated(match[1], local_values, applied)
+
     if expression.startswith('"'):
-        return INTERPOLATION.sub(lambda m: evaluated(m[1], local_values), expression[1:-1])
-    if expression in APPLIED:
-        return APPLIED[expression]
-    value = str(local_values[expression.removeprefix("local.")])
-    return INTERPOLATION.sub(lambda m: evaluated(m[1], local_values), value)
+        return INTERPOLATION.sub(inner, expression[1:-1])
+    if expression in applied:
+        return applied[expression]
+    return INTERPOLATION.sub(inner, str(local_values[expression.removeprefix("local.")]))
 
 
 def kind(objects: list[dict[str, Any]], wanted: str) -> list[dict[str, Any]]:
@@ -124,12 +168,13 @@ def documents(path: Path) -> list[dict[str, Any]]:
 
 @dataclass
 class Install:
+    cloud: Cloud
     project: Path
     bin_dir: Path  # the stand-ins
     captured: Path  # what they kept
     placeholders: set[str]  # those of flyte-values.yaml.tftpl
     arguments: dict[str, str]  # those flyte.tf passes to templatefile, evaluated
-    terraform: Terraform  # the render's AWS root
+    terraform: Terraform  # the render's root for the cloud
     helm: list[str]  # the arguments `make flyte-install` gave helm
     manifests: list[dict[str, Any]]  # what the chart renders
     applied: list[dict[str, Any]]  # what the target gave `kubectl apply`
@@ -161,18 +206,22 @@ class Install:
         ]
 
 
-@pytest.fixture(scope="module")
-def install(copier_source: Path, tmp_path_factory: pytest.TempPathFactory) -> Install:
-    root = tmp_path_factory.mktemp("flyte")
-    project = render_copier(copier_source, {"cloud": "aws", "orchestrator": "flyte"}, root / "p")
-    root_dir = project / TERRAFORM
+@pytest.fixture(scope="module", params=sorted(CLOUDS))
+def install(
+    request: pytest.FixtureRequest, copier_source: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Install:
+    cloud = CLOUDS[request.param]
+    root = tmp_path_factory.mktemp(f"flyte-{request.param}")
+    answers = {"cloud": request.param, "orchestrator": "flyte"}
+    project = render_copier(copier_source, answers, root / "p")
+    root_dir = project / cloud.terraform
     terraform = Terraform(root_dir)
     flyte_tf = plain(parsed((root_dir / "flyte.tf").read_text(encoding="utf-8")))
     (output,) = [o["flyte_helm_values"] for o in flyte_tf["output"] if "flyte_helm_values" in o]
-    call = re.search(r'templatefile\("\$\{path\.module\}/([\w.-]+)", \{(.*)\}\)', output["value"])
+    call = re.search(r'templatefile\("\$\{path\.module\}/([\w./-]+)", \{(.*)\}\)', output["value"])
     assert call, output["value"]
     arguments = {
-        name: evaluated(expression, terraform.locals)
+        name: evaluated(expression, terraform.locals, cloud.applied)
         for name, expression in re.findall(r'(\w+) = ("[^"]*"|[^,]+)', call[2])
     }
     template = (root_dir / call[1]).read_text(encoding="utf-8")
@@ -188,7 +237,7 @@ def install(copier_source: Path, tmp_path_factory: pytest.TempPathFactory) -> In
         "chart": str(CHART),
         "helm": str(BIN / "helm"),
         "kubectl": str(BIN / "kubectl"),
-        "secret_arn": SECRET_ARN,
+        "secret": cloud.secret,
         "password": PASSWORD,
     }
     for name, body in STAND_INS.items():
@@ -201,6 +250,7 @@ def install(copier_source: Path, tmp_path_factory: pytest.TempPathFactory) -> In
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     return Install(
+        cloud=cloud,
         project=project,
         bin_dir=bin_dir,
         captured=captured,
@@ -240,6 +290,17 @@ def test_the_target_installs_a_valid_chart_of_the_pinned_version(
     assert not problems, problems
 
 
+def seeded_where_flow_deploy_registers(install: Install) -> list[str]:
+    """Flyte's seeded project, Terraform's, which `make flow-deploy` registers in."""
+    seeded: list[str] = install.config["000-core.yaml"]["flyte"]["admin"]["seedProjects"]
+    assert seeded == [install.terraform.locals["flyte_project"]], seeded
+    flyte_mk = (install.project / "orchestration/flyte/flyte.mk").read_text(encoding="utf-8")
+    registered = re.findall(r"register --project (\S+)", flyte_mk)
+    assert registered == seeded, registered
+    return seeded
+
+
+@pytest.mark.parametrize("install", ["aws"], indirect=True)
 def test_pod_identity_names_the_charts_service_account_and_the_tasks_namespaces(
     install: Install,
 ) -> None:
@@ -256,12 +317,33 @@ def test_pod_identity_names_the_charts_service_account_and_the_tasks_namespaces(
     tasks = install.association("flyte_tasks")
     assert install.terraform.value(tasks["service_account"]) == "default"
     assert tasks["namespace"] == "${local.flyte_project}-${each.key}", tasks
-    seeded = install.config["000-core.yaml"]["flyte"]["admin"]["seedProjects"]
-    assert seeded == [install.terraform.locals["flyte_project"]], seeded
-    # ... and the one `make flow-deploy` registers the workflows in.
-    flyte_mk = (install.project / "orchestration/flyte/flyte.mk").read_text(encoding="utf-8")
-    registered = re.findall(r"register --project (\S+)", flyte_mk)
-    assert registered == seeded, registered
+    seeded_where_flow_deploy_registers(install)
+
+
+@pytest.mark.parametrize("install", ["gcp"], indirect=True)
+def test_workload_identity_binds_the_charts_service_account_and_the_tasks_namespaces(
+    install: Install,
+) -> None:
+    """The control plane signs in as the Google service account its Kubernetes service
+    account is annotated with and bound to; each domain's tasks, as the principal of the
+    `default` service account of `<project>-<domain>`."""
+    (service_account,) = kind(install.manifests, "ServiceAccount")
+    (deployment,) = kind(install.manifests, "Deployment")
+    annotations = service_account["metadata"].get("annotations", {})
+    google_account = install.arguments["backend_account"]
+    assert annotations.get("iam.gke.io/gcp-service-account") == google_account, annotations
+    name = service_account["metadata"]["name"]
+    assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == name
+    namespace = install.helm[install.helm.index("--namespace") + 1]
+    binding = install.terraform.resources["google_service_account_iam_member", "flyte_backend"]
+    bound = "svc.id.goog[${local.flyte_namespace}/${local.flyte_name}]"
+    assert bound in str(binding["for_each"]), binding["for_each"]
+    assert install.terraform.locals["flyte_namespace"] == namespace
+    assert install.terraform.locals["flyte_name"] == name
+    tasks = str(install.terraform.locals["flyte_tasks"])
+    assert "/ns/${local.flyte_project}-${domain}/sa/default" in tasks, tasks
+    assert "for domain in local.flyte_domains" in tasks, tasks
+    seeded_where_flow_deploy_registers(install)
 
 
 def test_the_database_password_reaches_flyte_through_its_secret_only(install: Install) -> None:
@@ -280,9 +362,40 @@ def test_the_database_password_reaches_flyte_through_its_secret_only(install: In
     ]
     assert secret["metadata"]["name"] in read, read
     assert PASSWORD not in yaml.safe_dump_all(install.manifests)
+
+
+@pytest.mark.parametrize("install", ["aws"], indirect=True)
+def test_flyte_reaches_rds_over_tls(install: Install) -> None:
     database = install.config["002-database.yaml"]["database"]["postgres"]
-    assert database["host"] == APPLIED["aws_db_instance.flyte[0].address"]
+    assert database["host"] == install.cloud.applied["aws_db_instance.flyte[0].address"]
     assert "sslmode=require" in database["options"]
+
+
+@pytest.mark.parametrize("install", ["gcp"], indirect=True)
+def test_flyte_reaches_cloud_sql_through_the_auth_proxy_started_first(install: Install) -> None:
+    """The Cloud SQL Auth Proxy runs beside the control plane, started before the chart's
+    wait for the database and kept running (a native sidecar), serving the instance
+    Terraform made on the port Flyte connects to on localhost."""
+    database = install.config["002-database.yaml"]["database"]["postgres"]
+    assert database["host"] == "127.0.0.1"
+    (deployment,) = kind(install.manifests, "Deployment")
+    starting = deployment["spec"]["template"]["spec"]["initContainers"]
+    names = [container["name"] for container in starting]
+    assert names.index("cloud-sql-proxy") < names.index("wait-for-db"), names
+    (proxy,) = [container for container in starting if container["name"] == "cloud-sql-proxy"]
+    assert proxy["restartPolicy"] == "Always"
+    instance = install.cloud.applied["google_sql_database_instance.flyte[0].connection_name"]
+    assert instance in proxy["args"]
+    assert f"--port={database['port']}" in proxy["args"]
+
+
+def test_flyte_keeps_its_data_in_its_bucket_on_the_clouds_object_store(install: Install) -> None:
+    storage = install.config["003-storage.yaml"]
+    assert storage["storage"]["stow"]["kind"] == install.cloud.object_store
+    bucket = install.arguments["bucket"]
+    assert storage["storage"]["container"] == bucket
+    raw_outputs = storage["propeller"]["rawoutput-prefix"]
+    assert raw_outputs.startswith(f"{install.cloud.scheme}://{bucket}/"), raw_outputs
 
 
 def test_every_task_pod_gets_the_workspace_and_the_settings(install: Install) -> None:

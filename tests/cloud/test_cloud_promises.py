@@ -182,11 +182,13 @@ SERVICE_ACCOUNT_ID = re.compile(r"[a-z][-a-z0-9]{4,28}[a-z0-9]")
 def test_gcp_service_account_ids_fit_the_longest_name(copier_source: Path, tmp_path: Path) -> None:
     """Every service account's id is `${var.name}-<what>`: with the longest name its
     validation admits, each still fits Google's 30 characters (Terraform cannot tell before
-    the API refuses it). Prefect's, Kubeflow's and both CI providers' accounts are among them."""
+    the API refuses it). Prefect's, Kubeflow's, Flyte's and both CI providers' accounts are
+    among them."""
     ids = []
-    for ci, orchestrator in (("github", "prefect"), ("gitlab", "kubeflow")):
+    for ci, orchestrator in (("github", "prefect"), ("gitlab", "kubeflow"), ("github", "flyte")):
         answers = {**defaults(), "cloud": "gcp", "orchestrator": orchestrator, "ci": ci}
-        root = render_copier(copier_source, answers, tmp_path / ci) / "deploy" / "gcp" / "terraform"
+        project = render_copier(copier_source, answers, tmp_path / f"{ci}-{orchestrator}")
+        root = project / "deploy" / "gcp" / "terraform"
         validation = variables(root)["name"]["validation"][0]["condition"]
         bound = re.search(r"\{1,(\d+)\}", validation)
         assert bound, validation
@@ -197,7 +199,8 @@ def test_gcp_service_account_ids_fit_the_longest_name(copier_source: Path, tmp_p
             for (kind, _), body in resources.items()
             if kind == "google_service_account"
         ]
-    # api, trainer, deployer, planner, Prefect's flows and worker, Kubeflow's pipelines
-    assert len(set(ids)) >= 7, ids
+    # api, trainer, deployer, planner, Prefect's flows and worker, Kubeflow's pipelines,
+    # Flyte's control plane
+    assert len(set(ids)) >= 8, ids
     too_long = sorted({i for i in ids if not SERVICE_ACCOUNT_ID.fullmatch(i)})
     assert not too_long, too_long

@@ -33,6 +33,7 @@ DEPLOYED = [
     ("aws", "dagster"),
     ("aws", "flyte"),
     ("gcp", "prefect"),
+    ("gcp", "flyte"),
     ("gcp", "airflow"),
     ("gcp", "kubeflow"),
     ("gcp", "metaflow"),
@@ -100,13 +101,30 @@ def aws_grants(document: dict[str, Any], local_values: dict[str, Any]) -> list[t
     return grants
 
 
-def gcp_grants(document: dict[str, Any], _locals: dict[str, Any]) -> list[tuple[str, str]]:
-    """(access, folder) of every object role on a managed folder; `*` for a bucket role."""
+def gcp_members(body: dict[str, Any], local_values: dict[str, Any]) -> list[dict[str, Any]]:
+    """What a resource grants: itself, its for_each's literal map, or the literal map of
+    the local its for_each expression builds from (a map of a folder and a role each)."""
+    for_each = body.get("for_each", {"": body})
+    if isinstance(for_each, dict):
+        return list(for_each.values())
+    grants = [
+        local_values[name]
+        for name in re.findall(r"local\.(\w+)", for_each)
+        if isinstance(local_values.get(name), dict)
+        and all(isinstance(v, dict) and "role" in v for v in local_values[name].values())
+    ]
+    assert grants, f"no grants found for the for_each {for_each}"
+    return [member for grant in grants for member in grant.values()]
+
+
+def gcp_grants(document: dict[str, Any], local_values: dict[str, Any]) -> list[tuple[str, str]]:
+    """(access, folder) of every object role on a managed folder (the artifact bucket's);
+    `*` for a role on the whole artifact bucket."""
     folder = re.compile(r"^\$\{google_storage_managed_folder\.(\w+)\.name\}$")
+    artifacts = "${google_storage_bucket.artifacts.name}"
     grants = []
     for _name, body in named(document, "resource", "google_storage_managed_folder_iam_member"):
-        members = body.get("for_each", {"": body})
-        for member in members.values():
+        for member in gcp_members(body, local_values):
             matched = folder.match(member.get("folder") or member["managed_folder"])
             assert matched, member
             role = member["role"]
@@ -115,6 +133,8 @@ def gcp_grants(document: dict[str, Any], _locals: dict[str, Any]) -> list[tuple[
             elif role in GCS_READERS:
                 grants.append((READ, matched[1]))
     for _name, body in named(document, "resource", "google_storage_bucket_iam_member"):
+        if body["bucket"] != artifacts:  # an orchestrator's own bucket (Flyte's)
+            continue
         if body["role"] not in GCS_BUCKET_ROLES:
             grants.append((WRITE if body["role"] in GCS_WRITERS else READ, "*"))
     return grants
