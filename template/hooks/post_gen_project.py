@@ -61,6 +61,7 @@ __pycache__
 {% if cookiecutter.orchestrator != 'flyte' %}orchestration/flyte{% endif %}
 {% if cookiecutter.orchestrator != 'flyte' %}deploy/aws/terraform/flyte.tf{% endif %}
 {% if cookiecutter.orchestrator != 'flyte' %}deploy/gcp/terraform/flyte.tf{% endif %}
+{% if cookiecutter.orchestrator != 'flyte' %}deploy/azure/terraform/flyte.tf{% endif %}
 {% if cookiecutter.orchestrator != 'flyte' %}orchestration/flyte/flyte-values.yaml.tftpl{% endif %}
 {% if cookiecutter.orchestrator != 'flyte' %}tests/infrastructure/test_flyte_pipeline.py{% endif %}
 {% if cookiecutter.orchestrator != 'metaflow' %}orchestration/metaflow{% endif %}
@@ -87,7 +88,7 @@ __pycache__
 {% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}orchestration/dagster/plus.py{% endif %}
 {% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}orchestration/dagster/k8s{% endif %}
 {% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}tests/infrastructure/test_dagster_plus.py{% endif %}
-{% if cookiecutter.cloud not in ['aws', 'gcp'] %}orchestration/flyte/flyte-values.yaml.tftpl{% endif %}
+{% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}orchestration/flyte/flyte-values.yaml.tftpl{% endif %}
 {% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}deploy/k8s/ray{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.github/workflows/deploy-aws.yml{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.github/workflows/infra-aws.yml{% endif %}
@@ -119,7 +120,7 @@ __pycache__
 {% if cookiecutter.ci != 'gitlab' %}.gitlab-ci.yml{% endif %}
 {% if cookiecutter.ci != 'gitlab' %}.gitlab{% endif %}
 {% if cookiecutter.ci != 'gitlab' %}renovate.json{% endif %}
-{% if not ((cookiecutter.cloud == 'aws' and cookiecutter.orchestrator == 'prefect') or (cookiecutter.cloud in ['aws', 'gcp'] and cookiecutter.orchestrator == 'flyte') or (cookiecutter.cloud in ['aws', 'gcp', 'azure'] and cookiecutter.orchestrator == 'dagster') or (cookiecutter.cloud == 'gcp' and cookiecutter.orchestrator == 'kubeflow') or (cookiecutter.orchestrator == 'dagster') or (cookiecutter.orchestrator == 'flyte') or (cookiecutter.orchestrator == 'kubeflow') or (cookiecutter.orchestrator == 'metaflow') or (cookiecutter.orchestrator == 'prefect')) %}/orchestration{% endif %}
+{% if not ((cookiecutter.cloud == 'aws' and cookiecutter.orchestrator == 'prefect') or (cookiecutter.cloud in ['aws', 'gcp', 'azure'] and cookiecutter.orchestrator == 'dagster') or (cookiecutter.cloud in ['aws', 'gcp', 'azure'] and cookiecutter.orchestrator == 'flyte') or (cookiecutter.cloud == 'gcp' and cookiecutter.orchestrator == 'kubeflow') or (cookiecutter.orchestrator == 'dagster') or (cookiecutter.orchestrator == 'flyte') or (cookiecutter.orchestrator == 'kubeflow') or (cookiecutter.orchestrator == 'metaflow') or (cookiecutter.orchestrator == 'prefect')) %}/orchestration{% endif %}
 """
 
 

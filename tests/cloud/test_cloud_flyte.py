@@ -1,13 +1,13 @@
-"""Flyte on EKS and on GKE as a user installs it (orchestration/flyte/README.md, "On AWS",
-"On Google Cloud"): the render's `make flyte-install` and `make flow-deploy` run as typed,
-their tools stood in where they would reach the cloud or a cluster: `terraform output`
-prints flyte.tf's Helm values filled in as `templatefile` fills them, `aws` or `gcloud`
-prints a sample password, `kubectl apply` keeps what it is given, `kubectl port-forward`
-answers Flyte's health check, `uv run pyflyte` records how it was called, and `helm upgrade
---install` becomes `helm template` of Flyte's own chart (support/charts/flyte-binary, the
-version the target pins). What comes out must be valid Kubernetes objects, the cluster
-resource templates Flyte applies in each project-domain namespace too, and agree with the
-rest of the render.
+"""Flyte on EKS, GKE and AKS as a user installs it (orchestration/flyte/README.md, "On AWS",
+"On Google Cloud", "On Azure"): the render's `make flyte-install` and `make flow-deploy` run
+as typed, their tools stood in where they would reach the cloud or a cluster: `terraform
+output` prints flyte.tf's Helm values filled in as `templatefile` fills them, `aws`,
+`gcloud` or `az` prints a sample password, `kubectl apply` keeps what it is given,
+`kubectl port-forward` answers Flyte's health check, `uv run pyflyte` records how it was
+called, and `helm upgrade --install` becomes `helm template` of Flyte's own chart
+(support/charts/flyte-binary, the version the target pins). What comes out must be valid
+Kubernetes objects, the cluster resource templates Flyte applies in each project-domain
+namespace too, and agree with the rest of the render.
 """
 
 from __future__ import annotations
@@ -32,7 +32,12 @@ from support.project_files import BIN
 from support.rendering import render_copier
 
 CHART = Path(__file__).parents[1] / "support" / "charts" / "flyte-binary"
-PASSWORD = "Sample0Password1OfForty2CharactersAlnum3"  # no punctuation, as both generate it
+PASSWORD = "Sample0Password1OfForty2CharactersAlnum3"  # no punctuation, as they generate it
+# Client IDs of the managed identities of Flyte's tasks on AKS, one per domain.
+AKS_TASK_CLIENT_IDS = {
+    domain: f"00000000-0000-0000-0000-00000000000{digit}"
+    for digit, domain in enumerate(("development", "staging", "production"), start=1)
+}
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,30 @@ CLOUDS = {
             "var.project_id": "sample",
         },
     ),
+    "azure": Cloud(
+        terraform="deploy/azure/terraform",
+        secret="https://kv-sample.vault.azure.net/secrets/flyte-database-password",
+        object_store="azure",
+        scheme="abfs",
+        applied={
+            "azurerm_postgresql_flexible_server.flyte[0].fqdn": (
+                "psql-sample-flyte.postgres.database.azure.com"
+            ),
+            "azurerm_user_assigned_identity.flyte_backend[0].client_id": (
+                "00000000-0000-0000-0000-0000000000ff"
+            ),
+            "azurerm_storage_account.flyte[0].name": "stsampleflyte",
+            "azurerm_storage_container.flyte[0].name": "flyte",
+            "azurerm_storage_account.artifacts.name": "stsample",
+            "azurerm_storage_container.artifacts.name": "artifacts",
+            "jsonencode(local.flyte_domain_data)": json.dumps(
+                {
+                    domain: {"tasksClientId": {"value": client_id}}
+                    for domain, client_id in AKS_TASK_CLIENT_IDS.items()
+                }
+            ),
+        },
+    ),
 }
 PLACEHOLDER = re.compile(r"(?<!\$)\$\{(\w+)\}")
 INTERPOLATION = re.compile(r"\$\{([^}]+)\}")
@@ -100,6 +129,12 @@ print({password!r})
 import sys
 assert sys.argv[1:] == ["secrets", "versions", "access", "latest", "--secret=" + {secret!r}]
 print({password!r}, end="")  # as gcloud prints a secret: no newline
+""",
+    "az": """
+import sys
+expected = ["keyvault", "secret", "show", "--id", {secret!r}, "--query", "value"]
+assert sys.argv[1:8] == expected and sys.argv[8:] == ["--output", "tsv"], sys.argv
+print({password!r})
 """,
     "kubectl": """
 import http.server, json, os, sys
@@ -193,17 +228,28 @@ class Install:
         """A Pod Identity association of flyte.tf."""
         return self.terraform.resources["aws_eks_pod_identity_association", name]
 
-    def cluster_resources(self, namespace: str) -> list[dict[str, Any]]:
-        """What Flyte's cluster resource manager applies in `namespace`."""
+    def cluster_resources(self, domain: str) -> list[dict[str, Any]]:
+        """What Flyte's cluster resource manager applies in the project's namespace of
+        `domain`, its variables filled in as it fills them: the namespace, and the
+        domain's own data (cluster_resources.customData)."""
         (templates,) = [
             config_map["data"]
             for config_map in kind(self.manifests, "ConfigMap")
             if config_map["metadata"]["name"].endswith("cluster-resource-templates")
         ]
-        return [
-            yaml.safe_load(text.replace("{{ namespace }}", namespace))
-            for text in templates.values()
-        ]
+        inline = self.config["100-inline-config.yaml"]
+        custom = inline.get("cluster_resources", {}).get("customData", {}).get(domain, {})
+        variables = {
+            "namespace": f"{self.arguments['project']}-{domain}",
+            **{name: data["value"] for name, data in custom.items()},
+        }
+        resources = []
+        for text in templates.values():
+            for name, value in variables.items():
+                text = text.replace(f"{{{{ {name} }}}}", value)
+            assert "{{" not in text, text  # a variable Flyte would leave unfilled
+            resources.append(yaml.safe_load(text))
+        return resources
 
 
 @pytest.fixture(scope="module", params=sorted(CLOUDS))
@@ -285,8 +331,7 @@ def test_the_target_installs_a_valid_chart_of_the_pinned_version(
     assert flyte.endswith(f":{chart['version']}"), flyte  # the chart's own default: latest
     problems = invalid(install.manifests, tmp_path / "chart.yaml")
     assert not problems, problems
-    project_namespace = f"{install.arguments['project']}-development"
-    problems = invalid(install.cluster_resources(project_namespace), tmp_path / "resources.yaml")
+    problems = invalid(install.cluster_resources("development"), tmp_path / "resources.yaml")
     assert not problems, problems
 
 
@@ -346,6 +391,61 @@ def test_workload_identity_binds_the_charts_service_account_and_the_tasks_namesp
     seeded_where_flow_deploy_registers(install)
 
 
+@pytest.mark.parametrize("install", ["azure"], indirect=True)
+def test_workload_id_federates_the_charts_service_account_and_each_domains_tasks(
+    install: Install,
+) -> None:
+    """The control plane's pod asks Workload ID for the token of the managed identity its
+    service account is annotated with, federated with that service account; each domain's
+    task pods, for that of their own identity, on their namespace's `default` service
+    account, which Flyte annotates with it."""
+    (service_account,) = kind(install.manifests, "ServiceAccount")
+    (deployment,) = kind(install.manifests, "Deployment")
+    annotations = service_account["metadata"].get("annotations", {})
+    client_id = install.arguments["backend_client_id"]
+    assert annotations.get("azure.workload.identity/client-id") == client_id, annotations
+    pod = deployment["spec"]["template"]
+    assert pod["metadata"]["labels"].get("azure.workload.identity/use") == "true", pod["metadata"]
+    name = service_account["metadata"]["name"]
+    assert pod["spec"]["serviceAccountName"] == name
+    namespace = install.helm[install.helm.index("--namespace") + 1]
+    backend = install.terraform.resources["azurerm_federated_identity_credential", "flyte_backend"]
+    assert (
+        backend["subject"] == "system:serviceaccount:${local.flyte_namespace}:${local.flyte_name}"
+    )
+    assert install.terraform.locals["flyte_namespace"] == namespace
+    assert install.terraform.locals["flyte_name"] == name
+    tasks = install.terraform.resources["azurerm_federated_identity_credential", "flyte_tasks"]
+    assert tasks["subject"] == "system:serviceaccount:${local.flyte_project}-${each.key}:default"
+    identities = install.terraform.resources["azurerm_user_assigned_identity", "flyte_tasks"]
+    assert "local.flyte_domains" in identities["for_each"], identities["for_each"]
+    k8s = install.config["100-inline-config.yaml"]["plugins"]["k8s"]
+    assert k8s["default-labels"].get("azure.workload.identity/use") == "true", k8s
+    for domain, task_client_id in AKS_TASK_CLIENT_IDS.items():
+        (default,) = [
+            o for o in kind(install.cluster_resources(domain), "ServiceAccount")
+            if o["metadata"]["name"] == "default"
+        ]  # fmt: skip
+        assert default["metadata"]["namespace"] == f"{install.arguments['project']}-{domain}"
+        assert default["metadata"]["annotations"] == {
+            "azure.workload.identity/client-id": task_client_id
+        }
+    seeded_where_flow_deploy_registers(install)
+
+
+@pytest.mark.parametrize("install", ["azure"], indirect=True)
+def test_flyte_and_its_tasks_reach_its_storage_account_with_entra_id(install: Install) -> None:
+    """No account key anywhere: the control plane (stow) and the tasks (flytekit's adlfs)
+    sign in through Workload ID, to the account Terraform made for Flyte."""
+    account = install.arguments["storage_account"]
+    stow = install.config["003-storage.yaml"]["storage"]["stow"]
+    assert stow["config"]["account"] == account, stow
+    assert "key" not in stow["config"], stow
+    settings = install.config["100-inline-config.yaml"]["plugins"]["k8s"]["default-env-vars"]
+    assert settings["FLYTE_AZURE_STORAGE_ACCOUNT_NAME"] == account
+    assert not [name for name in settings if "KEY" in name or "SECRET" in name], settings
+
+
 def test_the_database_password_reaches_flyte_through_its_secret_only(install: Install) -> None:
     (secret,) = kind(install.applied, "Secret")
     namespace = install.helm[install.helm.index("--namespace") + 1]
@@ -364,10 +464,15 @@ def test_the_database_password_reaches_flyte_through_its_secret_only(install: In
     assert PASSWORD not in yaml.safe_dump_all(install.manifests)
 
 
-@pytest.mark.parametrize("install", ["aws"], indirect=True)
-def test_flyte_reaches_rds_over_tls(install: Install) -> None:
+@pytest.mark.parametrize("install", ["aws", "azure"], indirect=True)
+def test_flyte_reaches_its_managed_database_over_tls(install: Install) -> None:
+    """RDS, or Azure's flexible server by the name its private DNS zone resolves."""
     database = install.config["002-database.yaml"]["database"]["postgres"]
-    assert database["host"] == install.cloud.applied["aws_db_instance.flyte[0].address"]
+    host = {
+        "deploy/aws/terraform": "aws_db_instance.flyte[0].address",
+        "deploy/azure/terraform": "azurerm_postgresql_flexible_server.flyte[0].fqdn",
+    }[install.cloud.terraform]
+    assert database["host"] == install.cloud.applied[host]
     assert "sslmode=require" in database["options"]
 
 
@@ -400,7 +505,7 @@ def test_flyte_keeps_its_data_in_its_bucket_on_the_clouds_object_store(install: 
 
 def test_every_task_pod_gets_the_workspace_and_the_settings(install: Install) -> None:
     k8s = install.config["100-inline-config.yaml"]["plugins"]["k8s"]
-    resources = install.cluster_resources(f"{install.arguments['project']}-development")
+    resources = install.cluster_resources("development")
     (pod_template,) = kind(resources, "PodTemplate")
     (claim,) = kind(resources, "PersistentVolumeClaim")
     assert pod_template["metadata"]["name"] == k8s["default-pod-template-name"]

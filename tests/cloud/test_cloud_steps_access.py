@@ -41,6 +41,7 @@ DEPLOYED = [
     ("azure", "prefect"),
     ("azure", "metaflow"),
     ("azure", "dagster"),
+    ("azure", "flyte"),
 ]
 S3_WRITES = {"s3:PutObject", "s3:DeleteObject", "s3:*", "*"}
 S3_READS = {"s3:GetObject", "s3:*", "*"} | S3_WRITES
@@ -141,10 +142,13 @@ def gcp_grants(document: dict[str, Any], local_values: dict[str, Any]) -> list[t
 
 
 def azure_grants(document: dict[str, Any], local_values: dict[str, Any]) -> list[tuple[str, str]]:
-    """(access, path) of every path a built-in blob role's condition allows; `*` for one
-    without a condition (custom roles here are the Prefect worker's, on container groups)."""
+    """(access, path) of every path a built-in blob role's condition allows on the artifacts
+    container; `*` for one without a condition (custom roles here are the Prefect worker's,
+    on container groups)."""
     grants = []
     for _name, body in named(document, "resource", "azurerm_role_assignment"):
+        if "storage" in body["scope"] and ".artifacts." not in body["scope"]:
+            continue  # an orchestrator's own storage (Flyte's)
         name = body.get("role_definition_name", "")
         roles = [v["role"] for v in body["for_each"].values()] if "each." in name else [name]
         for role in roles:

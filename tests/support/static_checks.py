@@ -26,11 +26,12 @@ HERE = Path(__file__).resolve().parent
 
 # Other tools' templates are legitimate: GitHub Actions' `${{ ... }}`, Prefect's environment
 # variables in prefect.yaml (`{{ $NAME }}`), Go templates given to `docker ... --format`,
-# Flyte's cluster resource templates (`'{{ namespace }}'`). Anything else that looks like
-# Jinja is a template that was not rendered. `${#var}` is shell, not a Jinja comment.
+# Flyte's cluster resource templates (`'{{ namespace }}'`, and the per-domain data the
+# Flyte values give them, `'{{ tasksClientId }}'`). Anything else that looks like Jinja is
+# a template that was not rendered. `${#var}` is shell, not a Jinja comment.
 OTHER_TOOLS_TEMPLATES = re.compile(
     r"\$\{\{.*?\}\}|\{\{ \$[A-Z_]+ \}\}|--format '\{\{[^']*\}\}'"
-    r"|'\{\{ (?:namespace|project|domain) \}\}'"
+    r"|'\{\{ (?:namespace|project|domain|tasksClientId) \}\}'"
 )
 UNRENDERED = re.compile(r"\{\{|\}\}|\{%|%\}|(?<!\$)\{#|#\}")
 

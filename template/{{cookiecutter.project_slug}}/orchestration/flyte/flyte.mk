@@ -1,4 +1,4 @@
-{% set on_cluster = cookiecutter.cloud in ('aws', 'gcp') %}{% set cluster = {'aws': 'EKS', 'gcp': 'GKE'}.get(cookiecutter.cloud) -%}
+{% set on_cluster = cookiecutter.cloud != 'local' %}{% set cluster = {'aws': 'EKS', 'gcp': 'GKE', 'azure': 'AKS'}.get(cookiecutter.cloud) -%}
 # Flyte: orchestration/flyte/workflows.py.
 # pyflyte looks up a default task image for the running Python at start-up and has none for
 # 3.13; every task here names its image (flyte.yaml), so the default is never used.
@@ -17,7 +17,7 @@ flyte-score: ## Run the batch-scoring workflow locally (the champion scores para
 	$(PYFLYTE) run orchestration/flyte/workflows.py batch_scoring --kickoff_time $$(date -u +%FT%T)
 {%- if on_cluster %}
 
-# Flyte on {{ cluster }} (README.md, "On {{ {'aws': 'AWS', 'gcp': 'Google Cloud'}[cookiecutter.cloud] }}"), in the namespace flyte of kubectl's context:
+# Flyte on {{ cluster }} (README.md, "On {{ {'aws': 'AWS', 'gcp': 'Google Cloud', 'azure': 'Azure'}[cookiecutter.cloud] }}"), in the namespace flyte of kubectl's context:
 # the flyte-binary chart with the values Terraform renders (deploy/{{ cookiecutter.cloud }}/terraform/flyte.tf).
 FLYTE_CHART_VERSION := v1.16.8
 FLYTE_DOMAIN ?= development
@@ -29,8 +29,10 @@ flyte-install: ## Install or upgrade Flyte on {{ cluster }} (its database passwo
 {%- if cookiecutter.cloud == 'aws' %}
 	password=$$(aws secretsmanager get-secret-value --secret-id $(call tf_output,flyte_database_secret) \
 		--query SecretString --output text) \
-{%- else %}
+{%- elif cookiecutter.cloud == 'gcp' %}
 	password=$$(gcloud secrets versions access latest --secret=$(call tf_output,flyte_database_secret)) \
+{%- else %}
+	password=$$(az keyvault secret show --id $(call tf_output,flyte_database_secret) --query value --output tsv) \
 {%- endif %}
 		&& printf 'database:\n  postgres:\n    password: "%s"\n' "$$password" \
 		| kubectl -n flyte create secret generic flyte-database \

@@ -1,6 +1,6 @@
 # Pinned Terraform and provider versions; `terraform init` writes .terraform.lock.hcl, commit it.
 terraform {
-  required_version = ">= 1.9, < 2.0"
+  required_version = ">= 1.11, < 2.0"
 
   required_providers {
     azurerm = {
@@ -11,6 +11,12 @@ terraform {
       source  = "Azure/azapi"
       version = "~> 2.5"
     }
+{%- if cookiecutter.__generated_password %}
+    random = { # ephemeral passwords, never in the state (3.7 added them)
+      source  = "hashicorp/random"
+      version = "~> 3.7"
+    }
+{%- endif %}
 {%- if cookiecutter.ci == 'gitlab' %}
     azuread = { # only for the plan job's app registration (flexible federated credential)
       source  = "hashicorp/azuread"
