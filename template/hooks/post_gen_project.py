@@ -42,7 +42,11 @@ __pycache__
 {% if cookiecutter.orchestrator != 'airflow' %}dags{% endif %}
 {% if cookiecutter.orchestrator != 'airflow' %}deploy/aws/terraform/airflow.tf{% endif %}
 {% if cookiecutter.orchestrator != 'airflow' %}deploy/gcp/terraform/airflow.tf{% endif %}
+{% if cookiecutter.orchestrator != 'airflow' %}deploy/azure/terraform/airflow.tf{% endif %}
+{% if cookiecutter.orchestrator not in ['airflow', 'flyte'] %}deploy/azure/terraform/database.tf{% endif %}
+{% if cookiecutter.orchestrator != 'airflow' %}dags/airflow-values.yaml{% endif %}
 {% if cookiecutter.orchestrator != 'airflow' %}tests/infrastructure/test_airflow_managed.py{% endif %}
+{% if cookiecutter.orchestrator != 'airflow' %}tests/infrastructure/test_airflow_aks.py{% endif %}
 {% if cookiecutter.orchestrator != 'airflow' %}tests/infrastructure/test_airflow_pipeline.py{% endif %}
 {% if cookiecutter.orchestrator != 'dagster' %}orchestration/dagster{% endif %}
 {% if cookiecutter.orchestrator != 'dagster' %}deploy/gcp/terraform/dagster.tf{% endif %}
@@ -83,7 +87,7 @@ __pycache__
 {% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}tests/infrastructure/prefect_pools.py{% endif %}
 {% if cookiecutter.cloud != 'aws' %}tests/infrastructure/test_prefect_ecs_pool.py{% endif %}
 {% if cookiecutter.cloud != 'aws' %}orchestration/prefect/ecs.Dockerfile{% endif %}
-{% if cookiecutter.cloud not in ['aws', 'gcp'] %}tests/infrastructure/test_airflow_managed.py{% endif %}
+{% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}tests/infrastructure/test_airflow_managed.py{% endif %}
 {% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}orchestration/dagster/dagster_cloud.yaml{% endif %}
 {% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}orchestration/dagster/plus.py{% endif %}
 {% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}orchestration/dagster/k8s{% endif %}
@@ -104,6 +108,8 @@ __pycache__
 {% if cookiecutter.cloud != 'gcp' %}.gitlab/deploy-gcp.yml{% endif %}
 {% if cookiecutter.cloud != 'azure' %}deploy/azure{% endif %}
 {% if cookiecutter.cloud != 'azure' %}tests/infrastructure/test_prefect_aci_pool.py{% endif %}
+{% if cookiecutter.cloud != 'azure' %}dags/airflow-values.yaml{% endif %}
+{% if cookiecutter.cloud != 'azure' %}tests/infrastructure/test_airflow_aks.py{% endif %}
 {% if cookiecutter.cloud != 'azure' %}.github/workflows/deploy-azure.yml{% endif %}
 {% if cookiecutter.cloud != 'azure' %}.github/workflows/infra-azure.yml{% endif %}
 {% if cookiecutter.cloud != 'azure' %}.github/actions/azure-login{% endif %}

@@ -42,6 +42,7 @@ DEPLOYED = [
     ("azure", "metaflow"),
     ("azure", "dagster"),
     ("azure", "flyte"),
+    ("azure", "airflow"),
 ]
 S3_WRITES = {"s3:PutObject", "s3:DeleteObject", "s3:*", "*"}
 S3_READS = {"s3:GetObject", "s3:*", "*"} | S3_WRITES

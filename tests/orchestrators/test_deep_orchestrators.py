@@ -191,35 +191,45 @@ def installed_on(
 
 # Deployments checked on clouds other than the one the rotation renders their orchestrator
 # with (whose render checks its own): each render installed, the deployment's own test run.
-# (orchestrator, cloud) -> (the other answers, the deployment's test in the render).
+# (orchestrator, cloud) -> (the other answers, the deployment's tests in the render).
 DEPLOYED_ELSEWHERE = {
     # Prefect's work pools: `make flow-deploy` against a temporary server, the pool's job
     # variables from Terraform's settings (Cloud Run, Container Instances).
     ("prefect", "gcp"): (
         {"tracker": "wandb", "ci": "gitlab"},
-        "tests/infrastructure/test_prefect_cloud_run_pool.py",
+        ("tests/infrastructure/test_prefect_cloud_run_pool.py",),
     ),
     ("prefect", "azure"): (
         {"tracker": "none", "ci": "gitlab"},
-        "tests/infrastructure/test_prefect_aci_pool.py",
+        ("tests/infrastructure/test_prefect_aci_pool.py",),
     ),
     # Dagster+ Hybrid: `make flow-deploy` with the real dagster-cloud CLI against a stand-in
     # API, the run's Job built by dagster-k8s on the cloud's Terraform output and labels,
     # with and without a tracker's Secret.
     ("dagster", "aws"): (
         {"tracker": "mlflow", "ci": "none", "python_version": "3.13"},
-        "tests/infrastructure/test_dagster_plus.py",
+        ("tests/infrastructure/test_dagster_plus.py",),
     ),
     ("dagster", "gcp"): (
         {"tracker": "none", "ci": "none", "python_version": "3.12"},
-        "tests/infrastructure/test_dagster_plus.py",
+        ("tests/infrastructure/test_dagster_plus.py",),
     ),
     # Cloud Composer: `make flow-deploy` as typed, the shipped DAG folder parsed without the
     # project, every step a GKEStartPodOperator on Terraform's cluster; without a tracker's
     # Secret, on Composer's Python.
     ("airflow", "gcp"): (
         {"tracker": "wandb", "ci": "none", "python_version": "3.11"},
-        "tests/infrastructure/test_airflow_managed.py",
+        ("tests/infrastructure/test_airflow_managed.py",),
+    ),
+    # Airflow's chart on AKS: `make flow-deploy` ships the DAG folder into the DAG volume
+    # through kubectl, parsed without the project (every step a KubernetesPodOperator in
+    # the cluster, with Workload ID's label); `make airflow-install`'s Secret and chart.
+    ("airflow", "azure"): (
+        {"tracker": "dvc", "ci": "gitlab", "python_version": "3.12"},
+        (
+            "tests/infrastructure/test_airflow_managed.py",
+            "tests/infrastructure/test_airflow_aks.py",
+        ),
     ),
 }
 
@@ -236,13 +246,14 @@ def test_orchestrator_deploys_on_another_cloud(
     tmp_path: Path,
     record_property: RecordProperty,
 ) -> None:
-    answers, deployment_test = DEPLOYED_ELSEWHERE[orchestrator, cloud]
+    answers, deployment_tests = DEPLOYED_ELSEWHERE[orchestrator, cloud]
     installed = installed_on(
         copier_source, orchestrator, {"cloud": cloud, **answers}, tmp_path, record_property
     )
-    assert (installed.project / deployment_test).is_file()
+    for deployment_test in deployment_tests:
+        assert (installed.project / deployment_test).is_file()
     timed(
-        [*RENDER_PYTEST, deployment_test],
+        [*RENDER_PYTEST, *deployment_tests],
         installed.project, installed.env, record_property,
         f"{orchestrator} on {cloud}: its deployment",
     )  # fmt: skip

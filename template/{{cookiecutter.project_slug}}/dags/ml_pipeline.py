@@ -35,9 +35,9 @@ HERE = Path(__file__).parent
 CLUSTER: dict[str, Any] = yaml.safe_load((HERE / "cluster.yaml").read_text(encoding="utf-8"))
 IMAGE = os.path.expandvars(os.environ.get("PIPELINE_IMAGE", CLUSTER["image"]))
 # What the pipeline is: its steps (`pipeline.STEPS`) and its raw data (params.yaml
-# data.raw_path). Beside the project, read from it; an Airflow without the project (MWAA or
-# Composer: `make flow-deploy`) parses their copy, written beside this file
-# (pipeline_manifest.py).
+# data.raw_path). Beside the project, read from it; an Airflow without the project (MWAA,
+# Composer or the chart on AKS: `make flow-deploy`) parses their copy, written beside this
+# file (pipeline_manifest.py).
 MANIFEST = HERE / "pipeline.json"
 if MANIFEST.exists():
     PIPELINE: dict[str, Any] = json.loads(MANIFEST.read_text(encoding="utf-8"))

@@ -1,10 +1,10 @@
-"""ML Test Score, infrastructure: Airflow's DAGs deploy on the cloud's managed Airflow, their
-steps as pods on the cloud's Kubernetes (Amazon MWAA and EKS, or Cloud Composer and GKE:
-deploy/<cloud>/terraform/airflow.tf, `make flow-deploy`), checked where no cloud account is
-at hand: `make flow-deploy` runs as a user types it, with Terraform's outputs as samples
-whose keys are read from airflow.tf and the cloud's CLI syncing into a directory; then the
-DAG folder it shipped is parsed as the managed Airflow's DAG processor would, by an Airflow
-without the project installed."""
+"""ML Test Score, infrastructure: Airflow's DAGs deploy on the cloud's Airflow, their steps as
+pods on the cloud's Kubernetes (Amazon MWAA and EKS, Cloud Composer and GKE, or Airflow's
+chart on AKS: deploy/<cloud>/terraform/airflow.tf, `make flow-deploy`), checked where no
+cloud account is at hand: `make flow-deploy` runs as a user types it, with Terraform's
+outputs as samples whose keys are read from airflow.tf and the cloud's CLI (or kubectl, into
+the DAG volume) shipping into a directory; then the DAG folder it shipped is parsed as that
+Airflow's DAG processor would, by an Airflow without the project installed."""
 
 from __future__ import annotations
 
@@ -31,8 +31,9 @@ CLOUD = TERRAFORM.parents[1].name
 NAMESPACE = "{{ cookiecutter.project_slug | replace('_', '-') }}-airflow"
 
 # What `terraform output -raw airflow_cluster` prints on each cloud, with made-up names;
-# the DAG folder's URL; the image by digest in the cloud's registry; the other outputs the
-# make targets read, and what `make flow-namespace` runs beyond applying dags/k8s.
+# the DAG folder's URL (on AKS, the DAG volume's mount path in the DAG processor); the image
+# by digest in the cloud's registry; the other outputs the make targets read, and what
+# `make flow-namespace` runs beyond applying dags/k8s.
 SAMPLES: dict[str, dict[str, Any]] = {
     "aws": {
         "cluster": {
@@ -53,7 +54,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
         },
         "dags_url": "s3://airflow-demo-20261205/dags/",
         "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo@sha256:" + "0" * 64,
-        "outputs": {},  # EKS's access entry, in Terraform, lets MWAA start pods
+        # EKS's access entry, in Terraform, lets MWAA start pods
+        "outputs": {"airflow_dags_url": "s3://airflow-demo-20261205/dags/"},
         "grants": [],
     },
     "gcp": {
@@ -79,7 +81,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "dags_url": "gs://europe-west1-demo-0a1b2c3d-bucket/dags",
         "image": "europe-west1-docker.pkg.dev/demo-project/demo/demo@sha256:" + "0" * 64,
         "outputs": {
-            "airflow_service_account": "demo-composer@demo-project.iam.gserviceaccount.com"
+            "airflow_dags_url": "gs://europe-west1-demo-0a1b2c3d-bucket/dags",
+            "airflow_service_account": "demo-composer@demo-project.iam.gserviceaccount.com",
         },
         # GKE's RBAC: Composer's account may manage pods in the steps' namespace only.
         "grants": [
@@ -87,15 +90,40 @@ SAMPLES: dict[str, dict[str, Any]] = {
             "--user=demo-composer@demo-project.iam.gserviceaccount.com --dry-run=client -o yaml",
         ],
     },
+    "azure": {
+        "cluster": {
+            "namespace": NAMESPACE,
+            "pod_operator": {
+                "class": "airflow.providers.cncf.kubernetes.operators.pod.KubernetesPodOperator",
+                "arguments": {
+                    "in_cluster": True,
+                    "service_account_name": "airflow-steps",
+                    "labels": {"azure.workload.identity/use": "true"},
+                },
+            },
+            "env": {
+                "INFERENCE_LOG__URL": "az://artifacts@stdemo.blob.core.windows.net/inference",
+                "SCORE__INPUT": "az://artifacts@stdemo.blob.core.windows.net/batches/{date}.parquet",
+                "SCORE__OUTPUT": "az://artifacts@stdemo.blob.core.windows.net/scores/{date}.parquet",
+            },
+        },
+        "dags_url": "volume://opt/airflow/dags",
+        "image": "crdemo.azurecr.io/demo@sha256:" + "0" * 64,
+        "outputs": {"airflow_steps_client_id": "00000000-0000-0000-0000-00000000000a"},
+        # Workload ID: the steps' service account names their identity; AKS's RBAC: the
+        # scheduler, which runs the tasks, may manage pods in the steps' namespace only.
+        "grants": [
+            f"kubectl -n {NAMESPACE} annotate serviceaccount airflow-steps --overwrite",
+            "azure.workload.identity/client-id=00000000-0000-0000-0000-00000000000a",
+            f"kubectl -n {NAMESPACE} create rolebinding airflow-starts-steps --clusterrole=edit",
+            "--serviceaccount=airflow:airflow-scheduler --dry-run=client -o yaml",
+        ],
+    },
 }
 CLUSTER: dict[str, Any] = SAMPLES[CLOUD]["cluster"]
 DAGS_URL: str = SAMPLES[CLOUD]["dags_url"]
 IMAGE: str = SAMPLES[CLOUD]["image"]
-OUTPUTS: dict[str, str] = {
-    "airflow_cluster": json.dumps(CLUSTER),
-    "airflow_dags_url": DAGS_URL,
-    **SAMPLES[CLOUD]["outputs"],
-}
+OUTPUTS: dict[str, str] = {"airflow_cluster": json.dumps(CLUSTER), **SAMPLES[CLOUD]["outputs"]}
 
 # The cloud's CLI syncing a folder to its bucket, into $FAKE_STORE/<bucket>/<prefix>:
 # `aws s3 sync [--delete] ... SOURCE s3://...` or `gcloud storage rsync [--recursive]
@@ -112,6 +140,23 @@ if "--delete" in args or "--delete-unmatched-destination-objects" in args:
     shutil.rmtree(destination, ignore_errors=True)
 shutil.copytree(source, destination, dirs_exist_ok=True)
 print(f"upload: {source} to {target}")
+"""
+
+# kubectl writing the DAG folder's tar into the DAG volume through the DAG processor:
+# `kubectl -n airflow exec -i deployment/airflow-dag-processor -c dag-processor -- sh -c
+# SCRIPT`, SCRIPT run here on $FAKE_STORE/<the volume's mount path>.
+KUBECTL = """
+import os, subprocess, sys
+
+args = sys.argv[1:]
+expected = ["-n", "airflow", "exec", "-i", "deployment/airflow-dag-processor"]
+assert args[:5] == expected and args[5:8] == ["-c", "dag-processor", "--"], args
+shell, flag, script = args[8:]
+assert (shell, flag) == ("sh", "-c"), args
+mount = "/opt/airflow/dags"
+volume = os.path.join(os.environ["FAKE_STORE"], mount.lstrip("/"))
+os.makedirs(volume, exist_ok=True)
+sys.exit(subprocess.run(["sh", "-c", script.replace(mount, volume)]).returncode)
 """
 
 # The managed Airflow's DAG processor, in an Airflow without the project: each task as it
@@ -194,8 +239,8 @@ def cloud(tmp_path: Path) -> dict[str, str]:
     """The environment of a `make flow-deploy`: Terraform's outputs, the cloud's CLI syncing
     into tmp_path/store, where an earlier deployment left a DAG file of its own."""
     bin_dir = terraform_outputs(tmp_path / "bin", OUTPUTS)
-    for name in ("aws", "gcloud"):
-        (bin_dir / name).write_text(f"#!{sys.executable}\n{STORAGE_CLI}")
+    for name, stand_in in (("aws", STORAGE_CLI), ("gcloud", STORAGE_CLI), ("kubectl", KUBECTL)):
+        (bin_dir / name).write_text(f"#!{sys.executable}\n{stand_in}")
         (bin_dir / name).chmod(0o755)
     earlier = shipped(tmp_path) / "retired_dag.py"
     earlier.parent.mkdir(parents=True)

@@ -1,12 +1,11 @@
 # Flyte on AKS (../../../orchestration/flyte/README.md, "On Azure"): Flyte's single-binary
 # control plane (its flyte-binary Helm chart: admin, propeller, scheduler, data catalog) runs
-# in the namespace `flyte` of your AKS cluster, keeps its state in a PostgreSQL database on
-# Azure Database for PostgreSQL (flexible server, inside the cluster's VNet) and its metadata
-# and task outputs in a storage account of its own. The workflows' tasks run as pods of the
-# pipeline image in one namespace per project and domain (`<project>-development`, ...),
-# which Flyte creates with the workspace volume they share. `make flyte-install` installs
-# the chart with the values rendered here (flyte_helm_values). Without a cluster
-# (aks_oidc_issuer_url), nothing of this file is created.
+# in the namespace `flyte` of your AKS cluster, keeps its state in a PostgreSQL database
+# (database.tf) and its metadata and task outputs in a storage account of its own. The
+# workflows' tasks run as pods of the pipeline image in one namespace per project and domain
+# (`<project>-development`, ...), which Flyte creates with the workspace volume they share.
+# `make flyte-install` installs the chart with the values rendered here (flyte_helm_values).
+# Without a cluster (aks_oidc_issuer_url), nothing of this file is created.
 #
 # Identities (Microsoft Entra Workload ID, through the cluster's OIDC issuer):
 #   * the control plane signs in as the managed identity id-<name>-flyte, federated with its
@@ -30,38 +29,6 @@ locals {
     for domain, identity in azurerm_user_assigned_identity.flyte_tasks :
     domain => { tasksClientId = { value = identity.client_id } }
   }
-}
-
-variable "flyte_database_subnet_id" {
-  description = "A subnet of the AKS cluster's VNet delegated to Microsoft.DBforPostgreSQL/flexibleServers: Flyte's database lives in it, without a public endpoint. Required with aks_oidc_issuer_url."
-  type        = string
-  default     = null
-  nullable    = true
-
-  validation {
-    condition = (
-      var.flyte_database_subnet_id == null ? var.aks_oidc_issuer_url == null :
-      can(regex("^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft.Network/virtualNetworks/[^/]+/subnets/[^/]+$", var.flyte_database_subnet_id))
-    )
-    error_message = "Flyte on AKS (aks_oidc_issuer_url) needs flyte_database_subnet_id, a subnet resource ID delegated to Microsoft.DBforPostgreSQL/flexibleServers."
-  }
-}
-
-variable "flyte_database_sku" {
-  description = "The SKU of Flyte's PostgreSQL flexible server (its control plane's state: executions, launch plans, schedules); General Purpose or above, for zone-redundant high availability."
-  type        = string
-  default     = "GP_Standard_D2ds_v5"
-
-  validation {
-    condition     = can(regex("^(GP|MO)_", var.flyte_database_sku))
-    error_message = "flyte_database_sku must be a General Purpose (GP_) or Memory Optimized (MO_) SKU: Burstable servers have no high availability."
-  }
-}
-
-variable "flyte_database_password_version" {
-  description = "Increase to give Flyte's database a new password (written to the server and Key Vault only, never to the state); then make flyte-install."
-  type        = number
-  default     = 1
 }
 
 # ---- Flyte's storage account: metadata, offloaded inputs and outputs, code packages ------
@@ -123,107 +90,6 @@ resource "azurerm_monitor_diagnostic_setting" "flyte_blobs" {
   enabled_log {
     category_group = "audit"
   }
-}
-
-# ---- the database: PostgreSQL 16 in the cluster's VNet, zone-redundant --------------------
-# Its password is generated for each version and written to the server and to Key Vault
-# only (write-only arguments); `make flyte-install` gives it to Flyte as a Secret.
-ephemeral "random_password" "flyte_database" {
-  count       = local.flyte_on_aks ? 1 : 0
-  length      = 40
-  special     = false # it goes into a YAML configuration file unquoted
-  min_upper   = 1     # Azure asks for three kinds of characters
-  min_lower   = 1
-  min_numeric = 1
-}
-
-# The server's name resolves inside the VNet through this zone (VNet integration).
-resource "azurerm_private_dns_zone" "flyte_database" {
-  count               = local.flyte_on_aks ? 1 : 0
-  name                = "${var.name}-flyte.private.postgres.database.azure.com"
-  resource_group_name = azurerm_resource_group.this.name
-}
-
-resource "azurerm_private_dns_zone_virtual_network_link" "flyte_database" {
-  count                 = local.flyte_on_aks ? 1 : 0
-  name                  = "flyte-database"
-  resource_group_name   = azurerm_resource_group.this.name
-  private_dns_zone_name = azurerm_private_dns_zone.flyte_database[0].name
-  virtual_network_id    = regex("^(.+)/subnets/[^/]+$", var.flyte_database_subnet_id)[0]
-}
-
-resource "azurerm_postgresql_flexible_server" "flyte" {
-  #checkov:skip=CKV2_AZURE_57:VNet integration instead of a private endpoint (Azure's other private model): the server lives in a delegated subnet of the cluster's VNet, without a public endpoint.
-  count                             = local.flyte_on_aks ? 1 : 0
-  name                              = "psql-${var.name}-flyte"
-  resource_group_name               = azurerm_resource_group.this.name
-  location                          = azurerm_resource_group.this.location
-  version                           = "16"
-  sku_name                          = var.flyte_database_sku
-  storage_mb                        = 32768
-  auto_grow_enabled                 = true
-  delegated_subnet_id               = var.flyte_database_subnet_id
-  private_dns_zone_id               = azurerm_private_dns_zone.flyte_database[0].id
-  public_network_access_enabled     = false
-  administrator_login               = "flyte"
-  administrator_password_wo         = ephemeral.random_password.flyte_database[0].result
-  administrator_password_wo_version = var.flyte_database_password_version
-  backup_retention_days             = 14
-  geo_redundant_backup_enabled      = true
-
-  authentication {
-    password_auth_enabled         = true # Flyte signs in with a password
-    active_directory_auth_enabled = false
-  }
-
-  high_availability {
-    mode = "ZoneRedundant"
-  }
-
-  # Azure picks the zones and swaps them on a failover.
-  lifecycle {
-    ignore_changes = [zone, high_availability[0].standby_availability_zone]
-  }
-
-  depends_on = [azurerm_private_dns_zone_virtual_network_link.flyte_database]
-}
-
-# Its logging, as for Flyte's database on the other clouds (statements: schema changes
-# only, not the control plane's polling).
-resource "azurerm_postgresql_flexible_server_configuration" "flyte" {
-  for_each = local.flyte_on_aks ? {
-    log_checkpoints              = "on"
-    log_connections              = "on"
-    log_disconnections           = "on"
-    log_lock_waits               = "on"
-    log_statement                = "ddl"
-    log_min_duration_statement   = "-1"
-    "connection_throttle.enable" = "on"
-  } : {}
-
-  server_id = azurerm_postgresql_flexible_server.flyte[0].id
-  name      = each.key
-  value     = each.value
-}
-
-resource "azurerm_postgresql_flexible_server_database" "flyte" {
-  count     = local.flyte_on_aks ? 1 : 0
-  name      = "flyte"
-  server_id = azurerm_postgresql_flexible_server.flyte[0].id
-  charset   = "UTF8"
-  collation = "en_US.utf8"
-}
-
-resource "azurerm_key_vault_secret" "flyte_database" {
-  #checkov:skip=CKV_AZURE_41:Rotated by flyte_database_password_version, not on a date: an expiry would only stop make flyte-install.
-  count            = local.flyte_on_aks ? 1 : 0
-  name             = "flyte-database-password"
-  key_vault_id     = azurerm_key_vault.this.id
-  content_type     = "Flyte's PostgreSQL password (make flyte-install)"
-  value_wo         = ephemeral.random_password.flyte_database[0].result
-  value_wo_version = var.flyte_database_password_version
-
-  depends_on = [azurerm_role_assignment.secrets_officer]
 }
 
 # ---- the control plane's identity ----------------------------------------------------------
@@ -359,9 +225,4 @@ output "flyte_helm_values" {
     batch_input_url   = "${local.batch_scoring_root}/${local.batch_input_prefix}/{date}.parquet"
     batch_scores_url  = "${local.batch_scoring_root}/${local.batch_scores_prefix}/{date}.parquet"
   }) : null
-}
-
-output "flyte_database_secret" {
-  description = "The Key Vault secret (its versionless ID) holding the Flyte database's password (make flyte-install)."
-  value       = one(azurerm_key_vault_secret.flyte_database[*].versionless_id)
 }
