@@ -40,7 +40,6 @@ resource "azurerm_storage_account" "flyte" {
   #checkov:skip=CKV_AZURE_59:As CKV_AZURE_35.
   #checkov:skip=CKV2_AZURE_33:As CKV_AZURE_35: uploads from outside the VNet.
   #checkov:skip=CKV2_AZURE_1:Microsoft-managed keys with infrastructure (double) encryption, as the artifacts account.
-  #checkov:skip=CKV2_AZURE_40:Shared keys are disabled (shared_access_key_enabled = false); the check misses it.
   count                             = local.flyte_on_aks ? 1 : 0
   name                              = "st${var.name}flyte"
   resource_group_name               = azurerm_resource_group.this.name
