@@ -61,6 +61,10 @@ __pycache__
 {% if cookiecutter.orchestrator != 'kubeflow' %}deploy/gcp/terraform/kubeflow.tf{% endif %}
 {% if cookiecutter.orchestrator != 'kubeflow' %}orchestration/kubeflow/vertex.py{% endif %}
 {% if cookiecutter.orchestrator != 'kubeflow' %}tests/infrastructure/test_kubeflow_vertex.py{% endif %}
+{% if cookiecutter.orchestrator != 'kubeflow' %}deploy/aws/terraform/kubeflow.tf{% endif %}
+{% if cookiecutter.orchestrator != 'kubeflow' %}deploy/azure/terraform/kubeflow.tf{% endif %}
+{% if cookiecutter.orchestrator != 'kubeflow' %}orchestration/kubeflow/k8s{% endif %}
+{% if cookiecutter.orchestrator != 'kubeflow' %}tests/infrastructure/test_kubeflow_cluster.py{% endif %}
 {% if cookiecutter.orchestrator != 'kubeflow' %}tests/infrastructure/test_kubeflow_pipeline.py{% endif %}
 {% if cookiecutter.orchestrator != 'flyte' %}orchestration/flyte{% endif %}
 {% if cookiecutter.orchestrator != 'flyte' %}deploy/aws/terraform/flyte.tf{% endif %}
@@ -93,6 +97,8 @@ __pycache__
 {% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}orchestration/dagster/k8s{% endif %}
 {% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}tests/infrastructure/test_dagster_plus.py{% endif %}
 {% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}orchestration/flyte/flyte-values.yaml.tftpl{% endif %}
+{% if cookiecutter.cloud not in ['aws', 'azure'] %}orchestration/kubeflow/k8s{% endif %}
+{% if cookiecutter.cloud not in ['aws', 'azure'] %}tests/infrastructure/test_kubeflow_cluster.py{% endif %}
 {% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}deploy/k8s/ray{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.github/workflows/deploy-aws.yml{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.github/workflows/infra-aws.yml{% endif %}
@@ -126,7 +132,7 @@ __pycache__
 {% if cookiecutter.ci != 'gitlab' %}.gitlab-ci.yml{% endif %}
 {% if cookiecutter.ci != 'gitlab' %}.gitlab{% endif %}
 {% if cookiecutter.ci != 'gitlab' %}renovate.json{% endif %}
-{% if not ((cookiecutter.cloud == 'aws' and cookiecutter.orchestrator == 'prefect') or (cookiecutter.cloud in ['aws', 'gcp', 'azure'] and cookiecutter.orchestrator == 'dagster') or (cookiecutter.cloud in ['aws', 'gcp', 'azure'] and cookiecutter.orchestrator == 'flyte') or (cookiecutter.cloud == 'gcp' and cookiecutter.orchestrator == 'kubeflow') or (cookiecutter.orchestrator == 'dagster') or (cookiecutter.orchestrator == 'flyte') or (cookiecutter.orchestrator == 'kubeflow') or (cookiecutter.orchestrator == 'metaflow') or (cookiecutter.orchestrator == 'prefect')) %}/orchestration{% endif %}
+{% if not ((cookiecutter.cloud == 'aws' and cookiecutter.orchestrator == 'prefect') or (cookiecutter.cloud in ['aws', 'azure'] and cookiecutter.orchestrator == 'kubeflow') or (cookiecutter.cloud in ['aws', 'gcp', 'azure'] and cookiecutter.orchestrator == 'dagster') or (cookiecutter.cloud in ['aws', 'gcp', 'azure'] and cookiecutter.orchestrator == 'flyte') or (cookiecutter.cloud == 'gcp' and cookiecutter.orchestrator == 'kubeflow') or (cookiecutter.orchestrator == 'dagster') or (cookiecutter.orchestrator == 'flyte') or (cookiecutter.orchestrator == 'kubeflow') or (cookiecutter.orchestrator == 'metaflow') or (cookiecutter.orchestrator == 'prefect')) %}/orchestration{% endif %}
 """
 
 

@@ -24,7 +24,10 @@ READ, WRITE = "read", "write"
 # Every prefix a step reads; those it writes (a workspace is added per orchestrator).
 STEPS_READ = {"inference", "batches", "scores"}
 STEPS_WRITE = {"scores"}
-WORKSPACE = {"kubeflow": "kubeflow", "metaflow": "metaflow"}
+# Vertex AI's components keep theirs in the bucket; on EKS and AKS, on a volume.
+WORKSPACE = {("gcp", "kubeflow"): "kubeflow"} | {
+    (cloud, "metaflow"): "metaflow" for cloud in ("aws", "gcp", "azure")
+}
 # (cloud, orchestrator) of every orchestrator whose Terraform gives its steps object access.
 DEPLOYED = [
     ("aws", "prefect"),
@@ -32,6 +35,7 @@ DEPLOYED = [
     ("aws", "metaflow"),
     ("aws", "dagster"),
     ("aws", "flyte"),
+    ("aws", "kubeflow"),
     ("gcp", "prefect"),
     ("gcp", "flyte"),
     ("gcp", "airflow"),
@@ -43,6 +47,7 @@ DEPLOYED = [
     ("azure", "dagster"),
     ("azure", "flyte"),
     ("azure", "airflow"),
+    ("azure", "kubeflow"),
 ]
 S3_WRITES = {"s3:PutObject", "s3:DeleteObject", "s3:*", "*"}
 S3_READS = {"s3:GetObject", "s3:*", "*"} | S3_WRITES
@@ -165,8 +170,8 @@ def azure_grants(document: dict[str, Any], local_values: dict[str, Any]) -> list
 GRANTS = {"aws": aws_grants, "gcp": gcp_grants, "azure": azure_grants}
 
 
-def excess(grants: list[tuple[str, str]], orchestrator: str) -> list[str]:
-    workspace = {WORKSPACE[orchestrator]} if orchestrator in WORKSPACE else set()
+def excess(grants: list[tuple[str, str]], deployed: tuple[str, str]) -> list[str]:
+    workspace = {WORKSPACE[deployed]} if deployed in WORKSPACE else set()
     allowed = {WRITE: STEPS_WRITE | workspace, READ: STEPS_READ | workspace}
     return [f"{access} {prefix}" for access, prefix in grants if prefix not in allowed[access]]
 
@@ -180,6 +185,6 @@ def test_deployed_steps_reach_only_their_prefixes(
     documents, local_values = terraform(project / "deploy" / cloud / "terraform")
     grants = GRANTS[cloud](documents[f"{orchestrator}.tf"], local_values)
     assert {(WRITE, "scores"), (READ, "inference"), (READ, "batches")} <= set(grants), grants
-    if orchestrator in WORKSPACE:
-        assert (WRITE, WORKSPACE[orchestrator]) in grants, grants
-    assert not excess(grants, orchestrator), excess(grants, orchestrator)
+    if (cloud, orchestrator) in WORKSPACE:
+        assert (WRITE, WORKSPACE[cloud, orchestrator]) in grants, grants
+    assert not excess(grants, (cloud, orchestrator)), excess(grants, (cloud, orchestrator))

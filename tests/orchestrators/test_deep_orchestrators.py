@@ -231,6 +231,13 @@ DEPLOYED_ELSEWHERE = {
             "tests/infrastructure/test_airflow_aks.py",
         ),
     ),
+    # Kubeflow Pipelines on AKS: `make kubeflow-install` as typed, `make flow-deploy` through
+    # the port-forward to a fake KFP API (every recurring run on the volume, with Workload
+    # ID's label); EKS's differs by its role and the label alone (the cloud tier).
+    ("kubeflow", "azure"): (
+        {"tracker": "mlflow", "ci": "github", "python_version": "3.12"},
+        ("tests/infrastructure/test_kubeflow_cluster.py",),
+    ),
 }
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 from kfp import compiler, dsl  # type: ignore[import-untyped]
 
+from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, get_settings
 from {{ cookiecutter.project_slug }}.pipeline import STEPS
 
 CONFIG: dict[str, Any] = yaml.safe_load(
@@ -37,6 +38,33 @@ IMAGE = os.path.expandvars(os.environ.get("PIPELINE_IMAGE", CONFIG["image"]))
 ENV: dict[str, str] = json.loads(os.environ.get("PIPELINE_ENV") or "{}")
 if not isinstance(ENV, dict) or not all(isinstance(value, str) for value in ENV.values()):
     raise SystemExit("error: PIPELINE_ENV must be a JSON object of strings")
+
+
+def read_pod(text: str) -> dict[str, Any]:
+    """How every component's pod runs on a Kubeflow Pipelines cluster, from a JSON object
+    (kfp-kubernetes writes it into the pipeline's Kubernetes spec): `workspace_claim`, a
+    ReadWriteMany volume claim mounted at `workspace` (the files one step leaves for the next,
+    kept from run to run), and `labels`, e.g. the one the cloud's workload identity asks for."""
+    pod = json.loads(text or "{}")
+    labels = pod.get("labels", {}) if isinstance(pod, dict) else None
+    volume = ("workspace_claim", "workspace")
+    if pod and not (
+        set(pod) <= {*volume, "labels"}
+        and all(isinstance(pod.get(key), str) and pod[key] for key in volume)
+        and isinstance(labels, dict)
+        and all(isinstance(value, str) for value in labels.values())
+    ):
+        raise SystemExit(
+            "error: PIPELINE_POD must be a JSON object of workspace_claim and workspace"
+            " (non-empty strings) and labels (an object of strings)"
+        )
+    return dict(pod)
+
+
+POD = read_pod(os.environ.get("PIPELINE_POD", ""))
+if POD:  # the raw data is on the volume too, at params.yaml's data.raw_path
+    raw_path = f"{POD['workspace'].rstrip('/')}/{get_settings().data.raw_path.as_posix()}"
+    ENV.setdefault(f"{ENV_PREFIX}DATA__RAW_PATH", raw_path)
 PIPELINES = ("training", "monitoring", "batch_scoring")
 
 
@@ -76,6 +104,15 @@ def configured(task: Any, name: str) -> Any:
     task.set_display_name(name).set_caching_options(False)
     for variable, value in ENV.items():
         task.set_env_variable(variable, value)
+    if POD:
+        from kfp import kubernetes
+
+        kubernetes.mount_pvc(task, pvc_name=POD["workspace_claim"], mount_path=POD["workspace"])
+        for key, value in POD.get("labels", {}).items():
+            kubernetes.add_pod_label(task, key, value)
+        if "tracker_secret" in CONFIG:
+            settings = {name: name for name in CONFIG["tracker_settings"]}
+            kubernetes.use_secret_as_env(task, CONFIG["tracker_secret"], settings)
     return task
 
 
@@ -135,21 +172,28 @@ def run_locally(pipeline_root: Path) -> None:
 def schedule(host: str, directory: Path) -> None:
     """Recurring runs on a Kubeflow Pipelines deployment: weekly training (continuous
     training), daily monitoring, which retrains when it recommends to, and daily batch
-    scoring."""
+    scoring. Each replaces the recurring run of its name: a recurring run keeps the pipeline
+    it was created with, so a new image is a new schedule."""
     from kfp import Client
 
     client = Client(host=host)
     experiment = client.create_experiment(CONFIG["experiment"])
+    earlier = client.list_recurring_runs(experiment_id=experiment.experiment_id, page_size=100)
     for name, path in zip(PIPELINES, compile_to(directory), strict=True):
+        job_name = f"{CONFIG['experiment']}-{name}"
         client.create_recurring_run(
             experiment_id=experiment.experiment_id,
-            job_name=f"{CONFIG['experiment']}-{name}",
+            job_name=job_name,
             cron_expression=CONFIG[f"{name}_cron"],
             pipeline_package_path=str(path),
             max_concurrency=1,
             no_catchup=True,
             enable_caching=False,
         )
+        for run in earlier.recurring_runs or []:  # once its successor exists
+            if run.display_name == job_name:
+                client.delete_recurring_run(run.recurring_run_id)
+        print(f"scheduled {name}: {CONFIG[f'{name}_cron']}")
 
 
 def main() -> None:
