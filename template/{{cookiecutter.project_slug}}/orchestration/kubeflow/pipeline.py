@@ -26,7 +26,6 @@ from typing import Any
 import yaml
 from kfp import compiler, dsl  # type: ignore[import-untyped]
 
-from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, get_settings
 from {{ cookiecutter.project_slug }}.pipeline import STEPS
 
 CONFIG: dict[str, Any] = yaml.safe_load(
@@ -62,9 +61,6 @@ def read_pod(text: str) -> dict[str, Any]:
 
 
 POD = read_pod(os.environ.get("PIPELINE_POD", ""))
-if POD:  # the raw data is on the volume too, at params.yaml's data.raw_path
-    raw_path = f"{POD['workspace'].rstrip('/')}/{get_settings().data.raw_path.as_posix()}"
-    ENV.setdefault(f"{ENV_PREFIX}DATA__RAW_PATH", raw_path)
 PIPELINES = ("training", "monitoring", "batch_scoring")
 
 

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import yaml
 
-from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, TrackingSettings, get_settings
+from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, TrackingSettings
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 
 from ..conftest import PROJECT_ROOT, kustomized, local_server, run_make, terraform_outputs
@@ -46,6 +46,7 @@ if ON_AZURE:
     POD["labels"] = {"azure.workload.identity/use": "true"}
 STORE = "az://artifacts@stdemo.blob.core.windows.net" if ON_AZURE else "s3://demo-artifacts"
 ENVIRONMENT = {
+    f"{ENV_PREFIX}DATA__RAW_PATH": "/workspace/data/raw/demo.csv",
     f"{ENV_PREFIX}MODELS_DIR": "/workspace/models",
     f"{ENV_PREFIX}REPORTS_DIR": "/workspace/reports",
     f"{ENV_PREFIX}DATA__PROCESSED_DIR": "/workspace/data/processed",
@@ -96,6 +97,17 @@ def test_the_samples_are_what_terraform_outputs() -> None:
     claim = re.search(r'kubeflow_workspace_claim\s*=\s*"([^"]+)"', text)
     assert claim, f"{TERRAFORM} names no workspace claim"
     assert claim.group(1) == WORKSPACE_CLAIM["metadata"]["name"]
+
+
+def test_the_raw_data_is_read_where_params_yaml_says() -> None:
+    """Terraform gives the ingest component params.yaml's data.raw_path on the volume."""
+    text = TERRAFORM.read_text(encoding="utf-8")
+    read = re.findall(r'yamldecode\(file\("\$\{path\.module\}/([^"]+)"\)\)\.data\.raw_path', text)
+    assert len(read) == 1, read
+    assert (TERRAFORM.parent / read[0]).resolve() == (PROJECT_ROOT / "params.yaml").resolve()
+    in_workspace = r"\$\{local\.kubeflow_workspace\}\$\{local\.kubeflow_raw_path\}"
+    raw_path = r'_DATA__RAW_PATH"\s*=\s*"' + in_workspace + '"'
+    assert re.search(raw_path, text), "kubeflow_pipeline_env has no raw data on the volume"
 
 
 def stand_ins(tmp_path: Path) -> dict[str, str]:
@@ -235,7 +247,6 @@ def test_flow_deploy_schedules_every_pipeline_on_the_workspace_as_terraform_says
     assert len(state["created"]) == 1 + 2 * len(names)  # the experiment once, the runs twice
     for name in names:
         assert f"scheduled {name}: {CONFIG[f'{name}_cron']}" in output
-    raw_data = f"/workspace/{get_settings().data.raw_path.as_posix()}"
     for run in runs:
         assert run["trigger"]["cron_schedule"]["cron"] == crons[run["display_name"]]
         assert (run["max_concurrency"], run["no_catchup"], run["mode"]) == (1, True, "ENABLE")
@@ -246,7 +257,7 @@ def test_flow_deploy_schedules_every_pipeline_on_the_workspace_as_terraform_says
             container = executor["container"]
             assert container["image"] == IMAGE
             env_vars = {variable["name"]: variable["value"] for variable in container["env"]}
-            assert env_vars == {**ENVIRONMENT, f"{ENV_PREFIX}DATA__RAW_PATH": raw_data}
+            assert env_vars == ENVIRONMENT
         pods = platform["platform_spec"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
         assert set(pods) == set(executors)
         for pod in pods.values():

@@ -35,6 +35,7 @@ SETTINGS = {
     "pipeline_root": "gs://demo-bucket/kubeflow/pipeline-root",
 }
 ENVIRONMENT = {
+    f"{ENV_PREFIX}DATA__RAW_PATH": f"{WORKSPACE}data/raw/demo.csv",
     f"{ENV_PREFIX}MODELS_DIR": f"{WORKSPACE}models",
     f"{ENV_PREFIX}REPORTS_DIR": f"{WORKSPACE}reports",
     f"{ENV_PREFIX}DATA__PROCESSED_DIR": f"{WORKSPACE}data/processed",
@@ -103,6 +104,17 @@ def output_keys(output: str) -> set[str]:
 def test_the_samples_are_what_terraform_outputs() -> None:
     assert output_keys("vertex_pipelines") == set(SETTINGS)
     assert output_keys("vertex_pipeline_env") == set(ENVIRONMENT)
+
+
+def test_the_raw_data_is_read_where_params_yaml_says() -> None:
+    """Terraform gives the ingest component params.yaml's data.raw_path in the workspace."""
+    text = TERRAFORM.read_text()
+    read = re.findall(r'yamldecode\(file\("\$\{path\.module\}/([^"]+)"\)\)\.data\.raw_path', text)
+    assert len(read) == 1, read
+    assert (TERRAFORM.parent / read[0]).resolve() == (PROJECT_ROOT / "params.yaml").resolve()
+    in_workspace = r"\$\{local\.kubeflow_workspace\}\$\{local\.kubeflow_raw_path\}"
+    raw_path = r'_DATA__RAW_PATH"\s*=\s*"' + in_workspace + '"'
+    assert re.search(raw_path, text), "vertex_pipeline_env has no raw data in the workspace"
 
 
 def test_vertex_schedules_by_the_minute_in_utc() -> None:

@@ -13,6 +13,9 @@ locals {
   kubeflow_runner_sa       = "pipeline-runner"
   kubeflow_workspace_claim = "{{ cookiecutter.project_slug | replace('_', '-') }}-workspace" # orchestration/kubeflow/k8s
   kubeflow_workspace       = "/workspace/"
+  # The ingest component reads the raw data on the volume, at params.yaml's data.raw_path
+  # (the README's step copies it there; apply again once `adopt` changes that path).
+  kubeflow_raw_path = yamldecode(file("${path.module}/../../../params.yaml")).data.raw_path
 }
 
 resource "azurerm_user_assigned_identity" "kubeflow_components" {
@@ -117,6 +120,7 @@ output "kubeflow_pipeline_env" {
   value = jsonencode({
     "{{ cookiecutter.project_slug | upper }}_MODELS_DIR"           = "${local.kubeflow_workspace}models"
     "{{ cookiecutter.project_slug | upper }}_REPORTS_DIR"          = "${local.kubeflow_workspace}reports"
+    "{{ cookiecutter.project_slug | upper }}_DATA__RAW_PATH"       = "${local.kubeflow_workspace}${local.kubeflow_raw_path}"
     "{{ cookiecutter.project_slug | upper }}_DATA__PROCESSED_DIR"  = "${local.kubeflow_workspace}data/processed"
     "{{ cookiecutter.project_slug | upper }}_MONITOR__REPORTS_DIR" = "${local.kubeflow_workspace}reports/monitoring"
     "{{ cookiecutter.project_slug | upper }}_SERVE__MODEL_DIR"     = "${local.kubeflow_workspace}models/champion"

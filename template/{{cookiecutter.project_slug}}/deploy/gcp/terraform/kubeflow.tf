@@ -48,6 +48,9 @@ resource "google_storage_bucket_iam_member" "pipelines_see_bucket" {
 
 locals {
   kubeflow_workspace = "/gcs/${google_storage_bucket.artifacts.name}/${google_storage_managed_folder.kubeflow.name}"
+  # The ingest component reads the raw data in the workspace, at params.yaml's data.raw_path
+  # (the README's step copies it there; apply again once `adopt` changes that path).
+  kubeflow_raw_path = yamldecode(file("${path.module}/../../../params.yaml")).data.raw_path
 }
 
 output "vertex_pipelines" {
@@ -65,6 +68,7 @@ output "vertex_pipeline_env" {
   value = jsonencode({
     "{{ cookiecutter.project_slug | upper }}_MODELS_DIR"           = "${local.kubeflow_workspace}models"
     "{{ cookiecutter.project_slug | upper }}_REPORTS_DIR"          = "${local.kubeflow_workspace}reports"
+    "{{ cookiecutter.project_slug | upper }}_DATA__RAW_PATH"       = "${local.kubeflow_workspace}${local.kubeflow_raw_path}"
     "{{ cookiecutter.project_slug | upper }}_DATA__PROCESSED_DIR"  = "${local.kubeflow_workspace}data/processed"
     "{{ cookiecutter.project_slug | upper }}_MONITOR__REPORTS_DIR" = "${local.kubeflow_workspace}reports/monitoring"
     "{{ cookiecutter.project_slug | upper }}_SERVE__MODEL_DIR"     = "${local.kubeflow_workspace}models/champion"
