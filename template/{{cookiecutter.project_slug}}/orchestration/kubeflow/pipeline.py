@@ -18,8 +18,12 @@ Every component runs in the project's image (kubeflow.yaml). Usage:
 # No `from __future__ import annotations`: KFP reads the components' annotations as types.
 
 import argparse
+import contextlib
+import io
 import json
 import os
+import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -172,8 +176,12 @@ def schedule(host: str, directory: Path) -> None:
     it was created with, so a new image is a new schedule."""
     from kfp import Client
 
-    client = Client(host=host)
-    experiment = client.create_experiment(CONFIG["experiment"])
+    with warnings.catch_warnings():  # every client warns that it needs KFP 2.0.0-beta.2 on
+        warnings.filterwarnings("ignore", "This client only works", FutureWarning)
+        client = Client(host=host)
+    with contextlib.redirect_stdout(io.StringIO()):  # kfp prints the experiment's link
+        experiment = client.create_experiment(CONFIG["experiment"])
+    print(f"experiment {CONFIG['experiment']}: {experiment.experiment_id}")
     earlier = client.list_recurring_runs(experiment_id=experiment.experiment_id, page_size=100)
     for name, path in zip(PIPELINES, compile_to(directory), strict=True):
         job_name = f"{CONFIG['experiment']}-{name}"
@@ -192,6 +200,15 @@ def schedule(host: str, directory: Path) -> None:
         print(f"scheduled {name}: {CONFIG[f'{name}_cron']}")
 
 
+def refusal(error: Any) -> str:
+    """An API error in one line: its status and the message of its google.rpc.Status body."""
+    try:
+        message = json.loads(error.body)["message"]
+    except (TypeError, ValueError, KeyError):
+        message = error.reason
+    return f"{error.status} {message}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -207,7 +224,15 @@ def main() -> None:
     elif arguments.command == "run":
         run_locally(arguments.pipeline_root / "kubeflow")
     else:
-        schedule(arguments.host, arguments.directory)
+        from kfp_server_api.exceptions import ApiException  # type: ignore[import-untyped]
+        from urllib3.exceptions import HTTPError
+
+        try:
+            schedule(arguments.host, arguments.directory)
+        except ApiException as error:
+            sys.exit(f"error: Kubeflow Pipelines at {arguments.host} refused: {refusal(error)}")
+        except HTTPError as error:
+            sys.exit(f"error: Kubeflow Pipelines at {arguments.host} unreachable: {error}")
 
 
 if __name__ == "__main__":

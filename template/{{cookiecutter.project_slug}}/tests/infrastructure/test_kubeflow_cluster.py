@@ -273,3 +273,33 @@ def test_flow_deploy_schedules_every_pipeline_on_the_workspace_as_terraform_says
             settings = CONFIG.get("tracker_settings", [])
             expected = [(CONFIG["tracker_secret"], {s: s for s in settings})] if settings else []
             assert secrets == expected
+
+
+class RefusingKubeflowPipelines(FakeKubeflowPipelines):
+    """The API refusing to create a recurring run, as it does a spec it cannot accept: a
+    google.rpc.Status body."""
+
+    def do_POST(self) -> None:
+        if not self.path.endswith("/recurringruns"):
+            super().do_POST()
+            return
+        body = json.dumps({"code": 3, "message": "Invalid input: cron", "details": []}).encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_flow_deploy_reports_a_refusal_in_one_line(tmp_path: Path) -> None:
+    state: dict[str, dict[str, Any]] = {
+        collection: {} for collection in ("experiments", "recurring_runs", "created")
+    }
+    handler = type("Handler", (RefusingKubeflowPipelines,), {"state": state})
+    with local_server(handler) as url:
+        deploy = ("flow-deploy", f"TRAINING_IMAGE={IMAGE}", f"KFP_PORT={url.rsplit(':', 1)[-1]}")
+        refused = run_make(*deploy, env=stand_ins(tmp_path), succeed=False)
+    assert refused.returncode != 0
+    assert "Traceback" not in refused.stderr, refused.stderr[-2000:]
+    (line,) = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+    assert line.endswith("refused: 400 Invalid input: cron"), line
