@@ -48,20 +48,27 @@ def read_pod(text: str) -> dict[str, Any]:
     (kfp-kubernetes writes it into the pipeline's Kubernetes spec): `workspace_claim`, a
     ReadWriteMany volume claim mounted at `workspace` (the files one step leaves for the next,
     kept from run to run), and `labels`, e.g. the one the cloud's workload identity asks for."""
-    pod = json.loads(text or "{}")
-    labels = pod.get("labels", {}) if isinstance(pod, dict) else None
-    volume = ("workspace_claim", "workspace")
-    if pod and not (
-        set(pod) <= {*volume, "labels"}
-        and all(isinstance(pod.get(key), str) and pod[key] for key in volume)
-        and isinstance(labels, dict)
-        and all(isinstance(value, str) for value in labels.values())
-    ):
+    try:
+        pod = json.loads(text or "{}")
+    except json.JSONDecodeError:
+        pod = None
+    if not (pod == {} or is_pod(pod)):
         raise SystemExit(
             "error: PIPELINE_POD must be a JSON object of workspace_claim and workspace"
             " (non-empty strings) and labels (an object of strings)"
         )
     return dict(pod)
+
+
+def is_pod(pod: object) -> bool:
+    if not isinstance(pod, dict) or not set(pod) <= {"workspace_claim", "workspace", "labels"}:
+        return False
+    labels = pod.get("labels", {})
+    return (
+        all(isinstance(pod.get(key), str) and pod[key] for key in ("workspace_claim", "workspace"))
+        and isinstance(labels, dict)
+        and all(isinstance(value, str) for value in labels.values())
+    )
 
 
 POD = read_pod(os.environ.get("PIPELINE_POD", ""))
@@ -111,7 +118,7 @@ def configured(task: Any, name: str) -> Any:
         for key, value in POD.get("labels", {}).items():
             kubernetes.add_pod_label(task, key, value)
         if "tracker_secret" in CONFIG:
-            settings = {name: name for name in CONFIG["tracker_settings"]}
+            settings = {setting: setting for setting in CONFIG["tracker_settings"]}
             kubernetes.use_secret_as_env(task, CONFIG["tracker_secret"], settings)
     return task
 
@@ -176,7 +183,7 @@ def schedule(host: str, directory: Path) -> None:
     it was created with, so a new image is a new schedule."""
     from kfp import Client
 
-    with warnings.catch_warnings():  # every client warns that it needs KFP 2.0.0-beta.2 on
+    with warnings.catch_warnings():  # kfp warns on every client that it needs KFP >= 2.0
         warnings.filterwarnings("ignore", "This client only works", FutureWarning)
         client = Client(host=host)
     with contextlib.redirect_stdout(io.StringIO()):  # kfp prints the experiment's link

@@ -8,6 +8,7 @@ run locally with `kfp.local` (each component a subprocess of this environment, a
 from __future__ import annotations
 
 import importlib.util
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -75,6 +76,28 @@ def test_the_pipelines_compile_to_specs_kfp_loads(kubeflow: ModuleType, tmp_path
         assert {e["container"]["image"] for e in executors} == {kubeflow.IMAGE}
     training = components.load_component_from_file(str(paths[0])).pipeline_spec
     assert len(training.root.dag.tasks) == len(STEPS)
+
+
+@pytest.mark.parametrize(
+    "pod",
+    [
+        "{",  # not JSON
+        '["demo-workspace"]',
+        '{"workspace_claim": "demo-workspace"}',  # mounted nowhere
+        '{"workspace_claim": "demo-workspace", "workspace": "/w", "volume": "x"}',
+        '{"workspace_claim": "demo-workspace", "workspace": "/w", "labels": ["a"]}',
+        '{"labels": {"a": 1}, "workspace_claim": "demo-workspace", "workspace": "/w"}',
+    ],
+)
+def test_a_pod_setting_the_cluster_cannot_use_is_refused(kubeflow: ModuleType, pod: str) -> None:
+    with pytest.raises(SystemExit, match="PIPELINE_POD must be a JSON object of workspace_claim"):
+        kubeflow.read_pod(pod)
+
+
+def test_a_pod_setting_is_read_as_given(kubeflow: ModuleType) -> None:
+    pod = {"labels": {"a": "b"}, "workspace_claim": "demo-workspace", "workspace": "/w"}
+    assert kubeflow.read_pod(json.dumps(pod)) == pod
+    assert kubeflow.read_pod("") == {}  # no cluster: the components as they are
 
 
 def test_the_training_pipeline_produces_a_champion(trained: Path) -> None:
