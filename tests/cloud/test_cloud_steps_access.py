@@ -1,7 +1,8 @@
 """What an orchestrator's deployed steps may do in the artifact store, read from each cloud's
 Terraform for every orchestrator that deploys there: the READMEs promise that the steps
 read the inference log and the day's batches, write the scores, and read and write their
-own workspace (Kubeflow's and Metaflow's folder or prefix), and nothing else of the store
+own workspace where it is in the store (Metaflow's prefix, Kubeflow's folder on Vertex AI;
+on EKS and AKS, Kubeflow's is a volume), and nothing else of the store
 (not the models, the DVC remote or the tracker's store). checkov has no rule for a
 prefix, so this test holds the promise, for every identity the orchestrator's file grants
 object access to: AWS policy documents, Google Cloud managed-folder and bucket roles,
