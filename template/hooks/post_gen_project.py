@@ -61,6 +61,7 @@ __pycache__
 {% if cookiecutter.orchestrator != 'kubeflow' %}deploy/gcp/terraform/kubeflow.tf{% endif %}
 {% if cookiecutter.orchestrator != 'kubeflow' %}orchestration/kubeflow/vertex.py{% endif %}
 {% if cookiecutter.orchestrator != 'kubeflow' %}tests/infrastructure/test_kubeflow_vertex.py{% endif %}
+{% if cookiecutter.orchestrator != 'kubeflow' %}tests/infrastructure/kubeflow_terraform.py{% endif %}
 {% if cookiecutter.orchestrator != 'kubeflow' %}deploy/aws/terraform/kubeflow.tf{% endif %}
 {% if cookiecutter.orchestrator != 'kubeflow' %}deploy/azure/terraform/kubeflow.tf{% endif %}
 {% if cookiecutter.orchestrator != 'kubeflow' %}orchestration/kubeflow/k8s{% endif %}
@@ -99,6 +100,7 @@ __pycache__
 {% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}orchestration/flyte/flyte-values.yaml.tftpl{% endif %}
 {% if cookiecutter.cloud not in ['aws', 'azure'] %}orchestration/kubeflow/k8s{% endif %}
 {% if cookiecutter.cloud not in ['aws', 'azure'] %}tests/infrastructure/test_kubeflow_cluster.py{% endif %}
+{% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}tests/infrastructure/kubeflow_terraform.py{% endif %}
 {% if cookiecutter.cloud not in ['aws', 'gcp', 'azure'] %}deploy/k8s/ray{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.github/workflows/deploy-aws.yml{% endif %}
 {% if cookiecutter.cloud != 'aws' %}.github/workflows/infra-aws.yml{% endif %}

@@ -12,6 +12,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, TrackingSettings
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 
 from ..conftest import PROJECT_ROOT, kustomized, local_server, run_make, terraform_outputs
+from .kubeflow_terraform import assert_raw_data_in_workspace, output_keys
 
 pytestmark = pytest.mark.infrastructure
 # This render's cloud: the one whose Terraform deploys Kubeflow Pipelines on its cluster.
@@ -79,18 +81,9 @@ if "port-forward" in args:
 """
 
 
-def output_keys(output: str) -> set[str]:
-    """The keys of the JSON object a kubeflow.tf output encodes."""
-    text = TERRAFORM.read_text(encoding="utf-8")
-    pattern = 'output "' + output + r'" \{\n.*?jsonencode\(\{\n(.*?)\n  \}\)'
-    block = re.search(pattern, text, re.S)
-    assert block, f"{TERRAFORM} has no output {output} encoding an object"
-    return set(re.findall(r'^    "?(\w+)"?\s+=', block.group(1), re.M))
-
-
 def test_the_samples_are_what_terraform_outputs() -> None:
-    assert output_keys("kubeflow_pipeline_pod") == set(POD)
-    assert output_keys("kubeflow_pipeline_env") == set(ENVIRONMENT)
+    assert output_keys(TERRAFORM, "kubeflow_pipeline_pod") == set(POD)
+    assert output_keys(TERRAFORM, "kubeflow_pipeline_env") == set(ENVIRONMENT)
     text = TERRAFORM.read_text(encoding="utf-8")
     assert ('output "kubeflow_components_client_id"' in text) == ON_AZURE
     # The claim every component mounts is the one make kubeflow-install applies.
@@ -101,13 +94,7 @@ def test_the_samples_are_what_terraform_outputs() -> None:
 
 def test_the_raw_data_is_read_where_params_yaml_says() -> None:
     """Terraform gives the ingest component params.yaml's data.raw_path on the volume."""
-    text = TERRAFORM.read_text(encoding="utf-8")
-    read = re.findall(r'yamldecode\(file\("\$\{path\.module\}/([^"]+)"\)\)\.data\.raw_path', text)
-    assert len(read) == 1, read
-    assert (TERRAFORM.parent / read[0]).resolve() == (PROJECT_ROOT / "params.yaml").resolve()
-    in_workspace = r"\$\{local\.kubeflow_workspace\}\$\{local\.kubeflow_raw_path\}"
-    raw_path = r'_DATA__RAW_PATH"\s*=\s*"' + in_workspace + '"'
-    assert re.search(raw_path, text), "kubeflow_pipeline_env has no raw data on the volume"
+    assert_raw_data_in_workspace(TERRAFORM, "kubeflow_pipeline_env")
 
 
 def stand_ins(tmp_path: Path) -> dict[str, str]:
@@ -160,9 +147,9 @@ class FakeKubeflowPipelines(BaseHTTPRequestHandler):
 
     state: dict[str, dict[str, Any]]
 
-    def reply(self, body: dict[str, Any]) -> None:
+    def reply(self, body: dict[str, Any], status: int = 200) -> None:
         encoded = json.dumps(body).encode()
-        self.send_response(200)
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(encoded)))
         self.end_headers()
@@ -210,15 +197,20 @@ class FakeKubeflowPipelines(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def kubeflow_pipelines() -> Iterator[tuple[str, dict[str, dict[str, Any]]]]:
-    """A fake Kubeflow Pipelines API: its port, and what it keeps."""
+@contextmanager
+def serving(api: type[FakeKubeflowPipelines]) -> Iterator[tuple[str, dict[str, dict[str, Any]]]]:
+    """A fake Kubeflow Pipelines API answering for the block: its port, and what it keeps."""
     state: dict[str, dict[str, Any]] = {
         collection: {} for collection in ("experiments", "recurring_runs", "created")
     }
-    handler = type("Handler", (FakeKubeflowPipelines,), {"state": state})
-    with local_server(handler) as url:
+    with local_server(type("Handler", (api,), {"state": state})) as url:
         yield url.rsplit(":", 1)[-1], state
+
+
+@pytest.fixture
+def kubeflow_pipelines() -> Iterator[tuple[str, dict[str, dict[str, Any]]]]:
+    with serving(FakeKubeflowPipelines) as api:
+        yield api
 
 
 def test_flow_deploy_refuses_an_image_not_pinned_by_digest(tmp_path: Path) -> None:
@@ -283,21 +275,12 @@ class RefusingKubeflowPipelines(FakeKubeflowPipelines):
         if not self.path.endswith("/recurringruns"):
             super().do_POST()
             return
-        body = json.dumps({"code": 3, "message": "Invalid input: cron", "details": []}).encode()
-        self.send_response(400)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.reply({"code": 3, "message": "Invalid input: cron", "details": []}, status=400)
 
 
 def test_flow_deploy_reports_a_refusal_in_one_line(tmp_path: Path) -> None:
-    state: dict[str, dict[str, Any]] = {
-        collection: {} for collection in ("experiments", "recurring_runs", "created")
-    }
-    handler = type("Handler", (RefusingKubeflowPipelines,), {"state": state})
-    with local_server(handler) as url:
-        deploy = ("flow-deploy", f"TRAINING_IMAGE={IMAGE}", f"KFP_PORT={url.rsplit(':', 1)[-1]}")
+    with serving(RefusingKubeflowPipelines) as (port, _):
+        deploy = ("flow-deploy", f"TRAINING_IMAGE={IMAGE}", f"KFP_PORT={port}")
         refused = run_make(*deploy, env=stand_ins(tmp_path), succeed=False)
     assert refused.returncode != 0
     assert "Traceback" not in refused.stderr, refused.stderr[-2000:]

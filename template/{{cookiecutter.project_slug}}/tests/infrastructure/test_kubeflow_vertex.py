@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from {{ cookiecutter.project_slug }}.config import ENV_PREFIX, TrackingSettings
 from {{ cookiecutter.project_slug }}.tracking import get_tracker
 
 from ..conftest import PROJECT_ROOT, run_make, terraform_outputs
+from .kubeflow_terraform import assert_raw_data_in_workspace, output_keys
 
 pytestmark = pytest.mark.infrastructure
 TERRAFORM = PROJECT_ROOT / "deploy/gcp/terraform/kubeflow.tf"
@@ -92,29 +92,14 @@ ScheduleServiceClient.delete_schedule = delete_schedule
 """
 
 
-def output_keys(output: str) -> set[str]:
-    """The keys of the JSON object a kubeflow.tf output encodes."""
-    text = TERRAFORM.read_text()
-    pattern = 'output "' + output + r'" \{\n.*?jsonencode\(\{\n(.*?)\n  \}\)'
-    block = re.search(pattern, text, re.S)
-    assert block, f"{TERRAFORM} has no output {output} encoding an object"
-    return set(re.findall(r'^    "?(\w+)"?\s+=', block.group(1), re.M))
-
-
 def test_the_samples_are_what_terraform_outputs() -> None:
-    assert output_keys("vertex_pipelines") == set(SETTINGS)
-    assert output_keys("vertex_pipeline_env") == set(ENVIRONMENT)
+    assert output_keys(TERRAFORM, "vertex_pipelines") == set(SETTINGS)
+    assert output_keys(TERRAFORM, "vertex_pipeline_env") == set(ENVIRONMENT)
 
 
 def test_the_raw_data_is_read_where_params_yaml_says() -> None:
     """Terraform gives the ingest component params.yaml's data.raw_path in the workspace."""
-    text = TERRAFORM.read_text()
-    read = re.findall(r'yamldecode\(file\("\$\{path\.module\}/([^"]+)"\)\)\.data\.raw_path', text)
-    assert len(read) == 1, read
-    assert (TERRAFORM.parent / read[0]).resolve() == (PROJECT_ROOT / "params.yaml").resolve()
-    in_workspace = r"\$\{local\.kubeflow_workspace\}\$\{local\.kubeflow_raw_path\}"
-    raw_path = r'_DATA__RAW_PATH"\s*=\s*"' + in_workspace + '"'
-    assert re.search(raw_path, text), "vertex_pipeline_env has no raw data in the workspace"
+    assert_raw_data_in_workspace(TERRAFORM, "vertex_pipeline_env")
 
 
 def test_vertex_schedules_by_the_minute_in_utc() -> None:
